@@ -1,0 +1,13 @@
+// Package rotators defines the contract between the rotation engine
+// (shared/rotation) and the code that changes one credential on one target
+// system: a database, a SaaS API.
+//
+// A Rotator receives every secret version it needs from the engine, already
+// read from Secrets Manager, and returns the new pending value. Rotators must
+// not import the AWS SDK, must not log secret values, and must not put secret
+// values in errors (the engine also redacts them, as a second net).
+//
+// Each target lives in its own package (rotators/postgres, rotators/mysql,
+// rotators/saas, …). The Registry routes a secret to its Rotator by the
+// secret's engine key and rotation strategy.
+package rotators

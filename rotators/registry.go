@@ -1,0 +1,96 @@
+package rotators
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// Rotation strategies, the values of a secret's rotationStrategy key.
+const (
+	// SingleUser changes the password of the secret's own user.
+	SingleUser = "single-user"
+	// AlternatingUsers switches between a user and its _clone, set by a master user.
+	AlternatingUsers = "alternating-users"
+	// DualPassword keeps the old password valid beside the new one (MySQL 8.0.14+).
+	DualPassword = "dual-password"
+	// APIKey mints a new SaaS API key and revokes the old one a rotation later.
+	APIKey = "api-key"
+)
+
+// ErrNoRotator is returned by Lookup when no registered rotator handles a secret.
+var ErrNoRotator = errors.New("no rotator for this secret")
+
+// Registry routes a secret to a Rotator by its engine key and strategy. The zero
+// value is empty and ready to use. A Registry must not be changed once lookups
+// start.
+type Registry struct {
+	entries []entry
+}
+
+type entry struct {
+	engine   string
+	strategy string
+	rotator  Rotator
+}
+
+// Register adds r for each engine (matched without regard to case) with the
+// given strategy.
+func (g *Registry) Register(r Rotator, strategy string, engines ...string) {
+	for _, e := range engines {
+		g.entries = append(g.entries, entry{engine: strings.ToLower(e), strategy: strategy, rotator: r})
+	}
+}
+
+// Engines lists the registered engine names, sorted, without repeats.
+func (g *Registry) Engines() []string {
+	var out []string
+	for _, e := range g.entries {
+		out = append(out, e.engine)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Lookup returns the rotator for v. The strategy is v's rotationStrategy key;
+// when the key is absent and the engine has one strategy, that one is used;
+// when it has several, a secret with masterarn means alternating-users and one
+// without means single-user (as AWS's templates are chosen).
+func (g *Registry) Lookup(v secret.Value) (Rotator, error) {
+	if v.Engine == "" {
+		return nil, &secret.KeyError{Key: secret.KeyEngine, Problem: "is missing or empty"}
+	}
+	engine := strings.ToLower(v.Engine)
+	var matches []entry
+	for _, e := range g.entries {
+		if e.engine == engine {
+			matches = append(matches, e)
+		}
+	}
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("%w: engine %q is not supported here (supported: %s)", ErrNoRotator, v.Engine, strings.Join(g.Engines(), ", "))
+	}
+	want := v.Strategy()
+	if want == "" {
+		if len(matches) == 1 {
+			return matches[0].rotator, nil
+		}
+		want = SingleUser
+		if v.MasterARN != "" {
+			want = AlternatingUsers
+		}
+	}
+	for _, e := range matches {
+		if e.strategy == want {
+			return e.rotator, nil
+		}
+	}
+	var have []string
+	for _, e := range matches {
+		have = append(have, e.strategy)
+	}
+	return nil, fmt.Errorf("%w: engine %q has no strategy %q here (supported: %s)", ErrNoRotator, v.Engine, want, strings.Join(have, ", "))
+}
