@@ -95,3 +95,33 @@ type FinishRequest struct {
 
 // FinishResponse is the output of Finish.
 type FinishResponse struct{}
+
+// Minter is implemented by rotators whose Create changes the target, such as
+// minting an API key that a provider shows only once. For them the engine
+// checks that no pending value is stored yet before calling Create (one extra
+// Secrets Manager read), so a retried createSecret never mints a key that cannot
+// be stored; Create may then revoke any key it finds under the request's Token,
+// since none of them is held by a stored version.
+type Minter interface {
+	Rotator
+	MintsOnCreate()
+}
+
+// Discarder is implemented by rotators that must undo Create when the engine
+// could not store its result ("retire on failure"). The engine calls Discard
+// only after confirming that the pending value was not stored. Discard must
+// succeed when there is nothing left to undo.
+type Discarder interface {
+	Rotator
+	Discard(ctx context.Context, req DiscardRequest) (DiscardResponse, error)
+}
+
+// DiscardRequest is the input to Discard.
+type DiscardRequest struct {
+	Rotation
+	Pending secret.Value // the value Create returned, which was not stored
+	Master  Loader       // the secret named by the masterarn key
+}
+
+// DiscardResponse is the output of Discard.
+type DiscardResponse struct{}
