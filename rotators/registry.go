@@ -55,6 +55,16 @@ func (g *Registry) Engines() []string {
 	return slices.Compact(out)
 }
 
+// AnyFinisher reports whether some registered rotator implements Finisher.
+func (g *Registry) AnyFinisher() bool {
+	for _, e := range g.entries {
+		if _, ok := e.rotator.(Finisher); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup returns the rotator for v. The strategy is v's rotationStrategy key;
 // when the key is absent and the engine has one strategy, that one is used;
 // when it has several, a secret with masterarn means alternating-users and one

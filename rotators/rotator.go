@@ -30,8 +30,9 @@ type Rotator interface {
 	// Finish runs just before the engine moves AWSCURRENT to the pending version
 	// (e.g. to revoke the API key that was AWSPREVIOUS before this rotation). It
 	// must not break AWSCURRENT or the pending value, and must succeed when its
-	// work is already done (a key already revoked). Most database rotators do
-	// nothing here.
+	// work is already done (a key already revoked). The engine calls it only for
+	// rotators that also implement Finisher; database rotators do nothing here,
+	// which saves finishSecret a Secrets Manager read.
 	Finish(ctx context.Context, req FinishRequest) (FinishResponse, error)
 }
 
@@ -105,6 +106,13 @@ type FinishResponse struct{}
 type Minter interface {
 	Rotator
 	MintsOnCreate()
+}
+
+// Finisher marks a rotator whose Finish has work to do. Only for these does the
+// engine read the pending value in finishSecret and call Finish.
+type Finisher interface {
+	Rotator
+	NeedsFinish()
 }
 
 // Discarder is implemented by rotators that must undo Create when the engine
