@@ -1,0 +1,210 @@
+package logging
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// Redacted replaces every secret value in logs.
+const Redacted = "[REDACTED]"
+
+// sensitiveKeys are attribute names whose values are always redacted, compared
+// in lower case with '_' and '-' removed.
+var sensitiveKeys = map[string]bool{
+	"password": true, "secret": true, "secretstring": true, "secretbinary": true,
+	"rotationtoken": true, "apikey": true, "token": true, "authorization": true,
+	"authtoken": true, "clientsecret": true, "privatekey": true, "masterpassword": true,
+	"sessiontoken": true, "secretaccesskey": true, "randompassword": true,
+}
+
+func normalize(key string) string {
+	return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(key))
+}
+
+// Level reads AWS_LAMBDA_LOG_LEVEL (DEBUG, INFO, WARN, ERROR); INFO by default.
+func Level(getenv func(string) string) slog.Level {
+	switch strings.ToUpper(getenv("AWS_LAMBDA_LOG_LEVEL")) {
+	case "DEBUG":
+		return slog.LevelDebug
+	case "WARN":
+		return slog.LevelWarn
+	case "ERROR":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// New returns the logger a Lambda function uses. With AWS_LAMBDA_LOG_FORMAT=JSON
+// (set by Lambda when the function's LoggingConfig says JSON) it is
+// lambdacontext's own handler; otherwise the same JSON shape is written to
+// stdout by NewJSON, so local runs and the Runtime Interface Emulator log
+// exactly what CloudWatch would get. Both are wrapped in the redacting handler.
+func New() *slog.Logger {
+	if os.Getenv("AWS_LAMBDA_LOG_FORMAT") == "JSON" {
+		return slog.New(Redact(lambdacontext.NewLogHandler()))
+	}
+	return NewJSON(os.Stdout, Level(os.Getenv))
+}
+
+// NewJSON returns a logger writing Lambda-format JSON lines (timestamp, level,
+// message, requestId) to w, with redaction. Tests capture logs with it.
+func NewJSON(w io.Writer, level slog.Leveler) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr})
+	return slog.New(Redact(requestIDHandler{h}))
+}
+
+// requestIDHandler adds requestId from the Lambda context, as lambdacontext's
+// handler does.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+type secretsKey struct{}
+
+// WithSecrets returns a context whose log records have every occurrence of the
+// given values replaced by [REDACTED], in messages and in string attributes.
+// Values shorter than four characters are ignored (they would garble logs and
+// are not credentials Rotary makes).
+func WithSecrets(ctx context.Context, values ...string) context.Context {
+	prev, _ := ctx.Value(secretsKey{}).([]string)
+	merged := append([]string(nil), prev...)
+	for _, v := range values {
+		if len(v) >= 4 {
+			merged = append(merged, v)
+		}
+	}
+	return context.WithValue(ctx, secretsKey{}, merged)
+}
+
+// Scrub replaces every value registered with WithSecrets in s.
+func Scrub(ctx context.Context, s string) string {
+	values, _ := ctx.Value(secretsKey{}).([]string)
+	return ScrubValues(s, values)
+}
+
+// ScrubValues replaces each of values in s by [REDACTED], also in the escaped
+// forms drivers and JSON encoders produce.
+func ScrubValues(s string, values []string) string {
+	for _, v := range values {
+		if len(v) < 4 {
+			continue
+		}
+		for _, form := range forms(v) {
+			if form != "" && strings.Contains(s, form) {
+				s = strings.ReplaceAll(s, form, Redacted)
+			}
+		}
+	}
+	return s
+}
+
+// forms lists the spellings of v that may appear in error text: as is, JSON
+// escaped, and with SQL quotes doubled.
+func forms(v string) []string {
+	out := []string{v}
+	if j := jsonEscape(v); j != v {
+		out = append(out, j)
+	}
+	if q := strings.ReplaceAll(v, "'", "''"); q != v {
+		out = append(out, q)
+	}
+	if q := strings.ReplaceAll(v, `\`, `\\`); q != v {
+		out = append(out, q)
+	}
+	return out
+}
+
+func jsonEscape(v string) string {
+	var b strings.Builder
+	for _, r := range v {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '<':
+			b.WriteString(`\u003c`)
+		case '>':
+			b.WriteString(`\u003e`)
+		case '&':
+			b.WriteString(`\u0026`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Redact wraps h so that sensitive attributes and registered secret values
+// never reach it.
+func Redact(h slog.Handler) slog.Handler { return redactHandler{h} }
+
+type redactHandler struct{ next slog.Handler }
+
+func (h redactHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
+	values, _ := ctx.Value(secretsKey{}).([]string)
+	out := slog.NewRecord(r.Time, r.Level, ScrubValues(r.Message, values), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a, values))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	clean := make([]slog.Attr, len(as))
+	for i, a := range as {
+		clean[i] = redactAttr(a, nil)
+	}
+	return redactHandler{h.next.WithAttrs(clean)}
+}
+
+func (h redactHandler) WithGroup(name string) slog.Handler {
+	return redactHandler{h.next.WithGroup(name)}
+}
+
+func redactAttr(a slog.Attr, values []string) slog.Attr {
+	if sensitiveKeys[normalize(a.Key)] {
+		return slog.String(a.Key, Redacted)
+	}
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, ScrubValues(v.String(), values))
+	case slog.KindGroup:
+		group := v.Group()
+		clean := make([]any, len(group))
+		for i, g := range group {
+			clean[i] = redactAttr(g, values)
+		}
+		return slog.Group(a.Key, clean...)
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, ScrubValues(err.Error(), values))
+		}
+		// Anything else is rendered by the JSON handler; never let an unknown
+		// type print itself unscrubbed.
+		return slog.String(a.Key, ScrubValues(slog.AnyValue(v.Any()).String(), values))
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}

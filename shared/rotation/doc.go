@@ -1,0 +1,18 @@
+// Package rotation is Rotary's protocol engine: the one implementation of the
+// Secrets Manager side of a rotation, shared by every rotator.
+//
+// For each Lambda invocation it validates the event (refusing a bad one before
+// any AWS call), resolves the Secrets Manager client for the secret's account,
+// checks the version stages, reads exactly the versions the step needs, calls
+// the rotator, writes the pending version (passing the event's RotationToken)
+// and moves AWSCURRENT at the end. Every step may run twice or be retried after
+// a crash at any point and ends in the same state.
+//
+// Budget: a single-user rotation on the happy path makes 8 Secrets Manager calls
+// (createSecret 3, setSecret 2, testSecret 1, finishSecret 2).
+//
+// This package is the only one that talks to Secrets Manager. It must not
+// contain target logic (no SQL, no SaaS calls), must not log or return secret
+// values or the RotationToken, and must not cache secret values between
+// invocations.
+package rotation

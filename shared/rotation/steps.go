@@ -1,0 +1,247 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// create makes the pending value and stores it as AWSPENDING.
+// Happy path: DescribeSecret, GetSecretValue(AWSCURRENT), PutSecretValue.
+func (r *run) create(ctx context.Context) error {
+	d, err := r.describe(ctx)
+	if err != nil {
+		return err
+	}
+	if done, err := r.tokenState(d); done || err != nil {
+		return err
+	}
+	cur, _, err := r.read(ctx, "", StageCurrent)
+	if err != nil {
+		return err
+	}
+	rot, err := r.route(cur)
+	if err != nil {
+		return err
+	}
+	if _, ok := rot.(rotators.Minter); ok {
+		// Never mint what cannot be stored: if an earlier try stored the
+		// pending value, creation is done.
+		_, _, err := r.read(ctx, r.ev.ClientRequestToken, StagePending)
+		if err == nil {
+			r.note = "pending already stored"
+			return nil
+		}
+		if !isNotFound(err) {
+			return err
+		}
+	}
+	resp, err := r.callCreate(ctx, rot, rotators.CreateRequest{
+		Rotation:  r.rotation(),
+		Current:   cur,
+		Passwords: r.passwords(),
+		Previous:  r.loader("", StagePrevious),
+		Master:    r.masterLoader(cur),
+	})
+	if err != nil {
+		return fmt.Errorf("create pending value: %w", err)
+	}
+	pending := resp.Pending
+	r.addSecrets(pending.Secrets()...)
+	body := pending.String()
+	if len(body) > secret.MaxSize {
+		r.discard(ctx, rot, pending, cur)
+		return ErrPendingTooLarge
+	}
+	in := &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(r.arn),
+		ClientRequestToken: aws.String(r.ev.ClientRequestToken),
+		SecretString:       aws.String(body),
+		VersionStages:      []string{StagePending},
+	}
+	if r.ev.RotationToken != "" {
+		in.RotationToken = aws.String(r.ev.RotationToken)
+	}
+	_, err = r.sm.PutSecretValue(ctx, in)
+	if err == nil {
+		return nil
+	}
+	if isExists(err) {
+		// An earlier try stored a different pending value under this token;
+		// that one stands. Undo what this try made, if anything.
+		r.note = "pending already stored"
+		r.discard(ctx, rot, pending, cur)
+		return nil
+	}
+	// The write may have been applied before the error: look before undoing.
+	stored, _, gerr := r.read(ctx, r.ev.ClientRequestToken, StagePending)
+	if gerr == nil && stored.String() == body {
+		r.note = "stored despite error"
+		return nil
+	}
+	if isNotFound(gerr) {
+		r.discard(ctx, rot, pending, cur)
+	}
+	return fmt.Errorf("store pending value: %w", err)
+}
+
+// discard undoes Create for rotators that can, when the pending value was not
+// stored. Its own failure is logged, not returned: the step already failed or
+// succeeded for other reasons.
+func (r *run) discard(ctx context.Context, rot rotators.Rotator, pending, cur secret.Value) {
+	d, ok := rot.(rotators.Discarder)
+	if !ok {
+		return
+	}
+	_, err := r.callDiscard(ctx, d, rotators.DiscardRequest{Rotation: r.rotation(), Pending: pending, Master: r.masterLoader(cur)})
+	if err != nil {
+		r.e.cfg.Logger.WarnContext(ctx, "could not undo createSecret's change on the target",
+			"secretArn", r.arn, "error", r.scrub(err.Error()))
+	}
+}
+
+// set makes the pending value valid on the target.
+// Happy path: GetSecretValue(token, AWSPENDING), GetSecretValue(AWSCURRENT).
+func (r *run) set(ctx context.Context) error {
+	pending, done, err := r.readPending(ctx)
+	if done || err != nil {
+		return err
+	}
+	cur, _, err := r.read(ctx, "", StageCurrent)
+	if err != nil {
+		return err
+	}
+	rot, err := r.route(cur)
+	if err != nil {
+		return err
+	}
+	_, err = r.callSet(ctx, rot, rotators.SetRequest{
+		Rotation: r.rotation(),
+		Current:  cur,
+		Pending:  pending,
+		Previous: r.loader("", StagePrevious),
+		Master:   r.masterLoader(pending),
+	})
+	if err != nil {
+		return fmt.Errorf("set pending value on the target: %w", err)
+	}
+	return nil
+}
+
+// test proves the pending value works. Happy path: GetSecretValue(token, AWSPENDING).
+func (r *run) test(ctx context.Context) error {
+	pending, done, err := r.readPending(ctx)
+	if done || err != nil {
+		return err
+	}
+	rot, err := r.route(pending)
+	if err != nil {
+		return err
+	}
+	_, err = r.callTest(ctx, rot, rotators.TestRequest{
+		Rotation: r.rotation(),
+		Pending:  pending,
+		Current:  r.loader("", StageCurrent),
+		Master:   r.masterLoader(pending),
+	})
+	if err != nil {
+		return fmt.Errorf("test pending value: %w", err)
+	}
+	return nil
+}
+
+// finish moves AWSCURRENT to the pending version.
+// Happy path: DescribeSecret, UpdateSecretVersionStage (plus one read of the
+// pending value when a registered rotator has finish work).
+func (r *run) finish(ctx context.Context) error {
+	d, err := r.describe(ctx)
+	if err != nil {
+		return err
+	}
+	if done, err := r.tokenState(d); done || err != nil {
+		return err
+	}
+	currentID := ""
+	for id, stages := range d.VersionIdsToStages {
+		for _, s := range stages {
+			if s == StageCurrent {
+				currentID = id
+			}
+		}
+	}
+	if r.e.anyFinisher {
+		pending, _, err := r.read(ctx, r.ev.ClientRequestToken, StagePending)
+		if err != nil {
+			return err
+		}
+		rot, err := r.route(pending)
+		if err != nil {
+			return err
+		}
+		if _, ok := rot.(rotators.Finisher); ok {
+			_, err = r.callFinish(ctx, rot, rotators.FinishRequest{
+				Rotation: r.rotation(),
+				Pending:  func(context.Context) (secret.Value, bool, error) { return pending, true, nil },
+				Current:  r.loader(currentID, ""),
+				Previous: r.loader("", StagePrevious),
+				Master:   r.masterLoader(pending),
+			})
+			if err != nil {
+				return fmt.Errorf("finish on the target: %w", err)
+			}
+		}
+	}
+	in := &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:        aws.String(r.arn),
+		VersionStage:    aws.String(StageCurrent),
+		MoveToVersionId: aws.String(r.ev.ClientRequestToken),
+	}
+	if currentID != "" {
+		in.RemoveFromVersionId = aws.String(currentID)
+	}
+	if _, err := r.sm.UpdateSecretVersionStage(ctx, in); err != nil {
+		return fmt.Errorf("move AWSCURRENT to the pending version: %w", err)
+	}
+	r.rotated = true
+	return nil
+}
+
+// The call* wrappers are the redacting decorator around every rotator: errors
+// leave them with every known secret value scrubbed from their text.
+
+func (r *run) callCreate(ctx context.Context, rot rotators.Rotator, req rotators.CreateRequest) (rotators.CreateResponse, error) {
+	resp, err := rot.Create(ctx, req)
+	return resp, redactErr(r, err)
+}
+
+func (r *run) callSet(ctx context.Context, rot rotators.Rotator, req rotators.SetRequest) (rotators.SetResponse, error) {
+	resp, err := rot.Set(ctx, req)
+	return resp, redactErr(r, err)
+}
+
+func (r *run) callTest(ctx context.Context, rot rotators.Rotator, req rotators.TestRequest) (rotators.TestResponse, error) {
+	resp, err := rot.Test(ctx, req)
+	return resp, redactErr(r, err)
+}
+
+func (r *run) callFinish(ctx context.Context, rot rotators.Rotator, req rotators.FinishRequest) (rotators.FinishResponse, error) {
+	resp, err := rot.Finish(ctx, req)
+	return resp, redactErr(r, err)
+}
+
+func (r *run) callDiscard(ctx context.Context, d rotators.Discarder, req rotators.DiscardRequest) (rotators.DiscardResponse, error) {
+	resp, err := d.Discard(ctx, req)
+	return resp, redactErr(r, err)
+}
+
+func redactErr(r *run, err error) error {
+	if err == nil {
+		return nil
+	}
+	return redact(err, r.secretList())
+}
