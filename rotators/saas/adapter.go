@@ -1,0 +1,112 @@
+package saas
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// Adapter is one provider's key API: the verbs the Rotator needs. An adapter
+// holds no state between calls and never logs. Every error it returns names
+// the operation and the HTTP status, and never holds a key, an admin
+// credential or an unscrubbed provider body (use Client.Do with Request.Secrets).
+type Adapter interface {
+	// Spec describes the adapter's engine and secret JSON.
+	Spec() Spec
+
+	// Create mints a new key named req.Name, with the same permissions as the
+	// current key where the provider has permissions, and returns its ID and
+	// its secret (which the provider shows only now).
+	Create(ctx context.Context, req CreateKeyRequest) (Key, error)
+
+	// Verify proves key authenticates, with one cheap authenticated call that
+	// changes nothing. It returns an error wrapping ErrUnauthorized when the
+	// provider refuses the key.
+	Verify(ctx context.Context, req VerifyKeyRequest) error
+
+	// Revoke makes the key unusable and removes it. A key that does not exist
+	// (already revoked) is success.
+	Revoke(ctx context.Context, req RevokeKeyRequest) error
+
+	// Find returns the IDs of keys minted under req.Name and still alive. A
+	// provider whose keys carry no name (Okta client secrets) returns every key
+	// not listed in req.Keep instead, and says so in its Spec (Named false).
+	Find(ctx context.Context, req FindKeysRequest) ([]string, error)
+}
+
+// Spec describes an adapter.
+type Spec struct {
+	// Engine is the secret's engine value this adapter handles, e.g. "sendgrid".
+	Engine string
+	// IDKey is the secret JSON key holding the key's ID (not secret).
+	IDKey string
+	// SecretKey is the secret JSON key holding the key's secret.
+	SecretKey string
+	// Required lists other keys the rotated secret must have.
+	Required []string
+	// Named is true when keys carry a name Find can match. When false, Find
+	// treats every key not held by AWSCURRENT or AWSPREVIOUS as a leftover.
+	Named bool
+	// MaxKeys is the most keys the provider keeps per owner (0: no small
+	// limit). When set, Create revokes the AWSPREVIOUS key before minting,
+	// since Finish would revoke it anyway and the new key needs its slot.
+	MaxKeys int
+}
+
+// Key is one API key. String, GoString, Format and LogValue never show Secret.
+type Key struct {
+	ID     string
+	Secret string
+}
+
+// String implements fmt.Stringer without the secret.
+func (k Key) String() string { return fmt.Sprintf("saas.Key{ID:%q}", k.ID) }
+
+// GoString keeps %#v from printing the secret.
+func (k Key) GoString() string { return k.String() }
+
+// Format keeps every verb from printing the secret.
+func (k Key) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
+
+// LogValue implements slog.LogValuer without the secret.
+func (k Key) LogValue() slog.Value { return slog.GroupValue(slog.String("id", k.ID)) }
+
+// CreateKeyRequest is the input to Adapter.Create.
+type CreateKeyRequest struct {
+	Secret  secret.Value // AWSCURRENT: provider settings and the current key
+	Current Key          // the AWSCURRENT key
+	Admin   secret.Value // the admin secret named by masterarn
+	Name    string       // the name to give the key (KeyName of the rotation token)
+}
+
+// VerifyKeyRequest is the input to Adapter.Verify.
+type VerifyKeyRequest struct {
+	Secret secret.Value // the version holding Key: provider settings
+	Key    Key
+}
+
+// RevokeKeyRequest is the input to Adapter.Revoke.
+type RevokeKeyRequest struct {
+	Secret secret.Value // a version of the rotated secret: provider settings
+	Admin  secret.Value
+	KeyID  string
+}
+
+// FindKeysRequest is the input to Adapter.Find.
+type FindKeysRequest struct {
+	Secret secret.Value
+	Admin  secret.Value
+	Name   string
+	Keep   []string // key IDs held by stored versions: never returned
+}
+
+// secretsOf lists every secret value in the given versions, for scrubbing.
+func secretsOf(vs ...secret.Value) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Secrets()...)
+	}
+	return out
+}

@@ -1,0 +1,160 @@
+package saas
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rotary-secrets/rotary/rotators"
+)
+
+// Environment variables read by ConfigFromEnv.
+const (
+	// EnvTimeout bounds each HTTP attempt (a Go duration, default 10s).
+	EnvTimeout = "SAAS_HTTP_TIMEOUT"
+	// EnvMaxAttempts is the most attempts per provider call, retries
+	// included (default 4).
+	EnvMaxAttempts = "SAAS_HTTP_MAX_ATTEMPTS"
+	// EnvMaxWait caps each wait between attempts; a 429 asking to wait longer
+	// fails at once, so Secrets Manager retries the step later (default 20s).
+	EnvMaxWait = "SAAS_HTTP_MAX_WAIT"
+	// EnvAllowedHosts lists extra hosts, comma separated, that a secret's
+	// baseUrl or orgUrl may name (a leading dot allows every subdomain), e.g.
+	// an Okta custom domain.
+	EnvAllowedHosts = "SAAS_ALLOWED_HOSTS"
+	// EnvSendGridBaseURL, EnvTwilioBaseURL and EnvOktaBaseURL replace the
+	// provider's URL for every secret (tests, proxies). They win over a
+	// secret's own baseUrl or orgUrl.
+	EnvSendGridBaseURL = "SENDGRID_BASE_URL"
+	EnvTwilioBaseURL   = "TWILIO_BASE_URL"
+	EnvOktaBaseURL     = "OKTA_BASE_URL"
+)
+
+// Config configures the SaaS rotators. The zero value is usable: every unset
+// field takes its default.
+type Config struct {
+	Timeout      time.Duration // per HTTP attempt; default 10s
+	MaxAttempts  int           // per provider call; default 4
+	MaxWait      time.Duration // cap on each wait between attempts; default 20s
+	AllowedHosts []string      // extra hosts a secret may name
+	// BaseURLs replaces the provider URL per engine ("sendgrid", "twilio",
+	// "okta") for every secret.
+	BaseURLs map[string]string
+
+	// HTTPClient, when set, is used instead of a new client with Timeout.
+	HTTPClient *http.Client
+	// Sleep, when set, replaces the wait between attempts (tests).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// ConfigFromEnv reads the SAAS_* and <PROVIDER>_BASE_URL variables (see the
+// Env constants). A malformed value is an error naming the variable, so a
+// function fails at start-up rather than mid-rotation.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var c Config
+	dur := func(name string, dst *time.Duration) error {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("saas config: %s must be a positive Go duration such as 10s", name)
+		}
+		*dst = d
+		return nil
+	}
+	if err := dur(EnvTimeout, &c.Timeout); err != nil {
+		return Config{}, err
+	}
+	if err := dur(EnvMaxWait, &c.MaxWait); err != nil {
+		return Config{}, err
+	}
+	if v := strings.TrimSpace(getenv(EnvMaxAttempts)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10 {
+			return Config{}, fmt.Errorf("saas config: %s must be a whole number from 1 to 10", EnvMaxAttempts)
+		}
+		c.MaxAttempts = n
+	}
+	for h := range strings.SplitSeq(getenv(EnvAllowedHosts), ",") {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			c.AllowedHosts = append(c.AllowedHosts, h)
+		}
+	}
+	for engine, name := range map[string]string{EngineSendGrid: EnvSendGridBaseURL, EngineTwilio: EnvTwilioBaseURL, EngineOkta: EnvOktaBaseURL} {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return Config{}, fmt.Errorf("saas config: %s must be an http(s) URL without credentials", name)
+		}
+		if c.BaseURLs == nil {
+			c.BaseURLs = map[string]string{}
+		}
+		c.BaseURLs[engine] = strings.TrimRight(v, "/")
+	}
+	return c, nil
+}
+
+// Client returns the HTTP client the adapters use.
+func (c Config) Client() *Client {
+	hc := c.HTTPClient
+	if hc == nil {
+		t := c.Timeout
+		if t <= 0 {
+			t = 10 * time.Second
+		}
+		hc = &http.Client{Timeout: t}
+	}
+	attempts := c.MaxAttempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	return &Client{HTTP: hc, MaxAttempts: attempts, MaxWait: c.MaxWait, Sleep: c.Sleep}
+}
+
+// baseURL picks the URL for engine: the configured override, else the
+// secret's own URL when it is https on an allowed host, else def. A secret may
+// not send the admin credential to a host of its choosing.
+func (c Config) baseURL(engine, fromSecret, def string, allowed []string) (string, error) {
+	if o := c.BaseURLs[engine]; o != "" {
+		return o, nil
+	}
+	if fromSecret == "" {
+		if def == "" {
+			return "", fmt.Errorf("no %s URL: the secret must name one", engine)
+		}
+		return def, nil
+	}
+	u, err := url.Parse(fromSecret)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
+		return "", fmt.Errorf("the secret's %s URL must be https://host with no path", engine)
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, a := range append(allowed, c.AllowedHosts...) {
+		if host == a || (strings.HasPrefix(a, ".") && strings.HasSuffix(host, a)) {
+			return "https://" + u.Host, nil
+		}
+	}
+	return "", fmt.Errorf("the secret's %s URL names host %q, which is not allowed (allow it with %s)", engine, host, EnvAllowedHosts)
+}
+
+// Register adds the SendGrid, Twilio and Okta rotators to reg under the
+// api-key strategy.
+func Register(reg *rotators.Registry, cfg Config) {
+	client := cfg.Client()
+	for _, a := range []Adapter{
+		&SendGrid{Config: cfg, Client: client},
+		&Twilio{Config: cfg, Client: client},
+		&Okta{Config: cfg, Client: client},
+	} {
+		reg.Register(NewRotator(a), rotators.APIKey, a.Spec().Engine)
+	}
+}

@@ -1,0 +1,314 @@
+package saas
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// KeyPrefix starts the name of every key Rotary mints.
+const KeyPrefix = "rotary-"
+
+// maxNameLen is the longest name every provider accepts (Twilio: 64).
+const maxNameLen = 64
+
+// cleanupTimeout bounds the revocation of a key minted by a failing step,
+// which runs even when the step's context is already done.
+const cleanupTimeout = 15 * time.Second
+
+// KeyName is the name of the key minted for a rotation token: KeyPrefix and
+// the token, or KeyPrefix and a hash of the token when that would be longer
+// than 64 characters. A token is a version ID, never secret.
+func KeyName(token string) string {
+	if len(KeyPrefix)+len(token) <= maxNameLen {
+		return KeyPrefix + token
+	}
+	sum := sha256.Sum256([]byte(token))
+	return KeyPrefix + hex.EncodeToString(sum[:16])
+}
+
+// Rotator runs the four rotation steps for any Adapter:
+//
+//   - Create revokes keys an earlier attempt with the same token minted (found
+//     by name), makes room when the provider keeps few keys, mints a key named
+//     KeyName(token), and revokes it again if anything after the mint fails.
+//   - Set has nothing to apply: the key is live once minted.
+//   - Test verifies the pending key with the provider.
+//   - Finish revokes the key that was AWSPREVIOUS before this rotation and
+//     keeps the current one alive, so consumers get one rotation period of
+//     overlap.
+type Rotator struct {
+	adapter Adapter
+	spec    Spec
+}
+
+var (
+	_ rotators.Minter    = (*Rotator)(nil)
+	_ rotators.Finisher  = (*Rotator)(nil)
+	_ rotators.Discarder = (*Rotator)(nil)
+)
+
+// MintsOnCreate marks Create as changing the provider (rotators.Minter): the
+// engine then never calls Create once a pending value is stored.
+func (r *Rotator) MintsOnCreate() {}
+
+// NeedsFinish marks Finish as having work (rotators.Finisher).
+func (r *Rotator) NeedsFinish() {}
+
+// NewRotator returns the Rotator for a.
+func NewRotator(a Adapter) *Rotator {
+	return &Rotator{adapter: a, spec: a.Spec()}
+}
+
+// Adapter returns the rotator's adapter.
+func (r *Rotator) Adapter() Adapter { return r.adapter }
+
+func (r *Rotator) errorf(step, format string, args ...any) error {
+	return fmt.Errorf("%s %s: %w", r.spec.Engine, step, fmt.Errorf(format, args...))
+}
+
+// key reads the key fields of v.
+func (r *Rotator) key(v secret.Value) Key {
+	id, _ := v.Get(r.spec.IDKey)
+	sec, _ := v.Get(r.spec.SecretKey)
+	return Key{ID: id, Secret: sec}
+}
+
+func (r *Rotator) check(v secret.Value) error {
+	return v.Require(append([]string{r.spec.IDKey, r.spec.SecretKey}, r.spec.Required...)...)
+}
+
+func (r *Rotator) admin(ctx context.Context, load rotators.Loader) (secret.Value, error) {
+	if load == nil {
+		return secret.Value{}, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "must name the admin secret holding the provider credential"}
+	}
+	v, ok, err := load(ctx)
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("read the admin secret: %w", err)
+	}
+	if !ok {
+		return secret.Value{}, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "must name the admin secret holding the provider credential"}
+	}
+	return v, nil
+}
+
+// Create mints the pending key. Safe to call twice with the same token: the
+// second call revokes what the first minted before minting again, so at most
+// one key minted under the token is alive afterwards. On every failure after a
+// mint, the minted key is revoked before Create returns.
+func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
+	const step = "createSecret"
+	cur := req.Current
+	if err := r.check(cur); err != nil {
+		return rotators.CreateResponse{}, r.errorf(step, "current version: %w", err)
+	}
+	admin, err := r.admin(ctx, req.Master)
+	if err != nil {
+		return rotators.CreateResponse{}, r.errorf(step, "%w", err)
+	}
+	curKey := r.key(cur)
+	prevID := ""
+	if req.Previous != nil {
+		prev, ok, err := req.Previous(ctx)
+		if err != nil {
+			return rotators.CreateResponse{}, r.errorf(step, "read the previous version: %w", err)
+		}
+		if ok {
+			if id := r.key(prev).ID; id != curKey.ID {
+				prevID = id
+			}
+		}
+	}
+	name := KeyName(req.Token)
+	keep := compact(curKey.ID, prevID)
+
+	// Keys an earlier attempt with this token minted were never stored.
+	if err := r.sweep(ctx, cur, admin, name, keep); err != nil {
+		return rotators.CreateResponse{}, r.errorf(step, "revoke keys left by an earlier attempt: %w", err)
+	}
+	if r.spec.MaxKeys > 0 && prevID != "" {
+		if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: cur, Admin: admin, KeyID: prevID}); err != nil {
+			return rotators.CreateResponse{}, r.errorf(step, "revoke the previous key %s to make room: %w", prevID, err)
+		}
+		keep = compact(curKey.ID)
+	}
+
+	key, err := r.adapter.Create(ctx, CreateKeyRequest{Secret: cur, Current: curKey, Admin: admin, Name: name})
+	if err != nil {
+		// The provider may have minted the key and failed afterwards.
+		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(err, r.cleanup(ctx, cur, admin, name, keep, "")))
+	}
+	if key.ID == "" || key.Secret == "" {
+		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(
+			errors.New("provider returned a key without ID or secret"), r.cleanup(ctx, cur, admin, name, keep, key.ID)))
+	}
+	if slices.Contains(keep, key.ID) {
+		return rotators.CreateResponse{}, r.errorf(step, "provider returned the ID of a stored key as a new key")
+	}
+	// An attempt the HTTP client retried after a lost answer may have minted a
+	// twin under the same name.
+	if err := r.sweep(ctx, cur, admin, name, append(keep, key.ID)); err != nil {
+		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(
+			fmt.Errorf("revoke duplicate keys: %w", err), r.cleanup(ctx, cur, admin, name, keep, key.ID)))
+	}
+	pending := cur.Clone()
+	pending.Set(r.spec.IDKey, key.ID)
+	pending.Set(r.spec.SecretKey, key.Secret)
+	return rotators.CreateResponse{Pending: pending}, nil
+}
+
+// sweep revokes every key Find returns.
+func (r *Rotator) sweep(ctx context.Context, v, admin secret.Value, name string, keep []string) error {
+	ids, err := r.adapter.Find(ctx, FindKeysRequest{Secret: v, Admin: admin, Name: name, Keep: keep})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		if slices.Contains(keep, id) {
+			continue // an adapter must not return these; never revoke a stored key
+		}
+		if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: v, Admin: admin, KeyID: id}); err != nil {
+			errs = append(errs, fmt.Errorf("revoke key %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cleanup retires what a failing Create minted: the key with ID minted when
+// known, and every key found under name. It runs even when ctx is done.
+func (r *Rotator) cleanup(ctx context.Context, v, admin secret.Value, name string, keep []string, minted string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	var errs []error
+	if minted != "" {
+		if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: v, Admin: admin, KeyID: minted}); err != nil {
+			errs = append(errs, fmt.Errorf("retire the minted key %s: %w", minted, err))
+		}
+	}
+	if err := r.sweep(ctx, v, admin, name, keep); err != nil {
+		errs = append(errs, fmt.Errorf("retire keys minted under this rotation: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Discard revokes the key Create minted when the engine could not store it
+// (retire on failure), and, for providers whose keys carry names, every other
+// key minted under the rotation's name. A key already gone is success: safe to
+// call twice.
+func (r *Rotator) Discard(ctx context.Context, req rotators.DiscardRequest) (rotators.DiscardResponse, error) {
+	const step = "discard"
+	admin, err := r.admin(ctx, req.Master)
+	if err != nil {
+		return rotators.DiscardResponse{}, r.errorf(step, "%w", err)
+	}
+	var errs []error
+	if id := r.key(req.Pending).ID; id != "" {
+		if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: req.Pending, Admin: admin, KeyID: id}); err != nil {
+			errs = append(errs, fmt.Errorf("revoke the unstored key %s: %w", id, err))
+		}
+	}
+	if r.spec.Named {
+		// Without names, Find cannot tell this rotation's keys from stored ones.
+		if err := r.sweep(ctx, req.Pending, admin, KeyName(req.Token), nil); err != nil {
+			errs = append(errs, fmt.Errorf("revoke keys minted under this rotation: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rotators.DiscardResponse{}, r.errorf(step, "%w", err)
+	}
+	return rotators.DiscardResponse{}, nil
+}
+
+// Set has nothing to apply: a minted key is live. It checks the pending
+// version holds a key. Safe to call twice.
+func (r *Rotator) Set(_ context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
+	if err := r.check(req.Pending); err != nil {
+		return rotators.SetResponse{}, r.errorf("setSecret", "pending version: %w", err)
+	}
+	return rotators.SetResponse{}, nil
+}
+
+// Test verifies the pending key with one authenticated call that changes
+// nothing. Safe to call twice.
+func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.TestResponse, error) {
+	const step = "testSecret"
+	if err := r.check(req.Pending); err != nil {
+		return rotators.TestResponse{}, r.errorf(step, "pending version: %w", err)
+	}
+	key := r.key(req.Pending)
+	if err := r.adapter.Verify(ctx, VerifyKeyRequest{Secret: req.Pending, Key: key}); err != nil {
+		return rotators.TestResponse{}, r.errorf(step, "verify the pending key %s: %w", key.ID, err)
+	}
+	return rotators.TestResponse{}, nil
+}
+
+// Finish revokes the key of the AWSPREVIOUS version (the key that stopped
+// being current one rotation ago) and keeps the AWSCURRENT key, which is
+// about to become AWSPREVIOUS, alive. It never revokes the pending or current
+// key, and a key already revoked counts as revoked: safe to call twice.
+func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotators.FinishResponse, error) {
+	const step = "finishSecret"
+	load := func(l rotators.Loader, what string) (secret.Value, bool, error) {
+		if l == nil {
+			return secret.Value{}, false, nil
+		}
+		v, ok, err := l(ctx)
+		if err != nil {
+			return v, ok, r.errorf(step, "read the %s version: %w", what, err)
+		}
+		return v, ok, nil
+	}
+	pending, ok, err := load(req.Pending, "pending")
+	if err != nil {
+		return rotators.FinishResponse{}, err
+	}
+	if !ok {
+		return rotators.FinishResponse{}, r.errorf(step, "no pending version")
+	}
+	pendID := r.key(pending).ID
+	if pendID == "" {
+		return rotators.FinishResponse{}, r.errorf(step, "pending version: %w", &secret.KeyError{Key: r.spec.IDKey, Problem: "is missing or empty"})
+	}
+	cur, curOK, err := load(req.Current, "current")
+	if err != nil {
+		return rotators.FinishResponse{}, err
+	}
+	curID := r.key(cur).ID
+	if curOK && curID == pendID {
+		return rotators.FinishResponse{}, nil // already finished
+	}
+	prev, ok, err := load(req.Previous, "previous")
+	if err != nil || !ok {
+		return rotators.FinishResponse{}, err
+	}
+	prevID := r.key(prev).ID
+	if prevID == "" || prevID == pendID || (curOK && prevID == curID) {
+		return rotators.FinishResponse{}, nil
+	}
+	admin, err := r.admin(ctx, req.Master)
+	if err != nil {
+		return rotators.FinishResponse{}, r.errorf(step, "%w", err)
+	}
+	if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: prev, Admin: admin, KeyID: prevID}); err != nil {
+		return rotators.FinishResponse{}, r.errorf(step, "revoke the previous key %s: %w", prevID, err)
+	}
+	return rotators.FinishResponse{}, nil
+}
+
+func compact(ids ...string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,186 @@
+package saas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// EngineSendGrid is the engine value of SendGrid secrets.
+const EngineSendGrid = "sendgrid"
+
+// SendGrid hosts.
+const (
+	SendGridGlobalURL = "https://api.sendgrid.com"
+	SendGridEUURL     = "https://api.eu.sendgrid.com"
+)
+
+// SendGrid rotates SendGrid API keys (/v3/api_keys).
+//
+// Rotated secret: {"engine":"sendgrid","masterarn":"<admin secret ARN>",
+// "apiKeyId":"…","apiKey":"SG.…"} and optionally "region":"eu" or
+// "baseUrl":"https://api.eu.sendgrid.com" for EU regional subusers. Admin
+// secret: {"apiKey":"SG.…"}, a key with the api_keys scopes (api_keys.create,
+// api_keys.read, api_keys.delete). The new key gets the current key's scopes.
+type SendGrid struct {
+	Config Config
+	Client *Client
+}
+
+var _ Adapter = (*SendGrid)(nil)
+
+// Spec implements Adapter.
+func (s *SendGrid) Spec() Spec {
+	return Spec{Engine: EngineSendGrid, IDKey: "apiKeyId", SecretKey: "apiKey", Named: true}
+}
+
+func (s *SendGrid) base(v secret.Value) (string, error) {
+	own, _ := v.Get("baseUrl")
+	if own == "" {
+		if r, _ := v.Get("region"); strings.EqualFold(r, "eu") {
+			own = SendGridEUURL
+		}
+	}
+	return s.Config.baseURL(EngineSendGrid, own, SendGridGlobalURL, []string{"api.sendgrid.com", "api.eu.sendgrid.com"})
+}
+
+func (s *SendGrid) admin(admin secret.Value) (string, error) {
+	k, _ := admin.Get("apiKey")
+	if k == "" {
+		return "", fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "apiKey", Problem: "must hold a SendGrid API key with the api_keys scopes"})
+	}
+	return k, nil
+}
+
+type sendGridKey struct {
+	ID     string   `json:"api_key_id"`
+	Name   string   `json:"name"`
+	Key    string   `json:"api_key"`
+	Scopes []string `json:"scopes"`
+}
+
+// Create implements Adapter: it reads the current key's scopes, then mints a
+// key with those scopes.
+func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
+	base, err := s.base(req.Secret)
+	if err != nil {
+		return Key{}, err
+	}
+	admin, err := s.admin(req.Admin)
+	if err != nil {
+		return Key{}, err
+	}
+	if err := checkID("apiKeyId", req.Current.ID); err != nil {
+		return Key{}, err
+	}
+	secrets := secretsOf(req.Secret, req.Admin)
+	const readOp = "sendgrid: read the current key's scopes"
+	resp, err := call(ctx, s.Client, readOp, http.MethodGet, base+"/v3/api_keys/"+url.PathEscape(req.Current.ID), bearer(admin), nil, "", secrets)
+	if err != nil {
+		return Key{}, err
+	}
+	// The documented answer is {"result":[{…,"scopes":[…]}]}; accept a bare
+	// object too.
+	var got struct {
+		Result []sendGridKey `json:"result"`
+		Scopes []string      `json:"scopes"`
+	}
+	if err := decode(readOp, resp, &got); err != nil {
+		return Key{}, err
+	}
+	scopes := got.Scopes
+	if len(got.Result) > 0 {
+		scopes = got.Result[0].Scopes
+	}
+	if len(scopes) == 0 {
+		return Key{}, errors.New(readOp + ": the provider listed no scopes; refusing to mint a full-access key")
+	}
+	const op = "sendgrid: create key"
+	resp, err = call(ctx, s.Client, op, http.MethodPost, base+"/v3/api_keys", bearer(admin),
+		jsonBody(map[string]any{"name": req.Name, "scopes": scopes}), "application/json", secrets)
+	if err != nil {
+		return Key{}, err
+	}
+	var k sendGridKey
+	if err := decode(op, resp, &k); err != nil {
+		return Key{}, err
+	}
+	return Key{ID: k.ID, Secret: k.Key}, nil
+}
+
+// Verify implements Adapter with GET /v3/scopes, which any valid key may call.
+func (s *SendGrid) Verify(ctx context.Context, req VerifyKeyRequest) error {
+	base, err := s.base(req.Secret)
+	if err != nil {
+		return err
+	}
+	_, err = call(ctx, s.Client, "sendgrid: verify key", http.MethodGet, base+"/v3/scopes", bearer(req.Key.Secret), nil, "",
+		append(secretsOf(req.Secret), req.Key.Secret))
+	return err
+}
+
+// Revoke implements Adapter with DELETE /v3/api_keys/{id}; 404 is success.
+func (s *SendGrid) Revoke(ctx context.Context, req RevokeKeyRequest) error {
+	base, err := s.base(req.Secret)
+	if err != nil {
+		return err
+	}
+	admin, err := s.admin(req.Admin)
+	if err != nil {
+		return err
+	}
+	if err := checkID("apiKeyId", req.KeyID); err != nil {
+		return err
+	}
+	_, err = call(ctx, s.Client, "sendgrid: delete key", http.MethodDelete, base+"/v3/api_keys/"+url.PathEscape(req.KeyID), bearer(admin), nil, "",
+		secretsOf(req.Secret, req.Admin))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Find implements Adapter with GET /v3/api_keys (an account holds at most 100
+// keys, so one page lists them all).
+func (s *SendGrid) Find(ctx context.Context, req FindKeysRequest) ([]string, error) {
+	base, err := s.base(req.Secret)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := s.admin(req.Admin)
+	if err != nil {
+		return nil, err
+	}
+	const op = "sendgrid: list keys"
+	resp, err := call(ctx, s.Client, op, http.MethodGet, base+"/v3/api_keys?limit=500", bearer(admin), nil, "", secretsOf(req.Secret, req.Admin))
+	if err != nil {
+		return nil, err
+	}
+	var got struct {
+		Result []sendGridKey `json:"result"`
+	}
+	if err := decode(op, resp, &got); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, k := range got.Result {
+		if k.Name == req.Name && k.ID != "" && !contains(req.Keep, k.ID) {
+			ids = append(ids, k.ID)
+		}
+	}
+	return ids, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
