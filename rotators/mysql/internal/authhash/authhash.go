@@ -45,7 +45,7 @@ const (
 )
 
 // saltAlphabet is where generated salts come from: printable, and free of the
-// characters that need escaping in SQL ('\\', '\”, '"') and of '$', which
+// characters that need escaping in SQL (backslash and quotes) and of '$', which
 // separates the fields of the hash.
 const saltAlphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
