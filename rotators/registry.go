@@ -37,6 +37,10 @@ type entry struct {
 	rotator  Rotator
 }
 
+// AnyEngine registers a rotator for every engine that has no rotator of its
+// own. Tests use it to route any secret to one rotator.
+const AnyEngine = "*"
+
 // Register adds r for each engine (matched without regard to case) with the
 // given strategy.
 func (g *Registry) Register(r Rotator, strategy string, engines ...string) {
@@ -78,6 +82,13 @@ func (g *Registry) Lookup(v secret.Value) (Rotator, error) {
 	for _, e := range g.entries {
 		if e.engine == engine {
 			matches = append(matches, e)
+		}
+	}
+	if len(matches) == 0 {
+		for _, e := range g.entries {
+			if e.engine == AnyEngine {
+				matches = append(matches, e)
+			}
 		}
 	}
 	if len(matches) == 0 {
