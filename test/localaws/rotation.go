@@ -455,7 +455,9 @@ func (s *Server) invoke(ctx context.Context, fn Function, step string, run *Rota
 }
 
 func (s *Server) cancelRotateSecret(r *request, body []byte) (any, *apiError) {
-	var in struct{ SecretID string `json:"SecretId"` }
+	var in struct {
+		SecretID string `json:"SecretId"`
+	}
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}

@@ -354,7 +354,9 @@ func (sec *secretRec) describe() secretDesc {
 }
 
 func (s *Server) describeSecret(r *request, body []byte) (any, *apiError) {
-	var in struct{ SecretID string `json:"SecretId"` }
+	var in struct {
+		SecretID string `json:"SecretId"`
+	}
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
@@ -909,7 +911,9 @@ func (s *Server) deleteSecret(r *request, body []byte) (any, *apiError) {
 }
 
 func (s *Server) restoreSecret(r *request, body []byte) (any, *apiError) {
-	var in struct{ SecretID string `json:"SecretId"` }
+	var in struct {
+		SecretID string `json:"SecretId"`
+	}
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}

@@ -31,24 +31,24 @@ type store struct {
 
 // secretRec is one secret. Guarded by its store's mu.
 type secretRec struct {
-	name, arn     string
-	description   *string
-	kmsKeyID      *string
-	tags          []Tag
-	created       time.Time
-	lastChanged   time.Time
-	lastAccessed  time.Time
-	deleted       time.Time // zero unless scheduled for deletion
-	deletionDate  time.Time
-	lastRotated   time.Time
-	nextRotation  time.Time
-	rotationSet   bool // rotation was configured once (RotationEnabled present)
-	rotationOn    bool
-	lambdaARN     string
-	rules         *RotationRules
-	versions      map[string]*version
-	order         []string // version IDs, oldest first
-	rotation      *activeRotation // set while a RotateSecret-driven rotation runs
+	name, arn    string
+	description  *string
+	kmsKeyID     *string
+	tags         []Tag
+	created      time.Time
+	lastChanged  time.Time
+	lastAccessed time.Time
+	deleted      time.Time // zero unless scheduled for deletion
+	deletionDate time.Time
+	lastRotated  time.Time
+	nextRotation time.Time
+	rotationSet  bool // rotation was configured once (RotationEnabled present)
+	rotationOn   bool
+	lambdaARN    string
+	rules        *RotationRules
+	versions     map[string]*version
+	order        []string        // version IDs, oldest first
+	rotation     *activeRotation // set while a RotateSecret-driven rotation runs
 }
 
 // version is one secret version; a RotateSecret placeholder has no value.

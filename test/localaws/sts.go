@@ -49,7 +49,6 @@ func (s *Server) AddRole(r Role) string {
 	return r.ARN()
 }
 
-
 var (
 	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]*$`)
 	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
