@@ -1,0 +1,128 @@
+package fakes
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Twilio fakes the v2010 Key resource (POST/GET
+// /2010-04-01/Accounts/{AccountSid}/Keys.json, DELETE …/Keys/{Sid}.json) and
+// the Balance resource (GET …/Balance.json), with HTTP Basic authentication
+// and {"code","message","more_info","status"} error bodies. Only the account's
+// SID and auth token may manage keys; any live key may read the balance.
+type Twilio struct {
+	*core
+	AccountSID string
+	AuthToken  string
+	// MaxPageSize caps PageSize, so tests can force next_page_uri paging.
+	MaxPageSize int
+}
+
+// NewTwilio starts a fake with a random account.
+func NewTwilio(t testing.TB) *Twilio {
+	t.Helper()
+	tw := &Twilio{AccountSID: "AC" + random(hexdigits, 32), AuthToken: Canary + random(hexdigits, 26), MaxPageSize: 1000}
+	tw.core = newCore(t, http.HandlerFunc(tw.handle), func(status int, msg string) any {
+		code := map[int]int{400: 21100, 401: 20003, 403: 20403, 404: 20404, 429: 20429}[status]
+		if code == 0 {
+			code = 20500
+		}
+		return map[string]any{"code": code, "message": msg, "more_info": fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code), "status": status}
+	})
+	return tw
+}
+
+// Seed adds a live Standard key without the API, as if made in the Console.
+func (tw *Twilio) Seed(name string) Key {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	return *tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
+}
+
+func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
+	user, pass, _ := r.BasicAuth()
+	admin := user == tw.AccountSID && pass == tw.AuthToken
+	keyAuth := func() bool {
+		k := tw.active(pass)
+		return admin || (k != nil && k.ID == user)
+	}
+	unauth := reply{status: http.StatusUnauthorized, msg: "Authenticate"}
+	prefix := "/2010-04-01/Accounts/" + tw.AccountSID
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	notFound := reply{status: 404, msg: fmt.Sprintf("The requested resource %s was not found", r.URL.Path)}
+	if !ok {
+		tw.serve(w, r, "unknown", func(*http.Request, []byte) reply {
+			if user == "" {
+				return unauth
+			}
+			return notFound
+		})
+		return
+	}
+	switch {
+	case rest == "/Balance.json" && r.Method == http.MethodGet:
+		tw.serve(w, r, "verify", func(*http.Request, []byte) reply {
+			if !keyAuth() {
+				return unauth
+			}
+			return reply{status: 200, body: map[string]any{"account_sid": tw.AccountSID, "balance": "12.34", "currency": "USD"}}
+		})
+	case rest == "/Keys.json" && r.Method == http.MethodPost:
+		tw.serve(w, r, "create", func(_ *http.Request, body []byte) reply {
+			if !admin {
+				return unauth
+			}
+			form, err := url.ParseQuery(string(body))
+			name := form.Get("FriendlyName")
+			if err != nil || len(name) > 64 {
+				return reply{status: 400, msg: "FriendlyName must be at most 64 characters"}
+			}
+			k := tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
+			return reply{status: 201, body: map[string]any{"sid": k.ID, "friendly_name": k.Name, "secret": k.Secret,
+				"date_created": k.Created.Format(time.RFC1123Z), "date_updated": k.Created.Format(time.RFC1123Z)}}
+		})
+	case rest == "/Keys.json" && r.Method == http.MethodGet:
+		tw.serve(w, r, "list", func(r *http.Request, _ []byte) reply {
+			if !admin {
+				return unauth
+			}
+			size, _ := strconv.Atoi(r.URL.Query().Get("PageSize"))
+			if size <= 0 {
+				size = 50
+			}
+			size = min(size, tw.MaxPageSize)
+			page, _ := strconv.Atoi(r.URL.Query().Get("Page"))
+			keys := []map[string]any{}
+			start := page * size
+			for i := start; i < len(tw.keys) && i < start+size; i++ {
+				k := tw.keys[i]
+				keys = append(keys, map[string]any{"sid": k.ID, "friendly_name": k.Name,
+					"date_created": k.Created.Format(time.RFC1123Z), "date_updated": k.Created.Format(time.RFC1123Z)})
+			}
+			var next any
+			if start+size < len(tw.keys) {
+				next = fmt.Sprintf("%s/Keys.json?PageSize=%d&Page=%d", prefix, size, page+1)
+			}
+			return reply{status: 200, body: map[string]any{"keys": keys, "next_page_uri": next, "page": page, "page_size": size,
+				"uri": r.URL.RequestURI(), "first_page_uri": fmt.Sprintf("%s/Keys.json?PageSize=%d&Page=0", prefix, size)}}
+		})
+	case strings.HasPrefix(rest, "/Keys/") && strings.HasSuffix(rest, ".json") && r.Method == http.MethodDelete:
+		sid := strings.TrimSuffix(strings.TrimPrefix(rest, "/Keys/"), ".json")
+		tw.serve(w, r, "delete", func(*http.Request, []byte) reply {
+			if !admin {
+				return unauth
+			}
+			if !tw.remove(sid) {
+				return notFound
+			}
+			return reply{status: 204}
+		})
+	default:
+		tw.serve(w, r, "unknown", func(*http.Request, []byte) reply { return notFound })
+	}
+}

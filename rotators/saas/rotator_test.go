@@ -1,0 +1,305 @@
+package saas_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/saas"
+	"github.com/rotary-secrets/rotary/rotators/saas/internal/fakes"
+)
+
+// TestRotationOverlap: after each rotation exactly the AWSCURRENT and
+// AWSPREVIOUS keys are live, both verify, and older keys are revoked.
+func TestRotationOverlap(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, admin := p.setup(t, testConfig(nil))
+			s := newStore(t, saas.NewRotator(a), cur, admin)
+			for i := range 4 {
+				s.rotate()
+				want := []string{s.secretOf(s.current, p.idKey), s.secretOf(s.previous, p.idKey)}
+				got := liveIDs(f)
+				slices.Sort(want)
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Fatalf("rotation %d: live keys %v, want AWSCURRENT and AWSPREVIOUS %v", i+1, got, want)
+				}
+				for _, v := range []string{s.current, s.previous} {
+					if !f.Works(s.secretOf(v, p.secretKey)) {
+						t.Errorf("rotation %d: version %s's key does not work", i+1, v)
+					}
+				}
+			}
+			if s.versions[s.current].Engine != p.name || s.versions[s.current].MasterARN == "" {
+				t.Errorf("pending value lost the current value's other keys")
+			}
+		})
+	}
+}
+
+// TestCreateRetriedAfterLostPut: createSecret minted a key but the engine
+// could not store it; the retried createSecret (same token) leaves exactly one
+// live key minted for that token, and the rotation then completes with the
+// AWSCURRENT key working at every moment.
+func TestCreateRetriedAfterLostPut(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, admin := p.setup(t, testConfig(nil))
+			s := newStore(t, saas.NewRotator(a), cur, admin)
+			s.rotate() // so there is an AWSPREVIOUS
+			tok := s.token()
+			lost, err := s.create(tok, true)
+			if err != nil {
+				t.Fatalf("first createSecret: %v", err)
+			}
+			checkCurrent(t, s, f, p)
+			if _, err := s.create(tok, false); err != nil {
+				t.Fatalf("retried createSecret: %v", err)
+			}
+			checkCurrent(t, s, f, p)
+			lostSecret, _ := lost.Get(p.secretKey)
+			if f.Works(lostSecret) {
+				t.Errorf("the key minted by the lost attempt is still live")
+			}
+			newID := s.secretOf(tok, p.idKey)
+			if n := countLive(f, newID, s); n != 1 {
+				t.Errorf("%d live keys not held by AWSCURRENT or AWSPREVIOUS, want exactly the new one", n)
+			}
+			for _, step := range []func(string) error{s.set, s.test, s.finish} {
+				if err := step(tok); err != nil {
+					t.Fatalf("step: %v", err)
+				}
+				checkCurrent(t, s, f, p)
+			}
+			s.move(tok)
+			checkCurrent(t, s, f, p)
+			if got := len(f.Live()); got != 2 {
+				t.Errorf("%d live keys after the rotation, want 2 (AWSCURRENT, AWSPREVIOUS)", got)
+			}
+		})
+	}
+}
+
+// countLive counts live keys that are neither AWSCURRENT's nor
+// AWSPREVIOUS's, and fails if newID is not among them.
+func countLive(f fake, newID string, s *store) int {
+	stored := []string{s.secretOf(s.current, "apiKeyId"), s.secretOf(s.current, "keyId"), s.secretOf(s.previous, "apiKeyId"), s.secretOf(s.previous, "keyId")}
+	n, found := 0, false
+	for _, k := range f.Live() {
+		if slices.Contains(stored, k.ID) {
+			continue
+		}
+		n++
+		found = found || k.ID == newID
+	}
+	if !found {
+		return -1
+	}
+	return n
+}
+
+func checkCurrent(t *testing.T, s *store, f fake, p provider) {
+	t.Helper()
+	if !f.Works(s.secretOf(s.current, p.secretKey)) {
+		t.Fatalf("the AWSCURRENT key does not work")
+	}
+}
+
+// TestFinishTwice: a second finishSecret revokes nothing more and fails not.
+func TestFinishTwice(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, admin := p.setup(t, testConfig(nil))
+			s := newStore(t, saas.NewRotator(a), cur, admin)
+			s.rotate()
+			tok := s.token()
+			if _, err := s.create(tok, false); err != nil {
+				t.Fatal(err)
+			}
+			before := len(f.All())
+			if err := s.finish(tok); err != nil {
+				t.Fatalf("first finishSecret: %v", err)
+			}
+			afterFirst := len(f.All())
+			if err := s.finish(tok); err != nil {
+				t.Fatalf("second finishSecret: %v", err)
+			}
+			if got := len(f.All()); got != afterFirst {
+				t.Errorf("second finishSecret removed %d more keys", afterFirst-got)
+			}
+			if p.name != "okta" && before-afterFirst != 1 {
+				// Okta revoked AWSPREVIOUS in createSecret to make room.
+				t.Errorf("first finishSecret revoked %d keys, want 1", before-afterFirst)
+			}
+			for _, v := range []string{s.current, tok} {
+				if !f.Works(s.secretOf(v, p.secretKey)) {
+					t.Errorf("finishSecret broke version %s", v)
+				}
+			}
+			// Run again after the stage move, as after a crash before the
+			// engine noticed: nothing may be revoked.
+			s.move(tok)
+			s.pending = tok
+			if err := s.finish(tok); err != nil {
+				t.Fatalf("finishSecret after the move: %v", err)
+			}
+			checkCurrent(t, s, f, p)
+			if !f.Works(s.secretOf(s.previous, p.secretKey)) {
+				t.Errorf("finishSecret after the move revoked the new AWSPREVIOUS key")
+			}
+		})
+	}
+}
+
+// TestFaultsDuringRotation injects one provider fault at a time and checks
+// the rotation either completes (retried by the client or by re-running the
+// step) with exactly the stored keys live, and that AWSCURRENT works at every
+// moment.
+func TestFaultsDuringRotation(t *testing.T) {
+	faults := []struct {
+		name  string
+		fault fakes.Fault
+	}{
+		{"429 with Retry-After on every call", fakes.Fault{Status: 429, RetryAfter: "2", Times: 2}},
+		{"500 on create, applied", fakes.Fault{Method: "POST", Status: 500, Applied: true}},
+		{"500 on create, applied, every attempt", fakes.Fault{Method: "POST", Status: 500, Applied: true, Times: 4}},
+		{"500 on delete, every attempt", fakes.Fault{Method: "DELETE", Status: 500, Times: 4}},
+		{"503 on list", fakes.Fault{Method: "GET", Status: 503, Times: 2}},
+		{"429 without Retry-After", fakes.Fault{Status: 429, Times: 3}},
+	}
+	for _, p := range providers {
+		for _, tc := range faults {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				f, a, cur, admin := p.setup(t, testConfig(nil))
+				s := newStore(t, saas.NewRotator(a), cur, admin)
+				s.rotate()
+				f.Inject(tc.fault)
+				tok := s.token()
+				steps := []struct {
+					name string
+					run  func(string) error
+				}{
+					{"create", func(tok string) error { _, err := s.create(tok, false); return err }},
+					{"set", s.set}, {"test", s.test}, {"finish", s.finish},
+				}
+				for _, st := range steps {
+					// Secrets Manager retries a failed rotation with the same token.
+					var err error
+					for range 3 {
+						if err = st.run(tok); err == nil {
+							break
+						}
+						checkCurrent(t, s, f, p)
+					}
+					if err != nil {
+						t.Fatalf("%s kept failing: %v", st.name, err)
+					}
+					checkCurrent(t, s, f, p)
+				}
+				s.move(tok)
+				checkCurrent(t, s, f, p)
+				want := []string{s.secretOf(s.current, p.idKey), s.secretOf(s.previous, p.idKey)}
+				got := liveIDs(f)
+				slices.Sort(want)
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("live keys %v, want AWSCURRENT and AWSPREVIOUS %v", got, want)
+				}
+				for _, err := range s.errs {
+					noCanary(t, "error", err.Error())
+				}
+			})
+		}
+	}
+}
+
+// TestCreateFailureLeavesNothing: a createSecret that fails for good leaves no
+// key on the provider that no stored version holds.
+func TestCreateFailureLeavesNothing(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault fakes.Fault
+	}{
+		{"create refused", fakes.Fault{Method: "POST", Status: 400, Times: 10}},
+		{"create applied then 500 on every attempt and retry", fakes.Fault{Method: "POST", Status: 500, Applied: true, Times: 4}},
+	}
+	for _, p := range providers {
+		for _, tc := range cases {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				f, a, cur, admin := p.setup(t, testConfig(nil))
+				s := newStore(t, saas.NewRotator(a), cur, admin)
+				s.rotate()
+				f.Inject(tc.fault)
+				if _, err := s.create(s.token(), false); err == nil {
+					t.Fatal("createSecret succeeded despite the fault")
+				}
+				stored := []string{s.secretOf(s.current, p.idKey), s.secretOf(s.previous, p.idKey)}
+				for _, k := range f.Live() {
+					if !slices.Contains(stored, k.ID) {
+						t.Errorf("key %s is live but no version holds it", k.ID)
+					}
+				}
+				checkCurrent(t, s, f, p)
+			})
+		}
+	}
+}
+
+// TestDiscard: the engine's retire-on-failure hook revokes the unstored key,
+// and a second call succeeds.
+func TestDiscard(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, admin := p.setup(t, testConfig(nil))
+			rot := saas.NewRotator(a)
+			s := newStore(t, rot, cur, admin)
+			s.rotate()
+			tok := s.token()
+			pending, err := s.create(tok, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if _, err := rot.Discard(t.Context(), rotators.DiscardRequest{Rotation: s.rotation(tok), Pending: pending, Master: s.master()}); err != nil {
+					t.Fatalf("Discard %d: %v", i+1, err)
+				}
+			}
+			sec, _ := pending.Get(p.secretKey)
+			if f.Works(sec) {
+				t.Error("the discarded key still works")
+			}
+			checkCurrent(t, s, f, p)
+		})
+	}
+}
+
+// TestTestRejectsDeadKey: testSecret fails, with ErrUnauthorized, for a
+// pending key the provider no longer knows.
+func TestTestRejectsDeadKey(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, admin := p.setup(t, testConfig(nil))
+			rot := saas.NewRotator(a)
+			s := newStore(t, rot, cur, admin)
+			s.rotate()
+			tok := s.token()
+			pending, err := s.create(tok, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rot.Discard(t.Context(), rotators.DiscardRequest{Rotation: s.rotation(tok), Pending: pending, Master: s.master()}); err != nil {
+				t.Fatal(err)
+			}
+			err = s.test(tok)
+			if !errors.Is(err, saas.ErrUnauthorized) {
+				t.Fatalf("testSecret = %v, want ErrUnauthorized", err)
+			}
+			noCanary(t, "error", err.Error())
+			if f.Calls("verify") != 2 { // one rotate, one here; 401 is never retried
+				t.Errorf("verify calls = %d, want 2", f.Calls("verify"))
+			}
+		})
+	}
+}
