@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -88,7 +89,8 @@ func Parse(data []byte) (Value, error) {
 		// The decoder's message may quote part of the input; never return it.
 		return v, fmt.Errorf("%w: not a JSON object", ErrInvalid)
 	}
-	if dec.More() {
+	// More misses a stray '}' or ']'; only the end of input is acceptable here.
+	if _, err := dec.Token(); err != io.EOF {
 		return v, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
 	}
 	if raw == nil {
