@@ -321,7 +321,7 @@ func (v Value) Has(key string) bool {
 // Get returns an extra key's value when it is a JSON string.
 func (v Value) Get(key string) (string, bool) {
 	raw, ok := v.Extra[key]
-	if !ok {
+	if !ok || isNull(raw) {
 		return "", false
 	}
 	var s string
