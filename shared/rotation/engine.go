@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -82,6 +83,35 @@ type Config struct {
 type Engine struct {
 	cfg         Config
 	anyFinisher bool
+	// engines remembers each in-flight rotation's engine name (not a secret)
+	// so finishSecret, which reads no value, can still label its metrics.
+	engines     sync.Map // secretARN + "/" + token -> engine name
+	engineCount atomic.Int64
+}
+
+// maxRemembered bounds Engine.engines; past it the map is emptied (only
+// metric labels are lost).
+const maxRemembered = 10000
+
+func (e *Engine) rememberEngine(arn, token, engine string) {
+	if engine == "" {
+		return
+	}
+	if _, loaded := e.engines.Swap(arn+"/"+token, engine); !loaded {
+		if e.engineCount.Add(1) > maxRemembered {
+			e.engines.Clear()
+			e.engineCount.Store(0)
+		}
+	}
+}
+
+func (e *Engine) recallEngine(arn, token string) string {
+	v, ok := e.engines.LoadAndDelete(arn + "/" + token)
+	if !ok {
+		return ""
+	}
+	e.engineCount.Add(-1)
+	return v.(string)
 }
 
 // New checks cfg and returns an Engine.

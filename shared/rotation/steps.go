@@ -130,6 +130,7 @@ func (r *run) set(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set pending value on the target: %w", err)
 	}
+	r.e.rememberEngine(r.arn, r.ev.ClientRequestToken, r.engine)
 	return nil
 }
 
@@ -152,6 +153,7 @@ func (r *run) test(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("test pending value: %w", err)
 	}
+	r.e.rememberEngine(r.arn, r.ev.ClientRequestToken, r.engine)
 	return nil
 }
 
@@ -206,6 +208,9 @@ func (r *run) finish(ctx context.Context) error {
 	}
 	if _, err := r.sm.UpdateSecretVersionStage(ctx, in); err != nil {
 		return fmt.Errorf("move AWSCURRENT to the pending version: %w", err)
+	}
+	if r.engine == "" {
+		r.engine = r.e.recallEngine(r.arn, r.ev.ClientRequestToken)
 	}
 	r.rotated = true
 	return nil
