@@ -336,8 +336,12 @@ func (v *Value) Set(key, s string) {
 	if v.Extra == nil {
 		v.Extra = map[string]json.RawMessage{}
 	}
-	b, _ := json.Marshal(s) // a string always marshals
-	v.Extra[key] = b
+	// Like MarshalJSON, store <, > and & as they are, not as \u003c and so on.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	v.Extra[key] = bytes.TrimRight(buf.Bytes(), "\n")
 }
 
 // Delete removes an extra key.
