@@ -181,6 +181,9 @@ func FromEnv(getenv func(string) string, defaultExclude string) (Policy, error) 
 		if err != nil {
 			return p, fmt.Errorf("%w: %s must be a whole number", ErrPolicy, EnvLength)
 		}
+		if n < 1 || n > MaxLength {
+			return p, fmt.Errorf("%w: %s must be from 1 to %d", ErrPolicy, EnvLength, MaxLength)
+		}
 		p.Length = n
 	}
 	if s, ok := lookup(getenv, EnvExcludeCharacters); ok {
