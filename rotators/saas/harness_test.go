@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,9 @@ import (
 // fake is what every provider fake offers the tests.
 type fake interface {
 	URL() string
+	Client() *http.Client
 	Inject(fakes.Fault)
+	Clear()
 	EchoRequests(bool)
 	Calls(op string) int
 	Live() []fakes.Key
@@ -73,7 +76,7 @@ var providers = []provider{
 		setup: func(t *testing.T, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewSendGrid(t)
 			k := f.Seed("first", "mail.send")
-			cfg.BaseURLs = map[string]string{saas.EngineSendGrid: f.URL()}
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
 			cur := obj(t, map[string]string{"engine": "sendgrid", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:sg-admin-AbCdEf",
 				"apiKeyId": k.ID, "apiKey": k.Secret})
 			return f, &saas.SendGrid{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiKey": f.AdminKey})
@@ -84,7 +87,7 @@ var providers = []provider{
 		setup: func(t *testing.T, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewTwilio(t)
 			k := f.Seed("first")
-			cfg.BaseURLs = map[string]string{saas.EngineTwilio: f.URL()}
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
 			cur := obj(t, map[string]string{"engine": "twilio", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:tw-admin-AbCdEf",
 				"accountSid": f.AccountSID, "apiKeyId": k.ID, "apiKeySecret": k.Secret})
 			return f, &saas.Twilio{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"accountSid": f.AccountSID, "authToken": f.AuthToken})
@@ -95,7 +98,7 @@ var providers = []provider{
 		setup: func(t *testing.T, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewOkta(t)
 			k := f.Seed()
-			cfg.BaseURLs = map[string]string{saas.EngineOkta: f.URL()}
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, f.Client()
 			cur := obj(t, map[string]string{"engine": "okta", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:okta-admin-AbCdEf",
 				"orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID, "keyId": k.ID, "clientSecret": k.Secret})
 			return f, &saas.Okta{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiToken": f.APIToken})

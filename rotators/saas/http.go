@@ -3,11 +3,14 @@ package saas
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,7 +175,7 @@ func (c *Client) once(ctx context.Context, req Request, path string, attempt int
 		}
 		return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}, 0, nil
 	}
-	herr := &HTTPError{Op: req.Op, Method: req.Method, Path: path, Status: hresp.StatusCode, Detail: detail(data, req.Secrets)}
+	herr := &HTTPError{Op: req.Op, Method: req.Method, Path: path, Status: hresp.StatusCode, Detail: detail(data, requestSecrets(req))}
 	switch {
 	case hresp.StatusCode == http.StatusTooManyRequests:
 		wait, ok := c.retryAfter(hresp.Header)
@@ -269,24 +272,39 @@ func detail(body []byte, secrets []string) string {
 	return s
 }
 
+// requestSecrets is req.Secrets plus the credentials in its Authorization
+// header (a Basic header is base64, which no secret list holds).
+func requestSecrets(req Request) []string {
+	out := slices.Clone(req.Secrets)
+	for _, v := range req.Header.Values("Authorization") {
+		out = append(out, v)
+		if _, cred, ok := strings.Cut(v, " "); ok {
+			out = append(out, cred)
+		}
+	}
+	return out
+}
+
 // Redacted replaces secret values in text.
 const Redacted = "[REDACTED]"
 
 // scrub replaces every secret in s, longest first so a secret containing
 // another is replaced whole.
 func scrub(s string, secrets []string) string {
-	ordered := make([]string, 0, len(secrets))
+	ordered := make([]string, 0, 3*len(secrets))
 	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			ordered = append(ordered, sec)
+		if len(sec) < 4 {
+			continue
+		}
+		// Also the forms a provider echoes: form-encoded and JSON-escaped.
+		quoted, _ := json.Marshal(sec)
+		for _, form := range []string{sec, url.QueryEscape(sec), strings.Trim(string(quoted), `"`)} {
+			if !slices.Contains(ordered, form) {
+				ordered = append(ordered, form)
+			}
 		}
 	}
-	// Longest first.
-	for i := 1; i < len(ordered); i++ {
-		for j := i; j > 0 && len(ordered[j]) > len(ordered[j-1]); j-- {
-			ordered[j], ordered[j-1] = ordered[j-1], ordered[j]
-		}
-	}
+	slices.SortStableFunc(ordered, func(a, b string) int { return len(b) - len(a) })
 	for _, sec := range ordered {
 		s = strings.ReplaceAll(s, sec, Redacted)
 	}

@@ -55,13 +55,16 @@ type core struct {
 func newCore(t testing.TB, h http.Handler, errBody func(int, string) any) *core {
 	t.Helper()
 	c := &core{t: t, calls: map[string]int{}, errBody: errBody, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	c.srv = httptest.NewServer(h)
+	c.srv = httptest.NewTLSServer(h)
 	t.Cleanup(c.srv.Close)
 	return c
 }
 
-// URL is the fake's base URL.
+// URL is the fake's base URL (https on 127.0.0.1).
 func (c *core) URL() string { return c.srv.URL }
+
+// Client returns an HTTP client that trusts the fake's certificate.
+func (c *core) Client() *http.Client { return c.srv.Client() }
 
 // Inject queues a fault.
 func (c *core) Inject(f Fault) {
@@ -71,6 +74,13 @@ func (c *core) Inject(f Fault) {
 		f.Times = 1
 	}
 	c.faults = append(c.faults, f)
+}
+
+// Clear drops every queued fault.
+func (c *core) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.faults = nil
 }
 
 // EchoRequests makes every error body quote the request's Authorization header

@@ -1,0 +1,331 @@
+package saas_test
+
+import (
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/saas"
+	"github.com/rotary-secrets/rotary/rotators/saas/internal/fakes"
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// TestRevokeGoneKeyIsSuccess: every provider answers 404 for a key that is
+// already gone; Revoke treats it as done.
+func TestRevokeGoneKeyIsSuccess(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, admin := p.setup(t, testConfig(nil))
+			ids := map[string]string{"sendgrid": "NoSuchKey0000000000000", "twilio": "SK00000000000000000000000000000000", "okta": "ocsNoSuchSecret0000"}
+			if err := a.Revoke(t.Context(), saas.RevokeKeyRequest{Secret: cur, Admin: admin, KeyID: ids[p.name]}); err != nil {
+				t.Fatalf("Revoke(unknown) = %v, want nil", err)
+			}
+			if f.Calls("delete")+f.Calls("deactivate") == 0 {
+				t.Error("the provider was not asked")
+			}
+		})
+	}
+}
+
+// TestWrongAdminCredential: a refused admin credential is ErrUnauthorized,
+// never retried, and the error holds no credential even when the provider
+// echoes the request.
+func TestWrongAdminCredential(t *testing.T) {
+	wrong := map[string]map[string]string{
+		"sendgrid": {"apiKey": "SG.wrong.CANARYwrongadmin"},
+		"twilio":   {"accountSid": "", "authToken": "CANARYwrongtoken"},
+		"okta":     {"apiToken": "00CANARYwrongtoken"},
+	}
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, _ := p.setup(t, testConfig(nil))
+			f.EchoRequests(true)
+			adm := wrong[p.name]
+			if p.name == "twilio" {
+				adm["accountSid"], _ = cur.Get("accountSid")
+			}
+			admin := obj(t, adm)
+			s := newStore(t, saas.NewRotator(a), cur, admin)
+			_, err := s.create(s.token(), false)
+			if !errors.Is(err, saas.ErrUnauthorized) {
+				t.Fatalf("createSecret = %v, want ErrUnauthorized", err)
+			}
+			noCanary(t, "error", err.Error())
+			for _, cred := range admin.Secrets() {
+				if strings.Contains(err.Error(), base64.StdEncoding.EncodeToString([]byte(cred))[:8]) {
+					t.Errorf("error holds an encoded credential: %v", err)
+				}
+			}
+			if got := f.Calls("list"); got != 1 {
+				t.Errorf("list calls = %d, want 1 (401 is not retried)", got)
+			}
+		})
+	}
+}
+
+// TestErrorsNeverHoldSecrets drives failing calls of every kind against
+// providers that echo the request (Authorization header and body) in error
+// bodies, and scans every error for a secret.
+func TestErrorsNeverHoldSecrets(t *testing.T) {
+	faults := []fakes.Fault{
+		{Method: "POST", Status: 400, Times: 10},
+		{Method: "DELETE", Status: 500, Times: 10},
+		{Method: "GET", Status: 429, RetryAfter: "9999"},
+		{Status: 503, Times: 10},
+	}
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, admin := p.setup(t, testConfig(nil))
+			f.EchoRequests(true)
+			rot := saas.NewRotator(a)
+			s := newStore(t, rot, cur, admin)
+			s.rotate()
+			s.rotate()
+			var errs []error
+			for _, fault := range faults {
+				f.Inject(fault)
+				tok := s.token()
+				if _, err := s.create(tok, false); err != nil {
+					errs = append(errs, err)
+					f.Clear()
+					continue
+				}
+				for _, step := range []func(string) error{s.test, s.finish} {
+					if err := step(tok); err != nil {
+						errs = append(errs, err)
+					}
+				}
+				f.Clear()
+			}
+			// A pending key that no longer works: the verify call echoes it.
+			tok := s.token()
+			pending, err := s.create(tok, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rot.Discard(t.Context(), rotators.DiscardRequest{Rotation: s.rotation(tok), Pending: pending, Master: s.master()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.test(tok); err != nil {
+				errs = append(errs, err)
+			}
+			if len(errs) < 3 {
+				t.Fatalf("only %d errors provoked: %v", len(errs), errs)
+			}
+			for _, err := range errs {
+				msg := err.Error()
+				noCanary(t, "error", msg)
+				if strings.Contains(msg, "Basic ") && !strings.Contains(msg, saas.Redacted) {
+					t.Errorf("error quotes an Authorization header: %s", msg)
+				}
+			}
+			checkCurrent(t, s, f, p)
+		})
+	}
+}
+
+// TestSendGridCopiesScopes: the new key has the current key's scopes, and a
+// current key without scopes is never replaced by a full-access key.
+func TestSendGridCopiesScopes(t *testing.T) {
+	cfg := testConfig(nil)
+	f := fakes.NewSendGrid(t)
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
+	a := &saas.SendGrid{Config: cfg, Client: cfg.Client()}
+	admin := obj(t, map[string]string{"apiKey": f.AdminKey})
+	for _, tc := range []struct {
+		name    string
+		scopes  []string
+		wantErr bool
+	}{
+		{name: "restricted key", scopes: []string{"mail.send", "stats.read"}},
+		{name: "no scopes listed", scopes: nil, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := f.Seed(tc.name, tc.scopes...)
+			cur := obj(t, map[string]string{"engine": "sendgrid", "apiKeyId": k.ID, "apiKey": k.Secret})
+			got, err := a.Create(t.Context(), saas.CreateKeyRequest{Secret: cur, Current: saas.Key{ID: k.ID, Secret: k.Secret}, Admin: admin, Name: "rotary-x-" + tc.name})
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("Create minted a key without known scopes")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, live := range f.Live() {
+				if live.ID == got.ID && !slices.Equal(live.Scopes, tc.scopes) {
+					t.Errorf("new key scopes %v, want %v", live.Scopes, tc.scopes)
+				}
+			}
+		})
+	}
+}
+
+// TestSecretBaseURL: a secret's own baseUrl (SendGrid EU, Twilio regions, an
+// Okta org) is used when its host is allowed, and refused before any request
+// when it is not, so a secret cannot send the admin credential elsewhere.
+func TestSecretBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		allowed []string
+		wantErr bool
+	}{
+		{name: "allowed host", allowed: []string{"127.0.0.1"}},
+		{name: "host not allowed", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fakes.NewSendGrid(t)
+			k := f.Seed("eu", "mail.send")
+			cfg := testConfig(nil)
+			cfg.HTTPClient, cfg.AllowedHosts = f.Client(), tc.allowed
+			rot := saas.NewRotator(&saas.SendGrid{Config: cfg, Client: cfg.Client()})
+			cur := obj(t, map[string]string{"engine": "sendgrid", "apiKeyId": k.ID, "apiKey": k.Secret, "baseUrl": f.URL(), "masterarn": "arn:x"})
+			s := newStore(t, rot, cur, obj(t, map[string]string{"apiKey": f.AdminKey}))
+			_, err := s.create(s.token(), false)
+			if tc.wantErr {
+				if err == nil || f.Calls("list")+f.Calls("create") != 0 {
+					t.Fatalf("createSecret = %v with %d calls, want a refusal before any call", err, f.Calls("list"))
+				}
+				noCanary(t, "error", err.Error())
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Calls("create") != 1 {
+				t.Errorf("create calls = %d, want 1", f.Calls("create"))
+			}
+		})
+	}
+}
+
+// TestTwilioPaging: Find follows next_page_uri across pages.
+func TestTwilioPaging(t *testing.T) {
+	cfg := testConfig(nil)
+	f := fakes.NewTwilio(t)
+	f.MaxPageSize = 2
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
+	a := &saas.Twilio{Config: cfg, Client: cfg.Client()}
+	for range 5 {
+		f.Seed("someone-else")
+	}
+	want := []string{f.Seed("rotary-tok").ID, f.Seed("rotary-tok").ID}
+	cur := obj(t, map[string]string{"engine": "twilio", "accountSid": f.AccountSID})
+	admin := obj(t, map[string]string{"accountSid": f.AccountSID, "authToken": f.AuthToken})
+	got, err := a.Find(t.Context(), saas.FindKeysRequest{Secret: cur, Admin: admin, Name: "rotary-tok", Keep: want[1:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want[:1]) {
+		t.Errorf("Find = %v, want %v (the kept key excluded)", got, want[:1])
+	}
+	if f.Calls("list") != 4 {
+		t.Errorf("list calls = %d, want 4 pages", f.Calls("list"))
+	}
+}
+
+// TestOkta covers what is special about Okta: two secrets at most, secrets
+// without names, deactivate before delete, client_secret_post.
+func TestOkta(t *testing.T) {
+	setup := func(t *testing.T) (*fakes.Okta, *saas.Rotator, *store) {
+		cfg := testConfig(nil)
+		f := fakes.NewOkta(t)
+		cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, f.Client()
+		k := f.Seed()
+		cur := obj(t, map[string]string{"engine": "okta", "orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID,
+			"keyId": k.ID, "clientSecret": k.Secret, "masterarn": "arn:x"})
+		rot := saas.NewRotator(&saas.Okta{Config: cfg, Client: cfg.Client()})
+		return f, rot, newStore(t, rot, cur, obj(t, map[string]string{"apiToken": f.APIToken}))
+	}
+	t.Run("previous secret retired before minting, deactivated then deleted", func(t *testing.T) {
+		f, _, s := setup(t)
+		s.rotate()
+		prev := s.secretOf(s.previous, "keyId")
+		tok := s.token()
+		if _, err := s.create(tok, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range f.All() {
+			if k.ID == prev {
+				t.Errorf("AWSPREVIOUS secret %s still exists", prev)
+			}
+		}
+		if f.Calls("deactivate") != 1 || f.Calls("delete") != 1 {
+			t.Errorf("deactivate %d, delete %d calls; want 1 and 1", f.Calls("deactivate"), f.Calls("delete"))
+		}
+	})
+	t.Run("a secret no version holds is removed", func(t *testing.T) {
+		f, _, s := setup(t)
+		stray := f.Seed()
+		s.rotate()
+		for _, k := range f.All() {
+			if k.ID == stray.ID {
+				t.Error("the stray secret survived")
+			}
+		}
+		if len(f.Live()) != 2 {
+			t.Errorf("%d live secrets, want 2", len(f.Live()))
+		}
+	})
+	t.Run("client_secret_post", func(t *testing.T) {
+		f, _, s := setup(t)
+		v := s.versions[s.current]
+		v.Set("tokenEndpointAuthMethod", "client_secret_post")
+		s.versions[s.current] = v
+		s.rotate()
+		if f.Calls("verify") != 1 {
+			t.Errorf("verify calls = %d", f.Calls("verify"))
+		}
+	})
+	t.Run("missing keys named", func(t *testing.T) {
+		_, rot, s := setup(t)
+		v := s.versions[s.current].Clone()
+		v.Delete("appId")
+		_, err := rot.Create(t.Context(), rotators.CreateRequest{Rotation: s.rotation(s.token()), Current: v, Master: s.master()})
+		var ke *secret.KeyError
+		if !errors.As(err, &ke) || ke.Key != "appId" {
+			t.Fatalf("Create = %v, want a KeyError for appId", err)
+		}
+	})
+}
+
+// TestNoAdminSecret: a secret without masterarn fails with a KeyError naming
+// masterarn, before any provider call.
+func TestNoAdminSecret(t *testing.T) {
+	for _, p := range providers {
+		t.Run(p.name, func(t *testing.T) {
+			f, a, cur, _ := p.setup(t, testConfig(nil))
+			_, err := saas.NewRotator(a).Create(t.Context(), rotators.CreateRequest{Rotation: rotators.Rotation{Token: "t"}, Current: cur})
+			var ke *secret.KeyError
+			if !errors.As(err, &ke) || ke.Key != secret.KeyMasterARN {
+				t.Fatalf("Create = %v, want a KeyError for masterarn", err)
+			}
+			if n := f.Calls("list") + f.Calls("create"); n != 0 {
+				t.Errorf("%d provider calls", n)
+			}
+		})
+	}
+}
+
+// TestRegister routes the three engines with the api-key strategy.
+func TestRegister(t *testing.T) {
+	var reg rotators.Registry
+	saas.Register(&reg, saas.Config{})
+	if got := reg.Engines(); !slices.Equal(got, []string{"okta", "sendgrid", "twilio"}) {
+		t.Errorf("Engines = %v", got)
+	}
+	for _, e := range []string{"sendgrid", "twilio", "okta"} {
+		r, err := reg.Lookup(secret.Value{Engine: e})
+		if err != nil {
+			t.Fatalf("Lookup(%s): %v", e, err)
+		}
+		sr, ok := r.(*saas.Rotator)
+		if !ok || sr.Adapter().Spec().Engine != e {
+			t.Errorf("Lookup(%s) = %T", e, r)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package saas
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr string // substring naming the variable
+	}{
+		{name: "empty", env: nil, want: Config{}},
+		{name: "all set", env: map[string]string{
+			EnvTimeout: "5s", EnvMaxAttempts: "3", EnvMaxWait: "30s", EnvAllowedHosts: " login.example.com, .corp.example ,",
+			EnvSendGridBaseURL: "http://127.0.0.1:9/", EnvTwilioBaseURL: "https://proxy.example/twilio", EnvOktaBaseURL: "https://okta.proxy",
+		}, want: Config{Timeout: 5 * time.Second, MaxAttempts: 3, MaxWait: 30 * time.Second,
+			AllowedHosts: []string{"login.example.com", ".corp.example"},
+			BaseURLs:     map[string]string{"sendgrid": "http://127.0.0.1:9", "twilio": "https://proxy.example/twilio", "okta": "https://okta.proxy"}}},
+		{name: "bad timeout", env: map[string]string{EnvTimeout: "ten"}, wantErr: EnvTimeout},
+		{name: "negative wait", env: map[string]string{EnvMaxWait: "-1s"}, wantErr: EnvMaxWait},
+		{name: "zero attempts", env: map[string]string{EnvMaxAttempts: "0"}, wantErr: EnvMaxAttempts},
+		{name: "too many attempts", env: map[string]string{EnvMaxAttempts: "50"}, wantErr: EnvMaxAttempts},
+		{name: "base URL with credentials", env: map[string]string{EnvSendGridBaseURL: "https://user:pw@api.sendgrid.com"}, wantErr: EnvSendGridBaseURL},
+		{name: "base URL not a URL", env: map[string]string{EnvOktaBaseURL: "acme.okta.com"}, wantErr: EnvOktaBaseURL},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ConfigFromEnv(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ConfigFromEnv = %v, want an error naming %s", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "pw@") {
+					t.Errorf("error quotes the value: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(Config{})); diff != "" {
+				t.Errorf("ConfigFromEnv (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBaseURL(t *testing.T) {
+	allowed := []string{"api.sendgrid.com", ".twilio.com"}
+	cases := []struct {
+		name       string
+		cfg        Config
+		fromSecret string
+		def        string
+		want       string
+		wantErr    bool
+	}{
+		{name: "default", def: "https://api.sendgrid.com", want: "https://api.sendgrid.com"},
+		{name: "no default, no URL", wantErr: true},
+		{name: "exact host", fromSecret: "https://api.sendgrid.com/", want: "https://api.sendgrid.com"},
+		{name: "host case", fromSecret: "https://API.SendGrid.com", want: "https://API.SendGrid.com"},
+		{name: "suffix host", fromSecret: "https://api.dublin.ie1.twilio.com", want: "https://api.dublin.ie1.twilio.com"},
+		{name: "suffix is not a substring", fromSecret: "https://eviltwilio.com", wantErr: true},
+		{name: "other host", fromSecret: "https://attacker.example", wantErr: true},
+		{name: "plain http", fromSecret: "http://api.sendgrid.com", wantErr: true},
+		{name: "userinfo", fromSecret: "https://x@api.sendgrid.com", wantErr: true},
+		{name: "path", fromSecret: "https://api.sendgrid.com/v3", wantErr: true},
+		{name: "query", fromSecret: "https://api.sendgrid.com?x=1", wantErr: true},
+		{name: "allowed by config", cfg: Config{AllowedHosts: []string{"login.acme.example"}}, fromSecret: "https://login.acme.example", want: "https://login.acme.example"},
+		{name: "override wins", cfg: Config{BaseURLs: map[string]string{"sendgrid": "http://127.0.0.1:1"}}, fromSecret: "https://attacker.example", want: "http://127.0.0.1:1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.cfg.baseURL("sendgrid", tc.fromSecret, tc.def, allowed)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("baseURL = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestKeyName(t *testing.T) {
+	short := "7d1c2f4e-0000-4000-8000-000000000001"
+	long := strings.Repeat("a", 64)
+	if got := KeyName(short); got != "rotary-"+short {
+		t.Errorf("KeyName(uuid) = %q", got)
+	}
+	got := KeyName(long)
+	if len(got) > 64 || !strings.HasPrefix(got, KeyPrefix) || got != KeyName(long) || got == KeyName(strings.Repeat("b", 64)) {
+		t.Errorf("KeyName(64 chars) = %q: want a stable, distinct name of at most 64 characters", got)
+	}
+}
+
+func TestSendGridHost(t *testing.T) {
+	cases := []struct {
+		name string
+		keys map[string]string
+		want string
+	}{
+		{"global by default", nil, SendGridGlobalURL},
+		{"region eu", map[string]string{"region": "EU"}, SendGridEUURL},
+		{"baseUrl eu", map[string]string{"baseUrl": "https://api.eu.sendgrid.com"}, SendGridEUURL},
+		{"baseUrl wins over region", map[string]string{"region": "eu", "baseUrl": "https://api.sendgrid.com"}, SendGridGlobalURL},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var v secret.Value
+			for k, s := range tc.keys {
+				v.Set(k, s)
+			}
+			got, err := (&SendGrid{}).base(v)
+			if err != nil || got != tc.want {
+				t.Errorf("base = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
