@@ -1,0 +1,90 @@
+package mysql
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rotary-secrets/rotary/shared/password"
+)
+
+// Engines are the secret engine values this package rotates.
+var Engines = []string{"mysql", "aurora-mysql", "mariadb"}
+
+// Environment variables read by ConfigFromEnv, shared with the PostgreSQL
+// rotators.
+const (
+	// EnvCABundle names a PEM file of CA certificates that server certificates
+	// must chain to. Unset means the system roots.
+	EnvCABundle = "ROTARY_CA_BUNDLE"
+	// EnvConnectTimeout is a Go duration ("5s") bounding each connection
+	// attempt.
+	EnvConnectTimeout = "ROTARY_CONNECT_TIMEOUT"
+)
+
+// DefaultConnectTimeout bounds each connection attempt when EnvConnectTimeout
+// is unset.
+const DefaultConnectTimeout = 5 * time.Second
+
+// Config is what every MySQL rotator needs besides the secret.
+type Config struct {
+	// Passwords is the policy new passwords are generated with.
+	Passwords password.Policy
+	// RootCAs verifies server certificates; nil means the system roots.
+	RootCAs *x509.CertPool
+	// ConnectTimeout bounds each connection attempt; zero means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// ConfigFromEnv reads a Config from the environment through getenv
+// (os.Getenv in production): the password policy from AWS's template
+// variables with MySQL's default exclusions, the CA bundle from
+// ROTARY_CA_BUNDLE and the connect timeout from ROTARY_CONNECT_TIMEOUT. It
+// fails on anything malformed, so a function fails at start-up.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var cfg Config
+	p, err := password.FromEnv(getenv, password.MySQLExclude)
+	if err != nil {
+		return cfg, fmt.Errorf("mysql config: %w", err)
+	}
+	cfg.Passwords = p
+	cfg.ConnectTimeout = DefaultConnectTimeout
+	if s := strings.TrimSpace(getenv(EnvConnectTimeout)); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("mysql config: %s must be a positive duration such as 5s", EnvConnectTimeout)
+		}
+		cfg.ConnectTimeout = d
+	}
+	if path := strings.TrimSpace(getenv(EnvCABundle)); path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("mysql config: read %s: %w", EnvCABundle, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("mysql config: %s (%s) holds no PEM certificate", EnvCABundle, path)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// Stats counts the connection attempts a rotator made, for benchmarks and
+// metrics.
+type Stats struct {
+	Logins       int64 // every connection attempt
+	FailedLogins int64 // attempts that did not end in an open session
+}
+
+type counters struct {
+	logins, failed atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{Logins: c.logins.Load(), FailedLogins: c.failed.Load()}
+}

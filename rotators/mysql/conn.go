@@ -1,0 +1,211 @@
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// DefaultPort is used when a secret has no port.
+const DefaultPort = 3306
+
+// endpoint is where and how to connect; none of it is secret.
+type endpoint struct {
+	host   string
+	port   int
+	dbName string
+	tls    bool
+}
+
+// endpointOf reads host, port, dbname and ssl from v. ssl absent or true means
+// verified TLS; only "ssl": false means plaintext.
+func endpointOf(v secret.Value) (endpoint, error) {
+	if err := v.Require(secret.KeyHost); err != nil {
+		return endpoint{}, err
+	}
+	e := endpoint{host: v.Host, port: v.Port, dbName: v.DBName, tls: v.SSL == nil || *v.SSL}
+	if e.port == 0 {
+		e.port = DefaultPort
+	}
+	if strings.ContainsAny(e.host, "/ \t\n") {
+		return endpoint{}, &secret.KeyError{Key: secret.KeyHost, Problem: "is not a host name or address"}
+	}
+	return e, nil
+}
+
+// session is one open connection with the server's flavour and version.
+type session struct {
+	db     *sql.DB
+	conn   *sql.Conn
+	srv    server
+	user   string
+	scrubs []string
+}
+
+// countingConnector counts every connection attempt.
+type countingConnector struct {
+	driver.Connector
+	c *counters
+}
+
+func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	cc.c.logins.Add(1)
+	conn, err := cc.Connector.Connect(ctx)
+	if err != nil {
+		cc.c.failed.Add(1)
+	}
+	return conn, err
+}
+
+// connect logs in as user with pw and reads the server version. The error
+// never holds pw; errors.Is(err, ErrAccessDenied) tells a rejected password.
+func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scrub ...string) (*session, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd = user, pw
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port))
+	cfg.DBName = e.dbName
+	cfg.Timeout = r.cfg.ConnectTimeout
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultConnectTimeout
+	}
+	cfg.ReadTimeout, cfg.WriteTimeout = 2*cfg.Timeout, 2*cfg.Timeout
+	cfg.InterpolateParams = true
+	cfg.AllowFallbackToPlaintext = false
+	cfg.AllowCleartextPasswords = false
+	cfg.Logger = mysql.Logger(discardLogger{})
+	if e.tls {
+		cfg.TLS = &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: e.host, MinVersion: tls.VersionTLS12}
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure connection: %w", err)
+	}
+	db := sql.OpenDB(countingConnector{Connector: connector, c: &r.stats})
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	secrets := append([]string{pw}, scrub...)
+	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	conn, err := db.Conn(cctx)
+	if err != nil {
+		_ = db.Close()
+		return nil, scrubErr(classify(err, e), secrets)
+	}
+	s := &session{db: db, conn: conn, user: user, scrubs: secrets}
+	var version string
+	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		s.close()
+		return nil, s.err("read server version", err)
+	}
+	if s.srv, err = parseVersion(version); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ErrAccessDenied is wrapped when the server rejects a user name or password
+// (MySQL error 1045).
+var ErrAccessDenied = errors.New("access denied")
+
+// ErrTLS is wrapped when TLS could not be set up or the server's certificate
+// did not verify. There is never a fallback to plaintext.
+var ErrTLS = errors.New("TLS failed (no fallback to plaintext)")
+
+func classify(err error, e endpoint) error {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1045 {
+		return fmt.Errorf("%w: %w", ErrAccessDenied, err)
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) || errors.Is(err, mysql.ErrNoTLS) {
+		return fmt.Errorf("%w: %w", ErrTLS, err)
+	}
+	if e.tls && strings.Contains(err.Error(), "tls:") {
+		return fmt.Errorf("%w: %w", ErrTLS, err)
+	}
+	return err
+}
+
+func (s *session) close() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
+	_ = s.db.Close()
+}
+
+// exec runs st; op names it in errors.
+func (s *session) exec(ctx context.Context, op string, st statement) error {
+	if _, err := s.conn.ExecContext(ctx, st.query, st.args...); err != nil {
+		return s.err(op, err)
+	}
+	return nil
+}
+
+// lines runs a SHOW statement that returns one text column per row.
+func (s *session) lines(ctx context.Context, op, query string) ([]string, error) {
+	rows, err := s.conn.QueryContext(ctx, query)
+	if err != nil {
+		return nil, s.err(op, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return nil, s.err(op, err)
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.err(op, err)
+	}
+	return out, nil
+}
+
+// err wraps a driver error with op, scrubbed of every known secret value.
+func (s *session) err(op string, err error) error {
+	return fmt.Errorf("%s: %w", op, scrubErr(err, s.scrubs))
+}
+
+// scrubbed hides secret values that a driver error may echo (drivers quote
+// SQL text in errors). errors.Is/As still reach the original error.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
+
+func scrubErr(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range secrets {
+		if s != "" {
+			clean = strings.ReplaceAll(clean, s, "[redacted]")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbed{msg: clean, err: err}
+}
+
+// discardLogger silences the driver's own logging, which can print packets.
+type discardLogger struct{}
+
+func (discardLogger) Print(...any) {}

@@ -1,0 +1,22 @@
+// Package mysql rotates MySQL, Aurora MySQL and MariaDB credentials held in
+// secrets shaped like AWS's rotation templates' ({"engine","host","port",
+// "username","password","dbname","ssl","masterarn"}).
+//
+// Three strategies, each a *Rotator:
+//   - NewSingleUser: the user changes its own password (SET PASSWORD on
+//     MariaDB, ALTER USER CURRENT_USER() on MySQL), sent pre-hashed.
+//   - NewMultiUser: a master user alternates between the user and its _clone,
+//     copying the original's grants and REQUIRE options to the clone on every
+//     rotation and revoking stale ones.
+//   - NewDualPassword: MySQL 8.0.14+ RETAIN CURRENT PASSWORD, so one user
+//     rotates with zero downtime; refused on servers without it (MariaDB).
+//
+// Connections are opened with mysql.NewConnector and sql.OpenDB (no DSN
+// strings, no global TLS registry), with verified TLS unless the secret says
+// "ssl": false. The server's flavour and version are read once per connection
+// and pick the statements.
+//
+// What this package must not do: call AWS, log, or put a password, hash or
+// other secret value in an error, a log line or SQL text that has a pre-hashed
+// alternative. Driver errors are scrubbed of every known secret value.
+package mysql

@@ -1,0 +1,521 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/mysql/internal/authhash"
+	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// Rotator rotates one MySQL/MariaDB credential with one strategy. It holds no
+// secret between calls and is safe for concurrent use.
+type Rotator struct {
+	cfg      Config
+	strategy string
+	stats    counters
+}
+
+var _ rotators.Rotator = (*Rotator)(nil)
+
+// NewSingleUser returns a rotator where the user changes its own password.
+func NewSingleUser(cfg Config) *Rotator { return &Rotator{cfg: cfg, strategy: rotators.SingleUser} }
+
+// NewMultiUser returns a rotator that alternates between the user and its
+// _clone, managed by the master secret named by masterarn.
+func NewMultiUser(cfg Config) *Rotator {
+	return &Rotator{cfg: cfg, strategy: rotators.AlternatingUsers}
+}
+
+// NewDualPassword returns a rotator that keeps the old password valid as the
+// secondary password (MySQL 8.0.14+). It changes the account as the master
+// user when the secret has masterarn, else as the user itself (which then
+// needs the APPLICATION_PASSWORD_ADMIN privilege).
+func NewDualPassword(cfg Config) *Rotator {
+	return &Rotator{cfg: cfg, strategy: rotators.DualPassword}
+}
+
+// Strategy is the rotationStrategy value this rotator implements.
+func (r *Rotator) Strategy() string { return r.strategy }
+
+// Stats returns the connection attempts made so far.
+func (r *Rotator) Stats() Stats { return r.stats.snapshot() }
+
+// ErrNoWorkingPassword is wrapped when none of the stored passwords logs in.
+var ErrNoWorkingPassword = errors.New("none of the current, pending or previous passwords is accepted")
+
+// ErrConfusedDeputy is wrapped when the secrets point the master at an account
+// or server the rotated secret does not own.
+var ErrConfusedDeputy = errors.New("refused: the secrets do not describe the same account")
+
+// checkUserSecret validates what every strategy needs from a user secret,
+// before any connection.
+func checkUserSecret(v secret.Value) error {
+	if err := v.Require(secret.KeyHost, secret.KeyUsername, secret.KeyPassword); err != nil {
+		return err
+	}
+	if err := checkUser(v.Username); err != nil {
+		return err
+	}
+	if h, ok := v.Get(KeyAccountHost); ok {
+		if err := checkName("account host", h, MaxHostLen); err != nil {
+			return &secret.KeyError{Key: KeyAccountHost, Problem: "is not usable: " + err.Error()}
+		}
+	}
+	_, err := endpointOf(v)
+	return err
+}
+
+// Create returns the pending value: the current one with a new password and,
+// for alternating users, the other user name. It does not touch the server.
+// Safe to call twice.
+func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
+	cur := req.Current
+	if err := checkUserSecret(cur); err != nil {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
+	}
+	pending := cur.Clone()
+	switch r.strategy {
+	case rotators.AlternatingUsers:
+		if err := cur.Require(secret.KeyMasterARN); err != nil {
+			return rotators.CreateResponse{}, fmt.Errorf("createSecret: alternating users: %w", err)
+		}
+		pending.Username = altUser(cur.Username)
+		if n, limit := len([]rune(pending.Username)), engineUserLimit(cur.Engine); n > limit {
+			return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", &secret.KeyError{Key: secret.KeyUsername,
+				Problem: fmt.Sprintf("is too long to alternate: with %s it has %d characters, more than %d for engine %q", CloneSuffix, n, limit, cur.Engine)})
+		}
+	case rotators.DualPassword:
+		if strings.EqualFold(cur.Engine, "mariadb") {
+			return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w (engine is mariadb)", ErrDualPasswordUnsupported)
+		}
+	}
+	gen := req.Passwords
+	if gen == nil {
+		gen = password.Local{}
+	}
+	pw, err := gen.Generate(ctx, r.cfg.Passwords)
+	if err != nil {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: generate password: %w", err)
+	}
+	pending.Password = pw
+	return rotators.CreateResponse{Pending: pending}, nil
+}
+
+// checkPending checks that pending describes the account current's rotation
+// may change: same server, same database, and the same user (or its
+// alternate, for alternating users).
+func (r *Rotator) checkPending(cur, pending secret.Value) error {
+	if err := checkUserSecret(pending); err != nil {
+		return fmt.Errorf("pending value: %w", err)
+	}
+	wantUser := cur.Username
+	if r.strategy == rotators.AlternatingUsers {
+		wantUser = altUser(cur.Username)
+	}
+	curHost, _ := cur.Get(KeyAccountHost)
+	pendHost, _ := pending.Get(KeyAccountHost)
+	switch {
+	case pending.Username != wantUser:
+		return fmt.Errorf("%w: pending user name is not the one this strategy rotates to", ErrConfusedDeputy)
+	case !strings.EqualFold(pending.Host, cur.Host) || pending.Port != cur.Port:
+		return fmt.Errorf("%w: pending host or port differs from current", ErrConfusedDeputy)
+	case curHost != pendHost:
+		return fmt.Errorf("%w: pending %s differs from current", ErrConfusedDeputy, KeyAccountHost)
+	case pending.Password == cur.Password:
+		return &secret.KeyError{Key: secret.KeyPassword, Problem: "of the pending value equals the current one"}
+	}
+	return nil
+}
+
+// Set makes the pending password valid on the server. Safe to call twice: a
+// pending password that already works is left as it is.
+func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
+	if err := checkUserSecret(req.Current); err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: current value: %w", err)
+	}
+	if err := r.checkPending(req.Current, req.Pending); err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	var err error
+	switch r.strategy {
+	case rotators.SingleUser:
+		err = r.setSingle(ctx, req)
+	case rotators.AlternatingUsers:
+		err = r.setMulti(ctx, req)
+	case rotators.DualPassword:
+		err = r.setDual(ctx, req)
+	default:
+		err = fmt.Errorf("unknown strategy %q", r.strategy)
+	}
+	if err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	return rotators.SetResponse{}, nil
+}
+
+type loggedInAs int
+
+const (
+	asCurrent loggedInAs = iota
+	asPending
+	asPrevious
+)
+
+// loginChain logs in as the user with the current password, then the pending
+// one, then the previous one, stopping at the first that works. Only a
+// rejected password moves on to the next; a network or TLS failure ends the
+// chain at once.
+func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, previous rotators.Loader) (*session, loggedInAs, error) {
+	e, err := endpointOf(cur)
+	if err != nil {
+		return nil, 0, err
+	}
+	all := []string{cur.Password, pending.Password}
+	s, err := r.connect(ctx, e, cur.Username, cur.Password, all...)
+	if err == nil {
+		return s, asCurrent, nil
+	}
+	if !errors.Is(err, ErrAccessDenied) {
+		return nil, 0, fmt.Errorf("connect as current user: %w", err)
+	}
+	s, err = r.connect(ctx, e, pending.Username, pending.Password, all...)
+	if err == nil {
+		return s, asPending, nil
+	}
+	if !errors.Is(err, ErrAccessDenied) {
+		return nil, 0, fmt.Errorf("connect as pending user: %w", err)
+	}
+	if previous != nil {
+		prev, ok, lerr := previous(ctx)
+		if lerr != nil {
+			return nil, 0, fmt.Errorf("load previous value: %w", lerr)
+		}
+		if ok && prev.Username == cur.Username && prev.Password != "" && prev.Password != cur.Password {
+			all = append(all, prev.Password)
+			s, err = r.connect(ctx, e, cur.Username, prev.Password, all...)
+			if err == nil {
+				return s, asPrevious, nil
+			}
+			if !errors.Is(err, ErrAccessDenied) {
+				return nil, 0, fmt.Errorf("connect as previous user: %w", err)
+			}
+		}
+	}
+	return nil, 0, fmt.Errorf("%w for user %q: %w", ErrNoWorkingPassword, cur.Username, ErrAccessDenied)
+}
+
+func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error {
+	s, as, err := r.loginChain(ctx, req.Current, req.Pending, req.Previous)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if as == asPending {
+		return nil // already set by an earlier attempt
+	}
+	plugin := ""
+	if !s.srv.MariaDB {
+		plugin = s.srv.defaultPlugin()
+		if lines, err := s.lines(ctx, "show own account", "SHOW CREATE USER CURRENT_USER()"); err == nil && len(lines) > 0 {
+			if o, err := parseCreateUser(lines[0]); err == nil && o.Plugin != "" {
+				plugin = o.Plugin
+			}
+		}
+	}
+	cred, err := hashFor(s.srv, plugin, req.Pending.Password)
+	if err != nil {
+		return fmt.Errorf("hash pending password: %w", err)
+	}
+	return s.exec(ctx, "change own password", setOwnPassword(s.srv, cred))
+}
+
+// connectMaster loads the master secret, checks it against the user secret
+// and logs in as the master on the user secret's server.
+func (r *Rotator) connectMaster(ctx context.Context, cur, pending secret.Value, load rotators.Loader) (*session, error) {
+	if load == nil {
+		return nil, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "is missing or empty"}
+	}
+	master, ok, err := load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load master secret: %w", err)
+	}
+	if !ok {
+		return nil, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "names no readable secret"}
+	}
+	if err := master.Require(secret.KeyUsername, secret.KeyPassword); err != nil {
+		return nil, fmt.Errorf("master secret: %w", err)
+	}
+	base := baseUser(cur.Username)
+	switch {
+	case master.Username == base || master.Username == base+CloneSuffix:
+		return nil, fmt.Errorf("%w: the master user would rotate itself", ErrConfusedDeputy)
+	case master.Host != "" && !strings.EqualFold(master.Host, cur.Host):
+		return nil, fmt.Errorf("%w: the master secret's host differs from the user secret's", ErrConfusedDeputy)
+	case master.Port != 0 && cur.Port != 0 && master.Port != cur.Port:
+		return nil, fmt.Errorf("%w: the master secret's port differs from the user secret's", ErrConfusedDeputy)
+	}
+	// RDS-managed master secrets hold only username and password: the server
+	// is the user secret's. The master's "ssl": true can only make it stricter.
+	e, err := endpointOf(cur)
+	if err != nil {
+		return nil, err
+	}
+	if master.SSL != nil && *master.SSL {
+		e.tls = true
+	}
+	e.dbName = ""
+	s, err := r.connect(ctx, e, master.Username, master.Password, cur.Password, pending.Password)
+	if err != nil {
+		return nil, fmt.Errorf("connect as master user: %w", err)
+	}
+	return s, nil
+}
+
+// accountHost returns the host part of the rotated accounts: the secret's
+// accountHost key, else the one host the original user has in mysql.user,
+// else '%'.
+func accountHost(ctx context.Context, s *session, cur secret.Value, base string) (string, error) {
+	if h, ok := cur.Get(KeyAccountHost); ok {
+		return h, nil
+	}
+	rows, err := s.conn.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = ?", base)
+	if err != nil {
+		return "%", nil // no read access to mysql.user: AWS's default
+	}
+	defer rows.Close()
+	var hosts []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return "", s.err("read account hosts", err)
+		}
+		hosts = append(hosts, h)
+	}
+	if err := rows.Err(); err != nil {
+		return "", s.err("read account hosts", err)
+	}
+	switch {
+	case len(hosts) == 1:
+		return hosts[0], nil
+	case len(hosts) == 0:
+		return "%", nil
+	}
+	for _, h := range hosts {
+		if h == "%" {
+			return h, nil
+		}
+	}
+	return "", fmt.Errorf("user %q has accounts on %d hosts and none is '%%': set the secret's %s key to the one to rotate", base, len(hosts), KeyAccountHost)
+}
+
+// isNoSuchUser reports whether err says an account does not exist.
+func isNoSuchUser(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1133, 1141, 1396, 1449: // no such user / no grants defined / operation failed / definer missing
+		return true
+	}
+	return false
+}
+
+func (r *Rotator) setMulti(ctx context.Context, req rotators.SetRequest) error {
+	cur, pending := req.Current, req.Pending
+	s, err := r.connectMaster(ctx, cur, pending, req.Master)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	base := baseUser(cur.Username)
+	clone := base + CloneSuffix
+	if n, limit := len([]rune(clone)), s.srv.maxUserLen(); n > limit {
+		return &secret.KeyError{Key: secret.KeyUsername, Problem: fmt.Sprintf(
+			"is too long to alternate on %s: with %s it has %d characters, more than %d", s.srv, CloneSuffix, n, limit)}
+	}
+	host, err := accountHost(ctx, s, cur, base)
+	if err != nil {
+		return err
+	}
+	origAcct, pendAcct := account(base, host), account(pending.Username, host)
+	lines, err := s.lines(ctx, "show original user", "SHOW CREATE USER "+origAcct)
+	if err != nil {
+		if isNoSuchUser(err) {
+			return fmt.Errorf("original user %q@%q does not exist: %w", base, host, err)
+		}
+		return err
+	}
+	if len(lines) == 0 {
+		return fmt.Errorf("original user %q@%q: SHOW CREATE USER returned nothing", base, host)
+	}
+	orig, err := parseCreateUser(lines[0])
+	if err != nil {
+		return fmt.Errorf("original user %q@%q: %w", base, host, err)
+	}
+	plugin := orig.Plugin
+	if plugin == "" {
+		plugin = s.srv.defaultPlugin()
+	}
+	cred, err := hashFor(s.srv, plugin, pending.Password)
+	if err != nil {
+		return fmt.Errorf("hash pending password: %w", err)
+	}
+	if pending.Username == base {
+		return s.exec(ctx, "set original user's password", alterPassword(s.srv, origAcct, cred))
+	}
+
+	// The clone: create it or set its password, then copy REQUIRE and grants.
+	exists := true
+	var cloneOpts userOptions
+	if cl, err := s.lines(ctx, "show clone", "SHOW CREATE USER "+pendAcct); err != nil {
+		if !isNoSuchUser(err) {
+			return err
+		}
+		exists = false
+	} else if len(cl) > 0 {
+		if cloneOpts, err = parseCreateUser(cl[0]); err != nil {
+			return fmt.Errorf("clone %q@%q: %w", pending.Username, host, err)
+		}
+	}
+	if exists {
+		if err := s.exec(ctx, "set clone's password", alterPassword(s.srv, pendAcct, cred)); err != nil {
+			return err
+		}
+	} else if err := s.exec(ctx, "create clone", createUser(s.srv, pendAcct, cred)); err != nil {
+		return err
+	}
+	want := orig.Require
+	if want == "" {
+		want = "NONE"
+	}
+	have := cloneOpts.Require
+	if have == "" {
+		have = "NONE"
+	}
+	if !strings.EqualFold(want, have) {
+		if err := s.exec(ctx, "copy REQUIRE options to clone", statement{query: "ALTER USER " + pendAcct + " REQUIRE " + want}); err != nil {
+			return err
+		}
+	}
+	origGrants, err := s.lines(ctx, "show original user's grants", "SHOW GRANTS FOR "+origAcct)
+	if err != nil {
+		return err
+	}
+	cloneGrants, err := s.lines(ctx, "show clone's grants", "SHOW GRANTS FOR "+pendAcct)
+	if err != nil {
+		return err
+	}
+	stmts, err := syncGrants(origGrants, cloneGrants, pendAcct)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if err := s.exec(ctx, "copy grants to clone", st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Rotator) setDual(ctx context.Context, req rotators.SetRequest) error {
+	cur, pending := req.Current, req.Pending
+	var (
+		s    *session
+		acct = "CURRENT_USER()"
+		err  error
+	)
+	if cur.MasterARN != "" {
+		if s, err = r.connectMaster(ctx, cur, pending, req.Master); err != nil {
+			return err
+		}
+		host, herr := accountHost(ctx, s, cur, cur.Username)
+		if herr != nil {
+			s.close()
+			return herr
+		}
+		acct = account(cur.Username, host)
+	} else {
+		var as loggedInAs
+		if s, as, err = r.loginChain(ctx, cur, pending, req.Previous); err != nil {
+			return err
+		}
+		if as == asPending {
+			s.close()
+			return nil // pending is already the primary password
+		}
+	}
+	defer s.close()
+	if !s.srv.dualPassword() {
+		return fmt.Errorf("%w (server is %s)", ErrDualPasswordUnsupported, s.srv)
+	}
+	// The current password logs in both before and after this step (it
+	// becomes the secondary), so ask the server whether the primary already
+	// is the pending one.
+	if lines, err := s.lines(ctx, "show account", "SHOW CREATE USER "+acct); err == nil && len(lines) > 0 {
+		if o, err := parseCreateUser(lines[0]); err == nil && storedMatches(o, pending.Password) {
+			return nil
+		}
+	}
+	stmts, err := dualPasswordStatements(s.srv, acct, pending.Password)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if err := s.exec(ctx, "set password retaining the current one", st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storedMatches reports whether o's stored hash is pw's.
+func storedMatches(o userOptions, pw string) bool {
+	switch {
+	case authhash.IsNative(o.Hash):
+		return o.Hash == authhash.Native(pw)
+	case strings.HasPrefix(o.Hash, "$A$"):
+		ok, err := authhash.VerifyCachingSHA2(pw, o.Hash)
+		return err == nil && ok
+	}
+	return false
+}
+
+// Test logs in with the pending value and checks the server sees the
+// expected user. It changes nothing.
+func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.TestResponse, error) {
+	p := req.Pending
+	if err := checkUserSecret(p); err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: pending value: %w", err)
+	}
+	e, err := endpointOf(p)
+	if err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
+	}
+	s, err := r.connect(ctx, e, p.Username, p.Password)
+	if err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: connect as pending user: %w", err)
+	}
+	defer s.close()
+	var who string
+	if err := s.conn.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&who); err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", s.err("read current user", err))
+	}
+	if i := strings.LastIndexByte(who, '@'); i < 0 || who[:i] != p.Username {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w: logged in as another account than the pending user", ErrConfusedDeputy)
+	}
+	return rotators.TestResponse{}, nil
+}
+
+// Finish does nothing: database passwords need no clean-up once AWSCURRENT
+// moves. Safe to call any number of times.
+func (r *Rotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
+	return rotators.FinishResponse{}, nil
+}
