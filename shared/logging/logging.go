@@ -26,14 +26,15 @@ func normalize(key string) string {
 	return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(key))
 }
 
-// Level reads AWS_LAMBDA_LOG_LEVEL (DEBUG, INFO, WARN, ERROR); INFO by default.
+// Level reads AWS_LAMBDA_LOG_LEVEL (TRACE, DEBUG, INFO, WARN, ERROR, FATAL);
+// INFO by default. slog has no TRACE or FATAL: they map to DEBUG and ERROR.
 func Level(getenv func(string) string) slog.Level {
-	switch strings.ToUpper(getenv("AWS_LAMBDA_LOG_LEVEL")) {
-	case "DEBUG":
+	switch strings.ToUpper(strings.TrimSpace(getenv("AWS_LAMBDA_LOG_LEVEL"))) {
+	case "TRACE", "DEBUG":
 		return slog.LevelDebug
 	case "WARN":
 		return slog.LevelWarn
-	case "ERROR":
+	case "ERROR", "FATAL":
 		return slog.LevelError
 	}
 	return slog.LevelInfo
