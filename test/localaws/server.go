@@ -188,6 +188,30 @@ func (s *Server) AddAccount(id string) Credentials {
 	return c
 }
 
+// AddCredentials registers long-term credentials chosen by the caller (for a
+// standalone server whose keys must survive restarts) acting in c.Account.
+func (s *Server) AddCredentials(c Credentials) error {
+	if !validAccountID(c.Account) {
+		return fmt.Errorf("localaws: add credentials: account ID must be 12 digits")
+	}
+	if len(c.AccessKeyID) < 16 || len(c.AccessKeyID) > 128 || c.SecretAccessKey == "" || c.SessionToken != "" {
+		return fmt.Errorf("localaws: add credentials for account %s: need an access key ID of 16-128 characters, a secret key and no session token", c.Account)
+	}
+	c.Expiration = time.Time{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.keys[c.AccessKeyID]; taken {
+		return fmt.Errorf("localaws: add credentials: access key ID %s is already registered", c.AccessKeyID)
+	}
+	s.accounts[c.Account] = true
+	s.keys[c.AccessKeyID] = &keyRec{
+		creds:  c,
+		arn:    "arn:aws:iam::" + c.Account + ":user/localaws",
+		userID: "AIDA" + randomString(upperDigits, 17),
+	}
+	return nil
+}
+
 // Accounts lists the accounts known to the server, in no particular order.
 func (s *Server) Accounts() []string {
 	s.mu.Lock()
