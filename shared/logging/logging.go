@@ -2,9 +2,12 @@ package logging
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -118,40 +121,32 @@ func ScrubValues(s string, values []string) string {
 }
 
 // forms lists the spellings of v that may appear in error text: as is, JSON
-// escaped, and with SQL quotes doubled.
+// escaped (with and without HTML escaping, as encoding/json writes it),
+// Go-quoted (%q), and with SQL quotes or backslashes doubled.
 func forms(v string) []string {
 	out := []string{v}
-	if j := jsonEscape(v); j != v {
-		out = append(out, j)
+	add := func(f string) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
 	}
-	if q := strings.ReplaceAll(v, "'", "''"); q != v {
-		out = append(out, q)
-	}
-	if q := strings.ReplaceAll(v, `\`, `\\`); q != v {
-		out = append(out, q)
-	}
+	add(jsonEscape(v, true))
+	add(jsonEscape(v, false))
+	add(strings.TrimSuffix(strings.TrimPrefix(strconv.Quote(v), `"`), `"`))
+	add(strings.ReplaceAll(v, "'", "''"))
+	add(strings.ReplaceAll(v, `\`, `\\`))
 	return out
 }
 
-func jsonEscape(v string) string {
+// jsonEscape returns v as encoding/json writes it inside a string, without the
+// quotes.
+func jsonEscape(v string, escapeHTML bool) string {
 	var b strings.Builder
-	for _, r := range v {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '<':
-			b.WriteString(`\u003c`)
-		case '>':
-			b.WriteString(`\u003e`)
-		case '&':
-			b.WriteString(`\u0026`)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(v) // a string always encodes
+	q := strings.TrimSuffix(b.String(), "\n")
+	return q[1 : len(q)-1]
 }
 
 // Redact wraps h so that sensitive attributes and registered secret values
