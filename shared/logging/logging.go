@@ -151,11 +151,28 @@ func jsonEscape(v string, escapeHTML bool) string {
 
 // Redact wraps h so that sensitive attributes and registered secret values
 // never reach it.
-func Redact(h slog.Handler) slog.Handler { return redactHandler{h} }
+func Redact(h slog.Handler) slog.Handler { return redactHandler{base: h, plain: h} }
 
-type redactHandler struct{ next slog.Handler }
+// redactHandler records the WithGroup and WithAttrs calls made on it. Values
+// registered with WithSecrets are known only when a record is handled, so for
+// a record whose context has some, the calls are replayed on base with the
+// attributes scrubbed; plain is base with the calls applied once, attributes
+// redacted by key only, for every other record.
+type redactHandler struct {
+	base  slog.Handler
+	ops   []handlerOp
+	plain slog.Handler
+}
 
-func (h redactHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+// handlerOp is one WithGroup (group set) or WithAttrs (attrs set) call.
+type handlerOp struct {
+	group string
+	attrs []slog.Attr
+}
+
+func (h redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.plain.Enabled(ctx, l)
+}
 
 func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
 	values, _ := ctx.Value(secretsKey{}).([]string)
@@ -164,19 +181,49 @@ func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
 		out.AddAttrs(redactAttr(a, values))
 		return true
 	})
-	return h.next.Handle(ctx, out)
+	next := h.plain
+	if len(values) > 0 && len(h.ops) > 0 {
+		next = h.base
+		for _, op := range h.ops {
+			if op.group != "" {
+				next = next.WithGroup(op.group)
+			} else {
+				next = next.WithAttrs(redactAttrs(op.attrs, values))
+			}
+		}
+	}
+	return next.Handle(ctx, out)
 }
 
 func (h redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	clean := make([]slog.Attr, len(as))
-	for i, a := range as {
-		clean[i] = redactAttr(a, nil)
+	if len(as) == 0 {
+		return h
 	}
-	return redactHandler{h.next.WithAttrs(clean)}
+	clean := redactAttrs(as, nil)
+	return redactHandler{
+		base:  h.base,
+		ops:   append(slices.Clip(h.ops), handlerOp{attrs: clean}),
+		plain: h.plain.WithAttrs(clean),
+	}
 }
 
 func (h redactHandler) WithGroup(name string) slog.Handler {
-	return redactHandler{h.next.WithGroup(name)}
+	if name == "" {
+		return h
+	}
+	return redactHandler{
+		base:  h.base,
+		ops:   append(slices.Clip(h.ops), handlerOp{group: name}),
+		plain: h.plain.WithGroup(name),
+	}
+}
+
+func redactAttrs(as []slog.Attr, values []string) []slog.Attr {
+	clean := make([]slog.Attr, len(as))
+	for i, a := range as {
+		clean[i] = redactAttr(a, values)
+	}
+	return clean
 }
 
 func redactAttr(a slog.Attr, values []string) slog.Attr {
