@@ -242,8 +242,14 @@ func redactAttr(a slog.Attr, values []string) slog.Attr {
 		}
 		return slog.Group(a.Key, clean...)
 	case slog.KindAny:
-		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, ScrubValues(err.Error(), values))
+		switch x := v.Any().(type) {
+		case error:
+			return slog.String(a.Key, ScrubValues(x.Error(), values))
+		case []byte:
+			// fmt would print the bytes as numbers, which no scrubbing matches.
+			return slog.String(a.Key, ScrubValues(string(x), values))
+		case json.RawMessage:
+			return slog.String(a.Key, ScrubValues(string(x), values))
 		}
 		// Anything else is rendered by the JSON handler; never let an unknown
 		// type print itself unscrubbed.
