@@ -314,7 +314,9 @@ func TestNoAdminSecret(t *testing.T) {
 // TestRegister routes the three engines with the api-key strategy.
 func TestRegister(t *testing.T) {
 	var reg rotators.Registry
-	saas.Register(&reg, saas.Config{})
+	if err := saas.Register(&reg, saas.Config{}); err != nil {
+		t.Fatal(err)
+	}
 	if got := reg.Engines(); !slices.Equal(got, []string{"okta", "sendgrid", "twilio"}) {
 		t.Errorf("Engines = %v", got)
 	}
@@ -327,5 +329,34 @@ func TestRegister(t *testing.T) {
 		if !ok || sr.Adapter().Spec().Engine != e {
 			t.Errorf("Lookup(%s) = %T", e, r)
 		}
+	}
+}
+
+// TestRegisterFromEnv registers only the named engines, and fails on a bad
+// setting or an unknown engine.
+func TestRegisterFromEnv(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		engines []string
+		want    []string
+		wantErr bool
+	}{
+		{name: "one engine", engines: []string{"twilio"}, want: []string{"twilio"}},
+		{name: "all", want: []string{"okta", "sendgrid", "twilio"}},
+		{name: "unknown engine", engines: []string{"mailchimp"}, wantErr: true},
+		{name: "bad setting", env: map[string]string{saas.EnvMaxAttempts: "many"}, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var reg rotators.Registry
+			err := saas.RegisterFromEnv(&reg, func(k string) string { return tc.env[k] }, tc.engines...)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("RegisterFromEnv = %v, want error %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && !slices.Equal(reg.Engines(), tc.want) {
+				t.Errorf("Engines = %v, want %v", reg.Engines(), tc.want)
+			}
+		})
 	}
 }

@@ -146,15 +146,40 @@ func (c Config) baseURL(engine, fromSecret, def string, allowed []string) (strin
 	return "", fmt.Errorf("the secret's %s URL names host %q, which is not allowed (allow it with %s)", engine, host, EnvAllowedHosts)
 }
 
-// Register adds the SendGrid, Twilio and Okta rotators to reg under the
-// api-key strategy.
-func Register(reg *rotators.Registry, cfg Config) {
-	client := cfg.Client()
-	for _, a := range []Adapter{
-		&SendGrid{Config: cfg, Client: client},
-		&Twilio{Config: cfg, Client: client},
-		&Okta{Config: cfg, Client: client},
-	} {
-		reg.Register(NewRotator(a), rotators.APIKey, a.Spec().Engine)
+// Engines lists the engines this package rotates.
+func Engines() []string { return []string{EngineSendGrid, EngineTwilio, EngineOkta} }
+
+// Register adds the rotators of the named engines (all of Engines when none is
+// named) to reg under the api-key strategy. An unknown engine is an error.
+func Register(reg *rotators.Registry, cfg Config, engines ...string) error {
+	if len(engines) == 0 {
+		engines = Engines()
 	}
+	client := cfg.Client()
+	for _, e := range engines {
+		var a Adapter
+		switch e {
+		case EngineSendGrid:
+			a = &SendGrid{Config: cfg, Client: client}
+		case EngineTwilio:
+			a = &Twilio{Config: cfg, Client: client}
+		case EngineOkta:
+			a = &Okta{Config: cfg, Client: client}
+		default:
+			return fmt.Errorf("saas: no adapter for engine %q (have %s)", e, strings.Join(Engines(), ", "))
+		}
+		reg.Register(NewRotator(a), rotators.APIKey, e)
+	}
+	return nil
+}
+
+// RegisterFromEnv reads the configuration with ConfigFromEnv and registers
+// the named engines (all when none is named). Its shape fits a function's
+// main: lambdamain.Run(func(reg, getenv) error { return saas.RegisterFromEnv(reg, getenv, saas.EngineSendGrid) }).
+func RegisterFromEnv(reg *rotators.Registry, getenv func(string) string, engines ...string) error {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	return Register(reg, cfg, engines...)
 }

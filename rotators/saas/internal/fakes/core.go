@@ -24,6 +24,7 @@ type Fault struct {
 	Status     int    // the status to answer
 	RetryAfter string // Retry-After header value, if any
 	Times      int    // how many matching requests fail; 0 means 1
+	Skip       int    // how many matching requests pass untouched first
 	// Applied makes the fake carry out the request first and then answer
 	// Status, as when a provider's answer is lost after it acted.
 	Applied bool
@@ -166,6 +167,10 @@ func (c *core) add(id, name, secret string, scopes []string) *Key {
 func (c *core) take(r *http.Request) (Fault, bool) {
 	for i, f := range c.faults {
 		if (f.Method == "" || f.Method == r.Method) && strings.Contains(r.URL.Path, f.Path) {
+			if f.Skip > 0 {
+				c.faults[i].Skip--
+				return Fault{}, false
+			}
 			c.faults[i].Times--
 			if c.faults[i].Times <= 0 {
 				c.faults = slices.Delete(c.faults, i, i+1)

@@ -1,0 +1,16 @@
+// Command okta is the Rotary function for Okta OAuth client secrets: it adds a
+// new secret per rotation and deactivates then deletes the one that was
+// AWSPREVIOUS (Okta keeps two at most). Settings: see rotators/saas/README.md.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/saas"
+)
+
+func main() {
+	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
+		return saas.RegisterFromEnv(reg, getenv, saas.EngineOkta)
+	})
+}

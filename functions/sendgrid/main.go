@@ -1,0 +1,16 @@
+// Command sendgrid is the Rotary function for SendGrid API keys: it mints a
+// new key per rotation and revokes the key that was AWSPREVIOUS, so consumers
+// keep one rotation period of overlap. Settings: see rotators/saas/README.md.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/saas"
+)
+
+func main() {
+	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
+		return saas.RegisterFromEnv(reg, getenv, saas.EngineSendGrid)
+	})
+}
