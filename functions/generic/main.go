@@ -1,0 +1,21 @@
+// Command generic is the Rotary function for "generic" secrets: a random value
+// (webhook signing key, shared token) that lives only in Secrets Manager.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/shared/password"
+)
+
+func main() {
+	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
+		policy, err := password.FromEnv(getenv, "")
+		if err != nil {
+			return err
+		}
+		generic.Register(reg, policy)
+		return nil
+	})
+}

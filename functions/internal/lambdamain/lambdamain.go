@@ -1,0 +1,90 @@
+// Package lambdamain is the shared start-up of every Rotary function: it reads
+// the configuration from the environment (failing fast with a clear message),
+// builds the logger, the AWS clients and the rotation engine, and hands the
+// engine to the Lambda runtime. A function's main.go only says which rotators
+// it carries.
+//
+// It must not hold rotation logic or read secret values.
+package lambdamain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/logging"
+	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/rotation"
+)
+
+// Register adds a function's rotators to reg, reading their settings through getenv.
+type Register func(reg *rotators.Registry, getenv func(string) string) error
+
+// EnvMetricsNamespace names the CloudWatch namespace of the EMF metrics.
+const EnvMetricsNamespace = "ROTARY_METRICS_NAMESPACE"
+
+// Run builds the engine from the environment and starts the Lambda runtime.
+// A configuration error is logged as one JSON line and the process exits with
+// status 1, so the Lambda init phase fails visibly instead of every rotation.
+func Run(register Register) {
+	logger := logging.New()
+	engine, err := Build(context.Background(), os.Getenv, logger, register)
+	if err != nil {
+		logger.Error("rotary: configuration error", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	lambda.Start(engine.Handle)
+}
+
+// Build reads the configuration through getenv and returns a ready engine.
+func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register) (*rotation.Engine, error) {
+	reg := &rotators.Registry{}
+	if err := register(reg, getenv); err != nil {
+		return nil, fmt.Errorf("rotators: %w", err)
+	}
+	cfg, err := awsx.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	base, err := awsx.LoadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clients := awsx.New(base, cfg)
+	own := secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {
+		if cfg.SecretsManagerEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.SecretsManagerEndpoint)
+		}
+	})
+	return rotation.New(rotation.Config{
+		Clients:   clientsFor(cfg, clients, own),
+		Rotators:  reg,
+		Logger:    logger,
+		Metrics:   logging.NewMetrics(os.Stdout, getenv(EnvMetricsNamespace)),
+		Passwords: strings.ToLower(strings.TrimSpace(getenv(password.EnvSource))),
+	})
+}
+
+// clientsFor adapts awsx.Clients to the engine. Secrets Manager always sends a
+// full ARN; a bare name (as moto and manual invocations send) is accepted in
+// account mode only and uses the function's own client.
+func clientsFor(cfg awsx.Config, clients *awsx.Clients, own *secretsmanager.Client) rotation.Clients {
+	return rotation.ClientsFunc(func(ctx context.Context, secretID, token string) (rotation.SecretsManagerAPI, error) {
+		if _, err := awsx.ParseSecretARN(secretID); err != nil {
+			if cfg.Mode == awsx.ModeAccount && !strings.HasPrefix(secretID, "arn:") {
+				return own, nil
+			}
+			return nil, errors.Join(err, errors.New("central mode needs the secret's full ARN"))
+		}
+		return clients.SecretsManager(ctx, secretID, token)
+	})
+}
