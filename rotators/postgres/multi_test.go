@@ -1,0 +1,355 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/dbtest"
+)
+
+const masterARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf"
+
+func newMulti(t *testing.T, pg *dbtest.Postgres, resolver ...postgres.EndpointResolver) *postgres.MultiUser {
+	t.Helper()
+	cfg := config(pg)
+	if len(resolver) > 0 {
+		cfg.Endpoints = resolver[0]
+	}
+	r, err := postgres.NewMultiUser(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// pair is an application role with a schema it owns, a master role that may
+// manage it, and their secrets.
+type pair struct {
+	base, clone, schema string
+	user, master        secret.Value
+}
+
+// newPair creates the roles; the clone and everything owned is dropped when t
+// ends.
+func newPair(t *testing.T, pg *dbtest.Postgres, prefix string) pair {
+	t.Helper()
+	p := pair{base: newName(prefix)}
+	p.clone = p.base + postgres.CloneSuffix
+	p.schema = p.base + "_s"
+	masterName, masterPW, pw := newName("master"), newPassword(), newPassword()
+	pg.CreateRole(t, masterName, masterPW, "CREATEROLE")
+	pg.CreateRole(t, p.base, pw)
+	t.Cleanup(func() { pg.DropRole(t, p.clone) })
+	pg.Exec(t, "CREATE SCHEMA "+pgx.Identifier{p.schema}.Sanitize()+" AUTHORIZATION "+pgx.Identifier{p.base}.Sanitize())
+	p.user = userSecret(pg, p.base, pw)
+	p.user.MasterARN = masterARN
+	p.master = userSecret(pg, masterName, masterPW)
+	return p
+}
+
+// asUser runs statements as a user; it fails t on error.
+func asUser(t *testing.T, pg *dbtest.Postgres, v secret.Value, sql ...string) {
+	t.Helper()
+	c := pg.Connect(t, v.Username, v.Password)
+	for _, s := range sql {
+		if _, err := c.Exec(t.Context(), s); err != nil {
+			t.Fatalf("as %s: %s: %v", v.Username, s, err)
+		}
+	}
+	_ = c.Close(context.Background())
+}
+
+// TestMultiUserRotations is acceptance 1 for alternating users: the clone is
+// created, AWSPREVIOUS keeps working until the next rotation, both users read
+// and write each other's tables, tables either creates belong to the original.
+func TestMultiUserRotations(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	r := newMulti(t, pg)
+	p := newPair(t, pg, "multi")
+	d := &direct{rot: r, current: p.user, master: p.master}
+	tbl := func(name string) string { return pgx.Identifier{p.schema, name}.Sanitize() }
+	asUser(t, pg, p.user, "CREATE TABLE "+tbl("by_base")+" (v text)", "INSERT INTO "+tbl("by_base")+" VALUES ('base')")
+
+	wantUsers := []string{p.clone, p.base, p.clone, p.base}
+	var passwords []string
+	for i, want := range wantUsers {
+		prev := d.current
+		var next secret.Value
+		stats := loginDelta(r, func() {
+			var err error
+			if next, err = d.rotate(t); err != nil {
+				t.Fatalf("rotation %d: %v", i+1, err)
+			}
+		})
+		passwords = append(passwords, next.Password)
+		if next.Username != want {
+			t.Fatalf("rotation %d: pending user %q, want %q", i+1, next.Username, want)
+		}
+		if stats != (postgres.Stats{Logins: 3}) {
+			t.Errorf("rotation %d: %+v, want 3 logins (current, master, pending) and none failed", i+1, stats)
+		}
+		if !pg.CanLogin(t, next.Username, next.Password) {
+			t.Fatalf("rotation %d: the new credentials do not log in", i+1)
+		}
+		if !pg.CanLogin(t, prev.Username, prev.Password) {
+			t.Errorf("rotation %d: AWSPREVIOUS (%s) stopped working", i+1, prev.Username)
+		}
+		if i >= 2 {
+			if old := passwords[i-2]; pg.CanLogin(t, next.Username, old) {
+				t.Errorf("rotation %d: %s's password from two rotations ago still works", i+1, next.Username)
+			}
+		}
+		// Each user writes to every table, then creates its own.
+		own := "by_" + strings.ReplaceAll(next.Username, p.base, "base")
+		asUser(t, pg, next,
+			"INSERT INTO "+tbl("by_base")+" VALUES ('"+next.Username+"')",
+			"CREATE TABLE IF NOT EXISTS "+tbl(own)+" (v text)",
+			"INSERT INTO "+tbl(own)+" VALUES ('x')",
+			"UPDATE "+tbl(own)+" SET v = 'y'",
+		)
+		if i > 0 {
+			asUser(t, pg, next, "INSERT INTO "+tbl("by_base_clone")+" VALUES ('"+next.Username+"')", "DELETE FROM "+tbl("by_base_clone")+" WHERE v = 'nothing'")
+		}
+		asUser(t, pg, prev, "SELECT count(*) FROM "+tbl("by_base_clone")+" UNION ALL SELECT count(*) FROM "+tbl("by_base"))
+	}
+
+	// Both tables belong to the original role.
+	var owners []string
+	rows, err := pg.Super(t).Query(t.Context(), "SELECT tableowner::text FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", p.schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var o string
+		_ = rows.Scan(&o)
+		owners = append(owners, o)
+	}
+	if len(owners) != 2 || owners[0] != p.base || owners[1] != p.base {
+		t.Errorf("table owners %q, want both %q", owners, p.base)
+	}
+	assertNoSecret(t, "server log", pg.Log(), passwords...)
+}
+
+// TestMultiUserResync: a clone that lost its membership and role setting gets
+// them back at the next rotation that sets it; a rotation that would hand the
+// original's password to a clone that is not its member is refused.
+func TestMultiUserResync(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	r := newMulti(t, pg)
+	p := newPair(t, pg, "resync")
+	d := &direct{rot: r, current: p.user, master: p.master}
+	tbl := pgx.Identifier{p.schema, "t"}.Sanitize()
+	asUser(t, pg, p.user, "CREATE TABLE "+tbl+" (v text)")
+	if _, err := d.rotate(t); err != nil { // clone
+		t.Fatal(err)
+	}
+	cloneIdent, baseIdent := pgx.Identifier{p.clone}.Sanitize(), pgx.Identifier{p.base}.Sanitize()
+	pg.Exec(t, "REVOKE "+baseIdent+" FROM "+cloneIdent, "ALTER ROLE "+cloneIdent+" RESET role")
+
+	// Rotation 2 would set the original's password: refused, nothing changed.
+	basePW := d.previous.Password
+	if _, err := d.rotate(t); !errors.Is(err, postgres.ErrGuard) {
+		t.Fatalf("rotation with an unlinked clone: %v, want ErrGuard", err)
+	}
+	if !pg.CanLogin(t, p.base, basePW) {
+		t.Fatal("refused rotation changed the original's password")
+	}
+
+	// Re-grant by hand, rotate to the original, break the clone again: the
+	// rotation to the clone repairs it.
+	pg.Exec(t, "GRANT "+baseIdent+" TO "+cloneIdent)
+	if _, err := d.rotate(t); err != nil {
+		t.Fatal(err)
+	}
+	pg.Exec(t, "REVOKE "+baseIdent+" FROM "+cloneIdent, "ALTER ROLE "+cloneIdent+" RESET role")
+	next, err := d.rotate(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Username != p.clone {
+		t.Fatalf("pending user %q, want the clone", next.Username)
+	}
+	asUser(t, pg, next, "INSERT INTO "+tbl+" VALUES ('clone again')")
+}
+
+type fixedResolver struct {
+	ep  postgres.Endpoint
+	got []postgres.EndpointRequest
+}
+
+func (f *fixedResolver) ResolveEndpoint(_ context.Context, req postgres.EndpointRequest) (postgres.Endpoint, error) {
+	f.got = append(f.got, req)
+	return f.ep, nil
+}
+
+// TestMultiUserRDSManagedMaster: a master secret with only username and
+// password logs in at the user secret's server, checked by the resolver when
+// one is configured.
+func TestMultiUserRDSManagedMaster(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	tests := []struct {
+		name     string
+		resolver *fixedResolver
+		wantErr  error
+	}{
+		{name: "no resolver"},
+		{name: "resolver agrees", resolver: &fixedResolver{ep: postgres.Endpoint{Host: pg.Host, Port: pg.Port}}},
+		{name: "resolver disagrees", resolver: &fixedResolver{ep: postgres.Endpoint{Host: "db.example.internal", Port: pg.Port}}, wantErr: postgres.ErrGuard},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r *postgres.MultiUser
+			if tt.resolver != nil {
+				r = newMulti(t, pg, tt.resolver)
+			} else {
+				r = newMulti(t, pg)
+			}
+			p := newPair(t, pg, "rds")
+			p.user.DBInstanceIdentifier = "db-instance-1"
+			managed := secret.Value{Username: p.master.Username, Password: p.master.Password}
+			d := &direct{rot: r, current: p.user, master: managed}
+			next, err := d.rotate(t)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("rotate: %v, want %v", err, tt.wantErr)
+			}
+			if got := pg.CanLogin(t, next.Username, next.Password); got != (tt.wantErr == nil) {
+				t.Errorf("pending logs in = %v", got)
+			}
+			if tt.resolver != nil {
+				want := postgres.EndpointRequest{MasterARN: masterARN, DBInstanceIdentifier: "db-instance-1"}
+				if len(tt.resolver.got) != 1 || tt.resolver.got[0] != want {
+					t.Errorf("resolver asked %+v, want one %+v", tt.resolver.got, want)
+				}
+			}
+			if err != nil {
+				assertNoSecret(t, "error", err.Error(), managed.Password, next.Password, p.user.Password)
+			}
+		})
+	}
+}
+
+// TestMultiUserGuards: each confused-deputy guard refuses before the master
+// user changes anything.
+func TestMultiUserGuards(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	tests := []struct {
+		name       string
+		change     func(p *pair, pending *secret.Value)
+		superuser  bool
+		wantErr    error
+		wantKeyErr string
+	}{
+		{name: "pending is not the alternate", change: func(p *pair, pending *secret.Value) { pending.Username = p.master.Username }, wantErr: postgres.ErrGuard},
+		{name: "pending on another port", change: func(p *pair, pending *secret.Value) { pending.Port++ }, wantErr: postgres.ErrGuard},
+		{name: "master on another server", change: func(p *pair, _ *secret.Value) { p.master.Host = pg.AltHost }, wantErr: postgres.ErrGuard},
+		{name: "current credentials refused", change: func(p *pair, _ *secret.Value) { p.user.Password = "wrong-" + randomHex(4) }, wantErr: postgres.ErrGuard},
+		{name: "master is the original", change: func(p *pair, _ *secret.Value) { p.master.Username = p.base }, wantErr: postgres.ErrGuard},
+		{name: "original is a superuser", superuser: true, wantErr: postgres.ErrGuard},
+		{name: "no masterarn", change: func(p *pair, pending *secret.Value) { p.user.MasterARN = ""; pending.MasterARN = "" }, wantKeyErr: secret.KeyMasterARN},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newMulti(t, pg)
+			p := newPair(t, pg, "guard")
+			if tt.superuser {
+				pg.Exec(t, "ALTER ROLE "+pgx.Identifier{p.base}.Sanitize()+" SUPERUSER")
+			}
+			pending := p.user.Clone()
+			pending.Username, pending.Password = p.clone, "Pending-"+randomHex(8)
+			if tt.change != nil {
+				tt.change(&p, &pending)
+			}
+			_, err := r.Set(t.Context(), rotators.SetRequest{Current: p.user, Pending: pending, Previous: fixed(secret.Value{}), Master: fixed(p.master)})
+			if tt.wantKeyErr != "" {
+				var keyErr *secret.KeyError
+				if !errors.As(err, &keyErr) || keyErr.Key != tt.wantKeyErr {
+					t.Fatalf("Set: %v, want KeyError for %s", err, tt.wantKeyErr)
+				}
+			} else if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Set: %v, want %v", err, tt.wantErr)
+			}
+			var exists bool
+			if err := pg.Super(t).QueryRow(t.Context(), "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", p.clone).Scan(&exists); err != nil {
+				t.Fatal(err)
+			}
+			if exists {
+				t.Error("the clone was created despite the refusal")
+			}
+			assertNoSecret(t, "error", err.Error(), pending.Password, p.master.Password)
+		})
+	}
+}
+
+// TestAlternateNames checks the _clone naming and its 63-byte limit, at
+// Create, before any connection.
+func TestAlternateNames(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{in: "app", want: "app_clone"},
+		{in: "app_clone", want: "app"},
+		{in: "_clone", want: "_clone_clone"},
+		{in: "", wantErr: true},
+		{in: strings.Repeat("a", 57), want: strings.Repeat("a", 57) + "_clone"},
+		{in: strings.Repeat("a", 58), wantErr: true},
+		{in: strings.Repeat("é", 29), wantErr: true}, // 58 bytes
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := postgres.Alternate(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("Alternate(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+	t.Run("create refuses a name too long to clone", func(t *testing.T) {
+		pg := dbtest.SharedPostgres(t)
+		r := newMulti(t, pg)
+		v := userSecret(pg, strings.Repeat("z", 58), "pw-123456")
+		v.MasterARN = masterARN
+		_, err := r.Create(t.Context(), rotators.CreateRequest{Current: v, Passwords: password.Local{}})
+		var keyErr *secret.KeyError
+		if !errors.As(err, &keyErr) || keyErr.Key != secret.KeyUsername {
+			t.Fatalf("Create: %v, want a KeyError for username", err)
+		}
+		if r.Stats().Logins != 0 {
+			t.Error("Create logged in")
+		}
+	})
+}
+
+// FuzzAlternate: the alternate of the alternate is the name itself, and never
+// longer than PostgreSQL keeps.
+func FuzzAlternate(f *testing.F) {
+	for _, s := range []string{"app", "app_clone", "_clone", "", "x_clone_clone", strings.Repeat("a", 57)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		alt, err := postgres.Alternate(name)
+		if err != nil {
+			return
+		}
+		if len(alt) > postgres.MaxNameLen && len(alt) > len(name) {
+			t.Fatalf("Alternate(%q) = %q is longer than %d bytes", name, alt, postgres.MaxNameLen)
+		}
+		if base, ok := strings.CutSuffix(name, postgres.CloneSuffix); ok && base != "" {
+			if alt != base {
+				t.Fatalf("Alternate(%q) = %q, want %q", name, alt, base)
+			}
+			return
+		}
+		back, err := postgres.Alternate(alt)
+		if err != nil || back != name {
+			t.Fatalf("Alternate(Alternate(%q)) = %q, %v", name, back, err)
+		}
+	})
+}
