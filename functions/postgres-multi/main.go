@@ -1,0 +1,17 @@
+// Command postgres-multi is the Rotary function for PostgreSQL and Aurora
+// PostgreSQL secrets rotated by alternating between a user and its _clone, set
+// by the master user named in masterarn (AWS's multi-user template). Settings:
+// see rotators/postgres/README.md.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/postgres"
+)
+
+func main() {
+	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
+		return postgres.RegisterFromEnv(reg, getenv, rotators.AlternatingUsers)
+	})
+}

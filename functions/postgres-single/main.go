@@ -1,0 +1,16 @@
+// Command postgres-single is the Rotary function for PostgreSQL and Aurora
+// PostgreSQL secrets whose user changes its own password (AWS's single-user
+// template). Settings: see rotators/postgres/README.md.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/postgres"
+)
+
+func main() {
+	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
+		return postgres.RegisterFromEnv(reg, getenv, rotators.SingleUser)
+	})
+}

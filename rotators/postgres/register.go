@@ -1,0 +1,42 @@
+package postgres
+
+import (
+	"fmt"
+
+	"github.com/rotary-secrets/rotary/rotators"
+)
+
+// Register adds a rotator for each strategy (single-user, alternating-users;
+// both when none is given) under every engine in Engines.
+func Register(reg *rotators.Registry, cfg Config, strategies ...string) error {
+	if len(strategies) == 0 {
+		strategies = []string{rotators.SingleUser, rotators.AlternatingUsers}
+	}
+	for _, s := range strategies {
+		var r rotators.Rotator
+		var err error
+		switch s {
+		case rotators.SingleUser:
+			r, err = NewSingleUser(cfg)
+		case rotators.AlternatingUsers:
+			r, err = NewMultiUser(cfg)
+		default:
+			return fmt.Errorf("postgres: unknown rotation strategy %q (have %s, %s)", s, rotators.SingleUser, rotators.AlternatingUsers)
+		}
+		if err != nil {
+			return err
+		}
+		reg.Register(r, s, Engines...)
+	}
+	return nil
+}
+
+// RegisterFromEnv reads the Config with ConfigFromEnv and registers the
+// strategies as Register does.
+func RegisterFromEnv(reg *rotators.Registry, getenv func(string) string, strategies ...string) error {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	return Register(reg, cfg, strategies...)
+}
