@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
@@ -30,9 +31,10 @@ type Adapter interface {
 	// (already revoked) is success.
 	Revoke(ctx context.Context, req RevokeKeyRequest) error
 
-	// Find returns the IDs of keys minted under req.Name and still alive. A
-	// provider whose keys carry no name (Okta client secrets) returns every key
-	// not listed in req.Keep instead, and says so in its Spec (Named false).
+	// Find returns the IDs of live keys whose name req.Match accepts, except
+	// those in req.Keep. A provider whose keys carry no name (Okta client
+	// secrets) returns every key not in req.Keep instead, and says so in its
+	// Spec (Named false).
 	Find(ctx context.Context, req FindKeysRequest) ([]string, error)
 }
 
@@ -78,7 +80,7 @@ type CreateKeyRequest struct {
 	Secret  secret.Value // AWSCURRENT: provider settings and the current key
 	Current Key          // the AWSCURRENT key
 	Admin   secret.Value // the admin secret named by masterarn
-	Name    string       // the name to give the key (KeyName of the rotation token)
+	Name    string       // the name to give the key: KeyName(secret ARN, token)
 }
 
 // VerifyKeyRequest is the input to Adapter.Verify.
@@ -98,8 +100,21 @@ type RevokeKeyRequest struct {
 type FindKeysRequest struct {
 	Secret secret.Value
 	Admin  secret.Value
-	Name   string
+	Name   string   // the name to match
+	Prefix bool     // match every name starting with Name
 	Keep   []string // key IDs held by stored versions: never returned
+}
+
+// Match reports whether a key with this name and ID is one Find should
+// return.
+func (r FindKeysRequest) Match(name, id string) bool {
+	if id == "" || contains(r.Keep, id) {
+		return false
+	}
+	if r.Prefix {
+		return strings.HasPrefix(name, r.Name)
+	}
+	return name == r.Name
 }
 
 // secretsOf lists every secret value in the given versions, for scrubbing.

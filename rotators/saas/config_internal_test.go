@@ -88,13 +88,18 @@ func TestBaseURL(t *testing.T) {
 }
 
 func TestKeyName(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:app-AbCdEf"
 	short := "7d1c2f4e-0000-4000-8000-000000000001"
 	long := strings.Repeat("a", 64)
-	if got := KeyName(short); got != "rotary-"+short {
+	p := SecretPrefix(arn)
+	if len(p) != len(KeyPrefix)+9 || !strings.HasPrefix(p, KeyPrefix) || p == SecretPrefix(arn+"x") {
+		t.Errorf("SecretPrefix = %q: want rotary-<8 hex>- distinct per secret", p)
+	}
+	if got := KeyName(arn, short); got != p+short {
 		t.Errorf("KeyName(uuid) = %q", got)
 	}
-	got := KeyName(long)
-	if len(got) > 64 || !strings.HasPrefix(got, KeyPrefix) || got != KeyName(long) || got == KeyName(strings.Repeat("b", 64)) {
+	got := KeyName(arn, long)
+	if len(got) > 64 || !strings.HasPrefix(got, p) || got != KeyName(arn, long) || got == KeyName(arn, strings.Repeat("b", 64)) {
 		t.Errorf("KeyName(64 chars) = %q: want a stable, distinct name of at most 64 characters", got)
 	}
 }

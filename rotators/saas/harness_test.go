@@ -110,6 +110,7 @@ var providers = []provider{
 // drive the steps in the engine's order without AWS.
 type store struct {
 	t        *testing.T
+	arn      string
 	rot      *saas.Rotator
 	admin    secret.Value
 	versions map[string]secret.Value
@@ -120,8 +121,12 @@ type store struct {
 	n        int
 }
 
+var storeCount int
+
 func newStore(t *testing.T, rot *saas.Rotator, cur, admin secret.Value) *store {
-	return &store{t: t, rot: rot, admin: admin, versions: map[string]secret.Value{"v0": cur}, current: "v0"}
+	storeCount++
+	return &store{t: t, rot: rot, admin: admin, versions: map[string]secret.Value{"v0": cur}, current: "v0",
+		arn: fmt.Sprintf("arn:aws:secretsmanager:us-east-1:111111111111:secret:app%d-AbCdEf", storeCount)}
 }
 
 func (s *store) loader(id *string) rotators.Loader {
@@ -150,7 +155,7 @@ func (s *store) token() string {
 }
 
 func (s *store) rotation(tok string) rotators.Rotation {
-	return rotators.Rotation{SecretARN: "arn:aws:secretsmanager:us-east-1:111111111111:secret:app-AbCdEf", Token: tok}
+	return rotators.Rotation{SecretARN: s.arn, Token: tok}
 }
 
 // create runs Create and, unless drop, stores the result as AWSPENDING.

@@ -23,22 +23,33 @@ const maxNameLen = 64
 // which runs even when the step's context is already done.
 const cleanupTimeout = 15 * time.Second
 
-// KeyName is the name of the key minted for a rotation token: KeyPrefix and
-// the token, or KeyPrefix and a hash of the token when that would be longer
-// than 64 characters. A token is a version ID, never secret.
-func KeyName(token string) string {
-	if len(KeyPrefix)+len(token) <= maxNameLen {
-		return KeyPrefix + token
+// SecretPrefix is the start of the name of every key minted for one secret:
+// KeyPrefix, 8 hex digits of a hash of the secret's ARN, and "-". Keys of other
+// secrets under the same provider account never share it.
+func SecretPrefix(secretARN string) string {
+	sum := sha256.Sum256([]byte(secretARN))
+	return KeyPrefix + hex.EncodeToString(sum[:4]) + "-"
+}
+
+// KeyName is the name of the key minted for a rotation: SecretPrefix and the
+// token (a version ID, never secret), or a hash of the token when the name
+// would be longer than 64 characters.
+func KeyName(secretARN, token string) string {
+	p := SecretPrefix(secretARN)
+	if len(p)+len(token) <= maxNameLen {
+		return p + token
 	}
 	sum := sha256.Sum256([]byte(token))
-	return KeyPrefix + hex.EncodeToString(sum[:16])
+	return p + hex.EncodeToString(sum[:16])
 }
 
 // Rotator runs the four rotation steps for any Adapter:
 //
-//   - Create revokes keys an earlier attempt with the same token minted (found
-//     by name), makes room when the provider keeps few keys, mints a key named
-//     KeyName(token), and revokes it again if anything after the mint fails.
+//   - Create revokes keys an earlier attempt minted for this secret (found by
+//     name: a retry with the same token, or a rotation that was abandoned),
+//     makes room when the provider keeps few keys, mints a key named
+//     KeyName(secret, token), and revokes it again if anything after the mint
+//     fails.
 //   - Set has nothing to apply: the key is live once minted.
 //   - Test verifies the pending key with the provider.
 //   - Finish revokes the key that was AWSPREVIOUS before this rotation and
@@ -126,11 +137,13 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 			}
 		}
 	}
-	name := KeyName(req.Token)
+	name := KeyName(req.SecretARN, req.Token)
+	prefix := SecretPrefix(req.SecretARN)
 	keep := compact(curKey.ID, prevID)
 
-	// Keys an earlier attempt with this token minted were never stored.
-	if err := r.sweep(ctx, cur, admin, name, keep); err != nil {
+	// Keys an earlier attempt minted for this secret that AWSCURRENT and
+	// AWSPREVIOUS do not hold were never stored (or were abandoned).
+	if err := r.sweep(ctx, cur, admin, prefix, true, keep); err != nil {
 		return rotators.CreateResponse{}, r.errorf(step, "revoke keys left by an earlier attempt: %w", err)
 	}
 	if r.spec.MaxKeys > 0 && prevID != "" {
@@ -143,20 +156,20 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	key, err := r.adapter.Create(ctx, CreateKeyRequest{Secret: cur, Current: curKey, Admin: admin, Name: name})
 	if err != nil {
 		// The provider may have minted the key and failed afterwards.
-		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(err, r.cleanup(ctx, cur, admin, name, keep, "")))
+		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(err, r.cleanup(ctx, cur, admin, prefix, keep, "")))
 	}
 	if key.ID == "" || key.Secret == "" {
 		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(
-			errors.New("provider returned a key without ID or secret"), r.cleanup(ctx, cur, admin, name, keep, key.ID)))
+			errors.New("provider returned a key without ID or secret"), r.cleanup(ctx, cur, admin, prefix, keep, key.ID)))
 	}
 	if slices.Contains(keep, key.ID) {
 		return rotators.CreateResponse{}, r.errorf(step, "provider returned the ID of a stored key as a new key")
 	}
 	// An attempt the HTTP client retried after a lost answer may have minted a
 	// twin under the same name.
-	if err := r.sweep(ctx, cur, admin, name, append(keep, key.ID)); err != nil {
+	if err := r.sweep(ctx, cur, admin, prefix, true, append(keep, key.ID)); err != nil {
 		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(
-			fmt.Errorf("revoke duplicate keys: %w", err), r.cleanup(ctx, cur, admin, name, keep, key.ID)))
+			fmt.Errorf("revoke duplicate keys: %w", err), r.cleanup(ctx, cur, admin, prefix, keep, key.ID)))
 	}
 	pending := cur.Clone()
 	pending.Set(r.spec.IDKey, key.ID)
@@ -165,8 +178,8 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 }
 
 // sweep revokes every key Find returns.
-func (r *Rotator) sweep(ctx context.Context, v, admin secret.Value, name string, keep []string) error {
-	ids, err := r.adapter.Find(ctx, FindKeysRequest{Secret: v, Admin: admin, Name: name, Keep: keep})
+func (r *Rotator) sweep(ctx context.Context, v, admin secret.Value, name string, prefix bool, keep []string) error {
+	ids, err := r.adapter.Find(ctx, FindKeysRequest{Secret: v, Admin: admin, Name: name, Prefix: prefix, Keep: keep})
 	if err != nil {
 		return err
 	}
@@ -183,8 +196,9 @@ func (r *Rotator) sweep(ctx context.Context, v, admin secret.Value, name string,
 }
 
 // cleanup retires what a failing Create minted: the key with ID minted when
-// known, and every key found under name. It runs even when ctx is done.
-func (r *Rotator) cleanup(ctx context.Context, v, admin secret.Value, name string, keep []string, minted string) error {
+// known, and every key of the secret (names starting with prefix) not in
+// keep. It runs even when ctx is done.
+func (r *Rotator) cleanup(ctx context.Context, v, admin secret.Value, prefix string, keep []string, minted string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	var errs []error
@@ -193,7 +207,7 @@ func (r *Rotator) cleanup(ctx context.Context, v, admin secret.Value, name strin
 			errs = append(errs, fmt.Errorf("retire the minted key %s: %w", minted, err))
 		}
 	}
-	if err := r.sweep(ctx, v, admin, name, keep); err != nil {
+	if err := r.sweep(ctx, v, admin, prefix, true, keep); err != nil {
 		errs = append(errs, fmt.Errorf("retire keys minted under this rotation: %w", err))
 	}
 	return errors.Join(errs...)
@@ -217,7 +231,7 @@ func (r *Rotator) Discard(ctx context.Context, req rotators.DiscardRequest) (rot
 	}
 	if r.spec.Named {
 		// Without names, Find cannot tell this rotation's keys from stored ones.
-		if err := r.sweep(ctx, req.Pending, admin, KeyName(req.Token), nil); err != nil {
+		if err := r.sweep(ctx, req.Pending, admin, KeyName(req.SecretARN, req.Token), false, nil); err != nil {
 			errs = append(errs, fmt.Errorf("revoke keys minted under this rotation: %w", err))
 		}
 	}

@@ -157,7 +157,7 @@ func (s *SendGrid) Find(ctx context.Context, req FindKeysRequest) ([]string, err
 		return nil, err
 	}
 	const op = "sendgrid: list keys"
-	resp, err := call(ctx, s.Client, op, http.MethodGet, base+"/v3/api_keys?limit=500", bearer(admin), nil, "", secretsOf(req.Secret, req.Admin))
+	resp, err := call(ctx, s.Client, op, http.MethodGet, base+"/v3/api_keys?limit=100", bearer(admin), nil, "", secretsOf(req.Secret, req.Admin))
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (s *SendGrid) Find(ctx context.Context, req FindKeysRequest) ([]string, err
 	}
 	var ids []string
 	for _, k := range got.Result {
-		if k.Name == req.Name && k.ID != "" && !contains(req.Keep, k.ID) {
+		if req.Match(k.Name, k.ID) {
 			ids = append(ids, k.ID)
 		}
 	}

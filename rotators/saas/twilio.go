@@ -161,7 +161,7 @@ func (t *Twilio) Find(ctx context.Context, req FindKeysRequest) ([]string, error
 			return nil, err
 		}
 		for _, k := range got.Keys {
-			if k.FriendlyName == req.Name && k.SID != "" && !contains(req.Keep, k.SID) {
+			if req.Match(k.FriendlyName, k.SID) {
 				ids = append(ids, k.SID)
 			}
 		}
