@@ -1,0 +1,17 @@
+// Command mysql-multi is the Rotary function for MySQL, Aurora MySQL and
+// MariaDB secrets rotated by alternating between a user and its _clone, set by
+// the master user named in masterarn (AWS's multi-user template). Settings:
+// see rotators/mysql/README.md.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/mysql"
+)
+
+func main() {
+	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
+		return mysql.RegisterFromEnv(reg, getenv, rotators.AlternatingUsers)
+	})
+}

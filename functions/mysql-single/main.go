@@ -1,0 +1,18 @@
+// Command mysql-single is the Rotary function for MySQL, Aurora MySQL and
+// MariaDB secrets whose user changes its own password (AWS's single-user
+// template), or keeps the old one as a secondary password with
+// "rotationStrategy": "dual-password" (MySQL 8.0.14+). Settings: see
+// rotators/mysql/README.md.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/mysql"
+)
+
+func main() {
+	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
+		return mysql.RegisterFromEnv(reg, getenv, rotators.SingleUser, rotators.DualPassword)
+	})
+}
