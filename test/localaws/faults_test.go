@@ -130,6 +130,26 @@ func TestAppliedThenFailed(t *testing.T) {
 	})
 }
 
+// TestAppliedThenFailedRotateSecret: the rotation ran inside the first
+// attempt; the SDK's retry with the same token must not start another one.
+func TestAppliedThenFailedRotateSecret(t *testing.T) {
+	s := localaws.Start(t)
+	c := smClient(s, s.DefaultCredentials())
+	arn := aws.ToString(mustCreate(t, c, "rot/atf", `{"password":"old"}`).ARN)
+	inProcess(s, c, nil, nil)
+	s.InjectFault(localaws.Fault{Operation: "RotateSecret", Kind: localaws.AppliedThenFailed, Count: 1})
+	out, err := rotate(t, c, arn, token("r1"))
+	if err != nil || aws.ToString(out.VersionId) != token("r1") {
+		t.Fatalf("RotateSecret with an SDK retry = %v, %v", out, err)
+	}
+	if runs := s.Rotations(arn); len(runs) != 1 || runs[0].Outcome != localaws.Succeeded {
+		t.Fatalf("runs = %+v, want exactly one success", runs)
+	}
+	if got := s.Calls("RotateSecret", ""); got != 2 {
+		t.Errorf("RotateSecret calls = %d, want 2", got)
+	}
+}
+
 func TestFaultLatencyAndSTS(t *testing.T) {
 	s := localaws.Start(t)
 	c := noRetry(s, s.DefaultCredentials())

@@ -169,6 +169,13 @@ func (s *Server) Rotations(secretARN string) []RotationRun {
 	return out
 }
 
+// ranWith reports whether a rotation of the secret used token.
+func (s *Server) ranWith(secretARN, token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.runs[secretARN], func(r *RotationRun) bool { return r.Token == token })
+}
+
 // activeRotation is a rotation whose steps are running.
 type activeRotation struct {
 	token         string
@@ -302,6 +309,9 @@ func (s *Server) rotateSecret(r *request, body []byte) (any, *apiError) {
 			return nil, errf(400, "InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted.")
 		}
 		if sec.versions[token] != nil {
+			if s.ranWith(sec.arn, token) {
+				return res, nil // a retry of a call whose rotation already ended
+			}
 			return nil, errTokenInUse(token, sec.arn)
 		}
 		cur := sec.holder(stageCurrent)
