@@ -186,7 +186,9 @@ func (o *obs) tag(id string) string {
 	return "auto"
 }
 
-func (o *obs) add(format string, args ...any) { o.lines = append(o.lines, fmt.Sprintf(format, args...)) }
+func (o *obs) add(format string, args ...any) {
+	o.lines = append(o.lines, fmt.Sprintf(format, args...))
+}
 
 // res records "op: ok" or "op: ERR <code>"; it reports whether err was nil.
 func (o *obs) res(op string, err error) bool {
