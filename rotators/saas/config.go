@@ -111,7 +111,9 @@ func (c Config) Client() *Client {
 		if t <= 0 {
 			t = 10 * time.Second
 		}
-		hc = &http.Client{Timeout: t}
+		// Provider APIs do not redirect; following one could carry the
+		// admin credential somewhere the allow-list never checked.
+		hc = &http.Client{Timeout: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	attempts := c.MaxAttempts
 	if attempts <= 0 {

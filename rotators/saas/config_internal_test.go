@@ -1,7 +1,11 @@
 package saas
 
 import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +130,21 @@ func TestSendGridHost(t *testing.T) {
 				t.Errorf("base = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	var hit atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit.Store(true) }))
+	t.Cleanup(target.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	c := Config{MaxAttempts: 1}.Client()
+	_, err := c.Do(t.Context(), Request{Op: "op", Method: http.MethodGet, URL: srv.URL, Header: http.Header{"Authorization": {"Bearer CANARY"}}})
+	var herr *HTTPError
+	if !errors.As(err, &herr) || herr.Status != http.StatusFound || hit.Load() {
+		t.Fatalf("Do = %v, redirect followed %v; want an HTTP 302 error and no request to the target", err, hit.Load())
 	}
 }

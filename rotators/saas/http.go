@@ -264,7 +264,7 @@ func detail(body []byte, secrets []string) string {
 	}, s)
 	s = strings.TrimSpace(s)
 	if len(s) > maxDetail {
-		s = s[:maxDetail]
+		s = strings.ToValidUTF8(s[:maxDetail], "")
 		// Cutting may split a secret that was not known; it was never known, so
 		// nothing more can be done here. The engine's decorator scrubs again.
 		s += "…"
