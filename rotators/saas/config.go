@@ -22,6 +22,10 @@ const (
 	// EnvMaxWait caps each wait between attempts; a 429 asking to wait longer
 	// fails at once, so Secrets Manager retries the step later (default 20s).
 	EnvMaxWait = "SAAS_HTTP_MAX_WAIT"
+	// EnvVerifyWait is the most testSecret waits, in all, for a new key the
+	// provider still refuses to start working (a Go duration, default 7s:
+	// attempts after 1s, 2s and 4s; 0 disables).
+	EnvVerifyWait = "SAAS_VERIFY_WAIT"
 	// EnvAllowedHosts lists extra hosts, comma separated, that a secret's
 	// baseUrl or orgUrl may name (a leading dot allows every subdomain), e.g.
 	// an Okta custom domain.
@@ -37,10 +41,11 @@ const (
 // Config configures the SaaS rotators. The zero value is usable: every unset
 // field takes its default.
 type Config struct {
-	Timeout      time.Duration // per HTTP attempt; default 10s
-	MaxAttempts  int           // per provider call; default 4
-	MaxWait      time.Duration // cap on each wait between attempts; default 20s
-	AllowedHosts []string      // extra hosts a secret may name
+	Timeout      time.Duration  // per HTTP attempt; default 10s
+	MaxAttempts  int            // per provider call; default 4
+	MaxWait      time.Duration  // cap on each wait between attempts; default 20s
+	VerifyWait   *time.Duration // most testSecret waits for a new key to work; nil: 7s
+	AllowedHosts []string       // extra hosts a secret may name
 	// BaseURLs replaces the provider URL per engine ("sendgrid", "twilio",
 	// "okta") for every secret.
 	BaseURLs map[string]string
@@ -73,6 +78,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if err := dur(EnvMaxWait, &c.MaxWait); err != nil {
 		return Config{}, err
+	}
+	if v := strings.TrimSpace(getenv(EnvVerifyWait)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 5*time.Minute {
+			return Config{}, fmt.Errorf("saas config: %s must be a Go duration from 0s to 5m", EnvVerifyWait)
+		}
+		c.VerifyWait = &d
 	}
 	if v := strings.TrimSpace(getenv(EnvMaxAttempts)); v != "" {
 		n, err := strconv.Atoi(v)
@@ -170,7 +182,12 @@ func Register(reg *rotators.Registry, cfg Config, engines ...string) error {
 		default:
 			return fmt.Errorf("saas: no adapter for engine %q (have %s)", e, strings.Join(Engines(), ", "))
 		}
-		reg.Register(NewRotator(a), rotators.APIKey, e)
+		rot := NewRotator(a)
+		rot.VerifyWait, rot.Sleep = 7*time.Second, cfg.Sleep
+		if cfg.VerifyWait != nil {
+			rot.VerifyWait = *cfg.VerifyWait
+		}
+		reg.Register(rot, rotators.APIKey, e)
 	}
 	return nil
 }

@@ -23,13 +23,14 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{name: "empty", env: nil, want: Config{}},
 		{name: "all set", env: map[string]string{
-			EnvTimeout: "5s", EnvMaxAttempts: "3", EnvMaxWait: "30s", EnvAllowedHosts: " login.example.com, .corp.example ,",
+			EnvTimeout: "5s", EnvMaxAttempts: "3", EnvMaxWait: "30s", EnvVerifyWait: "0s", EnvAllowedHosts: " login.example.com, .corp.example ,",
 			EnvSendGridBaseURL: "http://127.0.0.1:9/", EnvTwilioBaseURL: "https://proxy.example/twilio", EnvOktaBaseURL: "https://okta.proxy",
-		}, want: Config{Timeout: 5 * time.Second, MaxAttempts: 3, MaxWait: 30 * time.Second,
+		}, want: Config{Timeout: 5 * time.Second, MaxAttempts: 3, MaxWait: 30 * time.Second, VerifyWait: new(time.Duration),
 			AllowedHosts: []string{"login.example.com", ".corp.example"},
 			BaseURLs:     map[string]string{"sendgrid": "http://127.0.0.1:9", "twilio": "https://proxy.example/twilio", "okta": "https://okta.proxy"}}},
 		{name: "bad timeout", env: map[string]string{EnvTimeout: "ten"}, wantErr: EnvTimeout},
 		{name: "negative wait", env: map[string]string{EnvMaxWait: "-1s"}, wantErr: EnvMaxWait},
+		{name: "verify wait too long", env: map[string]string{EnvVerifyWait: "1h"}, wantErr: EnvVerifyWait},
 		{name: "zero attempts", env: map[string]string{EnvMaxAttempts: "0"}, wantErr: EnvMaxAttempts},
 		{name: "too many attempts", env: map[string]string{EnvMaxAttempts: "50"}, wantErr: EnvMaxAttempts},
 		{name: "base URL with credentials", env: map[string]string{EnvSendGridBaseURL: "https://user:pw@api.sendgrid.com"}, wantErr: EnvSendGridBaseURL},

@@ -58,6 +58,13 @@ func KeyName(secretARN, token string) string {
 type Rotator struct {
 	adapter Adapter
 	spec    Spec
+
+	// VerifyWait is the most testSecret waits, in all, for a new key the
+	// provider still refuses (401/403) to start working, since new keys can
+	// take seconds to propagate. Zero: a refusal fails at once.
+	VerifyWait time.Duration
+	// Sleep waits between verification attempts; nil waits for real.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 var (
@@ -251,17 +258,37 @@ func (r *Rotator) Set(_ context.Context, req rotators.SetRequest) (rotators.SetR
 }
 
 // Test verifies the pending key with one authenticated call that changes
-// nothing. Safe to call twice.
+// nothing. A refusal is retried with doubling waits from one second while
+// VerifyWait allows, for providers whose new keys take a moment to work. Safe
+// to call twice.
 func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.TestResponse, error) {
 	const step = "testSecret"
 	if err := r.check(req.Pending); err != nil {
 		return rotators.TestResponse{}, r.errorf(step, "pending version: %w", err)
 	}
 	key := r.key(req.Pending)
-	if err := r.adapter.Verify(ctx, VerifyKeyRequest{Secret: req.Pending, Key: key}); err != nil {
-		return rotators.TestResponse{}, r.errorf(step, "verify the pending key %s: %w", key.ID, err)
+	sleep := r.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
 	}
-	return rotators.TestResponse{}, nil
+	var spent time.Duration
+	for wait := time.Second; ; wait *= 2 {
+		err := r.adapter.Verify(ctx, VerifyKeyRequest{Secret: req.Pending, Key: key})
+		if err == nil {
+			return rotators.TestResponse{}, nil
+		}
+		err = r.errorf(step, "verify the pending key %s: %w", key.ID, err)
+		if !errors.Is(err, ErrUnauthorized) || spent+wait > r.VerifyWait {
+			return rotators.TestResponse{}, err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return rotators.TestResponse{}, err
+		}
+		if serr := sleep(ctx, wait); serr != nil {
+			return rotators.TestResponse{}, fmt.Errorf("%w (gave up waiting for the key to propagate: %w)", err, serr)
+		}
+		spent += wait
+	}
 }
 
 // Finish revokes the key of the AWSPREVIOUS version (the key that stopped

@@ -1,9 +1,12 @@
 package saas_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -340,5 +343,58 @@ func TestAbandonedRotationCleaned(t *testing.T) {
 				t.Error("another secret's pending key was revoked")
 			}
 		})
+	}
+}
+
+// TestVerifyWaitsForPropagation: a new key the provider refuses for a moment
+// is verified again after 1s, 2s, … while VerifyWait allows; other errors and
+// a spent budget fail at once.
+func TestVerifyWaitsForPropagation(t *testing.T) {
+	cases := []struct {
+		name       string
+		refusals   int
+		status     int
+		verifyWait time.Duration
+		wantErr    error
+		wantWaits  []time.Duration
+	}{
+		{name: "works at once", verifyWait: 7 * time.Second},
+		{name: "refused twice", refusals: 2, status: 401, verifyWait: 7 * time.Second, wantWaits: []time.Duration{time.Second, 2 * time.Second}},
+		{name: "refused past the budget", refusals: 5, status: 401, verifyWait: 7 * time.Second, wantErr: saas.ErrUnauthorized,
+			wantWaits: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
+		{name: "no budget", refusals: 1, status: 403, wantErr: saas.ErrUnauthorized},
+		{name: "other errors are not waited for", refusals: 1, status: 400, verifyWait: 7 * time.Second, wantErr: errors.New("")},
+	}
+	for _, p := range providers {
+		for _, tc := range cases {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				f, a, cur, admin := p.setup(t, testConfig(nil))
+				rot := saas.NewRotator(a)
+				var waits []time.Duration
+				rot.VerifyWait = tc.verifyWait
+				rot.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+				s := newStore(t, rot, cur, admin)
+				tok := s.token()
+				if _, err := s.create(tok, false); err != nil {
+					t.Fatal(err)
+				}
+				if tc.refusals > 0 {
+					paths := map[string]string{"sendgrid": "/v3/scopes", "twilio": "/Balance.json", "okta": "/introspect"}
+					f.Inject(fakes.Fault{Path: paths[p.name], Status: tc.status, Times: tc.refusals})
+				}
+				err := s.test(tok)
+				switch {
+				case tc.wantErr == nil && err != nil:
+					t.Fatalf("testSecret = %v, want success", err)
+				case tc.wantErr != nil && err == nil:
+					t.Fatal("testSecret succeeded")
+				case tc.wantErr == saas.ErrUnauthorized && !errors.Is(err, saas.ErrUnauthorized):
+					t.Fatalf("testSecret = %v, want ErrUnauthorized", err)
+				}
+				if fmt.Sprint(waits) != fmt.Sprint(tc.wantWaits) {
+					t.Errorf("waits = %v, want %v", waits, tc.wantWaits)
+				}
+			})
+		}
 	}
 }
