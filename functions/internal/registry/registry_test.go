@@ -1,0 +1,170 @@
+package registry_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/rotary-secrets/rotary/functions/internal/registry"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/rotators/mysql"
+	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/rotators/saas"
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func all(t *testing.T) *rotators.Registry {
+	t.Helper()
+	reg := &rotators.Registry{}
+	if err := registry.All(reg, env(nil)); err != nil {
+		t.Fatalf("All: %v", err)
+	}
+	return reg
+}
+
+// TestAllRoutesEveryEngine: every engine and strategy Rotary supports reaches
+// the right rotator, by the rotationStrategy key or (without it) by masterarn.
+func TestAllRoutesEveryEngine(t *testing.T) {
+	reg := all(t)
+	tests := []struct {
+		engine, strategy string
+		master           bool
+		want             string // rotator type and, for mysql, strategy
+	}{
+		{engine: "generic", want: "*generic.Rotator"},
+		{engine: "postgres", want: "*postgres.SingleUser"},
+		{engine: "postgres", master: true, want: "*postgres.MultiUser"},
+		{engine: "postgres", strategy: rotators.SingleUser, master: true, want: "*postgres.SingleUser"},
+		{engine: "aurora-postgresql", want: "*postgres.SingleUser"},
+		{engine: "aurora-postgresql", strategy: rotators.AlternatingUsers, want: "*postgres.MultiUser"},
+		{engine: "mysql", want: "*mysql.Rotator single-user"},
+		{engine: "mysql", master: true, want: "*mysql.Rotator alternating-users"},
+		{engine: "mysql", strategy: rotators.DualPassword, want: "*mysql.Rotator dual-password"},
+		{engine: "aurora-mysql", strategy: rotators.AlternatingUsers, want: "*mysql.Rotator alternating-users"},
+		{engine: "aurora-mysql", strategy: rotators.DualPassword, want: "*mysql.Rotator dual-password"},
+		{engine: "mariadb", want: "*mysql.Rotator single-user"},
+		{engine: "mariadb", master: true, want: "*mysql.Rotator alternating-users"},
+		{engine: "MariaDB", strategy: rotators.SingleUser, want: "*mysql.Rotator single-user"},
+		{engine: "sendgrid", want: "*saas.Rotator"},
+		{engine: "twilio", want: "*saas.Rotator"},
+		{engine: "okta", strategy: rotators.APIKey, want: "*saas.Rotator"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%s/master=%t", tc.engine, tc.strategy, tc.master), func(t *testing.T) {
+			v := secret.Value{Engine: tc.engine}
+			if tc.master {
+				v.MasterARN = "arn:aws:secretsmanager:us-east-1:222222222222:secret:master-AbCdEf"
+			}
+			if tc.strategy != "" {
+				v.Set(secret.KeyStrategy, tc.strategy)
+			}
+			r, err := reg.Lookup(v)
+			if err != nil {
+				t.Fatalf("Lookup: %v", err)
+			}
+			got := fmt.Sprintf("%T", r)
+			if m, ok := r.(*mysql.Rotator); ok {
+				got += " " + m.Strategy()
+			}
+			if got != tc.want {
+				t.Errorf("rotator = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAllEngines: the registry lists exactly the supported engines.
+func TestAllEngines(t *testing.T) {
+	got := fmt.Sprint(all(t).Engines())
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	if got != want {
+		t.Errorf("Engines() = %s, want %s", got, want)
+	}
+	// The packages' own lists agree with the table above.
+	var pkgs []string
+	pkgs = append(pkgs, generic.Engine)
+	pkgs = append(pkgs, postgres.Engines...)
+	pkgs = append(pkgs, mysql.Engines...)
+	pkgs = append(pkgs, saas.Engines()...)
+	if len(pkgs) != len(all(t).Engines()) {
+		t.Errorf("packages list %d engines %v, the registry %d", len(pkgs), pkgs, len(all(t).Engines()))
+	}
+}
+
+// TestAllRefuses: an unknown engine or strategy is a clear error that names
+// what is supported.
+func TestAllRefuses(t *testing.T) {
+	reg := all(t)
+	tests := []struct {
+		name string
+		v    secret.Value
+	}{
+		{"unknown engine", secret.Value{Engine: "oracle"}},
+		{"strategy the engine lacks", func() secret.Value {
+			v := secret.Value{Engine: "postgres"}
+			v.Set(secret.KeyStrategy, rotators.DualPassword)
+			return v
+		}()},
+		{"unknown strategy", func() secret.Value {
+			v := secret.Value{Engine: "mariadb"}
+			v.Set(secret.KeyStrategy, "triple-password")
+			return v
+		}()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := reg.Lookup(tc.v)
+			if !errors.Is(err, rotators.ErrNoRotator) {
+				t.Fatalf("Lookup error = %v, want ErrNoRotator", err)
+			}
+			t.Log(err)
+		})
+	}
+	var keyErr *secret.KeyError
+	if _, err := reg.Lookup(secret.Value{}); !errors.As(err, &keyErr) || keyErr.Key != secret.KeyEngine {
+		t.Errorf("Lookup without engine: error = %v, want a KeyError for %q", err, secret.KeyEngine)
+	}
+}
+
+// TestAllConfigErrors: a bad setting fails registration (function start-up),
+// naming the variable.
+func TestAllConfigErrors(t *testing.T) {
+	for _, name := range []string{"PASSWORD_LENGTH", "ROTARY_CA_BUNDLE", "ROTARY_CONNECT_TIMEOUT"} {
+		t.Run(name, func(t *testing.T) {
+			bad := map[string]string{
+				"PASSWORD_LENGTH":        "3",
+				"ROTARY_CA_BUNDLE":       "/nonexistent/ca.pem",
+				"ROTARY_CONNECT_TIMEOUT": "soon",
+			}
+			err := registry.All(&rotators.Registry{}, env(map[string]string{name: bad[name]}))
+			if err == nil {
+				t.Fatalf("All with %s=%q succeeded", name, bad[name])
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestSubsets: per-engine functions can register one strategy only.
+func TestSubsets(t *testing.T) {
+	reg := &rotators.Registry{}
+	if err := registry.Postgres(rotators.SingleUser)(reg, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	v := secret.Value{Engine: "postgres"}
+	v.Set(secret.KeyStrategy, rotators.AlternatingUsers)
+	if _, err := reg.Lookup(v); !errors.Is(err, rotators.ErrNoRotator) {
+		t.Errorf("single-user only registry routed an alternating-users secret: %v", err)
+	}
+	if err := registry.MySQL("no-such-strategy")(&rotators.Registry{}, env(nil)); err == nil {
+		t.Error("MySQL with an unknown strategy succeeded")
+	}
+	if err := registry.SaaS("github")(&rotators.Registry{}, env(nil)); err == nil {
+		t.Error("SaaS with an unknown engine succeeded")
+	}
+}
