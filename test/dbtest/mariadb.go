@@ -201,7 +201,7 @@ func (m *MariaDB) launch(data, sockDir string) error {
 		"--pid-file="+filepath.Join(sockDir, "pid"),
 		"--ssl-ca="+m.CA.CAFile, "--ssl-cert="+m.CA.CertFile, "--ssl-key="+m.CA.KeyFile,
 		"--general-log", "--general-log-file="+m.generalLog,
-		"--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M",
+		"--innodb-buffer-pool-size=16M",
 		"--skip-log-bin", "--performance-schema=OFF", "--max-connections=200")
 	// Kill the server if the test process dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
