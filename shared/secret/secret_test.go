@@ -612,6 +612,7 @@ func FuzzParse(f *testing.F) {
 		`{"engine":"postgres","host":"h","port":5432,"username":"u","password":"p<>&","dbname":"d","ssl":true,"x":{"y":[1,2]}}`,
 		`{"password":1}`, `{"a":1}}`, `[]`, `null`, `{"big":123456789012345678901234567890}`,
 		`{"password":"caf\u00e9","k":"\u2028"}`, `{"password":"secret"}`, `{"port":"port"}`, `{"a":"b"`,
+		`{"port":"p0rt-value"}`, `{"ssl":"ssl-value"}`, `{"host":["host-value"]}`, `{"password":"pw-value"} trailing-value`,
 	} {
 		f.Add([]byte(s))
 	}
