@@ -221,6 +221,8 @@ func FuzzParseEvent(f *testing.F) {
 	f.Add("createSecret", peARN, strings.Repeat("a", 31)+"_", "Step must be")
 	f.Add("bogus", peARN, peToken, "SecretId")
 	f.Add("createSecret", "é", peToken, strings.Repeat("z", 4097))
+	f.Add("createSecret", peARN, peToken, strings.Repeat("rt-value-", 500))
+	f.Add("createSecret", "bad id", peToken, "rt-value")
 	f.Fuzz(func(t *testing.T, step, secretID, token, rotationToken string) {
 		ev := events.SecretsManagerSecretRotationEvent{Step: step, SecretID: secretID, ClientRequestToken: token, RotationToken: rotationToken}
 		got, err := rotation.ParseEvent(ev)
