@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // smHandler serves one Secrets Manager operation.
@@ -696,40 +697,52 @@ func checkFilters(fs []filter) *apiError {
 	return nil
 }
 
-// matches applies ListSecrets filters: every filter must match; within one,
-// any value. A value matches a field by prefix; "!" negates.
+// matches applies ListSecrets filters as API_Filter documents them: every
+// filter must match, and within one filter any value. name, tag-key and
+// tag-value are case-sensitive prefix matches; description matches the start
+// of the description or of one of its words, ignoring case; all splits the
+// value into words and matches any word against the start of any word of the
+// name, description, tag keys and tag values, ignoring case. A value starting
+// with "!" negates.
 func (sec *secretRec) matches(fs []filter) bool {
+	desc := ""
+	if sec.description != nil {
+		desc = *sec.description
+	}
+	var tagKeys, tagValues []string
+	for _, t := range sec.tags {
+		tagKeys = append(tagKeys, t.Key)
+		tagValues = append(tagValues, t.Value)
+	}
 	for _, f := range fs {
-		var fields []string
-		switch f.Key {
-		case "name":
-			fields = []string{sec.name}
-		case "description":
-			if sec.description != nil {
-				fields = []string{*sec.description}
-			}
-		case "tag-key":
-			for _, t := range sec.tags {
-				fields = append(fields, t.Key)
-			}
-		case "tag-value":
-			for _, t := range sec.tags {
-				fields = append(fields, t.Value)
-			}
-		case "all":
-			fields = []string{sec.name}
-			if sec.description != nil {
-				fields = append(fields, *sec.description)
-			}
-			for _, t := range sec.tags {
-				fields = append(fields, t.Key, t.Value)
-			}
-		}
 		ok := false
 		for _, val := range f.Values {
 			neg := strings.HasPrefix(val, "!")
 			val = strings.TrimPrefix(val, "!")
-			hit := slices.ContainsFunc(fields, func(s string) bool { return strings.HasPrefix(s, val) })
+			var hit bool
+			switch f.Key {
+			case "name":
+				hit = strings.HasPrefix(sec.name, val)
+			case "tag-key":
+				hit = slices.ContainsFunc(tagKeys, func(k string) bool { return strings.HasPrefix(k, val) })
+			case "tag-value":
+				hit = slices.ContainsFunc(tagValues, func(v string) bool { return strings.HasPrefix(v, val) })
+			case "description":
+				lv := strings.ToLower(val)
+				hit = strings.HasPrefix(strings.ToLower(desc), lv) ||
+					slices.ContainsFunc(words(desc), func(w string) bool { return strings.HasPrefix(w, lv) })
+			case "all":
+				var fields []string
+				for _, f := range append(append([]string{sec.name, desc}, tagKeys...), tagValues...) {
+					fields = append(fields, words(f)...)
+				}
+				for _, w := range words(val) {
+					if slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(f, w) }) {
+						hit = true
+						break
+					}
+				}
+			}
 			if hit != neg {
 				ok = true
 				break
@@ -740,6 +753,45 @@ func (sec *secretRec) matches(fs []filter) bool {
 		}
 	}
 	return true
+}
+
+// words splits s into lower-case words at punctuation, spaces, lower-to-upper
+// case changes and letter/digit boundaries ("credsDatabase#892" -> creds,
+// database, 892), as Secrets Manager's search does.
+func words(s string) []string {
+	var out []string
+	var cur []rune
+	kind := func(r rune) int {
+		switch {
+		case unicode.IsDigit(r):
+			return 1
+		case unicode.IsLetter(r):
+			return 2
+		}
+		return 0
+	}
+	prev := rune(0)
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	for _, r := range s {
+		k := kind(r)
+		switch {
+		case k == 0:
+			flush()
+		case len(cur) > 0 && (kind(prev) != k || unicode.IsLower(prev) && unicode.IsUpper(r)):
+			flush()
+			cur = append(cur, r)
+		default:
+			cur = append(cur, r)
+		}
+		prev = r
+	}
+	flush()
+	return out
 }
 
 // listed returns the caller's secrets in its region that match fs, sorted by
@@ -832,9 +884,6 @@ func (s *Server) updateSecret(r *request, body []byte) (any, *apiError) {
 	return s.withSecret(r, in.SecretID, false, func(_ *store, sec *secretRec) (any, *apiError) {
 		out := arnNameVersion{ARN: sec.arn, Name: sec.name}
 		if in.SecretString != nil || in.SecretBinary != nil {
-			if e := checkRotationToken(r, sec, nil); e != nil {
-				return nil, e
-			}
 			v, e := s.putValue(sec, token, in.SecretString, in.SecretBinary, nil)
 			if e != nil {
 				return nil, e

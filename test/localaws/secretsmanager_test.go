@@ -291,6 +291,9 @@ func TestListTagsBatch(t *testing.T) {
 	if _, err := c.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String("prod/a"), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("db")}}}); err != nil {
 		t.Fatalf("TagResource: %v", err)
 	}
+	if _, err := c.UpdateSecret(ctx, &secretsmanager.UpdateSecretInput{SecretId: aws.String("prod/b"), Description: aws.String("Main billing ledger")}); err != nil {
+		t.Fatalf("UpdateSecret: %v", err)
+	}
 	names := func(l []types.SecretListEntry) []string {
 		var out []string
 		for _, e := range l {
@@ -308,6 +311,9 @@ func TestListTagsBatch(t *testing.T) {
 		{"name prefix", []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{"prod/"}}}, []string{"prod/a", "prod/b"}},
 		{"negated", []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{"!prod/"}}}, []string{"dev/a"}},
 		{"tag key", []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{"team"}}}, []string{"prod/a"}},
+		{"name is case-sensitive", []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{"PROD/"}}}, nil},
+		{"description word, any case", []types.Filter{{Key: types.FilterNameStringTypeDescription, Values: []string{"BILLING"}}}, []string{"prod/b"}},
+		{"all: words of the value", []types.Filter{{Key: types.FilterNameStringTypeAll, Values: []string{"Ledger#DB"}}}, []string{"prod/a", "prod/b"}},
 	}
 	for _, tt := range tests {
 		t.Run("ListSecrets "+tt.name, func(t *testing.T) {
@@ -396,7 +402,9 @@ func TestWireFormat(t *testing.T) {
 		{"unknown key", "ListSecrets", `{}`, "AKIAUNKNOWNUNKNOWN00", 400, "UnrecognizedClientException"},
 		{"malformed body", "ListSecrets", `{`, akid, 400, "SerializationException"},
 		{"success", "ListSecrets", `{}`, akid, 200, ""},
+		{"internal error is 500", "DescribeSecret", `{"SecretId":"x"}`, akid, 500, "InternalServiceError"},
 	}
+	s.InjectFault(localaws.Fault{Operation: "DescribeSecret", Kind: localaws.InternalError})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := signed(tt.op, tt.body, tt.akid)

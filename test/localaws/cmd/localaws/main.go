@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, a := range out.Accounts {
 		fmt.Fprintf(stdout, "  account %s: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", a.Account, a.AccessKeyID, a.SecretAccessKey)
 	}
-	fmt.Fprintf(stdout, "  export AWS_ENDPOINT_URL=%s AWS_REGION=%s\n", out.Endpoint, *region)
+	fmt.Fprintf(stdout, "  export AWS_ENDPOINT_URL=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s\n", out.Endpoint, *region, *region)
 
 	select {
 	case <-ctx.Done():
