@@ -29,6 +29,25 @@ func normalize(key string) string {
 	return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(key))
 }
 
+// sensitiveSuffixes catch spellings such as newPassword, dbPassword,
+// x-api-key and clientSecret.
+var sensitiveSuffixes = []string{"password", "apikey", "secret", "authtoken", "sessiontoken", "rotationtoken", "privatekey", "accesskey"}
+
+// sensitiveKey reports whether an attribute name says its value is a secret.
+// clientRequestToken (a version ID) is not one.
+func sensitiveKey(key string) bool {
+	k := normalize(key)
+	if sensitiveKeys[k] {
+		return true
+	}
+	for _, suf := range sensitiveSuffixes {
+		if strings.HasSuffix(k, suf) {
+			return true
+		}
+	}
+	return false
+}
+
 // Level reads AWS_LAMBDA_LOG_LEVEL (TRACE, DEBUG, INFO, WARN, ERROR, FATAL);
 // INFO by default. slog has no TRACE or FATAL: they map to DEBUG and ERROR.
 func Level(getenv func(string) string) slog.Level {
@@ -227,7 +246,7 @@ func redactAttrs(as []slog.Attr, values []string) []slog.Attr {
 }
 
 func redactAttr(a slog.Attr, values []string) slog.Attr {
-	if sensitiveKeys[normalize(a.Key)] {
+	if sensitiveKey(a.Key) {
 		return slog.String(a.Key, Redacted)
 	}
 	v := a.Value.Resolve()

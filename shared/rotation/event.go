@@ -36,8 +36,7 @@ type Event struct {
 }
 
 // ParseEvent validates a Lambda rotation event. Errors name the field and the
-// rule, never the value of RotationToken; the step and token are shown only
-// when they are made of safe characters.
+// rule and never show a field's value.
 func ParseEvent(ev events.SecretsManagerSecretRotationEvent) (Event, error) {
 	step, ok := stepNames[strings.ToLower(ev.Step)]
 	if !ok {
