@@ -54,6 +54,11 @@ func TestWrongAdminCredential(t *testing.T) {
 				t.Fatalf("createSecret = %v, want ErrUnauthorized", err)
 			}
 			noCanary(t, "error", err.Error())
+			// The provider's documented error body reaches the operator.
+			summary := map[string]string{"sendgrid": "authorization required", "twilio": `"code":20003`, "okta": "E0000011"}[p.name]
+			if !strings.Contains(err.Error(), summary) || !strings.Contains(err.Error(), "HTTP 401") {
+				t.Errorf("error %q does not carry the provider's status and message %q", err, summary)
+			}
 			for _, cred := range admin.Secrets() {
 				if strings.Contains(err.Error(), base64.StdEncoding.EncodeToString([]byte(cred))[:8]) {
 					t.Errorf("error holds an encoded credential: %v", err)

@@ -219,7 +219,8 @@ func (c *Client) retryAfter(h http.Header) (time.Duration, bool) {
 	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-			return time.Duration(s) * time.Second, true
+			// Anything past a day is as good as forever; cap before multiplying.
+			return time.Duration(min(s, 86400)) * time.Second, true
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return max(t.Sub(now()), 0), true
@@ -262,7 +263,8 @@ func detail(body []byte, secrets []string) string {
 		}
 		return r
 	}, s)
-	s = strings.TrimSpace(s)
+	// Flattening could turn an echoed form of a secret into the secret itself.
+	s = strings.TrimSpace(scrub(s, secrets))
 	if len(s) > maxDetail {
 		s = strings.ToValidUTF8(s[:maxDetail], "")
 		// Cutting may split a secret that was not known; it was never known, so

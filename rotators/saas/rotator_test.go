@@ -175,7 +175,8 @@ func TestFaultsDuringRotation(t *testing.T) {
 	for _, p := range providers {
 		for _, tc := range faults {
 			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
-				f, a, cur, admin := p.setup(t, testConfig(nil))
+				var waits []time.Duration
+				f, a, cur, admin := p.setup(t, testConfig(&waits))
 				s := newStore(t, saas.NewRotator(a), cur, admin)
 				s.rotate()
 				f.Inject(tc.fault)
@@ -213,6 +214,12 @@ func TestFaultsDuringRotation(t *testing.T) {
 				for _, err := range s.errs {
 					noCanary(t, "error", err.Error())
 				}
+				if tc.fault.RetryAfter != "" && !slices.Contains(waits, 2*time.Second) {
+					t.Errorf("waits %v: Retry-After: 2 not honoured", waits)
+				}
+				if tc.fault.Status >= 500 && !tc.fault.Applied && len(waits) == 0 {
+					t.Errorf("a %d was not retried", tc.fault.Status)
+				}
 			})
 		}
 	}
@@ -231,7 +238,8 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 	for _, p := range providers {
 		for _, tc := range cases {
 			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
-				f, a, cur, admin := p.setup(t, testConfig(nil))
+				var waits []time.Duration
+				f, a, cur, admin := p.setup(t, testConfig(&waits))
 				s := newStore(t, saas.NewRotator(a), cur, admin)
 				s.rotate()
 				f.Inject(tc.fault)
