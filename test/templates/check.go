@@ -22,6 +22,8 @@ const (
 	BadReference    Code = "bad-reference"    // Ref, GetAtt, Sub, DependsOn target missing
 	BadCondition    Code = "bad-condition"    // If/Condition names an undefined condition
 	NoMakeTarget    Code = "no-make-target"   // BuildMethod makefile without build-<LogicalId>
+	BadParameter    Code = "bad-parameter"    // parameter type, or a default its own constraints refuse
+	NoTransform     Code = "no-transform"     // AWS::Serverless::* without the SAM transform
 )
 
 // Problem is one finding in a template.
@@ -104,9 +106,7 @@ func (c *Checker) Check(file string, root *Node) []Problem {
 	}
 	for _, name := range keys(root.Get("Parameters")) {
 		t.params[name] = true
-		if root.Get("Parameters").Get(name).Get("Type").Str() == "" {
-			t.add(BadStructure, root.Get("Parameters").Get(name), "Parameters."+name, "parameter has no Type")
-		}
+		t.parameter(name, root.Get("Parameters").Get(name))
 	}
 	for _, name := range keys(root.Get("Conditions")) {
 		t.conditions[name] = true
@@ -129,6 +129,13 @@ func (c *Checker) Check(file string, root *Node) []Problem {
 	for _, id := range resources.Keys {
 		t.resource(id, resources.Get(id))
 	}
+	if !hasSAMTransform(root.Get("Transform")) {
+		for _, id := range resources.Keys {
+			if typ := t.resources[id]; strings.HasPrefix(typ, "AWS::Serverless::") {
+				t.add(NoTransform, resources.Get(id).Get("Type"), "Resources."+id+".Type", "%s needs Transform: AWS::Serverless-2016-10-31", typ)
+			}
+		}
+	}
 	for _, name := range keys(root.Get("Outputs")) {
 		out := root.Get("Outputs").Get(name)
 		path := "Outputs." + name
@@ -146,6 +153,78 @@ func (c *Checker) Check(file string, root *Node) []Problem {
 		t.refs(out, path, nil)
 	}
 	return t.problems
+}
+
+func hasSAMTransform(n *Node) bool {
+	return slices.Contains(scalarList(n), "AWS::Serverless-2016-10-31")
+}
+
+// scalarList returns a scalar or a list of scalars as strings.
+func scalarList(n *Node) []string {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == Scalar {
+		return []string{n.Value}
+	}
+	var out []string
+	for _, el := range n.List {
+		if el.Kind == Scalar {
+			out = append(out, el.Value)
+		}
+	}
+	return out
+}
+
+var parameterTypeRE = regexp.MustCompile(`^(String|Number|List<Number>|CommaDelimitedList|AWS::[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+|List<AWS::[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+>|AWS::SSM::Parameter::(Name|Value<.+>))$`)
+
+// parameter checks a parameter's Type and that its Default satisfies its own
+// AllowedValues, AllowedPattern, MinValue and MaxValue.
+func (t *template) parameter(name string, p *Node) {
+	path := "Parameters." + name
+	typ := p.Get("Type").Str()
+	if typ == "" {
+		t.add(BadStructure, p, path, "parameter has no Type")
+		return
+	}
+	if !parameterTypeRE.MatchString(typ) {
+		t.add(BadParameter, p.Get("Type"), path+".Type", "unknown parameter type %q", typ)
+	}
+	def := p.Get("Default")
+	if def == nil || def.Kind != Scalar {
+		return
+	}
+	if allowed := p.Get("AllowedValues"); allowed != nil && !slices.Contains(scalarList(allowed), def.Value) {
+		t.add(BadParameter, def, path+".Default", "default %q is not among AllowedValues", def.Value)
+	}
+	if pat := p.Get("AllowedPattern").Str(); pat != "" && typ == "String" {
+		re, err := regexp.Compile("^(?:" + pat + ")$")
+		switch {
+		case err != nil:
+			t.add(BadParameter, p.Get("AllowedPattern"), path+".AllowedPattern", "pattern does not compile: %v", err)
+		case !re.MatchString(def.Value):
+			t.add(BadParameter, def, path+".Default", "default %q does not match AllowedPattern", def.Value)
+		}
+	}
+	if lo, err := strconv.Atoi(p.Get("MinLength").Str()); err == nil && len(def.Value) < lo {
+		t.add(BadParameter, def, path+".Default", "default is shorter than MinLength %d", lo)
+	}
+	if hi, err := strconv.Atoi(p.Get("MaxLength").Str()); err == nil && len(def.Value) > hi {
+		t.add(BadParameter, def, path+".Default", "default is longer than MaxLength %d", hi)
+	}
+	if typ == "Number" {
+		v, err := strconv.ParseFloat(def.Value, 64)
+		if err != nil {
+			t.add(BadParameter, def, path+".Default", "default %q is not a number", def.Value)
+			return
+		}
+		if lo, err := strconv.ParseFloat(p.Get("MinValue").Str(), 64); err == nil && v < lo {
+			t.add(BadParameter, def, path+".Default", "default %v is below MinValue %v", v, lo)
+		}
+		if hi, err := strconv.ParseFloat(p.Get("MaxValue").Str(), 64); err == nil && v > hi {
+			t.add(BadParameter, def, path+".Default", "default %v is above MaxValue %v", v, hi)
+		}
+	}
 }
 
 func keys(n *Node) []string {
