@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,7 +51,12 @@ func (e *FunctionError) Error() string {
 	return e.Type + ": " + e.Message
 }
 
-// Invoke POSTs the payload to the invoke URL. The RIE answers a function error
+// invokeLocks serialises invocations per URL: the RIE runs one invocation at
+// a time and refuses a second one, where Lambda would scale out.
+var invokeLocks sync.Map // URL -> *sync.Mutex
+
+// Invoke POSTs the payload to the invoke URL, one invocation at a time per
+// URL. The RIE answers a function error
 // with HTTP 200 and a JSON body holding errorType and errorMessage (see
 // internal/lambda/rapi/handler/invocationerror.go in the RIE: the runtime's
 // /invocation/<id>/error body is relayed as the invoke response), a timeout
@@ -62,6 +68,9 @@ func (f HTTPFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error
 		return nil, fmt.Errorf("invoke: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	mu, _ := invokeLocks.LoadOrStore(string(f), &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("invoke: %w", err)
@@ -344,9 +353,9 @@ func (s *Server) rotateSecret(r *request, body []byte) (any, *apiError) {
 		return out, e
 	}
 	if s.opts.AsyncRotation {
-		s.rotWG.Add(1)
+		s.rotationStarted()
 		go func() {
-			defer s.rotWG.Done()
+			defer s.rotationEnded()
 			s.drive(context.Background(), st, fn, run, rotTok)
 		}()
 	} else {

@@ -95,7 +95,9 @@ type Server struct {
 	total     int
 	runs      map[string][]*RotationRun // secret ARN -> runs
 
-	rotWG sync.WaitGroup
+	rotMu   sync.Mutex
+	rotCond *sync.Cond
+	rotN    int // asynchronous rotations still running
 }
 
 type storeKey struct{ account, region string }
@@ -133,6 +135,7 @@ func New(opts Options) *Server {
 		calls:     map[callKey]int{},
 		runs:      map[string][]*RotationRun{},
 	}
+	s.rotCond = sync.NewCond(&s.rotMu)
 	s.defCreds = s.AddAccount(DefaultAccount)
 	return s
 }
@@ -236,8 +239,30 @@ func (s *Server) AWSConfig(creds Credentials, region string) aws.Config {
 	}
 }
 
-// WaitRotations waits for rotations started asynchronously to end.
-func (s *Server) WaitRotations() { s.rotWG.Wait() }
+// WaitRotations waits for rotations started asynchronously to end. It may be
+// called while other rotations start.
+func (s *Server) WaitRotations() {
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
+	for s.rotN > 0 {
+		s.rotCond.Wait()
+	}
+}
+
+func (s *Server) rotationStarted() {
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
+	s.rotN++
+}
+
+func (s *Server) rotationEnded() {
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
+	s.rotN--
+	if s.rotN == 0 {
+		s.rotCond.Broadcast()
+	}
+}
 
 // Calls returns how many requests reached operation in account ("" for
 // either means any). Faulted requests count; requests refused before the
