@@ -122,16 +122,7 @@ func TestMultiUserRotations(t *testing.T) {
 	}
 
 	// Both tables belong to the original role.
-	var owners []string
-	rows, err := pg.Super(t).Query(t.Context(), "SELECT tableowner::text FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", p.schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var o string
-		_ = rows.Scan(&o)
-		owners = append(owners, o)
-	}
+	owners := pg.Strings(t, "SELECT tableowner::text FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", p.schema)
 	if len(owners) != 2 || owners[0] != p.base || owners[1] != p.base {
 		t.Errorf("table owners %q, want both %q", owners, p.base)
 	}
@@ -276,11 +267,7 @@ func TestMultiUserGuards(t *testing.T) {
 			} else if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Set: %v, want %v", err, tt.wantErr)
 			}
-			var exists bool
-			if err := pg.Super(t).QueryRow(t.Context(), "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", p.clone).Scan(&exists); err != nil {
-				t.Fatal(err)
-			}
-			if exists {
+			if exists := pg.Strings(t, "SELECT rolname::text FROM pg_roles WHERE rolname = $1", p.clone); len(exists) > 0 {
 				t.Error("the clone was created despite the refusal")
 			}
 			assertNoSecret(t, "error", err.Error(), pending.Password, p.master.Password)

@@ -42,6 +42,9 @@ type Postgres struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	stopOnce sync.Once
+
+	adminMu sync.Mutex
+	admin   *pgx.Conn // quiet superuser session for fixtures, opened on first use
 }
 
 // StartPostgres starts a server owned by t: it stops when t ends. Prefer
@@ -312,6 +315,14 @@ func (p *Postgres) waitReady(limit time.Duration) error {
 // safe to call more than once.
 func (p *Postgres) Stop() {
 	p.stopOnce.Do(func() {
+		p.adminMu.Lock()
+		if p.admin != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = p.admin.Close(ctx)
+			cancel()
+			p.admin = nil
+		}
+		p.adminMu.Unlock()
 		if p.cmd != nil && p.cmd.Process != nil {
 			_ = p.cmd.Process.Signal(syscall.SIGINT)
 			select {
@@ -400,25 +411,80 @@ func (p *Postgres) Super(t testing.TB) *pgx.Conn {
 	return c
 }
 
+// withAdmin runs fn on the shared quiet superuser session (one connection for
+// every fixture, so tests spend their logins on what they test).
+func (p *Postgres) withAdmin(ctx context.Context, fn func(c *pgx.Conn) error) error {
+	p.adminMu.Lock()
+	defer p.adminMu.Unlock()
+	if p.admin == nil || p.admin.IsClosed() {
+		c, err := p.connect(ctx, p.Superuser, p.SuperPassword, "postgres")
+		if err != nil {
+			return fmt.Errorf("superuser session: %w", err)
+		}
+		if _, err := c.Exec(ctx, "SET log_statement = 'none'"); err != nil {
+			_ = c.Close(ctx)
+			return fmt.Errorf("quiet superuser session: %w", err)
+		}
+		p.admin = c
+	}
+	err := fn(p.admin)
+	if err != nil && p.admin.PgConn().TxStatus() != 'I' {
+		_, _ = p.admin.Exec(ctx, "ROLLBACK")
+	}
+	return err
+}
+
 // Exec runs statements as the superuser (not logged), failing t on error.
 func (p *Postgres) Exec(t testing.TB, sql ...string) {
 	t.Helper()
-	c := p.Super(t)
 	for _, s := range sql {
-		if _, err := c.Exec(t.Context(), s); err != nil {
+		err := p.withAdmin(t.Context(), func(c *pgx.Conn) error {
+			_, err := c.Exec(t.Context(), s)
+			return err
+		})
+		if err != nil {
 			t.Fatalf("dbtest: %s: %v", s, err)
 		}
 	}
+}
+
+// Strings runs a query as the superuser (not logged) and returns the first
+// column of every row as text, failing t on error.
+func (p *Postgres) Strings(t testing.TB, sql string, args ...any) []string {
+	t.Helper()
+	var out []string
+	err := p.withAdmin(t.Context(), func(c *pgx.Conn) error {
+		rows, err := c.Query(t.Context(), sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprint(vals[0]))
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatalf("dbtest: %s: %v", sql, err)
+	}
+	return out
 }
 
 // CreateRole creates a login role with password (plus any extra options, such
 // as "CREATEROLE") and drops it, with everything it owns, when t ends.
 func (p *Postgres) CreateRole(t testing.TB, name, password string, options ...string) {
 	t.Helper()
-	c := p.Super(t)
 	ident := pgx.Identifier{name}.Sanitize()
 	sql := "CREATE ROLE " + ident + " LOGIN " + strings.Join(options, " ") + " PASSWORD " + quoteLiteral(password)
-	if _, err := c.Exec(t.Context(), sql); err != nil {
+	err := p.withAdmin(t.Context(), func(c *pgx.Conn) error {
+		_, err := c.Exec(t.Context(), sql)
+		return err
+	})
+	if err != nil {
 		t.Fatalf("dbtest: create role %q: %v", name, err)
 	}
 	t.Cleanup(func() { p.DropRole(t, name) })
@@ -430,22 +496,21 @@ func (p *Postgres) DropRole(t testing.TB, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := p.connect(ctx, p.Superuser, p.SuperPassword, "postgres")
-	if err != nil {
-		t.Errorf("dbtest: drop role %q: connect: %v", name, err)
-		return
-	}
-	defer c.Close(ctx)
-	var exists bool
-	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&exists); err != nil || !exists {
-		return
-	}
 	ident := pgx.Identifier{name}.Sanitize()
-	for _, s := range []string{"DROP OWNED BY " + ident + " CASCADE", "DROP ROLE " + ident} {
-		if _, err := c.Exec(ctx, s); err != nil {
-			t.Errorf("dbtest: %s: %v", s, err)
-			return
+	err := p.withAdmin(ctx, func(c *pgx.Conn) error {
+		var exists bool
+		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&exists); err != nil || !exists {
+			return err
 		}
+		for _, s := range []string{"DROP OWNED BY " + ident + " CASCADE", "DROP ROLE " + ident} {
+			if _, err := c.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("dbtest: drop role %q: %v", name, err)
 	}
 }
 
