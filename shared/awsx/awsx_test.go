@@ -112,11 +112,71 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
-func TestConfigLogValueHidesExternalID(t *testing.T) {
-	c := Config{Mode: ModeCentral, ExternalID: extID}
-	if s := c.LogValue().String(); strings.Contains(s, extID) {
-		t.Errorf("LogValue %q contains the ExternalId", s)
+func TestConfigPrintingHidesExternalID(t *testing.T) {
+	c := Config{Mode: ModeCentral, ExternalID: extID, AllowedAccounts: []string{member1}}
+	for name, s := range map[string]string{
+		"LogValue": c.LogValue().String(), "%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c),
+		"%#v": fmt.Sprintf("%#v", c), "String": c.String(), "pointer %v": fmt.Sprintf("%v", &c),
+	} {
+		if strings.Contains(s, extID) {
+			t.Errorf("%s = %q contains the ExternalId", name, s)
+		}
+		if !strings.Contains(s, member1) {
+			t.Errorf("%s = %q lacks the allowed accounts", name, s)
+		}
 	}
+}
+
+func FuzzParseSecretARN(f *testing.F) {
+	f.Add(secretARN(member1, "eu-west-1"))
+	f.Add("arn:aws:secretsmanager::1:secret:")
+	f.Add("app/db")
+	f.Fuzz(func(t *testing.T, s string) {
+		loc, err := ParseSecretARN(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidSecretARN) {
+				t.Fatalf("ParseSecretARN(%q) error %v does not wrap ErrInvalidSecretARN", s, err)
+			}
+			return
+		}
+		if !validAccountID(loc.Account) || loc.Region == "" || loc.Partition == "" {
+			t.Fatalf("ParseSecretARN(%q) = %+v, want a 12-digit account, a region and a partition", s, loc)
+		}
+	})
+}
+
+func FuzzConfigFromEnv(f *testing.F) {
+	f.Add("central", member1+","+member2, "*", "o-abcdef1234", extID)
+	f.Add("account", "", "", "", "x")
+	const canary = "Qz9canary"
+	f.Fuzz(func(t *testing.T, mode, allowed, role, org, ext string) {
+		ext += canary // the ExternalId, whatever else it holds, carries a marker to look for
+		env := map[string]string{EnvMode: mode, EnvAllowedAccounts: allowed, EnvRoleName: role, EnvOrgID: org, EnvExternalID: ext}
+		c, err := ConfigFromEnv(envFunc(env))
+		if err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v does not wrap ErrConfig", err)
+			}
+			if strings.Contains(err.Error(), canary) && !strings.Contains(mode+allowed+role+org, canary) {
+				t.Fatalf("error %q contains the ExternalId", err)
+			}
+			return
+		}
+		if c.Mode != ModeAccount && c.Mode != ModeCentral {
+			t.Fatalf("mode %q accepted", c.Mode)
+		}
+		if c.AllowAnyAccount && c.OrgID == "" {
+			t.Fatal("* accepted without an organization ID")
+		}
+		for _, a := range c.AllowedAccounts {
+			if !validAccountID(a) {
+				t.Fatalf("allowed account %q accepted", a)
+			}
+		}
+		if c.Mode == ModeAccount && (c.AllowAnyAccount || len(c.AllowedAccounts) > 0) {
+			t.Fatal("account mode with an allow-list accepted")
+		}
+	})
 }
 
 func TestSecretsManagerRefusesBeforeSTS(t *testing.T) {

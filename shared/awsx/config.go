@@ -178,6 +178,23 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
+// String describes the configuration without the ExternalId's value, so
+// that printing a Config with %v or %+v cannot leak it.
+func (c Config) String() string {
+	return fmt.Sprintf("{Mode:%s RoleName:%s ExternalID:%s AllowedAccounts:%v AllowAnyAccount:%t OrgID:%s HomeAccount:%s SecretsManagerEndpoint:%s FunctionName:%s}",
+		c.Mode, c.RoleName, redacted(c.ExternalID), c.AllowedAccounts, c.AllowAnyAccount, c.OrgID, c.HomeAccount, c.SecretsManagerEndpoint, c.FunctionName)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return "awsx.Config" + c.String() }
+
+func redacted(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[set]"
+}
+
 // LoadConfig loads the SDK's default configuration (environment, shared
 // files, the Lambda execution role's credentials) and fails when no region is
 // configured. It logs nothing and never resolves credentials eagerly.
