@@ -30,25 +30,14 @@ var _ rotators.Rotator = (*MultiUser)(nil)
 
 // EndpointResolver finds the endpoint of the database a master secret belongs
 // to. It is for RDS-managed master secrets, which hold only a username and
-// password; an implementation reads the secret's aws:rds:primaryDBInstanceArn
-// or aws:rds:primaryDBClusterArn tag and asks the RDS API (shared/awsx), so
-// this package needs no AWS SDK.
+// password: an implementation (awsx.RDSEndpoints) reads the secret's
+// aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag and asks the
+// RDS API, so this package needs no AWS SDK. dbInstanceID and dbClusterID are
+// the user secret's dbInstanceIdentifier and dbClusterIdentifier (either may be
+// empty). The method uses plain types so that packages below rotators/ can
+// implement it without importing this one.
 type EndpointResolver interface {
-	ResolveEndpoint(ctx context.Context, req EndpointRequest) (Endpoint, error)
-}
-
-// EndpointRequest names the master secret and the user secret's RDS
-// identifiers (either may be empty).
-type EndpointRequest struct {
-	MasterARN            string
-	DBInstanceIdentifier string
-	DBClusterIdentifier  string
-}
-
-// Endpoint is a database's host and port.
-type Endpoint struct {
-	Host string
-	Port int
+	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
 }
 
 // NewMultiUser returns the alternating-users rotator.
@@ -201,20 +190,16 @@ func (r *MultiUser) masterEndpoint(ctx context.Context, cur, m secret.Value) (en
 		return mep, nil
 	}
 	if r.cfg.Endpoints != nil {
-		ep, err := r.cfg.Endpoints.ResolveEndpoint(ctx, EndpointRequest{
-			MasterARN:            cur.MasterARN,
-			DBInstanceIdentifier: cur.DBInstanceIdentifier,
-			DBClusterIdentifier:  cur.DBClusterIdentifier,
-		})
+		host, port, err := r.cfg.Endpoints.ResolveEndpoint(ctx, cur.MasterARN, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
 		if err != nil {
 			return endpoint{}, fmt.Errorf("resolve the master secret's database endpoint: %w", err)
 		}
-		want := endpoint{host: ep.Host, port: ep.Port}
+		want := endpoint{host: host, port: port}
 		if want.port == 0 {
 			want.port = DefaultPort
 		}
 		if !want.sameServer(curEP) {
-			return endpoint{}, fmt.Errorf("%w: the master secret's database is at %s:%d, not the user secret's %s", ErrGuard, ep.Host, want.port, curEP)
+			return endpoint{}, fmt.Errorf("%w: the master secret's database is at %s:%d, not the user secret's %s", ErrGuard, host, want.port, curEP)
 		}
 	}
 	mep := curEP

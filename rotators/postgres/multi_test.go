@@ -171,14 +171,17 @@ func TestMultiUserResync(t *testing.T) {
 	asUser(t, pg, next, "INSERT INTO "+tbl+" VALUES ('clone again')")
 }
 
+type resolverCall struct{ masterARN, instance, cluster string }
+
 type fixedResolver struct {
-	ep  postgres.Endpoint
-	got []postgres.EndpointRequest
+	host string
+	port int
+	got  []resolverCall
 }
 
-func (f *fixedResolver) ResolveEndpoint(_ context.Context, req postgres.EndpointRequest) (postgres.Endpoint, error) {
-	f.got = append(f.got, req)
-	return f.ep, nil
+func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, instance, cluster string) (string, int, error) {
+	f.got = append(f.got, resolverCall{masterARN, instance, cluster})
+	return f.host, f.port, nil
 }
 
 // TestMultiUserRDSManagedMaster: a master secret with only username and
@@ -192,8 +195,8 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 		wantErr  error
 	}{
 		{name: "no resolver"},
-		{name: "resolver agrees", resolver: &fixedResolver{ep: postgres.Endpoint{Host: pg.Host, Port: pg.Port}}},
-		{name: "resolver disagrees", resolver: &fixedResolver{ep: postgres.Endpoint{Host: "db.example.internal", Port: pg.Port}}, wantErr: postgres.ErrGuard},
+		{name: "resolver agrees", resolver: &fixedResolver{host: pg.Host, port: pg.Port}},
+		{name: "resolver disagrees", resolver: &fixedResolver{host: "db.example.internal", port: pg.Port}, wantErr: postgres.ErrGuard},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,7 +218,7 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 				t.Errorf("pending logs in = %v", got)
 			}
 			if tt.resolver != nil {
-				want := postgres.EndpointRequest{MasterARN: masterARN, DBInstanceIdentifier: "db-instance-1"}
+				want := resolverCall{masterARN: masterARN, instance: "db-instance-1"}
 				if len(tt.resolver.got) != 1 || tt.resolver.got[0] != want {
 					t.Errorf("resolver asked %+v, want one %+v", tt.resolver.got, want)
 				}
