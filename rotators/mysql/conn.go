@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -147,7 +148,7 @@ func (s *session) close() {
 // exec runs st; op names it in errors.
 func (s *session) exec(ctx context.Context, op string, st statement) error {
 	if _, err := s.conn.ExecContext(ctx, st.query, st.args...); err != nil {
-		return s.err(op, err)
+		return fmt.Errorf("%s: %w", op, scrubErr(err, append(slices.Clip(s.scrubs), st.hidden...)))
 	}
 	return nil
 }
@@ -193,16 +194,62 @@ func scrubErr(err error, secrets []string) error {
 		return nil
 	}
 	msg := err.Error()
-	clean := msg
-	for _, s := range secrets {
-		if s != "" {
-			clean = strings.ReplaceAll(clean, s, "[redacted]")
-		}
-	}
+	clean := scrub(msg, secrets)
 	if clean == msg {
 		return err
 	}
 	return &scrubbed{msg: clean, err: err}
+}
+
+// minFragment is the shortest piece of a secret scrub removes on its own:
+// servers truncate the SQL they quote in errors ("near '*6D5BC4…' at line 1"),
+// so a secret can appear cut at either end.
+const minFragment = 5
+
+// scrub replaces every secret, and every fragment of one at least minFragment
+// bytes long (or the whole secret, if shorter), with "[redacted]".
+func scrub(msg string, secrets []string) string {
+	type frag struct {
+		s     string
+		min   int
+		start map[string]bool // every substring of length min
+	}
+	var frags []frag
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		f := frag{s: s, min: min(minFragment, len(s)), start: map[string]bool{}}
+		for i := 0; i+f.min <= len(s); i++ {
+			f.start[s[i:i+f.min]] = true
+		}
+		frags = append(frags, f)
+	}
+	if len(frags) == 0 {
+		return msg
+	}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		best := 0
+		for _, f := range frags {
+			if i+f.min > len(msg) || !f.start[msg[i:i+f.min]] {
+				continue
+			}
+			n := f.min
+			for n < len(f.s) && i+n < len(msg) && strings.Contains(f.s, msg[i:i+n+1]) {
+				n++
+			}
+			best = max(best, n)
+		}
+		if best > 0 {
+			b.WriteString("[redacted]")
+			i += best
+			continue
+		}
+		b.WriteByte(msg[i])
+		i++
+	}
+	return b.String()
 }
 
 // discardLogger silences the driver's own logging, which can print packets.

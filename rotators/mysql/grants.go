@@ -337,7 +337,7 @@ func parseCreateUser(line string) (userOptions, error) {
 		switch {
 		case kw == "IDENTIFIED" && i+2 < len(toks):
 			switch strings.ToUpper(toks[i+1]) {
-			case "WITH":
+			case "WITH", "VIA":
 				o.Plugin = unquote(toks[i+2])
 				if i+4 < len(toks) && (strings.EqualFold(toks[i+3], "AS") || strings.EqualFold(toks[i+3], "USING")) {
 					o.Hash = unquote(toks[i+4])

@@ -10,11 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
+
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/mysql/internal/authhash"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/rotationtest"
 )
 
 func TestMain(m *testing.M) {
@@ -623,4 +626,114 @@ func createAndSet(t testing.TB, r *Rotator, vs *versions) error {
 	_, err = r.Set(ctx, rotators.SetRequest{Rotation: rot, Current: vs.current, Pending: cr.Pending,
 		Previous: loader(vs.previous, vs.hasPrevious), Master: loader(vs.master, vs.hasMaster)})
 	return err
+}
+
+// ensureEd25519 installs MariaDB's ed25519 authentication plugin on m.
+func ensureEd25519(t testing.TB, m *dbtest.MariaDB) {
+	t.Helper()
+	var n int
+	if err := m.RootDB(t).QueryRowContext(t.Context(),
+		"SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'ed25519'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		m.Exec(t, "INSTALL SONAME 'auth_ed25519'")
+	}
+}
+
+func TestEd25519Accounts(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	ensureEd25519(t, m)
+	newEdUser := func(t *testing.T, user string, grants ...string) secret.Value {
+		t.Helper()
+		pw := newPassword(t)
+		m.Exec(t, "CREATE USER "+account(user, "%")+" IDENTIFIED VIA ed25519 USING ?", authhash.Ed25519(pw))
+		for _, g := range grants {
+			m.Exec(t, fmt.Sprintf(g, account(user, "%")))
+		}
+		t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(user, "%")) })
+		return secret.Value{Engine: "mariadb", Host: m.Host, Port: m.Port, Username: user, Password: pw}
+	}
+	t.Run("single user", func(t *testing.T) {
+		r := NewSingleUser(testConfig(m))
+		vs := &versions{current: newEdUser(t, dbtest.NewMySQLUserName("ed"))}
+		old := vs.current
+		if err := rotate(t, r, vs); err != nil {
+			t.Fatalf("rotate: %v", err)
+		}
+		mustLogin(t, m, vs.current)
+		mustBeDenied(t, m, old)
+		if got := pluginOf(t, m, vs.current.Username, "%"); got != pluginEd25519 {
+			t.Fatalf("plugin after rotation = %q, want ed25519 kept", got)
+		}
+		rotationtest.AssertNoLeak(t, "MariaDB general log", m.GeneralLog(t), vs.current.Password)
+	})
+	t.Run("alternating users", func(t *testing.T) {
+		r := NewMultiUser(testConfig(m))
+		user := dbtest.NewMySQLUserName("edm")
+		cur := newEdUser(t, user, "GRANT SELECT ON mysql.db TO %s")
+		cur.MasterARN = "arn:master"
+		t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(user+CloneSuffix, "%")) })
+		vs := &versions{current: cur, master: createMaster(t, m), hasMaster: true}
+		for range 2 {
+			if err := rotate(t, r, vs); err != nil {
+				t.Fatalf("rotate: %v", err)
+			}
+			mustLogin(t, m, vs.current)
+			mustLogin(t, m, vs.previous)
+		}
+		if got := pluginOf(t, m, user+CloneSuffix, "%"); got != pluginEd25519 {
+			t.Fatalf("clone plugin = %q, want ed25519 like the original", got)
+		}
+		rotationtest.AssertNoLeak(t, "MariaDB general log", m.GeneralLog(t), vs.current.Password, vs.previous.Password)
+	})
+}
+
+// pluginOf returns the authentication plugin of user@host.
+func pluginOf(t testing.TB, m *dbtest.MariaDB, user, host string) string {
+	t.Helper()
+	var line string
+	if err := m.RootDB(t).QueryRowContext(t.Context(), "SHOW CREATE USER "+account(user, host)).Scan(&line); err != nil {
+		t.Fatalf("SHOW CREATE USER: %v", err)
+	}
+	o, err := parseCreateUser(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.Plugin
+}
+
+// TestDriverErrorsScrubbed makes the server echo SQL text holding a hash and
+// a bound password in its error; the error the rotator returns must hold
+// neither, while errors.As still reaches the driver's error.
+func TestDriverErrorsScrubbed(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	r := NewSingleUser(testConfig(m))
+	e := endpoint{host: m.Host, port: m.Port, tls: true}
+	s, err := r.connect(t.Context(), e, "root", m.RootPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	pw := "Plaintext-" + newPassword(t)
+	c, err := hashFor(s.srv, "", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := alterPassword(s.srv, account("nobody", "%"), c)
+	st.query = "ALTER USERX " + st.query[len("ALTER USER "):] + " ?"
+	st.args = append(st.args, pw)
+	st.hidden = append(st.hidden, pw)
+	err = s.exec(t.Context(), "bad statement", st)
+	if err == nil {
+		t.Fatal("exec of a malformed statement succeeded")
+	}
+	rotationtest.AssertNoLeak(t, "error", err.Error(), pw, authhash.Native(pw))
+	var me *mysqldriver.MySQLError
+	if !errors.As(err, &me) || me.Number != 1064 {
+		t.Fatalf("errors.As(MySQLError) = %v, want syntax error 1064", err)
+	}
+	if !strings.Contains(err.Error(), "[redacted]") {
+		t.Fatalf("error %q: the server did not echo the statement, so this test proves nothing", err)
+	}
 }

@@ -84,11 +84,11 @@ func account(user, host string) string {
 }
 
 // quoteHash quotes a password hash as a SQL string. Hashes this package makes
-// use only [A-Za-z0-9./*$], so no escaping is ever needed; anything else is
+// use only [A-Za-z0-9./*$+], so no escaping is ever needed; anything else is
 // refused rather than escaped.
 func quoteHash(h string) (string, error) {
 	for _, c := range h {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("./*$", c)) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("./*$+", c)) {
 			return "", errors.New("password hash contains a character that would need escaping")
 		}
 	}

@@ -220,13 +220,14 @@ func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error 
 	if as == asPending {
 		return nil // already set by an earlier attempt
 	}
+	// SHOW CREATE USER is allowed for one's own account on MySQL and MariaDB.
 	plugin := ""
 	if !s.srv.MariaDB {
 		plugin = s.srv.defaultPlugin()
-		if lines, err := s.lines(ctx, "show own account", "SHOW CREATE USER CURRENT_USER()"); err == nil && len(lines) > 0 {
-			if o, err := parseCreateUser(lines[0]); err == nil && o.Plugin != "" {
-				plugin = o.Plugin
-			}
+	}
+	if lines, err := s.lines(ctx, "show own account", "SHOW CREATE USER CURRENT_USER()"); err == nil && len(lines) > 0 {
+		if o, err := parseCreateUser(lines[0]); err == nil && o.Plugin != "" {
+			plugin = o.Plugin
 		}
 	}
 	cred, err := hashFor(s.srv, plugin, req.Pending.Password)

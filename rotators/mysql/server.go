@@ -13,7 +13,12 @@ import (
 const (
 	pluginNative      = "mysql_native_password"
 	pluginCachingSHA2 = "caching_sha2_password"
+	pluginEd25519     = "ed25519" // MariaDB
 )
+
+// ErrUnsupportedPlugin is returned for a MariaDB account whose authentication
+// plugin has no password this package can set (unix_socket, gssapi, pam).
+var ErrUnsupportedPlugin = errors.New("the account's authentication plugin has no password Rotary can rotate")
 
 // ErrDualPasswordUnsupported is returned by the dual-password rotator when
 // the server lacks RETAIN CURRENT PASSWORD (MariaDB, MySQL before 8.0.14).
@@ -115,10 +120,17 @@ type credential struct {
 // hashFor prepares pw for plugin on s.
 func hashFor(s server, plugin, pw string) (credential, error) {
 	if s.MariaDB {
-		// MariaDB's IDENTIFIED BY PASSWORD and SET PASSWORD = '…' take the
-		// mysql_native_password hash.
-		q, err := quoteHash(authhash.Native(pw))
-		return credential{hash: q}, err
+		// MariaDB's IDENTIFIED BY PASSWORD / VIA … USING and SET PASSWORD =
+		// '…' take the stored form.
+		switch plugin {
+		case "", pluginNative:
+			q, err := quoteHash(authhash.Native(pw))
+			return credential{hash: q}, err
+		case pluginEd25519:
+			q, err := quoteHash(authhash.Ed25519(pw))
+			return credential{plugin: plugin, hash: q}, err
+		}
+		return credential{}, fmt.Errorf("%w (MariaDB plugin %q)", ErrUnsupportedPlugin, plugin)
 	}
 	switch plugin {
 	case pluginNative:
@@ -140,42 +152,62 @@ func hashFor(s server, plugin, pw string) (credential, error) {
 type statement struct {
 	query string
 	args  []any
+	// hidden are values in query or args to scrub from errors: the password
+	// hash (a driver error may quote the SQL text) and any bound plaintext.
+	hidden []string
 }
 
 // identified is the IDENTIFIED clause for c.
 func (c credential) identified(s server) statement {
+	var st statement
 	switch {
+	case s.MariaDB && c.plugin != "":
+		st = statement{query: "IDENTIFIED VIA " + c.plugin + " USING " + c.hash}
 	case s.MariaDB:
-		return statement{query: "IDENTIFIED BY PASSWORD " + c.hash}
+		st = statement{query: "IDENTIFIED BY PASSWORD " + c.hash}
 	case c.hash != "":
-		return statement{query: "IDENTIFIED WITH " + c.plugin + " AS " + c.hash}
+		st = statement{query: "IDENTIFIED WITH " + c.plugin + " AS " + c.hash}
 	case c.plugin != "":
-		return statement{query: "IDENTIFIED WITH " + c.plugin + " BY ?", args: []any{c.plain}}
+		st = statement{query: "IDENTIFIED WITH " + c.plugin + " BY ?", args: []any{c.plain}}
+	default:
+		st = statement{query: "IDENTIFIED BY ?", args: []any{c.plain}}
 	}
-	return statement{query: "IDENTIFIED BY ?", args: []any{c.plain}}
+	st.hidden = c.hidden()
+	return st
+}
+
+func (c credential) hidden() []string {
+	var out []string
+	if h := strings.Trim(c.hash, "'"); h != "" {
+		out = append(out, h)
+	}
+	if c.plain != "" {
+		out = append(out, c.plain)
+	}
+	return out
 }
 
 // setOwnPassword changes the connected user's own password.
 func setOwnPassword(s server, c credential) statement {
 	if s.MariaDB {
 		// SET PASSWORD without FOR needs no privilege; a literal is taken as
-		// the stored hash.
-		return statement{query: "SET PASSWORD = " + c.hash}
+		// the stored form for the account's plugin.
+		return statement{query: "SET PASSWORD = " + c.hash, hidden: c.hidden()}
 	}
 	id := c.identified(s)
-	return statement{query: "ALTER USER CURRENT_USER() " + id.query, args: id.args}
+	return statement{query: "ALTER USER CURRENT_USER() " + id.query, args: id.args, hidden: id.hidden}
 }
 
 // alterPassword changes acct's password (as a user with CREATE USER).
 func alterPassword(s server, acct string, c credential) statement {
 	id := c.identified(s)
-	return statement{query: "ALTER USER " + acct + " " + id.query, args: id.args}
+	return statement{query: "ALTER USER " + acct + " " + id.query, args: id.args, hidden: id.hidden}
 }
 
 // createUser creates acct with c unless it exists.
 func createUser(s server, acct string, c credential) statement {
 	id := c.identified(s)
-	return statement{query: "CREATE USER IF NOT EXISTS " + acct + " " + id.query, args: id.args}
+	return statement{query: "CREATE USER IF NOT EXISTS " + acct + " " + id.query, args: id.args, hidden: id.hidden}
 }
 
 // dualPasswordStatements are the statements of a dual-password setSecret on
@@ -189,6 +221,6 @@ func dualPasswordStatements(s server, acct, pw string) ([]statement, error) {
 	}
 	return []statement{
 		{query: "ALTER USER " + acct + " DISCARD OLD PASSWORD"},
-		{query: "ALTER USER " + acct + " IDENTIFIED BY ? RETAIN CURRENT PASSWORD", args: []any{pw}},
+		{query: "ALTER USER " + acct + " IDENTIFIED BY ? RETAIN CURRENT PASSWORD", args: []any{pw}, hidden: []string{pw}},
 	}, nil
 }

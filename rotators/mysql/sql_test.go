@@ -81,6 +81,12 @@ func TestStatements(t *testing.T) {
 		{name: "MariaDB create", build: func(t *testing.T) statement {
 			return createUser(mariadb, acct, mustHash(t, mariadb, "", pw))
 		}, want: "CREATE USER IF NOT EXISTS `app`@`%` IDENTIFIED BY PASSWORD " + native},
+		{name: "MariaDB ed25519 own password", build: func(t *testing.T) statement {
+			return setOwnPassword(mariadb, mustHash(t, mariadb, pluginEd25519, pw))
+		}, want: "SET PASSWORD = '" + authhash.Ed25519(pw) + "'"},
+		{name: "MariaDB ed25519 create", build: func(t *testing.T) statement {
+			return createUser(mariadb, acct, mustHash(t, mariadb, pluginEd25519, pw))
+		}, want: "CREATE USER IF NOT EXISTS `app`@`%` IDENTIFIED VIA ed25519 USING '" + authhash.Ed25519(pw) + "'"},
 		{name: "MySQL 5.7 native own password", build: func(t *testing.T) statement {
 			return setOwnPassword(mysql57, mustHash(t, mysql57, pluginNative, pw))
 		}, want: "ALTER USER CURRENT_USER() IDENTIFIED WITH mysql_native_password AS " + native},
@@ -121,6 +127,14 @@ func TestStatements(t *testing.T) {
 	}
 }
 
+func TestUnsupportedMariaDBPlugin(t *testing.T) {
+	for _, p := range []string{"unix_socket", "gssapi", "pam"} {
+		if _, err := hashFor(mariadb, p, "pw"); !errors.Is(err, ErrUnsupportedPlugin) {
+			t.Errorf("hashFor(%s) = %v, want ErrUnsupportedPlugin", p, err)
+		}
+	}
+}
+
 func mustHash(t *testing.T, s server, plugin, pw string) credential {
 	t.Helper()
 	c, err := hashFor(s, plugin, pw)
@@ -138,7 +152,7 @@ func TestDualPasswordStatements(t *testing.T) {
 	}
 	want := []statement{
 		{query: "ALTER USER `app`@`10.0.%` DISCARD OLD PASSWORD"},
-		{query: "ALTER USER `app`@`10.0.%` IDENTIFIED BY ? RETAIN CURRENT PASSWORD", args: []any{pw}},
+		{query: "ALTER USER `app`@`10.0.%` IDENTIFIED BY ? RETAIN CURRENT PASSWORD", args: []any{pw}, hidden: []string{pw}},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(statement{})); diff != "" {
 		t.Fatalf("dualPasswordStatements() mismatch (-want +got):\n%s", diff)
@@ -198,6 +212,9 @@ func TestParseCreateUser(t *testing.T) {
 		{name: "MySQL 8",
 			in:   "CREATE USER `app`@`%` IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$saltsaltsaltsaltsaltdigestdigestdigestdigestdigestdigestdiges' REQUIRE X509 PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT",
 			want: userOptions{Plugin: "caching_sha2_password", Hash: "$A$005$saltsaltsaltsaltsaltdigestdigestdigestdigestdigestdigestdiges", Require: "X509"}},
+		{name: "MariaDB ed25519",
+			in:   "CREATE USER `ed`@`%` IDENTIFIED VIA ed25519 USING 'KgXMXcPajp4kwmqEMJb+uCJ4FhOKwdTd7XNvvy7D9Jc' REQUIRE SSL",
+			want: userOptions{Plugin: "ed25519", Hash: "KgXMXcPajp4kwmqEMJb+uCJ4FhOKwdTd7XNvvy7D9Jc", Require: "SSL"}},
 		{name: "MySQL 5.7 REQUIRE NONE",
 			in:   "CREATE USER 'app'@'%' IDENTIFIED WITH 'mysql_native_password' AS '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19' REQUIRE NONE PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK",
 			want: userOptions{Plugin: "mysql_native_password", Hash: "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19", Require: "NONE"}},
@@ -413,4 +430,45 @@ func TestQuoteHash(t *testing.T) {
 	if q, err := quoteHash(h); err != nil || q != "'"+h+"'" {
 		t.Fatalf("quoteHash(caching_sha2) = %q, %v", q, err)
 	}
+}
+
+func TestScrub(t *testing.T) {
+	const pw = "Sup3r-Secret-Passw0rd"
+	tests := []struct {
+		name, msg, want string
+	}{
+		{name: "whole", msg: "near '" + pw + "' at line 1", want: "near '[redacted]' at line 1"},
+		{name: "cut at the end", msg: "near 'IDENTIFIED BY 'Sup3r-Sec...' at line 1", want: "near 'IDENTIFIED BY '[redacted]...' at line 1"},
+		{name: "cut at the start", msg: "near 'w0rd' at line 1", want: "near 'w0rd' at line 1"},
+		{name: "suffix", msg: "near 'Passw0rd'", want: "near '[redacted]'"},
+		{name: "nothing", msg: "access denied", want: "access denied"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := scrub(tc.msg, []string{pw, ""}); got != tc.want {
+				t.Fatalf("scrub() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzScrub checks no fragment of minFragment bytes of a secret survives.
+func FuzzScrub(f *testing.F) {
+	f.Add("near 'abcdefgh' at line 1", "abcdefgh")
+	f.Add("xxabcxx", "abc")
+	f.Fuzz(func(t *testing.T, msg, secret string) {
+		got := scrub(msg, []string{secret})
+		if secret == "" {
+			if got != msg {
+				t.Fatalf("scrub with an empty secret changed the message")
+			}
+			return
+		}
+		n := min(minFragment, len(secret))
+		for i := 0; i+n <= len(got); i++ {
+			if strings.Contains(secret, got[i:i+n]) && !strings.Contains("[redacted]", got[i:i+n]) {
+				t.Fatalf("scrub(%q, %q) = %q keeps a fragment %q", msg, secret, got, got[i:i+n])
+			}
+		}
+	})
 }

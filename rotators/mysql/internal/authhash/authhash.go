@@ -4,11 +4,15 @@ import (
 	"crypto/rand"
 	"crypto/sha1" //nolint:gosec // mysql_native_password is defined with SHA-1.
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+
+	"filippo.io/edwards25519"
 )
 
 // Native returns the mysql_native_password hash MySQL and MariaDB store:
@@ -191,4 +195,18 @@ func encode(c []byte) string {
 	}
 	put(0, c[31], c[30], 3)
 	return sb.String()
+}
+
+// Ed25519 returns the authentication string MariaDB's ed25519 plugin stores
+// for password (IDENTIFIED VIA ed25519 USING '…'): the unpadded base64 of the
+// Ed25519 public key whose secret scalar is the clamped first half of
+// SHA-512(password).
+func Ed25519(password string) string {
+	h := sha512.Sum512([]byte(password))
+	s, err := edwards25519.NewScalar().SetBytesWithClamping(h[:32])
+	if err != nil {
+		// SetBytesWithClamping fails only for a slice that is not 32 bytes.
+		panic("authhash: ed25519 scalar: " + err.Error())
+	}
+	return base64.RawStdEncoding.EncodeToString(new(edwards25519.Point).ScalarBaseMult(s).Bytes())
 }

@@ -132,3 +132,19 @@ func FuzzCachingSHA2(f *testing.F) {
 		}
 	})
 }
+
+// TestEd25519 uses values MariaDB 10.11 stored for
+// CREATE USER … IDENTIFIED VIA ed25519 USING PASSWORD('…').
+func TestEd25519(t *testing.T) {
+	tests := []struct{ password, want string }{
+		{"edpw", "LIEvGDGjHTmKyz3peLRjPqahOct5n6/BQCNm1bOvot4"},
+		{"edpw2", "KgXMXcPajp4kwmqEMJb+uCJ4FhOKwdTd7XNvvy7D9Jc"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.password, func(t *testing.T) {
+			if got := Ed25519(tc.password); got != tc.want {
+				t.Fatalf("Ed25519() = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
