@@ -365,3 +365,25 @@ func TestRegisterFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestTwilioMainKeyAdmin: a Main key in the admin secret manages keys like
+// the auth token does.
+func TestTwilioMainKeyAdmin(t *testing.T) {
+	cfg := testConfig(nil)
+	f := fakes.NewTwilio(t)
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
+	mainKey := f.SeedMain()
+	first := f.Seed("first")
+	cur := obj(t, map[string]string{"engine": "twilio", "accountSid": f.AccountSID, "apiKeyId": first.ID, "apiKeySecret": first.Secret, "masterarn": "arn:x"})
+	s := newStore(t, saas.NewRotator(&saas.Twilio{Config: cfg, Client: cfg.Client()}), cur,
+		obj(t, map[string]string{"apiKeyId": mainKey.ID, "apiKeySecret": mainKey.Secret}))
+	s.rotate()
+	s.rotate()
+	if f.Works(first.Secret) {
+		t.Error("the first key survived two rotations")
+	}
+	if !f.Works(mainKey.Secret) {
+		t.Error("the Main key was revoked")
+	}
+	checkCurrent(t, s, f, providers[1])
+}
