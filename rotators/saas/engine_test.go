@@ -26,7 +26,7 @@ type engineEnv struct {
 	errs    []error
 }
 
-func newEngineEnv(t *testing.T, p provider) *engineEnv {
+func newEngineEnv(t testing.TB, p provider) *engineEnv {
 	t.Helper()
 	f, a, cur, admin := p.setup(t, testConfig(nil))
 	var reg rotators.Registry
@@ -294,6 +294,37 @@ func TestEngineProviderDown(t *testing.T) {
 			e.f.Clear()
 			e.currentWorks(t, "after the failed rotation")
 			e.noLeaks(t)
+		})
+	}
+}
+
+// BenchmarkRotation reports, per whole rotation through the engine, the
+// Secrets Manager calls and the provider calls (API budget, not time).
+func BenchmarkRotation(b *testing.B) {
+	for _, p := range providers {
+		b.Run(p.name, func(b *testing.B) {
+			e := newEngineEnv(b, p)
+			if err := e.Rotate(b, e.arn); err != nil { // past the first rotation: AWSPREVIOUS exists
+				b.Fatal(err)
+			}
+			ops := []string{"create", "list", "get", "delete", "deactivate", "verify"}
+			count := func() (n int) {
+				for _, op := range ops {
+					n += e.f.Calls(op)
+				}
+				return n
+			}
+			before := count()
+			e.ResetSMCalls()
+			n := 0
+			for b.Loop() {
+				if err := e.Rotate(b, e.arn); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			b.ReportMetric(float64(e.SMCalls())/float64(n), "sm-calls/op")
+			b.ReportMetric(float64(count()-before)/float64(n), "provider-calls/op")
 		})
 	}
 }

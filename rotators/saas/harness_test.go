@@ -35,7 +35,7 @@ type provider struct {
 	name string
 	// spec fields, repeated so tests read keys without the adapter
 	idKey, secretKey string
-	setup            func(t *testing.T, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value)
+	setup            func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value)
 }
 
 func mustParse(t testing.TB, s string) secret.Value {
@@ -73,7 +73,7 @@ func testConfig(waits *[]time.Duration) saas.Config {
 var providers = []provider{
 	{
 		name: "sendgrid", idKey: "apiKeyId", secretKey: "apiKey",
-		setup: func(t *testing.T, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
+		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewSendGrid(t)
 			k := f.Seed("first", "mail.send")
 			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
@@ -84,7 +84,7 @@ var providers = []provider{
 	},
 	{
 		name: "twilio", idKey: "apiKeyId", secretKey: "apiKeySecret",
-		setup: func(t *testing.T, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
+		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewTwilio(t)
 			k := f.Seed("first")
 			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
@@ -95,7 +95,7 @@ var providers = []provider{
 	},
 	{
 		name: "okta", idKey: "keyId", secretKey: "clientSecret",
-		setup: func(t *testing.T, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
+		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewOkta(t)
 			k := f.Seed()
 			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, f.Client()
