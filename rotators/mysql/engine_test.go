@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
 	"github.com/rotary-secrets/rotary/test/localaws"
 	"github.com/rotary-secrets/rotary/test/rotationtest"
@@ -181,6 +182,7 @@ func TestEngineMultiUser(t *testing.T) {
 	arn := env.CreateSecret(t, "mysql/multi/"+user, orig)
 
 	wantUsers := []string{user + CloneSuffix, user, user + CloneSuffix}
+	var prevBefore secret.Value
 	for i, want := range wantUsers {
 		if err := env.Rotate(t, arn); err != nil {
 			t.Fatalf("rotation %d: %v", i+1, err)
@@ -190,7 +192,11 @@ func TestEngineMultiUser(t *testing.T) {
 			t.Fatalf("rotation %d: AWSCURRENT user = %q, want %q", i+1, cur.Username, want)
 		}
 		mustLogin(t, m, cur)
-		mustLogin(t, m, prev) // AWSPREVIOUS works until the next rotation
+		mustLogin(t, m, prev) // AWSPREVIOUS works until the next rotation…
+		if i > 0 {
+			mustBeDenied(t, m, prevBefore) // …and not after it
+		}
+		prevBefore = prev
 		if i == 0 {
 			m.Exec(t, "GRANT UPDATE ON mysql.db TO "+account(user, "%"))
 			m.Exec(t, "REVOKE INSERT ON mysql.db FROM "+account(user, "%"))
@@ -232,4 +238,44 @@ func BenchmarkRotationSingle(b *testing.B) {
 	b.ReportMetric(float64(env.SMCalls())/n, "sm-calls/op")
 	b.ReportMetric(float64(st.Logins-before.Logins)/n, "logins/op")
 	b.ReportMetric(float64(st.FailedLogins-before.FailedLogins)/n, "failed-logins/op")
+}
+
+// TestEngineMalformedSecret: a secret the rotator cannot use fails in
+// createSecret, with an error naming the key, before any connection, and
+// leaves AWSCURRENT as it was.
+func TestEngineMalformedSecret(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	r := NewSingleUser(testConfig(m))
+	env := rotationtest.New(t, r)
+	tests := []struct {
+		name   string
+		mutate func(v *secret.Value)
+		key    string
+	}{
+		{name: "no host", mutate: func(v *secret.Value) { v.Host = "" }, key: secret.KeyHost},
+		{name: "no username", mutate: func(v *secret.Value) { v.Username = "" }, key: secret.KeyUsername},
+		{name: "overlong username", mutate: func(v *secret.Value) { v.Username = strings.Repeat("x", 81) }, key: secret.KeyUsername},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := secret.Value{Engine: "mysql", Host: m.Host, Port: m.Port, Username: "u", Password: newPassword(t)}
+			tc.mutate(&v)
+			arn := env.CreateSecret(t, "mysql/bad/"+dbtest.NewMySQLUserName("x"), v)
+			before := r.Stats()
+			err := env.Rotate(t, arn)
+			if err == nil {
+				t.Fatal("Rotate succeeded")
+			}
+			if !strings.Contains(err.Error(), `"`+tc.key+`"`) {
+				t.Fatalf("Rotate() = %v, want the error to name key %q", err, tc.key)
+			}
+			if r.Stats() != before {
+				t.Fatal("a connection was attempted")
+			}
+			if got := env.Value(t, arn, "AWSCURRENT"); got.Password != v.Password {
+				t.Fatal("AWSCURRENT changed")
+			}
+			rotationtest.AssertNoLeak(t, "engine logs", env.Logs(), v.Password)
+		})
+	}
 }
