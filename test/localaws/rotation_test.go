@@ -313,12 +313,14 @@ func TestRotateSecretRequests(t *testing.T) {
 // with credentials of a role assumed in the secret's account.
 func TestRotationToken(t *testing.T) {
 	tests := []struct {
-		name string
-		drop bool
-		want localaws.Outcome
+		name  string
+		drop  bool
+		wrong string // a RotationToken to send instead of the event's
+		want  localaws.Outcome
 	}{
-		{"token passed", false, localaws.Succeeded},
-		{"token dropped", true, localaws.Failed},
+		{"token passed", false, "", localaws.Succeeded},
+		{"token dropped", true, "", localaws.Failed},
+		{"wrong token", false, "00000000-0000-4000-8000-000000000000-forged", localaws.Failed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,6 +338,7 @@ func TestRotationToken(t *testing.T) {
 			s.RegisterFunction(fnARN, localaws.HandlerFunction(testfn.Handler(testfn.Options{
 				Client:            func(context.Context, testfn.Event) (*secretsmanager.Client, error) { return assumed, nil },
 				DropRotationToken: tt.drop,
+				RotationToken:     tt.wrong,
 			})))
 			if _, err := rotate(t, owner, arn, token("r1")); err != nil {
 				t.Fatalf("RotateSecret: %v", err)
@@ -344,7 +347,10 @@ func TestRotationToken(t *testing.T) {
 			if len(runs) != 1 || runs[0].Outcome != tt.want {
 				t.Fatalf("runs = %+v, want %s", runs, tt.want)
 			}
-			if tt.drop && !strings.Contains(runs[0].Error, "AccessDeniedException") {
+			if tt.wrong != "" && strings.Contains(runs[0].Error, tt.wrong) {
+				t.Errorf("the error echoes the RotationToken: %q", runs[0].Error)
+			}
+			if tt.want == localaws.Failed && !strings.Contains(runs[0].Error, "AccessDeniedException") {
 				t.Errorf("failure %q, want the AccessDeniedException from PutSecretValue", runs[0].Error)
 			}
 			if got := s.Calls("AssumeRole", localaws.DefaultAccount); got != 1 {

@@ -34,8 +34,9 @@ type Options struct {
 	// credential scope. Default DefaultRegion.
 	Region string
 
-	// Seed makes random choices (fault probabilities, ARN suffixes, generated
-	// keys are not affected: those always come from crypto/rand) reproducible.
+	// Seed seeds the generator behind fault probabilities, so a run with the
+	// same calls in the same order faults the same calls. ARN suffixes, keys,
+	// tokens and passwords always come from crypto/rand.
 	Seed uint64
 
 	// RotationRetries is how many times a failed rotation is re-driven (the

@@ -253,6 +253,7 @@ func writeXMLError(w http.ResponseWriter, e *apiError) {
 	body.RequestID = newUUID()
 	b, _ := xml.Marshal(body)
 	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", body.RequestID)
 	w.WriteHeader(e.status)
 	_, _ = w.Write(b)
 }

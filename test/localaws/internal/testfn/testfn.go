@@ -32,6 +32,9 @@ type Options struct {
 	// DropRotationToken leaves RotationToken out of PutSecretValue, as a
 	// function written before the token existed would.
 	DropRotationToken bool
+	// RotationToken, when set, replaces the event's RotationToken in
+	// PutSecretValue (a function passing a wrong token).
+	RotationToken string
 	// Hook runs at the start of every step; an error fails the step.
 	Hook func(ctx context.Context, ev Event) error
 }
@@ -142,7 +145,10 @@ func create(ctx context.Context, o Options, c *secretsmanager.Client, ev Event) 
 		SecretId: &ev.SecretID, ClientRequestToken: &ev.ClientRequestToken,
 		SecretString: aws.String(string(b)), VersionStages: []string{"AWSPENDING"},
 	}
-	if !o.DropRotationToken && ev.RotationToken != "" {
+	switch {
+	case o.RotationToken != "":
+		in.RotationToken = &o.RotationToken
+	case !o.DropRotationToken && ev.RotationToken != "":
 		in.RotationToken = &ev.RotationToken
 	}
 	if _, err := c.PutSecretValue(ctx, in); err != nil {
