@@ -183,7 +183,7 @@ func (c *Client) once(ctx context.Context, req Request, path string, attempt int
 			return nil, c.backoff(attempt), herr
 		}
 		if wait > c.maxWait() {
-			return nil, -1, fmt.Errorf("provider asks to wait %s, more than the %s cap: %w", wait.Round(time.Second), c.maxWait(), herr)
+			return nil, -1, fmt.Errorf("%w (the provider asks to wait %s, more than the %s cap)", herr, wait.Round(time.Second), c.maxWait())
 		}
 		return nil, wait, herr
 	case hresp.StatusCode >= 500:

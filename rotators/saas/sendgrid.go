@@ -57,6 +57,12 @@ func (s *SendGrid) admin(admin secret.Value) (string, error) {
 	return k, nil
 }
 
+// sendGridAutoScopes are scopes SendGrid assigns to keys itself; they are
+// listed on a key but are not requested when minting one.
+var sendGridAutoScopes = map[string]bool{
+	"2fa_exempt": true, "2fa_required": true, "sender_verification_exempt": true, "sender_verification_eligible": true,
+}
+
 type sendGridKey struct {
 	ID     string   `json:"api_key_id"`
 	Name   string   `json:"name"`
@@ -65,7 +71,7 @@ type sendGridKey struct {
 }
 
 // Create implements Adapter: it reads the current key's scopes, then mints a
-// key with those scopes.
+// key with those scopes (less the ones SendGrid assigns itself).
 func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	base, err := s.base(req.Secret)
 	if err != nil {
@@ -93,9 +99,15 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 	if err := decode(readOp, resp, &got); err != nil {
 		return Key{}, err
 	}
-	scopes := got.Scopes
+	listed := got.Scopes
 	if len(got.Result) > 0 {
-		scopes = got.Result[0].Scopes
+		listed = got.Result[0].Scopes
+	}
+	var scopes []string
+	for _, sc := range listed {
+		if !sendGridAutoScopes[sc] {
+			scopes = append(scopes, sc)
+		}
 	}
 	if len(scopes) == 0 {
 		return Key{}, errors.New(readOp + ": the provider listed no scopes; refusing to mint a full-access key")

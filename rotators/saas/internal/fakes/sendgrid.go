@@ -7,6 +7,9 @@ import (
 	"testing"
 )
 
+// autoScopes are scopes SendGrid assigns itself and refuses in requests here.
+var autoScopes = map[string]bool{"2fa_exempt": true, "2fa_required": true, "sender_verification_exempt": true, "sender_verification_eligible": true}
+
 // SendGrid fakes the SendGrid v3 API keys endpoints (POST/GET /v3/api_keys,
 // GET/DELETE /v3/api_keys/{api_key_id}) and GET /v3/scopes, with Bearer
 // authentication and {"errors":[{"field":…,"message":…}]} error bodies. Only
@@ -88,9 +91,16 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 			if len(s.keys) >= 100 {
 				return reply{status: 403, msg: "Cannot create more than 100 API keys"}
 			}
+			for _, sc := range in.Scopes {
+				if autoScopes[sc] {
+					return reply{status: 400, body: map[string]any{"errors": []map[string]any{{"field": "scopes", "message": "invalid scope: " + sc}}}}
+				}
+			}
 			if in.Scopes == nil {
 				in.Scopes = []string{"full.access"}
 			}
+			// SendGrid adds these to every key itself.
+			in.Scopes = append(in.Scopes, "2fa_required", "sender_verification_eligible")
 			k := s.add(random(alnum, 22), in.Name, "", in.Scopes).fill()
 			return reply{status: 201, body: map[string]any{"api_key": k.Secret, "api_key_id": k.ID, "name": k.Name, "scopes": k.Scopes}}
 		})
