@@ -1,0 +1,122 @@
+package awsx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// System tags RDS puts on the master user secrets it manages.
+const (
+	TagRDSPrimaryInstance = "aws:rds:primaryDBInstanceArn"
+	TagRDSPrimaryCluster  = "aws:rds:primaryDBClusterArn"
+)
+
+// ErrNotRDSManaged reports a master secret without RDS's system tag, so its
+// database cannot be found through the RDS API.
+var ErrNotRDSManaged = errors.New("master secret has no aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag")
+
+// rdsAPI is the part of the RDS client RDSEndpoints uses.
+type rdsAPI interface {
+	DescribeDBInstances(ctx context.Context, in *rds.DescribeDBInstancesInput, optFns ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error)
+	DescribeDBClusters(ctx context.Context, in *rds.DescribeDBClustersInput, optFns ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
+}
+
+// RDSEndpoints finds the endpoint of the database an RDS-managed master secret
+// belongs to: DescribeSecret on the master secret (through Clients, so in the
+// secret's own account) for its aws:rds:primaryDBInstanceArn or
+// aws:rds:primaryDBClusterArn tag, then DescribeDBInstances or
+// DescribeDBClusters in that account and region. It implements
+// postgres.EndpointResolver (and any rotator's resolver with the same method).
+// It reads no secret value.
+type RDSEndpoints struct {
+	clients *Clients
+	rdsOpts []func(*rds.Options)
+}
+
+// NewRDSEndpoints returns a resolver using c's clients and credentials;
+// optFns adjust the RDS client (e.g. BaseEndpoint in tests).
+func NewRDSEndpoints(c *Clients, optFns ...func(*rds.Options)) *RDSEndpoints {
+	return &RDSEndpoints{clients: c, rdsOpts: optFns}
+}
+
+// ResolveEndpoint returns the host and port of the master secret's database
+// (a cluster's writer endpoint for a cluster). dbInstanceID and dbClusterID,
+// the user secret's identifiers, must name the same database when set.
+func (r *RDSEndpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+	loc, err := ParseSecretARN(masterARN)
+	if err != nil {
+		return "", 0, err
+	}
+	sm, err := r.clients.SecretsManager(ctx, masterARN, "rds-endpoint")
+	if err != nil {
+		return "", 0, err
+	}
+	desc, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(masterARN)})
+	if err != nil {
+		return "", 0, fmt.Errorf("describe master secret: %w", err)
+	}
+	var instanceARN, clusterARN string
+	for _, tag := range desc.Tags {
+		switch strings.ToLower(aws.ToString(tag.Key)) {
+		case strings.ToLower(TagRDSPrimaryInstance):
+			instanceARN = aws.ToString(tag.Value)
+		case strings.ToLower(TagRDSPrimaryCluster):
+			clusterARN = aws.ToString(tag.Value)
+		}
+	}
+	if instanceARN == "" && clusterARN == "" {
+		return "", 0, ErrNotRDSManaged
+	}
+	opts := sm.Options()
+	client := rds.NewFromConfig(r.clients.base, append([]func(*rds.Options){func(o *rds.Options) {
+		o.Region = loc.Region
+		o.Credentials = opts.Credentials
+	}}, r.rdsOpts...)...)
+	return resolveRDS(ctx, client, instanceARN, clusterARN, dbInstanceID, dbClusterID)
+}
+
+// resolveRDS asks RDS for the tagged instance's or cluster's endpoint.
+func resolveRDS(ctx context.Context, client rdsAPI, instanceARN, clusterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+	if instanceARN != "" {
+		if dbInstanceID != "" && !sameIdentifier(instanceARN, dbInstanceID) {
+			return "", 0, fmt.Errorf("master secret belongs to DB instance %s, not the user secret's dbInstanceIdentifier %q", instanceARN, dbInstanceID)
+		}
+		out, err := client.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(instanceARN)})
+		if err != nil {
+			return "", 0, fmt.Errorf("describe DB instance %s: %w", instanceARN, err)
+		}
+		if len(out.DBInstances) == 0 || out.DBInstances[0].Endpoint == nil {
+			return "", 0, fmt.Errorf("describe DB instance %s: no instance or no endpoint yet", instanceARN)
+		}
+		ep := out.DBInstances[0].Endpoint
+		return aws.ToString(ep.Address), int(aws.ToInt32(ep.Port)), nil
+	}
+	if dbClusterID != "" && !sameIdentifier(clusterARN, dbClusterID) {
+		return "", 0, fmt.Errorf("master secret belongs to DB cluster %s, not the user secret's dbClusterIdentifier %q", clusterARN, dbClusterID)
+	}
+	out, err := client.DescribeDBClusters(ctx, &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(clusterARN)})
+	if err != nil {
+		return "", 0, fmt.Errorf("describe DB cluster %s: %w", clusterARN, err)
+	}
+	if len(out.DBClusters) == 0 || out.DBClusters[0].Endpoint == nil {
+		return "", 0, fmt.Errorf("describe DB cluster %s: no cluster or no endpoint yet", clusterARN)
+	}
+	c := out.DBClusters[0]
+	return aws.ToString(c.Endpoint), int(aws.ToInt32(c.Port)), nil
+}
+
+// sameIdentifier reports whether id names the resource of arn (an identifier
+// or the ARN itself; RDS identifiers are case-insensitive).
+func sameIdentifier(arn, id string) bool {
+	if strings.EqualFold(arn, id) {
+		return true
+	}
+	i := strings.LastIndex(arn, ":")
+	return i >= 0 && strings.EqualFold(arn[i+1:], id)
+}
