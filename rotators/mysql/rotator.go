@@ -234,7 +234,18 @@ func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error 
 	if err != nil {
 		return fmt.Errorf("hash pending password: %w", err)
 	}
-	return s.exec(ctx, "change own password", setOwnPassword(s.srv, cred))
+	err = s.exec(ctx, "change own password", setOwnPassword(s.srv, cred))
+	if err != nil && !s.srv.MariaDB && s.srv.atLeast(5, 7, 6) && isPrivilegeError(err) {
+		// MySQL accepts a pre-hashed password only from accounts with CREATE
+		// USER; others may change their own password only in plaintext.
+		loginPassword := req.Current.Password
+		if as == asPrevious {
+			prev, _, _ := req.Previous(ctx)
+			loginPassword = prev.Password
+		}
+		err = s.exec(ctx, "change own password", ownPasswordPlain(s.srv, req.Pending.Password, loginPassword))
+	}
+	return err
 }
 
 // connectMaster loads the master secret, checks it against the user secret
@@ -460,9 +471,30 @@ func (r *Rotator) setDual(ctx context.Context, req rotators.SetRequest) error {
 	// The current password logs in both before and after this step (it
 	// becomes the secondary), so ask the server whether the primary already
 	// is the pending one.
+	known := false
 	if lines, err := s.lines(ctx, "show account", "SHOW CREATE USER "+acct); err == nil && len(lines) > 0 {
-		if o, err := parseCreateUser(lines[0]); err == nil && storedMatches(o, pending.Password) {
+		if o, err := parseCreateUser(lines[0]); err == nil && (authhash.IsNative(o.Hash) || strings.HasPrefix(o.Hash, "$A$")) {
+			known = true
+			if storedMatches(o, pending.Password) {
+				return nil
+			}
+		}
+	}
+	if !known {
+		// The stored hash cannot be read or checked here. Repeating the
+		// statements would discard AWSCURRENT (now the secondary), so ask the
+		// server instead: if the pending password logs in, it is the primary.
+		e, err := endpointOf(cur)
+		if err != nil {
+			return err
+		}
+		ps, err := r.connect(ctx, e, cur.Username, pending.Password, cur.Password)
+		if err == nil {
+			ps.close()
 			return nil
+		}
+		if !errors.Is(err, ErrAccessDenied) {
+			return fmt.Errorf("connect as pending user: %w", err)
 		}
 	}
 	stmts, err := dualPasswordStatements(s.srv, acct, pending.Password)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/rotary-secrets/rotary/rotators/mysql/internal/authhash"
 )
 
@@ -187,15 +189,42 @@ func (c credential) hidden() []string {
 	return out
 }
 
-// setOwnPassword changes the connected user's own password.
+// setOwnPassword changes the connected user's own password, pre-hashed.
+// On MySQL 5.7.6+ the pre-hashed ALTER USER needs the CREATE USER privilege;
+// ownPasswordPlain is the fallback for accounts without it.
 func setOwnPassword(s server, c credential) statement {
-	if s.MariaDB {
+	if s.MariaDB || !s.atLeast(5, 7, 6) {
 		// SET PASSWORD without FOR needs no privilege; a literal is taken as
-		// the stored form for the account's plugin.
+		// the stored form for the account's plugin (MariaDB, MySQL < 5.7.6).
 		return statement{query: "SET PASSWORD = " + c.hash, hidden: c.hidden()}
 	}
 	id := c.identified(s)
 	return statement{query: "ALTER USER CURRENT_USER() " + id.query, args: id.args, hidden: id.hidden}
+}
+
+// ownPasswordPlain is the only statement MySQL 5.7.6+ lets an account
+// without CREATE USER use to change its own password: the plaintext, bound as
+// a parameter. From 8.0.13 it names the password it logged in with, for
+// accounts with PASSWORD REQUIRE CURRENT.
+func ownPasswordPlain(s server, pw, loginPassword string) statement {
+	if s.atLeast(8, 0, 13) {
+		return statement{query: "ALTER USER USER() IDENTIFIED BY ? REPLACE ?", args: []any{pw, loginPassword}, hidden: []string{pw, loginPassword}}
+	}
+	return statement{query: "ALTER USER USER() IDENTIFIED BY ?", args: []any{pw}, hidden: []string{pw}}
+}
+
+// isPrivilegeError reports whether err is the server refusing a statement
+// for lack of privilege.
+func isPrivilegeError(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1044, 1142, 1227, 1370: // DB access denied, table access denied, specific privilege needed, routine access denied
+		return true
+	}
+	return false
 }
 
 // alterPassword changes acct's password (as a user with CREATE USER).

@@ -144,6 +144,31 @@ func mustHash(t *testing.T, s server, plugin, pw string) credential {
 	return c
 }
 
+func TestOwnPasswordPlain(t *testing.T) {
+	tests := []struct {
+		name string
+		srv  server
+		want statement
+	}{
+		{name: "MySQL 8.0.13+ names the login password", srv: mysql8,
+			want: statement{query: "ALTER USER USER() IDENTIFIED BY ? REPLACE ?", args: []any{"new", "old"}, hidden: []string{"new", "old"}}},
+		{name: "MySQL 5.7", srv: mysql57,
+			want: statement{query: "ALTER USER USER() IDENTIFIED BY ?", args: []any{"new"}, hidden: []string{"new"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ownPasswordPlain(tc.srv, "new", "old")
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(statement{})); diff != "" {
+				t.Fatalf("ownPasswordPlain() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	mysql56 := server{Major: 5, Minor: 6, Patch: 51}
+	if got := setOwnPassword(mysql56, mustHash(t, mysql56, pluginNative, "pw")); got.query != "SET PASSWORD = '"+authhash.Native("pw")+"'" {
+		t.Fatalf("MySQL 5.6 own password = %q", got.query)
+	}
+}
+
 func TestDualPasswordStatements(t *testing.T) {
 	const pw = "new-Pa55word"
 	got, err := dualPasswordStatements(mysql8, account("app", "10.0.%"), pw)
