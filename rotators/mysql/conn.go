@@ -51,6 +51,9 @@ type session struct {
 	srv    server
 	user   string
 	scrubs []string
+	// password is the one the session logged in with, set by loginChain for
+	// MySQL's REPLACE clause. Never print it.
+	password string
 }
 
 // countingConnector counts every connection attempt.

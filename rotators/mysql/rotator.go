@@ -180,6 +180,7 @@ func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, pre
 	all := []string{cur.Password, pending.Password}
 	s, err := r.connect(ctx, e, cur.Username, cur.Password, all...)
 	if err == nil {
+		s.password = cur.Password
 		return s, asCurrent, nil
 	}
 	if !errors.Is(err, ErrAccessDenied) {
@@ -201,6 +202,7 @@ func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, pre
 			all = append(all, prev.Password)
 			s, err = r.connect(ctx, e, cur.Username, prev.Password, all...)
 			if err == nil {
+				s.password = prev.Password
 				return s, asPrevious, nil
 			}
 			if !errors.Is(err, ErrAccessDenied) {
@@ -238,12 +240,7 @@ func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error 
 	if err != nil && !s.srv.MariaDB && s.srv.atLeast(5, 7, 6) && isPrivilegeError(err) {
 		// MySQL accepts a pre-hashed password only from accounts with CREATE
 		// USER; others may change their own password only in plaintext.
-		loginPassword := req.Current.Password
-		if as == asPrevious {
-			prev, _, _ := req.Previous(ctx)
-			loginPassword = prev.Password
-		}
-		err = s.exec(ctx, "change own password", ownPasswordPlain(s.srv, req.Pending.Password, loginPassword))
+		err = s.exec(ctx, "change own password", ownPasswordPlain(s.srv, req.Pending.Password, s.password))
 	}
 	return err
 }
