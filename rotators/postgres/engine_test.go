@@ -95,6 +95,7 @@ func TestEngineRotation(t *testing.T) {
 			var masterPW string
 			if tt.alternating {
 				p := newPair(t, pg, "eng")
+				p.user.Engine = "aurora-postgresql"
 				p.user.MasterARN = env.CreateSecret(t, "master-"+randomHex(4), p.master)
 				user, masterPW = p.user, p.master.Password
 			} else {

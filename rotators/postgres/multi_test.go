@@ -130,6 +130,27 @@ func TestMultiUserRotations(t *testing.T) {
 	assertNoSecret(t, "server log", pg.Log(), passwords...)
 }
 
+// TestMultiUserHostileNames alternates pairs whose names need quoting.
+func TestMultiUserHostileNames(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	for _, prefix := range []string{`m"q'; DROP ROLE x; --`, `back\slash`, "ünï ロール"} {
+		t.Run(prefix, func(t *testing.T) {
+			r := newMulti(t, pg)
+			p := newPair(t, pg, prefix)
+			d := &direct{rot: r, current: p.user, master: p.master}
+			for i, want := range []string{p.clone, p.base} {
+				next, err := d.rotate(t)
+				if err != nil {
+					t.Fatalf("rotation %d: %v", i+1, err)
+				}
+				if next.Username != want || !pg.CanLogin(t, want, next.Password) {
+					t.Fatalf("rotation %d: user %q does not log in with the new password", i+1, want)
+				}
+			}
+		})
+	}
+}
+
 // TestMultiUserResync: a clone that lost its membership and role setting gets
 // them back at the next rotation that sets it; a rotation that would hand the
 // original's password to a clone that is not its member is refused.
