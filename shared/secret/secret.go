@@ -357,8 +357,9 @@ func (v Value) Strategy() string {
 var safeExtraKeys = map[string]bool{
 	KeyStrategy: true, "apiKeyId": true, "apiKeyName": true, "keyId": true, "clientId": true,
 	"accountSid": true, "appId": true, "orgUrl": true, "region": true, "adminSecretArn": true,
-	// SaaS provider settings (rotators/saas): a host and an OAuth method name.
-	"baseUrl": true, "tokenEndpointAuthMethod": true,
+	// SaaS provider settings (rotators/saas): a host, an OAuth method name, a
+	// SendGrid subuser name.
+	"baseUrl": true, "tokenEndpointAuthMethod": true, "onBehalfOf": true,
 }
 
 // Secrets returns every value in v that must never be printed: the password and
