@@ -396,3 +396,26 @@ func TestTwilioMainKeyAdmin(t *testing.T) {
 	}
 	checkCurrent(t, s, f, providers[1])
 }
+
+// TestSendGridSubuser: with onBehalfOf, the parent's admin key rotates a
+// subuser's key and never touches the parent account's keys.
+func TestSendGridSubuser(t *testing.T) {
+	cfg := testConfig(nil)
+	f := fakes.NewSendGrid(t)
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
+	parent := f.Seed("parent-key", "mail.send")
+	sub := f.SeedFor("marketing", "sub-key", "mail.send")
+	cur := obj(t, map[string]string{"engine": "sendgrid", "apiKeyId": sub.ID, "apiKey": sub.Secret, "onBehalfOf": "marketing", "masterarn": "arn:x"})
+	s := newStore(t, saas.NewRotator(&saas.SendGrid{Config: cfg, Client: cfg.Client()}), cur, obj(t, map[string]string{"apiKey": f.AdminKey}))
+	s.rotate()
+	s.rotate()
+	if f.Works(sub.Secret) || !f.Works(parent.Secret) {
+		t.Errorf("subuser key live %v (want false), parent key live %v (want true)", f.Works(sub.Secret), f.Works(parent.Secret))
+	}
+	for _, k := range f.Live() {
+		if k.ID != parent.ID && k.Owner != "marketing" {
+			t.Errorf("key %s minted for %q, want the subuser", k.ID, k.Owner)
+		}
+	}
+	checkCurrent(t, s, f, providers[0])
+}

@@ -24,9 +24,11 @@ const (
 //
 // Rotated secret: {"engine":"sendgrid","masterarn":"<admin secret ARN>",
 // "apiKeyId":"…","apiKey":"SG.…"} and optionally "region":"eu" or
-// "baseUrl":"https://api.eu.sendgrid.com" for EU regional subusers. Admin
-// secret: {"apiKey":"SG.…"}, a key with the api_keys scopes (api_keys.create,
-// api_keys.read, api_keys.delete). The new key gets the current key's scopes.
+// "baseUrl":"https://api.eu.sendgrid.com" for EU regional subusers, and
+// "onBehalfOf":"<subuser>" when a parent account's admin key manages a
+// subuser's keys. Admin secret: {"apiKey":"SG.…"}, a key with the api_keys
+// scopes (api_keys.create, api_keys.read, api_keys.delete). The new key gets
+// the current key's scopes.
 type SendGrid struct {
 	Config Config
 	Client *Client
@@ -49,12 +51,21 @@ func (s *SendGrid) base(v secret.Value) (string, error) {
 	return s.Config.baseURL(EngineSendGrid, own, SendGridGlobalURL, []string{"api.sendgrid.com", "api.eu.sendgrid.com"})
 }
 
-func (s *SendGrid) admin(admin secret.Value) (string, error) {
+// admin returns the headers of key-management calls: the admin key, and
+// on-behalf-of when the rotated secret names a subuser.
+func (s *SendGrid) admin(v, admin secret.Value) (http.Header, error) {
 	k, _ := admin.Get("apiKey")
 	if k == "" {
-		return "", fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "apiKey", Problem: "must hold a SendGrid API key with the api_keys scopes"})
+		return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "apiKey", Problem: "must hold a SendGrid API key with the api_keys scopes"})
 	}
-	return k, nil
+	h := bearer(k)
+	if sub, _ := v.Get("onBehalfOf"); sub != "" {
+		if strings.ContainsAny(sub, "\r\n") {
+			return nil, &secret.KeyError{Key: "onBehalfOf", Problem: "must be a subuser name on one line"}
+		}
+		h.Set("On-Behalf-Of", sub)
+	}
+	return h, nil
 }
 
 // sendGridAutoScopes are scopes SendGrid assigns to keys itself; they are
@@ -77,7 +88,7 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 	if err != nil {
 		return Key{}, err
 	}
-	admin, err := s.admin(req.Admin)
+	admin, err := s.admin(req.Secret, req.Admin)
 	if err != nil {
 		return Key{}, err
 	}
@@ -86,7 +97,7 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 	}
 	secrets := secretsOf(req.Secret, req.Admin)
 	const readOp = "sendgrid: read the current key's scopes"
-	resp, err := call(ctx, s.Client, readOp, http.MethodGet, base+"/v3/api_keys/"+url.PathEscape(req.Current.ID), bearer(admin), nil, "", secrets)
+	resp, err := call(ctx, s.Client, readOp, http.MethodGet, base+"/v3/api_keys/"+url.PathEscape(req.Current.ID), admin, nil, "", secrets)
 	if err != nil {
 		return Key{}, err
 	}
@@ -113,7 +124,7 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 		return Key{}, errors.New(readOp + ": the provider listed no scopes; refusing to mint a full-access key")
 	}
 	const op = "sendgrid: create key"
-	resp, err = call(ctx, s.Client, op, http.MethodPost, base+"/v3/api_keys", bearer(admin),
+	resp, err = call(ctx, s.Client, op, http.MethodPost, base+"/v3/api_keys", admin,
 		jsonBody(map[string]any{"name": req.Name, "scopes": scopes}), "application/json", secrets)
 	if err != nil {
 		return Key{}, err
@@ -142,14 +153,14 @@ func (s *SendGrid) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 	if err != nil {
 		return err
 	}
-	admin, err := s.admin(req.Admin)
+	admin, err := s.admin(req.Secret, req.Admin)
 	if err != nil {
 		return err
 	}
 	if err := checkID("apiKeyId", req.KeyID); err != nil {
 		return err
 	}
-	_, err = call(ctx, s.Client, "sendgrid: delete key", http.MethodDelete, base+"/v3/api_keys/"+url.PathEscape(req.KeyID), bearer(admin), nil, "",
+	_, err = call(ctx, s.Client, "sendgrid: delete key", http.MethodDelete, base+"/v3/api_keys/"+url.PathEscape(req.KeyID), admin, nil, "",
 		secretsOf(req.Secret, req.Admin))
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -164,12 +175,12 @@ func (s *SendGrid) Find(ctx context.Context, req FindKeysRequest) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	admin, err := s.admin(req.Admin)
+	admin, err := s.admin(req.Secret, req.Admin)
 	if err != nil {
 		return nil, err
 	}
 	const op = "sendgrid: list keys"
-	resp, err := call(ctx, s.Client, op, http.MethodGet, base+"/v3/api_keys?limit=100", bearer(admin), nil, "", secretsOf(req.Secret, req.Admin))
+	resp, err := call(ctx, s.Client, op, http.MethodGet, base+"/v3/api_keys?limit=100", admin, nil, "", secretsOf(req.Secret, req.Admin))
 	if err != nil {
 		return nil, err
 	}

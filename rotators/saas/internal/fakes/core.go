@@ -32,6 +32,7 @@ type Fault struct {
 
 // Key is a key the fake holds.
 type Key struct {
+	Owner   string // SendGrid subuser ("" for the parent account)
 	ID      string
 	Name    string
 	Secret  string

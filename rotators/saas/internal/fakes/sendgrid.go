@@ -13,7 +13,8 @@ var autoScopes = map[string]bool{"2fa_exempt": true, "2fa_required": true, "send
 // SendGrid fakes the SendGrid v3 API keys endpoints (POST/GET /v3/api_keys,
 // GET/DELETE /v3/api_keys/{api_key_id}) and GET /v3/scopes, with Bearer
 // authentication and {"errors":[{"field":…,"message":…}]} error bodies. Only
-// AdminKey may manage keys; any live key may call /v3/scopes.
+// AdminKey may manage keys, the parent account's or, with an on-behalf-of
+// header, a subuser's; any live key may call /v3/scopes.
 type SendGrid struct {
 	*core
 	AdminKey string
@@ -31,9 +32,16 @@ func NewSendGrid(t testing.TB) *SendGrid {
 
 // Seed adds a live key without the API, as if made in the SendGrid app.
 func (s *SendGrid) Seed(name string, scopes ...string) Key {
+	return s.SeedFor("", name, scopes...)
+}
+
+// SeedFor adds a live key of a subuser ("" for the parent account).
+func (s *SendGrid) SeedFor(owner, name string, scopes ...string) Key {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return *s.add(random(alnum, 22), name, "", scopes).fill()
+	k := s.add(random(alnum, 22), name, "", scopes).fill()
+	k.Owner = owner
+	return *k
 }
 
 func (k *Key) fill() *Key {
@@ -52,6 +60,9 @@ func bearerOf(r *http.Request) string {
 func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 	unauth := reply{status: http.StatusUnauthorized, msg: "authorization required"}
 	admin := func() bool { return bearerOf(r) == s.AdminKey }
+	// Key management acts on the parent account's keys, or on a subuser's
+	// with the on-behalf-of header.
+	owner := r.Header.Get("On-Behalf-Of")
 	path := r.URL.Path
 	switch {
 	case path == "/v3/scopes" && r.Method == http.MethodGet:
@@ -72,7 +83,9 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 			}
 			res := []map[string]any{}
 			for _, k := range s.keys {
-				res = append(res, map[string]any{"name": k.Name, "api_key_id": k.ID})
+				if k.Owner == owner {
+					res = append(res, map[string]any{"name": k.Name, "api_key_id": k.ID})
+				}
 			}
 			return reply{status: 200, body: map[string]any{"result": res}}
 		})
@@ -102,6 +115,7 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 			// SendGrid adds these to every key itself.
 			in.Scopes = append(in.Scopes, "2fa_required", "sender_verification_eligible")
 			k := s.add(random(alnum, 22), in.Name, "", in.Scopes).fill()
+			k.Owner = owner
 			return reply{status: 201, body: map[string]any{"api_key": k.Secret, "api_key_id": k.ID, "name": k.Name, "scopes": k.Scopes}}
 		})
 	case strings.HasPrefix(path, "/v3/api_keys/") && (r.Method == http.MethodGet || r.Method == http.MethodDelete):
@@ -115,7 +129,7 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 				return unauth
 			}
 			k := s.byID(id)
-			if k == nil {
+			if k == nil || k.Owner != owner {
 				return reply{status: 404, msg: "unable to find API Key"}
 			}
 			if r.Method == http.MethodDelete {
