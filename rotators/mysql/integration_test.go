@@ -737,3 +737,48 @@ func TestDriverErrorsScrubbed(t *testing.T) {
 		t.Fatalf("error %q: the server did not echo the statement, so this test proves nothing", err)
 	}
 }
+
+func TestMultiUserHostileNames(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	r := NewMultiUser(testConfig(m))
+	master := createMaster(t, m)
+	tests := []struct {
+		name string
+		user string
+	}{
+		{name: "quotes and backticks", user: "o'b`r\"x"},
+		{name: "at and percent", user: "a@b%"},
+		{name: "unicode", user: "żółw-日本"},
+		{name: "74 characters plus _clone makes 80", user: strings.Repeat("ü", 74)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := newTestUser(t, m, tc.user, "%", "GRANT SELECT ON mysql.db TO %s")
+			cur.MasterARN = "arn:master"
+			clone := tc.user + CloneSuffix
+			t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(clone, "%")) })
+			vs := &versions{current: cur, master: master, hasMaster: true}
+			for range 2 {
+				if err := rotate(t, r, vs); err != nil {
+					t.Fatalf("rotate: %v", err)
+				}
+				mustLogin(t, m, vs.current)
+				mustLogin(t, m, vs.previous)
+			}
+			if got, want := normalisedGrants(t, m, clone, "%", tc.user), normalisedGrants(t, m, tc.user, "%", tc.user); !slices.Equal(got, want) {
+				t.Fatalf("clone grants = %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("clone name over the server's limit", func(t *testing.T) {
+		user := strings.Repeat("v", 75) // 81 with _clone
+		cur := newTestUser(t, m, user, "%")
+		cur.MasterARN = "arn:master"
+		err := rotate(t, r, &versions{current: cur, master: master, hasMaster: true})
+		var ke *secret.KeyError
+		if !errors.As(err, &ke) || ke.Key != secret.KeyUsername {
+			t.Fatalf("rotate() = %v, want a KeyError for username", err)
+		}
+		mustLogin(t, m, cur)
+	})
+}
