@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -680,6 +681,8 @@ type filter struct {
 	Values []string
 }
 
+var filterValueRe = regexp.MustCompile(`^!?[a-zA-Z0-9 :_@/+=.\-!]*$`)
+
 var filterKeys = []string{"description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"}
 
 func checkFilters(fs []filter) *apiError {
@@ -692,6 +695,11 @@ func checkFilters(fs []filter) *apiError {
 		}
 		if len(f.Values) < 1 || len(f.Values) > 10 {
 			return validation("filters.member.values", "Member must have length between 1 and 10")
+		}
+		for _, v := range f.Values {
+			if len(v) > 512 || !filterValueRe.MatchString(v) {
+				return validation("filters.member.values.member", `Member must have length less than or equal to 512 and satisfy regular expression pattern: ^\!?[a-zA-Z0-9 :_@\/\+\=\.\-\!]*$`)
+			}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package localaws_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -205,6 +206,38 @@ func TestPutSecretValueAndStages(t *testing.T) {
 	})
 }
 
+// TestVersionCap: deprecated versions beyond 100 are removed oldest first;
+// labelled versions stay.
+func TestVersionCap(t *testing.T) {
+	s := localaws.Start(t)
+	c := smClient(s, s.DefaultCredentials())
+	ctx := t.Context()
+	mustCreate(t, c, "many", "v0")
+	for i := range 105 {
+		if _, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("many"), SecretString: aws.String(fmt.Sprint("v", i+1))}); err != nil {
+			t.Fatalf("put %d: %v", i+1, err)
+		}
+	}
+	var n int
+	p := secretsmanager.NewListSecretVersionIdsPaginator(c, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String("many"), IncludeDeprecated: aws.Bool(true)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(out.Versions)
+	}
+	if n != 100 {
+		t.Errorf("%d versions kept, want 100", n)
+	}
+	for stage, want := range map[string]string{"AWSCURRENT": "v105", "AWSPREVIOUS": "v104"} {
+		out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("many"), VersionStage: aws.String(stage)})
+		if err != nil || aws.ToString(out.SecretString) != want {
+			t.Errorf("%s = %v, want %s", stage, err, want)
+		}
+	}
+}
+
 func TestDeleteAndRestore(t *testing.T) {
 	s := localaws.Start(t)
 	c := smClient(s, s.DefaultCredentials())
@@ -310,14 +343,21 @@ func TestListTagsBatch(t *testing.T) {
 		{"all", nil, []string{"dev/a", "prod/a", "prod/b"}},
 		{"name prefix", []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{"prod/"}}}, []string{"prod/a", "prod/b"}},
 		{"negated", []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{"!prod/"}}}, []string{"dev/a"}},
+		{"invalid value", []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{"a&b"}}}, []string{"ValidationException"}},
 		{"tag key", []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{"team"}}}, []string{"prod/a"}},
 		{"name is case-sensitive", []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{"PROD/"}}}, nil},
 		{"description word, any case", []types.Filter{{Key: types.FilterNameStringTypeDescription, Values: []string{"BILLING"}}}, []string{"prod/b"}},
-		{"all: words of the value", []types.Filter{{Key: types.FilterNameStringTypeAll, Values: []string{"Ledger#DB"}}}, []string{"prod/a", "prod/b"}},
+		{"all: words of the value", []types.Filter{{Key: types.FilterNameStringTypeAll, Values: []string{"Ledger DB"}}}, []string{"prod/a", "prod/b"}},
 	}
 	for _, tt := range tests {
 		t.Run("ListSecrets "+tt.name, func(t *testing.T) {
 			out, err := c.ListSecrets(ctx, &secretsmanager.ListSecretsInput{Filters: tt.filters})
+			if len(tt.want) == 1 && strings.HasSuffix(tt.want[0], "Exception") {
+				if code(err) != tt.want[0] {
+					t.Fatalf("ListSecrets error = %v, want %s", err, tt.want[0])
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("ListSecrets: %v", err)
 			}
