@@ -158,7 +158,7 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 	t.Helper()
 	Counter.Add(1)
 	c := strat.New(t, rotationtest.Options{})
-	ck := &Checker{Case: c, KeepsPrevious: strat.KeepsPrevious}
+	ck := &Checker{SM: c.Env.SM, ARN: c.ARN, Target: c.Target, KeepsPrevious: strat.KeepsPrevious}
 	ctx := t.Context()
 	for i := range strat.PreRotations {
 		if err := c.Env.Rotate(t, c.ARN); err != nil {
@@ -223,7 +223,7 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 		}
 		done = !failed
 	}
-	if !ck.isCurrent(ctx, token) {
+	if !ck.IsCurrent(ctx, token) {
 		ck.violate("the rotation did not complete after %d attempts: its token is not AWSCURRENT", maxAttempts)
 	}
 	ck.Gap = false
@@ -239,7 +239,9 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 
 // Checker checks the protocol invariants of a case at observation points.
 type Checker struct {
-	Case          *Case
+	SM            *secretsmanager.Client // an administrator's client
+	ARN           string
+	Target        Target
 	KeepsPrevious bool
 	// Token is the rotation in progress (its pending version's ID).
 	Token string
@@ -253,6 +255,9 @@ type Checker struct {
 	GapObservations int
 }
 
+// Violate records a violation.
+func (ck *Checker) Violate(format string, args ...any) { ck.violate(format, args...) }
+
 func (ck *Checker) violate(format string, args ...any) {
 	ck.Violations = append(ck.Violations, fmt.Sprintf(format, args...))
 }
@@ -262,9 +267,9 @@ func (ck *Checker) violate(format string, args ...any) {
 // target has its credential held by a stored version.
 func (ck *Checker) Observe(ctx context.Context, where string, atRest bool) {
 	ck.Observed++
-	env, arn := ck.Case.Env, ck.Case.ARN
-	tg := &memo{Target: ck.Case.Target, seen: map[[2]string]bool{}}
-	cur, err := env.TryValue(ctx, arn, "", "AWSCURRENT")
+	sm, arn := ck.SM, ck.ARN
+	tg := &memo{Target: ck.Target, seen: map[[2]string]bool{}}
+	cur, err := ReadValue(ctx, sm, arn, "", "AWSCURRENT")
 	if err != nil {
 		ck.violate("%s: AWSCURRENT unreadable: %v", where, err)
 		return
@@ -279,7 +284,7 @@ func (ck *Checker) Observe(ctx context.Context, where string, atRest bool) {
 		}
 	}
 	if atRest && ck.KeepsPrevious {
-		prev, err := env.TryValue(ctx, arn, "", "AWSPREVIOUS")
+		prev, err := ReadValue(ctx, sm, arn, "", "AWSPREVIOUS")
 		if err == nil {
 			if ok, err := tg.Authenticates(ctx, prev); err != nil {
 				ck.violate("%s: could not check AWSPREVIOUS: %v", where, err)
@@ -298,7 +303,7 @@ func (ck *Checker) Observe(ctx context.Context, where string, atRest bool) {
 	if len(users) == 0 {
 		return
 	}
-	stored, err := StoredValues(ctx, env.SM, arn)
+	stored, err := StoredValues(ctx, sm, arn)
 	if err != nil {
 		ck.violate("%s: could not list stored versions: %v", where, err)
 		return
@@ -351,20 +356,37 @@ func (ck *Checker) pendingAuthenticates(ctx context.Context) bool {
 	if ck.Token == "" {
 		return false
 	}
-	v, err := ck.Case.Env.TryValue(ctx, ck.Case.ARN, ck.Token, "")
+	v, err := ReadValue(ctx, ck.SM, ck.ARN, ck.Token, "")
 	if err != nil {
 		return false
 	}
-	ok, err := ck.Case.Target.Authenticates(ctx, v)
+	ok, err := ck.Target.Authenticates(ctx, v)
 	return err == nil && ok
 }
 
-func (ck *Checker) isCurrent(ctx context.Context, token string) bool {
-	out, err := ck.Case.Env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ck.Case.ARN)})
+// IsCurrent reports whether the token's version is AWSCURRENT.
+func (ck *Checker) IsCurrent(ctx context.Context, token string) bool {
+	out, err := ck.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ck.ARN)})
 	if err != nil {
 		return false
 	}
 	return slices.Contains(out.VersionIdsToStages[token], "AWSCURRENT")
+}
+
+// ReadValue reads and parses a version by ID and/or stage.
+func ReadValue(ctx context.Context, sm *secretsmanager.Client, arn, versionID, stage string) (secret.Value, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	if stage != "" {
+		in.VersionStage = aws.String(stage)
+	}
+	out, err := sm.GetSecretValue(ctx, in)
+	if err != nil {
+		return secret.Value{}, err
+	}
+	return secret.Parse([]byte(aws.ToString(out.SecretString)))
 }
 
 // StoredValues returns every version of the secret that holds a value,

@@ -12,6 +12,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	dbtest.StopSharedPostgres()
 	dbtest.StopSharedMariaDB()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
 	if n := chaos.Counter.Load(); n > 0 {
 		mode := "representative subset"
 		if chaos.Full() {

@@ -1,0 +1,306 @@
+package chaos_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/chaos"
+	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/localaws"
+)
+
+// builds holds the RIE and the function binaries, built once per test binary.
+var builds = sync.OnceValues(func() (map[string]string, error) {
+	dir, err := os.MkdirTemp("", "rotary-chaos-rie-")
+	if err != nil {
+		return nil, err
+	}
+	buildDir = dir
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out := map[string]string{}
+	if out["rie"], err = lambdarie.BuildRIE(ctx, dir); err != nil {
+		return nil, err
+	}
+	for _, fn := range []string{"generic", "postgres-single"} {
+		if out[fn], err = lambdarie.BuildFunction(ctx, dir, fn); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+})
+
+var buildDir string
+
+// killer sits in front of the emulator and kills the function process at a
+// chosen Secrets Manager call of the function: before the call reaches
+// Secrets Manager, or after it was applied and before the answer is sent.
+type killer struct {
+	aws  *localaws.Server
+	akid string // the function's access key ID
+
+	mu    sync.Mutex
+	op    string
+	nth   int
+	when  chaos.When
+	seen  int
+	kill  func()
+	fired int
+}
+
+func (k *killer) arm(op string, nth int, when chaos.When, kill func()) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.op, k.nth, k.when, k.seen, k.kill = op, nth, when, 0, kill
+}
+
+func (k *killer) disarm() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.op = ""
+}
+
+func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.Header.Get("Authorization"), "Credential="+k.akid+"/") {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
+		k.mu.Lock()
+		fire := k.op != "" && op == k.op
+		if fire {
+			k.seen++
+			fire = k.seen == k.nth
+		}
+		when, kill := k.when, k.kill
+		if fire {
+			k.op = ""
+			k.fired++
+		}
+		k.mu.Unlock()
+		if fire && when == chaos.Before {
+			kill()
+			http.Error(w, "function killed", http.StatusServiceUnavailable)
+			return
+		}
+		if fire {
+			rec := httptest.NewRecorder()
+			k.aws.ServeHTTP(rec, r)
+			kill()
+			for key, v := range rec.Header() {
+				w.Header()[key] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+	}
+	k.aws.ServeHTTP(w, r)
+}
+
+// rieSchedule is one kill point: a Secrets Manager call of a step (before or
+// after it is applied), or the password statement of setSecret.
+type rieSchedule struct {
+	step, op string
+	nth      int
+	when     chaos.When
+	trigger  string // DB statement instead of an SM call
+}
+
+func (s rieSchedule) String() string {
+	if s.trigger != "" {
+		return s.step + "/kill-after-" + strings.ReplaceAll(s.trigger, " ", "_")
+	}
+	return s.step + "/" + s.op + "#" + itoa(int64(s.nth)) + "/kill-" + s.when.String()
+}
+
+// rieCase is a function under the RIE with its emulator, secret and target.
+type rieCase struct {
+	fn     string
+	env    []string
+	target chaos.Target
+	single bool
+	proxy  *chaos.Proxy
+	value  secret.Value
+}
+
+func runRIE(t *testing.T, c rieCase, s rieSchedule) {
+	chaos.Counter.Add(1)
+	bins, err := builds()
+	if err != nil {
+		t.Fatalf("build the Lambda RIE and functions: %v", err)
+	}
+	ctx := t.Context()
+	srv := localaws.New(localaws.Options{RotationRetries: 2, InvokeTimeout: 20 * time.Second})
+	fnCreds := srv.AddAccount(localaws.DefaultAccount)
+	k := &killer{aws: srv, akid: fnCreds.AccessKeyID}
+	hs := httptest.NewServer(k)
+	srv.URL = hs.URL
+	t.Cleanup(func() {
+		srv.WaitRotations()
+		hs.Close()
+	})
+	fn, err := lambdarie.Start(ctx, bins["rie"], bins[c.fn], append([]string{
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + fnCreds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + fnCreds.SecretAccessKey,
+		"AWS_ENDPOINT_URL=" + hs.URL,
+		"ROTARY_HOME_ACCOUNT=" + localaws.DefaultAccount,
+	}, c.env...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fn.Stop)
+	kill := func() {
+		if err := fn.KillRuntime(); err != nil {
+			t.Errorf("kill: %v", err)
+		}
+	}
+
+	sm := secretsmanager.NewFromConfig(srv.AWSConfig(srv.DefaultCredentials(), ""))
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("chaos/rie"), SecretString: aws.String(c.value.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.ARN)
+	ck := &chaos.Checker{SM: sm, ARN: arn, Target: c.target}
+	ck.Observe(ctx, "before the rotation", true)
+
+	var mu sync.Mutex
+	armed, dbFired := false, func() int { return 0 }
+	invoke := localaws.HTTPFunction(fn.InvokeURL)
+	const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:chaos"
+	srv.RegisterFunction(fnARN, localaws.HandlerFunction(func(ctx context.Context, payload []byte) ([]byte, error) {
+		var ev struct{ Step, ClientRequestToken string }
+		_ = json.Unmarshal(payload, &ev)
+		mu.Lock()
+		if !armed && ev.Step == s.step {
+			armed = true
+			if s.trigger != "" {
+				dbFired = c.proxy.Arm(s.trigger, chaos.After, kill)
+			} else {
+				k.arm(s.op, s.nth, s.when, kill)
+			}
+		}
+		if ev.Step == localaws.StepSet && c.single {
+			ck.Gap = true
+		}
+		ck.Token = ev.ClientRequestToken
+		mu.Unlock()
+		res, err := invoke.Invoke(ctx, payload)
+		k.disarm()
+		mu.Lock()
+		ck.Observe(ctx, "after "+ev.Step, false)
+		mu.Unlock()
+		return res, err
+	}))
+	rotate := func(what string) localaws.RotationRun {
+		if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn), RotationLambdaARN: aws.String(fnARN)}); err != nil {
+			t.Fatalf("%s: RotateSecret: %v", what, err)
+		}
+		runs := srv.Rotations(arn)
+		return runs[len(runs)-1]
+	}
+	run := rotate("the rotation")
+	ck.Gap = false
+	if run.Outcome != localaws.Succeeded {
+		ck.Violate("the rotation did not complete after %d attempts: %s", run.Attempts, run.Error)
+	}
+	ck.Observe(ctx, "after the rotation", true)
+	if later := rotate("a later rotation"); later.Outcome != localaws.Succeeded {
+		ck.Violate("a later rotation failed: %s", later.Error)
+	}
+	ck.Observe(ctx, "after a later rotation", true)
+	for _, v := range ck.Violations {
+		t.Errorf("invariant violated: %s", v)
+	}
+	k.mu.Lock()
+	fired := k.fired
+	k.mu.Unlock()
+	if fired+dbFired() == 0 {
+		t.Errorf("the kill point was never reached: the schedule tested nothing")
+	}
+	if run.Attempts < 2 {
+		t.Errorf("the killed step did not fail the attempt (attempts = %d)", run.Attempts)
+	}
+	if t.Failed() {
+		t.Logf("function logs:\n%s", fn.Logs())
+	}
+}
+
+func rieSchedules(calls chaos.StepCalls, triggers []string) []rieSchedule {
+	var out []rieSchedule
+	for _, step := range chaos.Steps {
+		for _, op := range []string{"DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"} {
+			for n := 1; n <= calls[step][op]; n++ {
+				out = append(out, rieSchedule{step: step, op: op, nth: n, when: chaos.Before})
+				if op == "PutSecretValue" || op == "UpdateSecretVersionStage" {
+					out = append(out, rieSchedule{step: step, op: op, nth: n, when: chaos.After})
+				}
+			}
+		}
+		if step == localaws.StepSet {
+			for _, tr := range triggers {
+				out = append(out, rieSchedule{step: step, trigger: tr})
+			}
+		}
+	}
+	return out
+}
+
+// TestKilledUnderRIE kills the real function process (the built bootstrap
+// under the Lambda Runtime Interface Emulator) at each Secrets Manager call
+// of each step and, for PostgreSQL, right after the password statement; the
+// service's retries must complete the rotation with every invariant held.
+// The quick subset kills PostgreSQL's function after ALTER ROLE and after
+// PutSecretValue was applied; ROTARY_CHAOS=full runs every kill point of
+// both functions.
+func TestKilledUnderRIE(t *testing.T) {
+	t.Parallel()
+	genericCalls := chaos.StepCalls{
+		localaws.StepCreate: {"DescribeSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
+		localaws.StepSet:    {"GetSecretValue": 2},
+		localaws.StepTest:   {"GetSecretValue": 1},
+		localaws.StepFinish: {"DescribeSecret": 1, "UpdateSecretVersionStage": 1},
+	}
+	quick := map[string]bool{
+		"createSecret/PutSecretValue#1/kill-after": true,
+		"setSecret/kill-after-ALTER_ROLE":          true,
+	}
+	t.Run("generic", func(t *testing.T) {
+		for _, s := range rieSchedules(genericCalls, nil) {
+			if !chaos.Full() && s.String() != "finishSecret/UpdateSecretVersionStage#1/kill-after" {
+				continue
+			}
+			t.Run(s.String(), func(t *testing.T) {
+				runRIE(t, rieCase{fn: "generic", target: chaos.NoTarget,
+					value: secret.Value{Engine: "generic", Password: "initial-" + randomHex(8)}}, s)
+			})
+		}
+	})
+	t.Run("postgres-single", func(t *testing.T) {
+		pg := dbtest.SharedPostgres(t)
+		for _, s := range rieSchedules(genericCalls, []string{"ALTER ROLE"}) {
+			if !chaos.Full() && !quick[s.String()] {
+				continue
+			}
+			t.Run(s.String(), func(t *testing.T) {
+				user, pw := "chaos_rie_"+randomHex(4), "Init-"+randomHex(12)
+				pg.CreateRole(t, user, pw)
+				v := secret.Value{Engine: "postgres", Username: user, Password: pw, DBName: "postgres"}
+				proxy := proxied(t, &v, pg.Addr())
+				runRIE(t, rieCase{fn: "postgres-single", single: true, proxy: proxy, value: v,
+					target: &pgTarget{pg: pg, super: pg.Super(t), users: []string{user}}}, s)
+			})
+		}
+	})
+}
