@@ -10,7 +10,10 @@ import (
 )
 
 func main() {
-	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
-		return saas.RegisterFromEnv(reg, getenv, saas.EngineOkta)
-	})
+	lambdamain.Run(register)
+}
+
+// register adds the Okta rotator, configured from the environment.
+func register(reg *rotators.Registry, getenv func(string) string) error {
+	return saas.RegisterFromEnv(reg, getenv, saas.EngineOkta)
 }
