@@ -26,12 +26,12 @@ type engineEnv struct {
 	errs    []error
 }
 
-func newEngineEnv(t testing.TB, p provider) *engineEnv {
+func newEngineEnv(t testing.TB, p provider, opts ...rotationtest.Options) *engineEnv {
 	t.Helper()
 	f, a, cur, admin := p.setup(t, testConfig(nil))
 	var reg rotators.Registry
 	reg.Register(saas.NewRotator(a), rotators.APIKey, p.name)
-	env := rotationtest.New(t, &reg)
+	env := rotationtest.New(t, &reg, opts...)
 	cur.MasterARN = env.CreateSecret(t, p.name+"-admin", admin)
 	e := &engineEnv{Env: env, p: p, f: f, admin: admin}
 	e.arn = env.CreateSecret(t, p.name+"-app", cur)
@@ -224,6 +224,35 @@ func TestEngineCreateRetried(t *testing.T) {
 					}
 					e.currentWorks(t, "after "+step)
 				}
+				e.onlyStoredKeysLive(t)
+				e.noLeaks(t)
+			})
+		}
+	}
+}
+
+// TestEngineServiceRetries: Secrets Manager itself re-drives a rotation whose
+// createSecret failed after the mint (PutSecretValue failed), or whose
+// finishSecret failed after the revocation (the stage move failed), with the
+// same token; the rotation completes with exactly the AWSCURRENT and
+// AWSPREVIOUS keys live.
+func TestEngineServiceRetries(t *testing.T) {
+	for _, p := range providers {
+		for _, op := range []string{"PutSecretValue", "UpdateSecretVersionStage"} {
+			t.Run(p.name+"/"+op, func(t *testing.T) {
+				e := newEngineEnv(t, p, rotationtest.Options{Server: localaws.Options{RotationRetries: 2}})
+				if err := e.Rotate(t, e.arn); err != nil {
+					t.Fatal(err)
+				}
+				e.AWS.InjectFault(localaws.Fault{Operation: op, Kind: localaws.InternalError, Count: 3})
+				if err := e.Rotate(t, e.arn); err != nil {
+					t.Fatalf("rotation with a failing %s: %v", op, err)
+				}
+				runs := e.AWS.Rotations(e.arn)
+				if last := runs[len(runs)-1]; last.Attempts < 2 {
+					t.Errorf("the fault did not make the service retry (attempts %d)", last.Attempts)
+				}
+				e.currentWorks(t, "after the retried rotation")
 				e.onlyStoredKeysLive(t)
 				e.noLeaks(t)
 			})
