@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -139,5 +140,24 @@ func TestFunctionEnvironment(t *testing.T) {
 				t.Errorf("%s should be !Ref AWS::AccountId (saves an STS call per cold start), got %q", awsx.EnvHomeAccount, got)
 			}
 		})
+	}
+}
+
+// TestDashboardBodyIsJSON renders the dashboard's !Sub with placeholder
+// values and checks that CloudWatch will get valid JSON.
+func TestDashboardBodyIsJSON(t *testing.T) {
+	body := parseFile(t, "template.yaml").Get("Resources").Get("Dashboard").Get("Properties").Get("DashboardBody").Get("Fn::Sub")
+	if body == nil || body.Kind != List || len(body.List) != 2 {
+		t.Fatal("DashboardBody is not !Sub [body, variables]")
+	}
+	rendered := subVariableRE.ReplaceAllString(body.List[0].Str(), "X")
+	var v struct {
+		Widgets []map[string]any `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(rendered), &v); err != nil {
+		t.Fatalf("dashboard body is not JSON: %v", err)
+	}
+	if len(v.Widgets) == 0 {
+		t.Error("dashboard has no widgets")
 	}
 }
