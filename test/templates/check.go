@@ -35,6 +35,7 @@ type Problem struct {
 	Msg  string
 }
 
+// String formats the problem as file:line: path: message [code].
 func (p Problem) String() string {
 	return fmt.Sprintf("%s:%d: %s: %s [%s]", p.File, p.Line, p.Path, p.Msg, p.Code)
 }
