@@ -105,13 +105,17 @@ func TestAppliedThenFailed(t *testing.T) {
 		t.Errorf("calls %d, version %s; want 2 calls and the token's version", s.Calls("PutSecretValue", ""), aws.ToString(out.VersionId))
 	}
 
+	// UpdateSecretVersionStage has no idempotency token: the SDK's retry
+	// finds the label already moved and fails; the write stands.
 	s.InjectFault(localaws.Fault{Operation: "UpdateSecretVersionStage", Kind: localaws.AppliedThenFailed, Count: 1})
-	if _, err := c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("atf"), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token("v2")), RemoveFromVersionId: aws.String(token("v1"))}); err != nil {
-		t.Fatalf("UpdateSecretVersionStage with an SDK retry: %v", err)
+	_, err = c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("atf"), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token("v2")), RemoveFromVersionId: aws.String(token("v1"))})
+	if code(err) != "InvalidParameterException" {
+		t.Fatalf("UpdateSecretVersionStage retried after being applied: %v, want InvalidParameterException", err)
 	}
 	s.InjectFault(localaws.Fault{Operation: "UpdateSecretVersionStage", Kind: localaws.AppliedThenFailed, Count: 1})
-	if _, err := c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("atf"), VersionStage: aws.String("AWSPENDING"), RemoveFromVersionId: aws.String(token("v2"))}); err != nil {
-		t.Fatalf("removing AWSPENDING with an SDK retry: %v", err)
+	_, err = c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("atf"), VersionStage: aws.String("AWSPENDING"), RemoveFromVersionId: aws.String(token("v2"))})
+	if code(err) != "InvalidParameterException" {
+		t.Fatalf("removing AWSPENDING retried after being applied: %v, want InvalidParameterException", err)
 	}
 	if diff := cmp.Diff(map[string][]string{token("v1"): {"AWSPREVIOUS"}, token("v2"): {"AWSCURRENT"}}, stagesOf(t, c, "atf")); diff != "" {
 		t.Errorf("stages (-want +got):\n%s", diff)

@@ -149,6 +149,14 @@ var motoDeviations = map[string]motoDeviation{
 		why:    "moto accepts a BatchGetSecretValue with neither SecretIdList nor Filters; AWS requires one of them",
 		source: "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_BatchGetSecretValue.html",
 	},
+	"stage-custom-label-move": {
+		aws: []string{
+			"create: ok", "put: ok", "put: ok", "move without remove: ERR InvalidParameterException", "move: ok",
+			"stages: v1=[AWSCURRENT] v3=[BLUE GREEN]",
+		},
+		why:    "moto requires RemoveFromVersionId only for AWSCURRENT and then attaches a second copy of the label; AWS requires it for any label attached elsewhere",
+		source: "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html#SecretsManager-UpdateSecretVersionStage-request-RemoveFromVersionId",
+	},
 	"get-unknown-stage-message": {
 		aws:    []string{"get: ERR ResourceNotFoundException: Secrets Manager can't find the specified secret value for staging label: NOPE"},
 		why:    "moto's message for a label on no version is \"can't find the specified secret\"",
@@ -369,6 +377,23 @@ var motoScenarios = []scenario{
 		o.res("put", o.put("s", "v2", "two", "AWSPENDING"))
 		o.res("put", o.put("s", "v3", "three", "OTHER"))
 		o.res("move", o.move("s", "AWSCURRENT", "v2", "v3"))
+		o.stages("s")
+	}},
+	{"stage-remove-only", func(o *obs) {
+		o.res("create", o.create("s", "v1", "one"))
+		o.res("put", o.put("s", "v2", "two", "AWSPENDING"))
+		o.res("remove pending", o.move("s", "AWSPENDING", "", "v2"))
+		o.res("remove pending again", o.move("s", "AWSPENDING", "", "v2"))
+		o.res("remove label held elsewhere", o.move("s", "AWSCURRENT", "", "v2"))
+		o.res("remove current", o.move("s", "AWSCURRENT", "", "v1"))
+		o.stages("s")
+	}},
+	{"stage-custom-label-move", func(o *obs) {
+		o.res("create", o.create("s", "v1", "one"))
+		o.res("put", o.put("s", "v2", "two", "BLUE"))
+		o.res("put", o.put("s", "v3", "three", "GREEN"))
+		o.res("move without remove", o.move("s", "BLUE", "v3", ""))
+		o.res("move", o.move("s", "BLUE", "v3", "v2"))
 		o.stages("s")
 	}},
 	{"not-found-status", func(o *obs) {

@@ -551,54 +551,48 @@ func (s *Server) updateSecretVersionStage(r *request, body []byte) (any, *apiErr
 	if e := checkToken("removeFromVersionId", in.RemoveFromVersionID); e != nil {
 		return nil, e
 	}
+	// RemoveFromVersionId must name the version holding the label, also on a
+	// retry after the move happened (the answer is then an error, as moto
+	// answers; AWS documents no idempotent shortcut).
 	return s.withSecret(r, in.SecretID, false, func(_ *store, sec *secretRec) (any, *apiError) {
 		label := in.VersionStage
 		holder := sec.holder(label)
-		var from *version
+		var from, to *version
 		if in.RemoveFromVersionID != nil {
-			from = sec.versions[*in.RemoveFromVersionID]
-			if from == nil {
+			if from = sec.versions[*in.RemoveFromVersionID]; from == nil {
 				return nil, errf(400, "InvalidParameterException", "Not a valid version: %s", *in.RemoveFromVersionID)
 			}
-		}
-		if in.MoveToVersionID == nil {
-			if from == nil {
-				return nil, errf(400, "InvalidParameterException", "You must specify MoveToVersionId or RemoveFromVersionId.")
-			}
 			if !from.has(label) {
-				if holder == nil {
-					return arnName{sec.arn, sec.name}, nil // already removed: a retry
-				}
 				return nil, errf(400, "InvalidParameterException", "Version stage %s not found in version %s", label, from.id)
 			}
-			if label == stageCurrent {
-				return nil, errf(400, "InvalidParameterException", "You can't remove the staging label AWSCURRENT from a version without moving it to another version with MoveToVersionId.")
+		}
+		if in.MoveToVersionID != nil {
+			if to = sec.versions[*in.MoveToVersionID]; to == nil {
+				return nil, errf(400, "InvalidParameterException", "Not a valid version: %s", *in.MoveToVersionID)
 			}
+		}
+		switch {
+		case to == nil && from == nil:
+			return nil, errf(400, "InvalidParameterException", "You must specify MoveToVersionId or RemoveFromVersionId.")
+		case to == nil:
+			// Remove only. Removing AWSCURRENT leaves AWSPREVIOUS on the
+			// version it was removed from, as when it moves.
 			from.remove(label)
-			sec.lastChanged = s.now()
-			return arnName{sec.arn, sec.name}, nil
-		}
-		to := sec.versions[*in.MoveToVersionID]
-		if to == nil {
-			return nil, errf(400, "InvalidParameterException", "Not a valid version: %s", *in.MoveToVersionID)
-		}
-		if holder == to {
-			return arnName{sec.arn, sec.name}, nil // already there: a retry
-		}
-		if holder != nil {
-			if from == nil {
-				return nil, errf(400, "InvalidParameterException",
-					"The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.",
-					label, holder.id)
+			if label == stageCurrent {
+				for _, id := range sec.order {
+					sec.versions[id].remove(stagePrevious)
+				}
+				from.add(stagePrevious)
 			}
-			if from != holder {
-				return nil, errf(400, "InvalidParameterException", "Version stage %s not found in version %s", label, from.id)
-			}
-		}
-		if label == stageCurrent && !to.hasValue() {
+		case holder != nil && holder != to && from == nil:
+			return nil, errf(400, "InvalidParameterException",
+				"The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.",
+				label, holder.id)
+		case label == stageCurrent && !to.hasValue():
 			return nil, errf(400, "InvalidRequestException", "You can't attach the staging label AWSCURRENT to a version that has no secret value.")
+		default:
+			sec.moveStage(label, to)
 		}
-		sec.moveStage(label, to)
 		sec.lastChanged = s.now()
 		return arnName{sec.arn, sec.name}, nil
 	})

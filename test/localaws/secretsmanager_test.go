@@ -135,10 +135,10 @@ func TestPutSecretValueAndStages(t *testing.T) {
 			_, err := c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token("v2")), RemoveFromVersionId: aws.String(token("v1"))})
 			return err
 		}, "", map[string][]string{token("v1"): {"AWSPREVIOUS"}, token("v2"): {"AWSPENDING", "AWSCURRENT"}}},
-		{"move AWSCURRENT again is a no-op", func() error {
+		{"move AWSCURRENT again: the old version no longer holds it", func() error {
 			_, err := c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(token("v2")), RemoveFromVersionId: aws.String(token("v1"))})
 			return err
-		}, "", map[string][]string{token("v1"): {"AWSPREVIOUS"}, token("v2"): {"AWSPENDING", "AWSCURRENT"}}},
+		}, "InvalidParameterException", map[string][]string{token("v1"): {"AWSPREVIOUS"}, token("v2"): {"AWSPENDING", "AWSCURRENT"}}},
 		{"remove AWSPENDING", func() error {
 			_, err := c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String("s"), VersionStage: aws.String("AWSPENDING"), RemoveFromVersionId: aws.String(token("v2"))})
 			return err
