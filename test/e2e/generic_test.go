@@ -15,15 +15,7 @@ import (
 // running under the Lambda Runtime Interface Emulator, invoked over HTTP by
 // the emulator's RotateSecret.
 func TestGenericUnderRIE(t *testing.T) {
-	dir := t.TempDir()
-	rie, err := lambdarie.BuildRIE(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := lambdarie.BuildFunction(t.Context(), dir, "generic")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rie, boot := rieBinary(t), function(t, "generic")
 	aws0 := localaws.Start(t)
 	creds := aws0.DefaultCredentials()
 	fn, err := lambdarie.Start(t.Context(), rie, boot, []string{

@@ -38,16 +38,23 @@ func ModuleRoot() (string, error) {
 // BuildFunction builds functions/<name> for the host (linux, host
 // architecture) the way the Makefile builds it for Lambda, into dir/<name>/bootstrap.
 func BuildFunction(ctx context.Context, dir, name string) (string, error) {
+	return BuildPackage(ctx, dir, name, "./functions/"+name)
+}
+
+// BuildPackage builds the main package pkg (a path relative to the module
+// root, such as "./test/e2e/internal/droptoken") like BuildFunction, into
+// dir/<name>/bootstrap. Test-only functions are built with it.
+func BuildPackage(ctx context.Context, dir, name, pkg string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, name, "bootstrap")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build functions/%s: %w\n%s", name, err, b)
+		return "", fmt.Errorf("build %s: %w\n%s", strings.TrimPrefix(pkg, "./"), err, b)
 	}
 	return out, nil
 }
@@ -144,6 +151,12 @@ func Start(ctx context.Context, rie, bootstrap string, env []string) (*Function,
 // JSON log lines and EMF records among them).
 func (f *Function) Logs() string { return f.logs.String() }
 
+// Follow calls fn with each complete line the RIE and the function write from
+// now on, in order, until the returned stop is called. fn runs while output is
+// being written, so it must be quick (print the line, send it on a buffered
+// channel); it must not call the Function's methods.
+func (f *Function) Follow(fn func(line string)) (stop func()) { return f.logs.follow(fn) }
+
 // KillRuntime kills the function's process (not the RIE), as a crash or a
 // timeout would: the step in progress never answers.
 func (f *Function) KillRuntime() error {
@@ -176,14 +189,49 @@ func freeAddr() (string, error) {
 }
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu        sync.Mutex
+	b         bytes.Buffer
+	followers map[int]*follower
+	next      int
+}
+
+type follower struct {
+	fn  func(string)
+	off int // first byte not yet passed to fn
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	all := s.b.Bytes()
+	for _, f := range s.followers {
+		for {
+			i := bytes.IndexByte(all[f.off:], '\n')
+			if i < 0 {
+				break
+			}
+			f.fn(string(all[f.off : f.off+i]))
+			f.off += i + 1
+		}
+	}
+	return n, err
+}
+
+func (s *syncBuffer) follow(fn func(string)) (stop func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.followers == nil {
+		s.followers = map[int]*follower{}
+	}
+	id := s.next
+	s.next++
+	s.followers[id] = &follower{fn: fn, off: s.b.Len()}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.followers, id)
+	}
 }
 
 func (s *syncBuffer) String() string {

@@ -1,0 +1,408 @@
+// Command demo is `make demo`: one narrated run of Rotary on this machine, for
+// a new user. It checks the tools it needs, starts throwaway PostgreSQL and
+// MariaDB servers, a local AWS (Secrets Manager + STS, test/localaws) with a
+// central account and two member accounts, and the central function built
+// from functions/central running under the official Lambda Runtime Interface
+// Emulator. It creates database users and their secrets in the member
+// accounts, rotates each one through Secrets Manager's RotateSecret (which
+// invokes the function over HTTP, as AWS does), shows every step's log line
+// as the function writes it, checks each result against the database, and
+// prints a table. Everything it started is stopped and removed at the end,
+// also on failure or Ctrl-C. The exit status is 1 when any check fails.
+//
+// Everything listens on 127.0.0.1. No password or RotationToken is printed:
+// log lines are shown field by field from the function's JSON logs.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/e2e/rig"
+	"github.com/rotary-secrets/rotary/test/localaws"
+)
+
+func main() {
+	os.Exit(demo())
+}
+
+// out serialises everything printed: the narration and the function's log
+// lines arrive from different goroutines.
+var out = &printer{}
+
+type printer struct{ mu sync.Mutex }
+
+func (p *printer) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Printf(format, args...)
+}
+
+// cleanups is the stack of things to undo, run last first, exactly once.
+type cleanups struct {
+	mu   sync.Mutex
+	fns  []namedCleanup
+	done bool
+}
+
+type namedCleanup struct {
+	what string
+	fn   func()
+}
+
+func (c *cleanups) add(what string, fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fns = append(c.fns, namedCleanup{what, fn})
+}
+
+func (c *cleanups) run() {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.done = true
+	fns := c.fns
+	c.mu.Unlock()
+	if len(fns) == 0 {
+		return
+	}
+	out.printf("\nCleaning up\n")
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i].fn()
+		out.printf("  ✓ %s\n", fns[i].what)
+	}
+}
+
+func demo() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var undo cleanups
+	defer undo.run()
+
+	result := make(chan int, 1)
+	go func() { result <- run(ctx, &undo) }()
+	select {
+	case code := <-result:
+		return code
+	case <-ctx.Done():
+		stop() // a second Ctrl-C ends the program at once
+		out.printf("\nInterrupted: stopping everything the demo started…\n")
+		select {
+		case <-result:
+		case <-time.After(10 * time.Second):
+		}
+		undo.run()
+		return 130
+	}
+}
+
+func run(ctx context.Context, undo *cleanups) int {
+	start := time.Now()
+	out.printf("Rotary demo: rotate real PostgreSQL and MariaDB credentials across AWS accounts, on this machine.\n")
+	out.printf("Nothing here talks to AWS or the internet: Secrets Manager and STS are emulated on 127.0.0.1.\n\n")
+
+	out.printf("Step 1/6  Checking the tools the demo needs\n")
+	if missing := checkTools(); len(missing) > 0 {
+		out.printf("\nMissing:\n")
+		for _, m := range missing {
+			out.printf("  ✗ %s\n", m)
+		}
+		out.printf("Install what is listed above, then run `make demo` again.\n")
+		return 1
+	}
+
+	dir, err := os.MkdirTemp("", "rotary-demo-")
+	if err != nil {
+		return fail(err)
+	}
+	undo.add("removed "+dir, func() { _ = os.RemoveAll(dir) })
+
+	out.printf("\nStep 2/6  Building functions/central and the Lambda Runtime Interface Emulator for this machine\n")
+	out.printf("          (the first run compiles everything; this can take a minute or two)\n")
+	var rieBin, central string
+	var pg rig.Postgres
+	var maria rig.MariaDB
+	var buildErr, pgErr, mariaErr error
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Go(func() {
+		rieBin, buildErr = lambdarie.BuildRIE(ctx, dir)
+		if buildErr == nil {
+			central, buildErr = lambdarie.BuildFunction(ctx, dir, "central")
+		}
+	})
+	// The database servers start while the Go build runs.
+	wg.Go(func() {
+		var stopPG func()
+		pg, stopPG, pgErr = rig.StartPostgres(ctx)
+		undo.add("stopped PostgreSQL and removed its data directory", stopPG)
+	})
+	wg.Go(func() {
+		var stopMaria func()
+		maria, stopMaria, mariaErr = rig.StartMariaDB(ctx)
+		undo.add("stopped MariaDB and removed its data directory", stopMaria)
+	})
+	wg.Wait()
+	if err := errors.Join(buildErr, pgErr, mariaErr); err != nil {
+		return fail(err)
+	}
+	out.printf("  ✓ built %s and the RIE in %s\n", rel(central, dir), time.Since(t0).Round(time.Second))
+
+	out.printf("\nStep 3/6  Throwaway database servers (password authentication enforced, TLS from a fresh CA)\n")
+	out.printf("  ✓ PostgreSQL on %s — %s; a wrong password is refused\n", pg.Addr(), pg.DB.Version)
+	out.printf("  ✓ MariaDB    on %s — %s; a wrong password is refused\n", maria.Addr(), maria.DB.Version)
+	bundle := filepath.Join(dir, "ca-bundle.pem")
+	if err := rig.WriteCABundle(bundle, pg, maria); err != nil {
+		return fail(err)
+	}
+
+	out.printf("\nStep 4/6  Local AWS with three accounts, and the central function under the RIE\n")
+	w := rig.NewWorld(localaws.Options{})
+	undo.add("stopped the central function (RIE) and local AWS", w.Close)
+	out.printf("  ✓ local AWS (Secrets Manager + STS) on %s\n", w.URL)
+	out.printf("      %s  central account: the function's home\n", rig.CentralAccount)
+	out.printf("      %s  member A: role %s trusts the central account, with an ExternalId\n", rig.MemberA, rig.RoleName)
+	out.printf("      %s  member B: role %s trusts the central account, with an ExternalId\n", rig.MemberB, rig.RoleName)
+	fn, err := w.StartFunction(ctx, rieBin, central, rig.FunctionConfig{
+		Name:       "rotary-central",
+		Home:       rig.CentralAccount,
+		Mode:       awsx.ModeCentral,
+		Allowed:    []string{rig.MemberA, rig.MemberB},
+		ExternalID: rig.ExternalID,
+		CABundle:   bundle,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	out.printf("  ✓ %s under the RIE at %s\n", fn.ARN, fn.InvokeURL)
+	out.printf("      ROTARY_MODE=central ROTARY_ALLOWED_ACCOUNTS=%s,%s ROTARY_ROLE_NAME=%s\n", rig.MemberA, rig.MemberB, rig.RoleName)
+
+	out.printf("\nStep 5/6  Creating database users and their secrets in the member accounts\n")
+	cases := []rig.Case{
+		{Name: "orders/postgres-single", Account: rig.MemberA, Target: pg, Strategy: rotators.SingleUser},
+		{Name: "orders/postgres-multi", Account: rig.MemberB, Target: pg, Strategy: rotators.AlternatingUsers},
+		{Name: "billing/mariadb-single", Account: rig.MemberB, Target: maria, Strategy: rotators.SingleUser},
+		{Name: "billing/mariadb-multi", Account: rig.MemberA, Target: maria, Strategy: rotators.AlternatingUsers},
+	}
+	var secrets []*rig.Secret
+	for _, c := range cases {
+		s, err := w.Provision(ctx, c)
+		if err != nil {
+			return fail(err)
+		}
+		secrets = append(secrets, s)
+		extra := ""
+		if c.Strategy == rotators.AlternatingUsers {
+			extra = fmt.Sprintf(" (master user's secret %s-master)", c.Name)
+		}
+		out.printf("  ✓ %-24s account %s  %-8s %-17s user %s%s\n", c.Name, c.Account, c.Target.Engine(), c.Strategy, s.User, extra)
+	}
+
+	out.printf("\nStep 6/6  Rotating each secret: RotateSecret → the central function (createSecret, setSecret, testSecret, finishSecret)\n")
+	stopFollow := fn.Follow(showLogLine)
+	defer stopFollow()
+	var rows []row
+	failed := 0
+	for _, s := range secrets {
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+		out.printf("\n  ▶ %s (%s, %s) in account %s\n", s.Name, s.Target.Engine(), s.Strategy, s.Account)
+		r, err := w.Rotate(ctx, s, fn)
+		if err != nil {
+			return fail(err)
+		}
+		c := w.Verify(ctx, s, r)
+		rows = append(rows, row{s, c})
+		if !c.OK() {
+			failed++
+			for _, p := range c.Problems {
+				out.printf("    ✗ %s\n", p)
+			}
+			continue
+		}
+		out.printf("    ✓ stages moved: the new version is AWSCURRENT, the old one AWSPREVIOUS\n")
+		out.printf("    ✓ the new credential (%s) logs in\n", c.NewUser)
+		if c.OldKept {
+			out.printf("    ✓ the previous credential (%s, AWSPREVIOUS) still logs in until the next rotation\n", c.OldUser)
+		} else {
+			out.printf("    ✓ the old password of %s is refused by %s\n", c.OldUser, s.Target.Engine())
+		}
+	}
+	stopFollow()
+	logs := fn.Logs()
+	for _, s := range secrets {
+		if err := s.FindLeak("the function's logs", logs); err != nil {
+			failed++
+			out.printf("  ✗ %v\n", err)
+		}
+	}
+
+	out.printf("\nResult\n\n")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SECRET\tACCOUNT\tENGINE\tSTRATEGY\tOLD CREDENTIAL\tNEW CREDENTIAL\tRESULT")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.s.Name, r.s.Account, r.s.Target.Engine(), r.s.Strategy, r.old(), r.new(), r.result())
+	}
+	out.mu.Lock()
+	_ = tw.Flush()
+	out.mu.Unlock()
+	out.printf("\n")
+	if failed > 0 {
+		out.printf("✗ %d check(s) failed (see above). Total time %s.\n", failed, time.Since(start).Round(time.Second))
+		return 1
+	}
+	out.printf("✓ Every credential was rotated across accounts and verified against its database. Total time %s.\n", time.Since(start).Round(time.Second))
+	return 0
+}
+
+type row struct {
+	s *rig.Secret
+	c rig.Check
+}
+
+func (r row) old() string {
+	switch {
+	case r.c.OldRejected:
+		return "rejected"
+	case r.c.OldKept:
+		return "kept (" + r.c.OldUser + ")"
+	case r.s.Strategy == rotators.AlternatingUsers:
+		return "NOT KEPT"
+	default:
+		return "NOT REJECTED"
+	}
+}
+
+func (r row) new() string {
+	if r.c.NewWorks {
+		return "works (" + r.c.NewUser + ")"
+	}
+	return "FAILS"
+}
+
+func (r row) result() string {
+	if r.c.OK() {
+		return "✓"
+	}
+	return "✗"
+}
+
+func fail(err error) int {
+	if errors.Is(err, context.Canceled) {
+		return 130
+	}
+	out.printf("\n✗ %v\n", err)
+	return 1
+}
+
+func rel(path, dir string) string {
+	if r, err := filepath.Rel(dir, path); err == nil {
+		return r
+	}
+	return path
+}
+
+// showLogLine prints one of the function's JSON log lines, field by field:
+// never the raw line, so nothing unexpected is shown. Lines that are not
+// the engine's step lines (the RIE's START/END/REPORT, EMF metrics) are
+// skipped.
+func showLogLine(line string) {
+	var l struct {
+		Timestamp  time.Time `json:"timestamp"`
+		Level      string    `json:"level"`
+		Message    string    `json:"message"`
+		Step       string    `json:"step"`
+		Account    string    `json:"account"`
+		Outcome    string    `json:"outcome"`
+		DurationMs *float64  `json:"durationMs"`
+		Error      string    `json:"error"`
+	}
+	i := strings.IndexByte(line, '{')
+	if i < 0 || json.Unmarshal([]byte(line[i:]), &l) != nil || l.Message == "" {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "    │ %s %-5s %-13s %s", l.Timestamp.Local().Format("15:04:05.000"), l.Level, l.Step, l.Message)
+	if l.Account != "" {
+		fmt.Fprintf(&b, " account=%s", l.Account)
+	}
+	if l.Outcome != "" {
+		fmt.Fprintf(&b, " outcome=%q", l.Outcome)
+	}
+	if l.DurationMs != nil {
+		fmt.Fprintf(&b, " %.1fms", *l.DurationMs)
+	}
+	if l.Error != "" {
+		fmt.Fprintf(&b, "\n    │   error: %s", l.Error)
+	}
+	out.printf("%s\n", b.String())
+}
+
+// checkTools returns what is missing, each with how to install it. It looks
+// where test/dbtest looks.
+func checkTools() []string {
+	var missing []string
+	found := func(what, path string) { out.printf("  ✓ %-19s %s\n", what, path) }
+	if p, err := exec.LookPath("go"); err == nil {
+		found("go", p)
+	} else {
+		missing = append(missing, "go — install Go 1.26 (https://go.dev/dl); it builds the function and the RIE")
+	}
+	if initdb := findInitdb(); initdb != "" {
+		found("initdb", initdb)
+		if _, err := os.Stat(filepath.Join(filepath.Dir(initdb), "postgres")); err == nil {
+			found("postgres", filepath.Join(filepath.Dir(initdb), "postgres"))
+		} else {
+			missing = append(missing, "postgres (the server binary beside "+initdb+") — apt-get install postgresql")
+		}
+	} else {
+		missing = append(missing, "initdb and postgres (PostgreSQL server, looked for in PATH, /usr/local/bin and /usr/lib/postgresql/*/bin) — apt-get install postgresql")
+	}
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup("postgres"); err != nil {
+			missing = append(missing, "a 'postgres' system user (PostgreSQL refuses to run as root, and you are root) — apt-get install postgresql creates it, or: useradd --system postgres")
+		}
+	}
+	for _, b := range []string{"mariadb-install-db", "mariadbd"} {
+		if p, err := exec.LookPath(b); err == nil {
+			found(b, p)
+		} else {
+			missing = append(missing, b+" (MariaDB server) — apt-get install mariadb-server")
+		}
+	}
+	return missing
+}
+
+func findInitdb() string {
+	candidates := []string{}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		candidates = append(candidates, p)
+	}
+	candidates = append(candidates, "/usr/local/bin/initdb")
+	more, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	candidates = append(candidates, more...)
+	for _, c := range candidates {
+		if real, err := filepath.EvalSymlinks(c); err == nil {
+			return real
+		}
+	}
+	return ""
+}
