@@ -184,3 +184,25 @@ func TestAssumeRole(t *testing.T) {
 		t.Errorf("Calls(AssumeRole, A) = %d, want %d", got, len(tests)+1)
 	}
 }
+
+// TestRecoveryWindow: a secret scheduled for deletion is gone for good once
+// its recovery window ends, and its name is free again.
+func TestRecoveryWindow(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	s := localaws.Start(t, localaws.Options{Now: clk.Now})
+	c := smClient(s, s.DefaultCredentials())
+	ctx := t.Context()
+	mustCreate(t, c, "old", "v")
+	if _, err := c.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("old"), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(6 * 24 * time.Hour)
+	if _, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("old")}); err != nil {
+		t.Fatalf("inside the window: %v", err)
+	}
+	clk.Advance(24 * time.Hour)
+	if _, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("old")}); code(err) != "ResourceNotFoundException" {
+		t.Fatalf("after the window: %v, want ResourceNotFoundException", err)
+	}
+	mustCreate(t, c, "old", "new")
+}

@@ -197,7 +197,7 @@ func (s *Server) withSecret(r *request, id string, allowDeleted bool, fn func(st
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	sec := st.find(id)
+	sec := st.find(id, s.now())
 	if sec == nil {
 		return nil, errNotFound()
 	}
@@ -256,7 +256,7 @@ func (s *Server) createSecret(r *request, body []byte) (any, *apiError) {
 	st := s.storeFor(r.account, r.region)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if sec := st.byName[in.Name]; sec != nil {
+	if sec := st.byName[in.Name]; sec != nil && !st.purge(sec, s.now()) {
 		if !sec.deleted.IsZero() {
 			return nil, errf(400, "InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
 		}
@@ -803,7 +803,11 @@ func (s *Server) listed(r *request, fs []filter, includeDeleted, desc bool, fn f
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var secs []*secretRec
+	now := s.now()
 	for _, sec := range st.byName {
+		if st.purge(sec, now) {
+			continue
+		}
 		if (includeDeleted || sec.deleted.IsZero()) && sec.matches(fs) {
 			secs = append(secs, sec)
 		}
@@ -930,7 +934,7 @@ func (s *Server) deleteSecret(r *request, body []byte) (any, *apiError) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := s.now()
-	sec := st.find(in.SecretID)
+	sec := st.find(in.SecretID, now)
 	if sec == nil {
 		if force {
 			// Force-deleting an unknown secret succeeds [DOC].

@@ -180,15 +180,31 @@ func parseSecretARN(id string) (region, account, rest string, ok bool) {
 }
 
 // find looks a secret up by name, full ARN or partial ARN (the ARN without
-// the "-XXXXXX" suffix).
-func (st *store) find(id string) *secretRec {
+// the "-XXXXXX" suffix). A secret whose recovery window ended by now is
+// deleted for good first.
+func (st *store) find(id string, now time.Time) *secretRec {
+	var sec *secretRec
 	if _, _, rest, ok := parseSecretARN(id); ok {
-		if sec := st.byARN[id]; sec != nil {
-			return sec
+		if sec = st.byARN[id]; sec == nil {
+			sec = st.byName[rest]
 		}
-		return st.byName[rest]
+	} else {
+		sec = st.byName[id]
 	}
-	return st.byName[id]
+	if st.purge(sec, now) {
+		return nil
+	}
+	return sec
+}
+
+// purge deletes sec for good if its recovery window ended by now.
+func (st *store) purge(sec *secretRec, now time.Time) bool {
+	if sec == nil || sec.deletionDate.IsZero() || now.Before(sec.deletionDate) {
+		return false
+	}
+	delete(st.byName, sec.name)
+	delete(st.byARN, sec.arn)
+	return true
 }
 
 // storeFor returns the store of (account, region), creating it.
