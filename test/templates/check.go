@@ -124,8 +124,10 @@ func (c *Checker) Check(file string, root *Node) []Problem {
 		t.resources[id] = resources.Get(id).Get("Type").Str()
 	}
 
-	for _, name := range keys(root.Get("Conditions")) {
-		t.refs(root.Get("Conditions").Get(name), "Conditions."+name, nil)
+	for _, section := range []string{"Conditions", "Rules"} {
+		for _, name := range keys(root.Get(section)) {
+			t.refs(root.Get(section).Get(name), section+"."+name, nil)
+		}
 	}
 	for _, id := range resources.Keys {
 		t.resource(id, resources.Get(id))
