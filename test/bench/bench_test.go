@@ -1,0 +1,281 @@
+package bench_test
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/rotators/mysql"
+	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/bench"
+	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/rotationtest"
+)
+
+// Environment of TestFigures (set by cmd/report, i.e. make bench).
+const (
+	envOut  = "ROTARY_BENCH_OUT"  // write the figures as JSON to this file
+	envFull = "ROTARY_BENCH_FULL" // more rotations, and every function under the RIE
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	dbtest.StopSharedPostgres()
+	dbtest.StopSharedMariaDB()
+	os.Exit(code)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+const acct = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+
+func genericSubject() bench.Subject {
+	reg := &rotators.Registry{}
+	generic.Register(reg, password.Default(""))
+	sm := bench.NewMemSM()
+	arn := acct + "bench/generic-AbCdEf"
+	sm.Put(arn, secret.Value{Engine: generic.Engine, Password: "initial-" + randomHex(8)}.String())
+	return bench.Subject{Name: "generic", Registry: reg, SM: sm, ARN: arn}
+}
+
+func pgSubject(t *testing.T, alternating bool) bench.Subject {
+	pg := dbtest.SharedPostgres(t)
+	user, pw := "bench_"+randomHex(4), "Init-"+randomHex(12)
+	pg.CreateRole(t, user, pw)
+	cfg := postgres.Config{CABundleFile: pg.CA.CAFile, ConnectTimeout: 10 * time.Second}
+	reg := &rotators.Registry{}
+	sm := bench.NewMemSM()
+	arn := acct + "bench/" + user + "-AbCdEf"
+	v := secret.Value{Engine: "postgres", Host: pg.Host, Port: pg.Port, Username: user, Password: pw, DBName: "postgres"}
+	name := "postgres single-user"
+	var stats bench.Stats
+	if alternating {
+		name = "postgres alternating-users"
+		r, err := postgres.NewMultiUser(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Register(r, rotators.AlternatingUsers, postgres.Engines...)
+		stats = func() (int64, int64) { s := r.Stats(); return s.Logins, s.FailedLogins }
+		master, mpw := "bench_master_"+randomHex(4), "Init-"+randomHex(12)
+		pg.CreateRole(t, master, mpw, "CREATEROLE")
+		pg.Exec(t, "GRANT "+pgx.Identifier{user}.Sanitize()+" TO "+pgx.Identifier{master}.Sanitize()+" WITH ADMIN OPTION")
+		t.Cleanup(func() { pg.DropRole(t, user+postgres.CloneSuffix) })
+		v.MasterARN = acct + "bench/" + master + "-AbCdEf"
+		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw}.String())
+	} else {
+		r, err := postgres.NewSingleUser(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Register(r, rotators.SingleUser, postgres.Engines...)
+		stats = func() (int64, int64) { s := r.Stats(); return s.Logins, s.FailedLogins }
+	}
+	sm.Put(arn, v.String())
+	return bench.Subject{Name: name, Registry: reg, SM: sm, ARN: arn, Stats: stats}
+}
+
+func mariaSubject(t *testing.T, alternating bool) bench.Subject {
+	m := dbtest.SharedMariaDB(t)
+	user, pw := dbtest.NewMySQLUserName("bench"), "Init-"+randomHex(12)
+	m.Exec(t, "CREATE USER ?@'%' IDENTIFIED BY ?", user, pw)
+	t.Cleanup(func() {
+		m.Exec(t, "DROP USER IF EXISTS ?@'%'", user)
+		m.Exec(t, "DROP USER IF EXISTS ?@'%'", user+"_clone")
+	})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(m.CAPEM)
+	cfg := mysql.Config{Passwords: password.Default(password.MySQLExclude), RootCAs: pool, ConnectTimeout: 10 * time.Second}
+	reg := &rotators.Registry{}
+	sm := bench.NewMemSM()
+	arn := acct + "bench/" + user + "-AbCdEf"
+	v := secret.Value{Engine: "mariadb", Host: m.Host, Port: m.Port, Username: user, Password: pw}
+	name, r := "mariadb single-user", mysql.NewSingleUser(cfg)
+	strategy := rotators.SingleUser
+	if alternating {
+		name, r, strategy = "mariadb alternating-users", mysql.NewMultiUser(cfg), rotators.AlternatingUsers
+		master, mpw := dbtest.NewMySQLUserName("benchm"), "Init-"+randomHex(12)
+		m.Exec(t, "CREATE USER ?@'%' IDENTIFIED BY ?", master, mpw)
+		m.Exec(t, "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", master)
+		t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS ?@'%'", master) })
+		v.MasterARN = acct + "bench/" + master + "-AbCdEf"
+		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw}.String())
+	}
+	reg.Register(r, strategy, mysql.Engines...)
+	sm.Put(arn, v.String())
+	return bench.Subject{Name: name, Registry: reg, SM: sm, ARN: arn, Stats: func() (int64, int64) {
+		s := r.Stats()
+		return s.Logins, s.FailedLogins
+	}}
+}
+
+// TestFigures measures every rotator (and, in full mode, every function
+// under the RIE; otherwise the generic one) and checks the budgets of
+// ARCHITECTURE.md as counts: at most 8 Secrets Manager calls per
+// single-user rotation, two logins and no failed login on the happy path.
+func TestFigures(t *testing.T) {
+	full := os.Getenv(envFull) != ""
+	n := 3
+	if full {
+		n = 20
+	}
+	rep := bench.Report{
+		Generated: time.Now().UTC().Format(time.RFC3339),
+		Machine:   runtime.GOOS + "/" + runtime.GOARCH + ", " + itoa(runtime.NumCPU()) + " CPUs, " + runtime.Version(),
+		Baseline:  bench.Baseline,
+	}
+
+	gen := genericSubject()
+	subjects := []func() bench.Subject{
+		func() bench.Subject { return gen },
+		func() bench.Subject { return pgSubject(t, false) },
+		func() bench.Subject { return pgSubject(t, true) },
+		func() bench.Subject { return mariaSubject(t, false) },
+		func() bench.Subject { return mariaSubject(t, true) },
+	}
+	for _, mk := range subjects {
+		s := mk()
+		f := bench.MeasureRotator(t, s, n)
+		rep.Rotators = append(rep.Rotators, f)
+		single := s.Name != "postgres alternating-users" && s.Name != "mariadb alternating-users"
+		if single && f.SMCalls > 8 {
+			t.Errorf("%s: %.2f Secrets Manager calls per rotation, budget 8", s.Name, f.SMCalls)
+		}
+		if !single && f.SMCalls > 9 {
+			t.Errorf("%s: %.2f Secrets Manager calls per rotation, budget 8 plus the master secret's read", s.Name, f.SMCalls)
+		}
+		if f.HasTargetLogin && f.FailedLogins != 0 {
+			t.Errorf("%s: %.2f failed logins per rotation on the happy path, want 0", s.Name, f.FailedLogins)
+		}
+		if f.HasTargetLogin && single && f.Logins != 2 {
+			t.Errorf("%s: %.2f logins per rotation, want 2", s.Name, f.Logins)
+		}
+	}
+
+	// Cross-check the in-memory Secrets Manager's count against localaws,
+	// through RotateSecret.
+	env := rotationtest.New(t, generic.New(password.Default("")))
+	arn := env.CreateSecret(t, "bench/crosscheck", secret.Value{Engine: generic.Engine, Password: "initial-" + randomHex(8)})
+	if err := env.Rotate(t, arn); err != nil {
+		t.Fatal(err)
+	}
+	rep.Rotators[0].LocalAWSCalls = env.SMCalls()
+	if float64(env.SMCalls()) != rep.Rotators[0].SMCalls {
+		t.Errorf("generic: %d Secrets Manager calls through localaws, %.2f through the in-memory store", env.SMCalls(), rep.Rotators[0].SMCalls)
+	}
+
+	rep.Functions = functionFigures(t, full)
+	for _, r := range rep.Rotators {
+		t.Logf("%s: %.2f SM calls, %.2f logins (%.2f failed) per rotation; allocs per step %v", r.Rotator, r.SMCalls, r.Logins, r.FailedLogins, r.AllocsPerStep)
+	}
+	for _, f := range rep.Functions {
+		t.Logf("%s: cold start %.0f ms, warm createSecret %.1f ms, peak RSS %d KiB", f.Function, f.ColdStartMs, f.WarmStepMs, f.PeakRSSKiB)
+	}
+	if out := os.Getenv(envOut); out != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// functionFigures builds the functions for this host and measures each under
+// the RIE with a rotation of its engine. The SaaS functions are not rotated
+// here: their provider fakes are internal to rotators/saas.
+func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
+	dir := t.TempDir()
+	ctx := t.Context()
+	rie, err := lambdarie.BuildRIE(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(name string) string {
+		b, err := lambdarie.BuildFunction(ctx, dir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	genericValue := secret.Value{Engine: generic.Engine, Password: "initial-" + randomHex(8)}
+	out := []bench.FunctionFigures{bench.MeasureFunction(t, bench.FunctionSubject{
+		Name: "generic", RIE: rie, Bootstrap: build("generic"), Value: genericValue, What: "generic",
+	})}
+	if !full {
+		return out
+	}
+	pg := dbtest.SharedPostgres(t)
+	m := dbtest.SharedMariaDB(t)
+	bundle := filepath.Join(dir, "ca-bundle.pem")
+	pgCA, err := os.ReadFile(pg.CA.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bundle, append(pgCA, m.CAPEM...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caEnv := []string{"ROTARY_CA_BUNDLE=" + bundle}
+	pgUser := func(prefix string) secret.Value {
+		user, pw := prefix+randomHex(4), "Init-"+randomHex(12)
+		pg.CreateRole(t, user, pw)
+		return secret.Value{Engine: "postgres", Host: pg.Host, Port: pg.Port, Username: user, Password: pw, DBName: "postgres"}
+	}
+	pgMaster := func(user string) *secret.Value {
+		master, mpw := "bench_fm_"+randomHex(4), "Init-"+randomHex(12)
+		pg.CreateRole(t, master, mpw, "CREATEROLE")
+		pg.Exec(t, "GRANT "+pgx.Identifier{user}.Sanitize()+" TO "+pgx.Identifier{master}.Sanitize()+" WITH ADMIN OPTION")
+		t.Cleanup(func() { pg.DropRole(t, user+postgres.CloneSuffix) })
+		return &secret.Value{Username: master, Password: mpw}
+	}
+	myUser := func(prefix string) secret.Value {
+		user, pw := dbtest.NewMySQLUserName(prefix), "Init-"+randomHex(12)
+		m.Exec(t, "CREATE USER ?@'%' IDENTIFIED BY ?", user, pw)
+		t.Cleanup(func() {
+			m.Exec(t, "DROP USER IF EXISTS ?@'%'", user)
+			m.Exec(t, "DROP USER IF EXISTS ?@'%'", user+"_clone")
+		})
+		return secret.Value{Engine: "mariadb", Host: m.Host, Port: m.Port, Username: user, Password: pw}
+	}
+	myMaster := func() *secret.Value {
+		master, mpw := dbtest.NewMySQLUserName("benchfm"), "Init-"+randomHex(12)
+		m.Exec(t, "CREATE USER ?@'%' IDENTIFIED BY ?", master, mpw)
+		m.Exec(t, "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", master)
+		t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS ?@'%'", master) })
+		return &secret.Value{Username: master, Password: mpw}
+	}
+	pc, ps, pm := pgUser("bench_fc_"), pgUser("bench_fs_"), pgUser("bench_fa_")
+	ms, mm := myUser("benchfs"), myUser("benchfa")
+	for _, s := range []bench.FunctionSubject{
+		{Name: "central", Value: pc, What: "postgres single-user"},
+		{Name: "postgres-single", Value: ps, What: "postgres single-user"},
+		{Name: "postgres-multi", Value: pm, Master: pgMaster(pm.Username), What: "postgres alternating-users"},
+		{Name: "mysql-single", Value: ms, What: "mariadb single-user"},
+		{Name: "mysql-multi", Value: mm, Master: myMaster(), What: "mariadb alternating-users"},
+	} {
+		s.RIE, s.Bootstrap, s.Env = rie, build(s.Name), caEnv
+		out = append(out, bench.MeasureFunction(t, s))
+	}
+	return out
+}
