@@ -62,9 +62,13 @@ vet:
 staticcheck:
 	$(GO) tool staticcheck ./...
 
-## bench: the benchmark report
+## bench: the benchmark report (table on stdout, JSON in .bench/report.json)
 bench: check-tools
-	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime=5x ./... | tee .bench.out
+	$(GO) run ./test/bench/cmd/report -out .bench/report.json
+
+## chaos: the full chaos suite (every fault point of every step, every strategy)
+chaos: check-tools
+	cd test/chaos && ROTARY_CHAOS=full $(GO) test -count=1 -timeout 90m
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
