@@ -91,6 +91,9 @@ func parseTimeout(s string) (time.Duration, error) {
 		if nerr != nil {
 			return 0, errors.New(`must be a duration such as "5s" or a whole number of seconds`)
 		}
+		if n < 1 || n > 600 {
+			return 0, errors.New("must be more than 0 and at most 10m")
+		}
 		d = time.Duration(n) * time.Second
 	}
 	if d <= 0 || d > 10*time.Minute {

@@ -100,6 +100,9 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 	if pend.Username != alt {
 		return fmt.Errorf("%w: pending user %q is not the alternate of current user %q", ErrGuard, pend.Username, cur.Username)
 	}
+	if pend.MasterARN != cur.MasterARN {
+		return fmt.Errorf("%w: pending secret's masterarn is not the current secret's", ErrGuard)
+	}
 	curEP, pendEP := endpointOf(cur), endpointOf(pend)
 	if !pendEP.sameServer(curEP) || pendEP.db != curEP.db {
 		return fmt.Errorf("%w: pending secret's server %s is not the current secret's %s", ErrGuard, pendEP, curEP)

@@ -1,0 +1,51 @@
+package postgres
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// FuzzCheckUsername: an accepted name fits PostgreSQL's limit, survives
+// identifier quoting unchanged (no NUL for Sanitize to drop) and is UTF-8.
+func FuzzCheckUsername(f *testing.F) {
+	for _, s := range []string{"app", `a"b`, "x\x00y", strings.Repeat("é", 32), "bad\xff", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if checkUsername("username", name) != nil {
+			return
+		}
+		if len(name) == 0 || len(name) > MaxNameLen || !utf8.ValidString(name) {
+			t.Fatalf("accepted %q", name)
+		}
+		quoted := pgx.Identifier{name}.Sanitize()
+		inner := strings.ReplaceAll(quoted[1:len(quoted)-1], `""`, `"`)
+		if inner != name {
+			t.Fatalf("quoting changed %q to %q", name, inner)
+		}
+	})
+}
+
+// FuzzParseTimeout: an accepted timeout is positive and at most 10 minutes.
+func FuzzParseTimeout(f *testing.F) {
+	for _, s := range []string{"5s", "5", "1500ms", "-1s", "0", "11m", "soon"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseTimeout(s)
+		if err == nil && (d <= 0 || d > 10*time.Minute) {
+			t.Fatalf("parseTimeout(%q) = %s", s, d)
+		}
+	})
+}
+
+func TestParseTimeoutOverflow(t *testing.T) {
+	// 2^34 seconds overflows time.Duration into a small positive value.
+	if d, err := parseTimeout("17179869184"); err == nil {
+		t.Errorf("parseTimeout accepted an overflowing number of seconds as %s", d)
+	}
+}
