@@ -11,7 +11,11 @@ import (
 )
 
 func main() {
-	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
-		return mysql.RegisterFromEnv(reg, getenv, rotators.AlternatingUsers)
-	})
+	lambdamain.Run(register)
+}
+
+// register adds the alternating-users rotator for every MySQL engine, configured from the
+// environment.
+func register(reg *rotators.Registry, getenv func(string) string) error {
+	return mysql.RegisterFromEnv(reg, getenv, rotators.AlternatingUsers)
 }

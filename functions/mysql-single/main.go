@@ -12,7 +12,11 @@ import (
 )
 
 func main() {
-	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
-		return mysql.RegisterFromEnv(reg, getenv, rotators.SingleUser, rotators.DualPassword)
-	})
+	lambdamain.Run(register)
+}
+
+// register adds the single-user and dual-password rotators for every MySQL engine, configured from the
+// environment.
+func register(reg *rotators.Registry, getenv func(string) string) error {
+	return mysql.RegisterFromEnv(reg, getenv, rotators.SingleUser, rotators.DualPassword)
 }
