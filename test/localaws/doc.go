@@ -17,7 +17,7 @@
 //
 // What it must not do: import Rotary's own packages (it speaks AWS wire
 // protocols only, so it can check Rotary rather than agree with it), persist
-// anything, verify SigV4 signatures (the access key ID, session token and
-// expiry are checked, the signature is not), or write secret values or
-// RotationTokens into error messages or logs.
+// anything, or write secret values or RotationTokens into error messages or
+// logs. It always checks the access key ID, session token and expiry; SigV4
+// signatures only with Options.VerifySignatures.
 package localaws

@@ -206,3 +206,45 @@ func TestRecoveryWindow(t *testing.T) {
 	}
 	mustCreate(t, c, "old", "new")
 }
+
+// TestVerifySignatures: with VerifySignatures, the SDK's requests (JSON and
+// Query, long-term and assumed-role keys) pass, and a wrong secret key fails.
+func TestVerifySignatures(t *testing.T) {
+	s := localaws.Start(t, localaws.Options{VerifySignatures: true})
+	good := s.DefaultCredentials()
+	s.AddAccount(accountB)
+	roleARN := s.AddRole(localaws.Role{Account: accountB, Name: "R", TrustedAccounts: []string{localaws.DefaultAccount}})
+	ctx := t.Context()
+	mustCreate(t, smClient(s, good), "signed", "v")
+	out, err := stsClient(s, good).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("sig")})
+	if err != nil {
+		t.Fatalf("AssumeRole with a valid signature: %v", err)
+	}
+	assumed := localaws.Credentials{AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey), SessionToken: aws.ToString(out.Credentials.SessionToken)}
+	if _, err := smClient(s, assumed).ListSecrets(ctx, &secretsmanager.ListSecretsInput{}); err != nil {
+		t.Fatalf("ListSecrets with assumed-role keys: %v", err)
+	}
+	bad := good
+	bad.SecretAccessKey = "wrong" + good.SecretAccessKey[5:]
+	tests := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"Secrets Manager", func() error {
+			_, err := smClient(s, bad).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("signed")})
+			return err
+		}, "InvalidSignatureException"},
+		{"STS", func() error {
+			_, err := stsClient(s, bad).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			return err
+		}, "SignatureDoesNotMatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := code(tt.call()); got != tt.code {
+				t.Fatalf("error = %q, want %q", got, tt.code)
+			}
+		})
+	}
+}

@@ -119,7 +119,7 @@ func TestRotateSecretOverRIE(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := localaws.Start(t)
+			s := localaws.Start(t, localaws.Options{VerifySignatures: true})
 			creds := s.DefaultCredentials()
 			c := smClient(s, creds)
 			arn := aws.ToString(mustCreate(t, c, "rie/db", `{"password":"old"}`).ARN)

@@ -77,7 +77,7 @@ func stepsOf(run localaws.RotationRun) []string {
 }
 
 func TestRotateSecretInProcess(t *testing.T) {
-	s := localaws.Start(t)
+	s := localaws.Start(t, localaws.Options{VerifySignatures: true})
 	c := smClient(s, s.DefaultCredentials())
 	ctx := t.Context()
 	created := mustCreate(t, c, "rot/db", `{"username":"app","password":"old"}`)
@@ -324,7 +324,7 @@ func TestRotationToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := localaws.Start(t)
+			s := localaws.Start(t, localaws.Options{VerifySignatures: true})
 			central := s.DefaultCredentials()
 			member := s.AddAccount(accountB)
 			roleARN := s.AddRole(localaws.Role{Account: accountB, Name: "RotaryMember", TrustedAccounts: []string{localaws.DefaultAccount}, ExternalID: "ext-42"})

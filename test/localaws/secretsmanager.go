@@ -39,7 +39,7 @@ var smOps = map[string]smHandler{
 }
 
 func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, op string, body []byte) {
-	caller, region, aerr := s.authenticate(r, true)
+	caller, region, aerr := s.authenticate(r, body, true)
 	if aerr != nil {
 		writeJSONError(w, aerr)
 		return

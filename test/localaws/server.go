@@ -61,6 +61,12 @@ type Options struct {
 	// with made-up credentials; tests of isolation want it off.
 	AllowUnknownKeys bool
 
+	// VerifySignatures recomputes each request's SigV4 signature with the
+	// secret key of its access key ID and refuses a mismatch
+	// (InvalidSignatureException; STS: SignatureDoesNotMatch). Off by
+	// default: most tests only need the key ID to pick the account.
+	VerifySignatures bool
+
 	// Now is the clock (credential expiry, dates). Default time.Now.
 	Now func() time.Time
 }
@@ -333,14 +339,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		s.serveSTS(w, r, form)
+		s.serveSTS(w, r, form, body)
 	}
 }
 
 // authenticate resolves the caller's account and region from the SigV4
 // Authorization header. jsonProto selects the error codes of JSON services
 // (Secrets Manager) or of STS.
-func (s *Server) authenticate(r *http.Request, jsonProto bool) (*keyRec, string, *apiError) {
+func (s *Server) authenticate(r *http.Request, body []byte, jsonProto bool) (*keyRec, string, *apiError) {
 	akid, region, ok := parseAuthorization(r.Header.Get("Authorization"))
 	if !ok {
 		if r.Header.Get("Authorization") == "" {
@@ -364,6 +370,13 @@ func (s *Server) authenticate(r *http.Request, jsonProto bool) (*keyRec, string,
 			return def, region, nil
 		}
 		return nil, "", invalid
+	}
+	if s.opts.VerifySignatures && !verifySigV4(r, body, k.creds.SecretAccessKey) {
+		msg := "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+		if jsonProto {
+			return nil, "", &apiError{400, "InvalidSignatureException", msg}
+		}
+		return nil, "", &apiError{403, "SignatureDoesNotMatch", msg}
 	}
 	if k.assumed {
 		if r.Header.Get("X-Amz-Security-Token") != k.creds.SessionToken {

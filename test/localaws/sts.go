@@ -54,13 +54,13 @@ var (
 	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
 )
 
-func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, form url.Values) {
+func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, form url.Values, body []byte) {
 	action := form.Get("Action")
 	if action != "AssumeRole" && action != "GetCallerIdentity" {
 		writeXMLError(w, errf(400, "InvalidAction", "Could not find operation %s for version 2011-06-15", action))
 		return
 	}
-	caller, region, aerr := s.authenticate(r, false)
+	caller, region, aerr := s.authenticate(r, body, false)
 	if aerr != nil {
 		writeXMLError(w, aerr)
 		return

@@ -94,12 +94,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	async := fs.Bool("async-rotation", false, "answer RotateSecret before the steps run, as the service does")
 	unknown := fs.Bool("allow-unknown-keys", false, "map unknown access keys to the default account instead of refusing them")
 	seed := fs.Uint64("seed", 1, "seed for probabilistic faults")
+	verify := fs.Bool("verify-signatures", false, "check every request's SigV4 signature against the key's secret")
 	functions := functionFlags{}
 	fs.Var(functions, "function", "ARN=INVOKE_URL of a rotation function (repeatable), e.g. the Lambda RIE's invoke URL")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s := localaws.New(localaws.Options{Region: *region, RotationRetries: *retries, AsyncRotation: *async, AllowUnknownKeys: *unknown, Seed: *seed})
+	s := localaws.New(localaws.Options{Region: *region, RotationRetries: *retries, AsyncRotation: *async, AllowUnknownKeys: *unknown, Seed: *seed, VerifySignatures: *verify})
 	out := startup{Region: *region, Functions: functions}
 	def := s.DefaultCredentials()
 	out.Accounts = append(out.Accounts, accountOut{def.Account, def.AccessKeyID, def.SecretAccessKey})
