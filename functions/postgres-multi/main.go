@@ -1,7 +1,6 @@
 // Command postgres-multi is the Rotary function for PostgreSQL and Aurora
 // PostgreSQL secrets rotated by alternating between a user and its _clone, set
-// by the master user named in masterarn (AWS's multi-user template). Settings:
-// see rotators/postgres/README.md.
+// by the master user named in masterarn (AWS's multi-user template). Settings: see rotators/postgres/README.md.
 package main
 
 import (
@@ -11,7 +10,11 @@ import (
 )
 
 func main() {
-	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
-		return postgres.RegisterFromEnv(reg, getenv, rotators.AlternatingUsers)
-	})
+	lambdamain.Run(register)
+}
+
+// register adds the alternating-users rotator for both PostgreSQL engines, configured from
+// the environment.
+func register(reg *rotators.Registry, getenv func(string) string) error {
+	return postgres.RegisterFromEnv(reg, getenv, rotators.AlternatingUsers)
 }

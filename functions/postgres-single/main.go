@@ -10,7 +10,11 @@ import (
 )
 
 func main() {
-	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
-		return postgres.RegisterFromEnv(reg, getenv, rotators.SingleUser)
-	})
+	lambdamain.Run(register)
+}
+
+// register adds the single-user rotator for both PostgreSQL engines, configured from
+// the environment.
+func register(reg *rotators.Registry, getenv func(string) string) error {
+	return postgres.RegisterFromEnv(reg, getenv, rotators.SingleUser)
 }
