@@ -78,7 +78,7 @@ func (c Config) withDefaults() Config {
 // Result is what a run measured. Durations are in milliseconds.
 type Result struct {
 	Engine             string         `json:"engine"`
-	Mode               string         `json:"mode"` // "in-process" or "rie"
+	Mode               string         `json:"mode"` // "in-process" or "rie" (built central function)
 	Secrets            int            `json:"secrets"`
 	Accounts           int            `json:"accounts"`
 	Concurrency        int            `json:"concurrency"`
@@ -271,7 +271,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		AssumeRole: map[string]int{},
 	}
 	if cfg.Function != nil {
-		res.Mode = "rie"
+		res.Mode = "rie, built function"
 	}
 	for i, it := range items {
 		runs := srv.Rotations(it.arn)
