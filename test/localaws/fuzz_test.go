@@ -87,3 +87,22 @@ func FuzzSecretsManagerRequest(f *testing.F) {
 		}
 	})
 }
+
+func FuzzVerifySigV4(f *testing.F) {
+	f.Add("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab", "20260101T000000Z", "/?a=b c")
+	f.Add("AWS4-HMAC-SHA256 Credential=AKIA/2/r/s/aws4_request, SignedHeaders=, Signature=", "2", "/%zz")
+	f.Fuzz(func(t *testing.T, auth, date, target string) {
+		if !strings.HasPrefix(target, "/") {
+			target = "/" + target
+		}
+		req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1"+target, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("X-Amz-Date", date)
+		if verifySigV4(req, nil, "secret") {
+			t.Fatalf("a made-up signature verified: %q", auth)
+		}
+	})
+}
