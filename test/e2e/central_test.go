@@ -87,6 +87,12 @@ func TestCentralRotatesMemberSecrets(t *testing.T) {
 	if strings.Contains(logs, rig.ExternalID) {
 		t.Error("function logs hold the ExternalId")
 	}
+	if fn.TokensSeen() != len(secrets)*2 {
+		t.Errorf("the function saw %d RotationTokens, want %d (one per rotation)", fn.TokensSeen(), len(secrets)*2)
+	}
+	if err := fn.FindTokenLeak("function logs", logs); err != nil {
+		t.Error(err)
+	}
 	if !strings.Contains(logs, `"rotation step finished"`) {
 		t.Errorf("function logs have no step line; logs:\n%s", logs)
 	}
@@ -184,6 +190,9 @@ func TestDropTokenFails(t *testing.T) {
 	}
 	w.AWS.ResetCalls()
 	r := rotateExpectFailure(t, w, s, fn, "createSecret", "AccessDeniedException", "RotationToken")
+	if fn.TokensSeen() == 0 {
+		t.Error("Secrets Manager sent no RotationToken, so the test proves nothing")
+	}
 	if n := w.AWS.Calls("PutSecretValue", rig.MemberA); n == 0 {
 		t.Error("no PutSecretValue reached the member account: the failure should come from Secrets Manager refusing it")
 	}
@@ -213,6 +222,12 @@ func rotateExpectFailure(t *testing.T, w *rig.World, s *rig.Secret, fn *rig.Func
 		}
 	}
 	if err := s.FindLeak("step error", last.Error); err != nil {
+		t.Error(err)
+	}
+	if err := fn.FindTokenLeak("step error", last.Error); err != nil {
+		t.Error(err)
+	}
+	if err := fn.FindTokenLeak("function logs", fn.Logs()); err != nil {
 		t.Error(err)
 	}
 	t.Logf("%s refused as expected: %s", s.Name, last.Error)

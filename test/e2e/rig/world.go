@@ -2,10 +2,12 @@ package rig
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -126,6 +128,43 @@ type Function struct {
 	*lambdarie.Function
 	ARN    string
 	Config FunctionConfig
+
+	mu     sync.Mutex
+	tokens []string // every RotationToken sent to the function
+}
+
+// Invoke implements localaws.Function: it remembers the event's
+// RotationToken (for FindTokenLeak) and forwards the event to the RIE.
+func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var ev struct{ RotationToken string }
+	if json.Unmarshal(payload, &ev) == nil && ev.RotationToken != "" {
+		f.mu.Lock()
+		if !slices.Contains(f.tokens, ev.RotationToken) {
+			f.tokens = append(f.tokens, ev.RotationToken)
+		}
+		f.mu.Unlock()
+	}
+	return localaws.HTTPFunction(f.InvokeURL).Invoke(ctx, payload)
+}
+
+// TokensSeen returns how many distinct RotationTokens the function received.
+func (f *Function) TokensSeen() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.tokens)
+}
+
+// FindTokenLeak returns an error if text holds any RotationToken sent to the
+// function. The error does not show the token.
+func (f *Function) FindTokenLeak(what, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, t := range f.tokens {
+		if strings.Contains(text, t) {
+			return fmt.Errorf("%s holds RotationToken #%d of %s", what, i+1, f.Config.Name)
+		}
+	}
+	return nil
 }
 
 // Environment returns the function's environment for cfg: the home account's
@@ -156,7 +195,8 @@ func (w *World) Environment(cfg FunctionConfig) []string {
 }
 
 // StartFunction runs bootstrap under the RIE binary rie with cfg and
-// registers it with the emulator under its ARN. World.Close stops it.
+// registers it with the emulator under its ARN: RotateSecret invokes it over
+// HTTP through the RIE's invoke URL. World.Close stops it.
 func (w *World) StartFunction(ctx context.Context, rie, bootstrap string, cfg FunctionConfig) (*Function, error) {
 	if cfg.Mode == "" {
 		cfg.Mode = awsx.ModeAccount
@@ -170,7 +210,7 @@ func (w *World) StartFunction(ctx context.Context, rie, bootstrap string, cfg Fu
 		return nil, err
 	}
 	f := &Function{Function: lf, ARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, cfg.Home, cfg.Name), Config: cfg}
-	w.AWS.RegisterFunction(f.ARN, localaws.HTTPFunction(lf.InvokeURL))
+	w.AWS.RegisterFunction(f.ARN, f)
 	w.mu.Lock()
 	w.fns = append(w.fns, f)
 	w.mu.Unlock()

@@ -260,11 +260,15 @@ func run(ctx context.Context, undo *cleanups) int {
 		out.printf("  ✗ want 2 AssumeRole calls, one per member account\n")
 	}
 	logs := fn.Logs()
+	leaks := []error{fn.FindTokenLeak("the function's logs", logs)}
 	for _, s := range secrets {
-		if err := s.FindLeak("the function's logs", logs); err != nil {
-			failed++
-			out.printf("  ✗ %v\n", err)
-		}
+		leaks = append(leaks, s.FindLeak("the function's logs", logs))
+	}
+	if err := errors.Join(leaks...); err != nil {
+		failed++
+		out.printf("  ✗ %v\n", err)
+	} else {
+		out.printf("  No password and none of the %d RotationTokens appears in the function's logs.\n", fn.TokensSeen())
 	}
 
 	out.printf("\nResult\n\n")
