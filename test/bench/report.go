@@ -36,7 +36,8 @@ type Report struct {
 	Baseline  BaselineFigures   `json:"baseline"`
 	Rotators  []RotatorFigures  `json:"rotators"`
 	Functions []FunctionFigures `json:"functions"`
-	Fleet     *fleet.Result     `json:"fleet,omitempty"`
+	Fleet     *fleet.Result     `json:"fleet,omitempty"`    // in-process central engine
+	FleetRIE  *fleet.Result     `json:"fleetRIE,omitempty"` // built central function under the RIE
 }
 
 // RotatorFigures are one rotator's per-rotation counts and per-step costs on
@@ -110,9 +111,14 @@ func (r *Report) Print(w io.Writer) {
 	}
 	_ = tw.Flush()
 
+	if r.Fleet != nil || r.FleetRIE != nil {
+		fmt.Fprintln(w, "\nFleet (central mode, generic secrets — no database needed; latency includes the SDK's backoff after throttling)")
+	}
 	if r.Fleet != nil {
-		fmt.Fprintln(w, "\nFleet (central engine, generic rotator — no database needed)")
-		fmt.Fprintln(w, "  "+r.Fleet.Summary())
+		fmt.Fprintln(w, "  in-process engine: "+r.Fleet.Summary())
+	}
+	if r.FleetRIE != nil {
+		fmt.Fprintln(w, "  built central function under the RIE: "+r.FleetRIE.Summary())
 	}
 }
 

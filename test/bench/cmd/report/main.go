@@ -28,15 +28,17 @@ func main() {
 	out := flag.String("out", ".bench/report.json", "where to write the JSON report")
 	secrets := flag.Int("fleet-secrets", 1000, "secrets in the fleet run")
 	accounts := flag.Int("fleet-accounts", 20, "member accounts in the fleet run")
+	rieSecrets := flag.Int("fleet-rie-secrets", 1000, "secrets in the fleet run through the built central function (0: skip)")
+	rieCopies := flag.Int("fleet-rie-copies", 4, "warm copies of the central function under the RIE")
 	arch := flag.String("arch", "arm64", "GOARCH of the size measurement (the Lambda build)")
 	flag.Parse()
-	if err := run(*out, *secrets, *accounts, *arch); err != nil {
+	if err := run(*out, *secrets, *accounts, *arch, *rieSecrets, *rieCopies); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, secrets, accounts int, arch string) error {
+func run(out string, secrets, accounts int, arch string, rieSecrets, rieCopies int) error {
 	root, err := lambdarie.ModuleRoot()
 	if err != nil {
 		return err
@@ -102,6 +104,25 @@ func run(out string, secrets, accounts int, arch string) error {
 		return err
 	}
 	rep.Fleet = &fr
+	if rieSecrets > 0 {
+		fmt.Fprintf(os.Stderr, "== fleet through the built central function (%d secrets, %d accounts, %d warm copies)\n", rieSecrets, accounts, rieCopies)
+		rie, err := lambdarie.BuildRIE(ctx, work)
+		if err != nil {
+			return err
+		}
+		boot, err := lambdarie.BuildFunction(ctx, work, "central")
+		if err != nil {
+			return err
+		}
+		pool := &fleet.RIEPool{RIE: rie, Bootstrap: boot, Size: rieCopies, Accounts: accounts}
+		fr2, err := fleet.Run(ctx, fleet.Config{Secrets: rieSecrets, Accounts: accounts, Concurrency: rieCopies, Seed: 2,
+			Timeout: 20 * time.Minute, Function: pool, Setup: pool.Setup})
+		pool.Stop()
+		if err != nil {
+			return err
+		}
+		rep.FleetRIE = &fr2
+	}
 	rep.Generated = time.Now().UTC().Format(time.RFC3339)
 
 	rep.Print(os.Stdout)
@@ -115,6 +136,9 @@ func run(out string, secrets, accounts int, arch string) error {
 	fmt.Printf("\nJSON report: %s\n", out)
 	if fr.Lost != 0 {
 		return fmt.Errorf("the fleet run lost %d credentials", fr.Lost)
+	}
+	if rep.FleetRIE != nil && rep.FleetRIE.Lost != 0 {
+		return fmt.Errorf("the fleet run under the RIE lost %d credentials", rep.FleetRIE.Lost)
 	}
 	return nil
 }
