@@ -63,6 +63,7 @@ func MeasureRotator(tb testing.TB, s Subject, n int) RotatorFigures {
 		HasTargetLogin: s.Stats != nil,
 	}
 	var m0, m1 runtime.MemStats
+	callsByStep := map[string]int{}
 	rotate := func(measure bool) {
 		token := Token()
 		s.SM.Begin(s.ARN, token)
@@ -77,9 +78,7 @@ func MeasureRotator(tb testing.TB, s Subject, n int) RotatorFigures {
 				tb.Fatalf("%s: %s: %v", s.Name, step, err)
 			}
 			if measure {
-				calls := float64(s.SM.Total())
-				f.SMCallsByStep[step] += calls / float64(n)
-				f.SMCalls += calls / float64(n)
+				callsByStep[step] += s.SM.Total()
 				f.AllocsPerStep[step] += int64(m1.Mallocs - m0.Mallocs)
 				f.BytesPerStep[step] += int64(m1.TotalAlloc - m0.TotalAlloc)
 				f.MicrosPerStep[step] += d.Microseconds()
@@ -99,11 +98,15 @@ func MeasureRotator(tb testing.TB, s Subject, n int) RotatorFigures {
 		f.Logins = float64(l1-l0) / float64(n)
 		f.FailedLogins = float64(fl1-fl0) / float64(n)
 	}
+	total := 0
 	for _, step := range steps {
+		total += callsByStep[step]
+		f.SMCallsByStep[step] = float64(callsByStep[step]) / float64(n)
 		f.AllocsPerStep[step] /= int64(n)
 		f.BytesPerStep[step] /= int64(n)
 		f.MicrosPerStep[step] /= int64(n)
 	}
+	f.SMCalls = float64(total) / float64(n)
 	return f
 }
 
