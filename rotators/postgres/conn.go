@@ -37,8 +37,8 @@ var (
 // login; a failed one is one that did not end in an authenticated session
 // (wrong password, TLS or network failure).
 type Stats struct {
-	Logins       int64
-	FailedLogins int64
+	Logins       int64 // connection attempts
+	FailedLogins int64 // attempts that did not end in a session
 }
 
 // connector opens connections and counts them.

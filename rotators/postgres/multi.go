@@ -21,7 +21,8 @@ import (
 // Privilege model (README.md): the clone is a member of the original role and
 // its sessions start as the original role (ALTER ROLE clone SET role), so it
 // has the original's privileges and memberships and every object either user
-// creates is owned by the original. Both are re-applied on every rotation.
+// creates is owned by the original. Every rotation that sets the clone
+// re-applies both; one that sets the original checks the membership.
 type MultiUser struct {
 	*connector
 }
