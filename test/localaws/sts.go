@@ -135,6 +135,9 @@ func (s *Server) assumeRole(r *request, form url.Values) (any, *apiError) {
 			return nil, stsValidation("externalId", `Member must satisfy regular expression pattern: [\w+=,.@:\/-]*`)
 		}
 	}
+	if len(form.Get("Policy")) > 2048 {
+		return nil, stsValidation("policy", "Member must have length less than or equal to 2048")
+	}
 	duration := time.Hour
 	if v := form.Get("DurationSeconds"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -180,6 +183,10 @@ func (s *Server) assumeRole(r *request, form url.Values) (any, *apiError) {
 	if si := form.Get("SourceIdentity"); si != "" {
 		res.Result.SourceIdentity = si
 	}
+	if form.Get("Policy") != "" || form.Has("Tags.member.1.Key") || form.Has("PolicyArns.member.1.arn") {
+		size := 6 // percent of the packed-policy limit used; the emulator does not pack policies
+		res.Result.PackedPolicySize = &size
+	}
 	return res, nil
 }
 
@@ -216,9 +223,10 @@ type stsCredentials struct {
 type assumeRoleResponse struct {
 	XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ AssumeRoleResponse"`
 	Result  struct {
-		SourceIdentity string          `xml:"SourceIdentity,omitempty"`
-		User           assumedRoleUser `xml:"AssumedRoleUser"`
-		Credentials    stsCredentials  `xml:"Credentials"`
+		SourceIdentity   string          `xml:"SourceIdentity,omitempty"`
+		User             assumedRoleUser `xml:"AssumedRoleUser"`
+		Credentials      stsCredentials  `xml:"Credentials"`
+		PackedPolicySize *int            `xml:"PackedPolicySize,omitempty"`
 	} `xml:"AssumeRoleResult"`
 	Meta responseMetadata `xml:"ResponseMetadata"`
 }
