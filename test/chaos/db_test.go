@@ -278,3 +278,37 @@ func TestLaterRotations(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokenPostgresRotatorIsCaught repeats the broken-rotator check on a
+// real server: a PostgreSQL single-user rotator whose createSecret also runs
+// ALTER ROLE must make the checker report violations.
+func TestBrokenPostgresRotatorIsCaught(t *testing.T) {
+	t.Parallel()
+	pg := dbtest.SharedPostgres(t)
+	good := pgStrategy(false, 0)
+	broken := good
+	broken.Name = "postgres-broken"
+	broken.New = func(t testing.TB, opts rotationtest.Options) *chaos.Case {
+		c := good.New(t, opts)
+		inner, err := postgres.NewSingleUser(postgres.Config{ConnectTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		super := pg.Super(t)
+		rot := &chaos.Broken{Rotator: inner, Change: func(ctx context.Context, user, pw string) error {
+			_, err := super.Exec(ctx, "ALTER ROLE "+pgx.Identifier{user}.Sanitize()+" PASSWORD "+quoteLiteral(pw))
+			return err
+		}}
+		reg := c.Env.Registry
+		*reg = rotators.Registry{}
+		reg.Register(rot, rotators.SingleUser, rotators.AnyEngine)
+		return c
+	}
+	res := chaos.Run(t, broken, chaos.Schedule{Step: "createSecret", Kind: chaos.SMRefused, Op: "PutSecretValue", Nth: 1, Retry: chaos.RetrySequence})
+	if len(res.Violations) == 0 {
+		t.Fatalf("the checker saw no violation from a PostgreSQL rotator that changes the password in createSecret (%d observations)", res.Observed)
+	}
+	t.Logf("caught, as it should be: %q", res.Violations)
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
