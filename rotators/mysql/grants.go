@@ -204,9 +204,27 @@ type objectPrivileges struct {
 	grantOption bool
 }
 
+// defaultRole returns the role of a MariaDB "SET DEFAULT ROLE `r` FOR …"
+// line of SHOW GRANTS, and whether l is one.
+func defaultRole(l string) (string, bool, error) {
+	toks, err := tokens(l)
+	if err != nil {
+		return "", false, err
+	}
+	if len(toks) < 4 || !strings.EqualFold(toks[0], "SET") || !strings.EqualFold(toks[1], "DEFAULT") || !strings.EqualFold(toks[2], "ROLE") {
+		return "", false, nil
+	}
+	return toks[3], true, nil
+}
+
 func collect(lines []string) (privilegeSet, error) {
 	set := privilegeSet{}
 	for _, l := range lines {
+		if _, ok, err := defaultRole(l); err != nil {
+			return nil, err
+		} else if ok {
+			continue
+		}
 		g, err := parseGrant(l)
 		if err != nil {
 			return nil, err
@@ -310,7 +328,24 @@ func syncGrants(sourceLines, targetLines []string, target string) ([]statement, 
 		}
 		grants = append(grants, statement{query: q})
 	}
-	return append(revokes, grants...), nil
+	out := append(revokes, grants...)
+	// MariaDB lists a default role as "SET DEFAULT ROLE `r` FOR …"; set it
+	// after the role grants it depends on.
+	want, have := "NONE", "NONE"
+	for _, l := range sourceLines {
+		if r, ok, _ := defaultRole(l); ok {
+			want = r
+		}
+	}
+	for _, l := range targetLines {
+		if r, ok, _ := defaultRole(l); ok {
+			have = r
+		}
+	}
+	if !strings.EqualFold(want, have) && want != have {
+		out = append(out, statement{query: "SET DEFAULT ROLE " + want + " FOR " + target})
+	}
+	return out, nil
 }
 
 // userOptions is what SHOW CREATE USER tells about an account.

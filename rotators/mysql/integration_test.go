@@ -232,6 +232,7 @@ func normalisedGrants(t testing.TB, m *dbtest.MariaDB, user, host, as string) []
 	var out []string
 	for _, g := range m.ShowGrants(t, user, host) {
 		g = strings.ReplaceAll(g, " TO "+account(user, host), " TO "+account(as, host))
+		g = strings.ReplaceAll(g, " FOR "+account(user, host), " FOR "+account(as, host))
 		if i := strings.Index(g, " IDENTIFIED BY PASSWORD '"); i >= 0 {
 			j := strings.IndexByte(g[i+len(" IDENTIFIED BY PASSWORD '"):], '\'')
 			g = g[:i] + g[i+len(" IDENTIFIED BY PASSWORD '")+j+1:]
@@ -299,6 +300,13 @@ func TestMultiUserRotation(t *testing.T) {
 		m.Exec(t, "REVOKE INSERT ON `rotary test`.* FROM "+account(user, "%"))
 		m.Exec(t, "REVOKE UPDATE (id) ON `rotary test`.`t``1` FROM "+account(user, "%"))
 		m.Exec(t, "GRANT SELECT (secret_col) ON `rotary test`.`t``1` TO "+account(user, "%")+" WITH GRANT OPTION")
+		role := dbtest.NewMySQLUserName("role")
+		m.Exec(t, "CREATE ROLE "+quoteIdent(role))
+		t.Cleanup(func() { m.Exec(t, "DROP ROLE IF EXISTS "+quoteIdent(role)) })
+		m.Exec(t, "GRANT SELECT ON mysql.db TO "+quoteIdent(role))
+		m.Exec(t, "GRANT "+quoteIdent(role)+" TO "+account(vs.master.Username, "%")+" WITH ADMIN OPTION")
+		m.Exec(t, "GRANT "+quoteIdent(role)+" TO "+account(user, "%"))
+		m.Exec(t, "SET DEFAULT ROLE "+quoteIdent(role)+" FOR "+account(user, "%"))
 		if err := rotate(t, r, vs); err != nil {
 			t.Fatalf("rotate: %v", err)
 		}
