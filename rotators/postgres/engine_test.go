@@ -4,7 +4,11 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
@@ -261,4 +265,50 @@ func BenchmarkRotationSingle(b *testing.B) {
 	b.ReportMetric(float64(env.SMCalls())/float64(n), "sm-calls/op")
 	b.ReportMetric(float64(after.Logins-before.Logins)/float64(n), "logins/op")
 	b.ReportMetric(float64(after.FailedLogins-before.FailedLogins)/float64(n), "failed-logins/op")
+}
+
+// TestEngineMalformedSecrets: a secret the rotators cannot use fails the
+// rotation before any connection and before a pending value is stored
+// (acceptance 3).
+func TestEngineMalformedSecrets(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	f := newFleet(t, pg)
+	env := rotationtest.New(t, f.reg)
+	tests := []struct {
+		name string
+		json string
+	}{
+		{name: "non-numeric port", json: `{"engine":"postgres","host":"127.0.0.1","port":"five","username":"u","password":"p"}`},
+		{name: "missing password", json: `{"engine":"postgres","host":"127.0.0.1","port":5432,"username":"u"}`},
+		{name: "missing host", json: `{"engine":"postgres","port":5432,"username":"u","password":"p"}`},
+		{name: "wrong engine", json: `{"engine":"oracle","host":"127.0.0.1","username":"u","password":"p"}`},
+		{name: "name too long", json: `{"engine":"postgres","host":"127.0.0.1","username":"` + strings.Repeat("n", 64) + `","password":"p"}`},
+		{name: "clone name too long", json: `{"engine":"postgres","host":"127.0.0.1","username":"` + strings.Repeat("n", 58) + `","password":"p","masterarn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:m-AbCdEf"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := env.SM.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+				Name: aws.String("bad-" + randomHex(4)), SecretString: aws.String(tt.json),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			arn := aws.ToString(out.ARN)
+			var rotErr error
+			stats := loginDelta(f, func() { rotErr = env.Rotate(t, arn) })
+			if rotErr == nil {
+				t.Fatal("rotation of a malformed secret succeeded")
+			}
+			if stats.Logins != 0 {
+				t.Errorf("%d logins, want none", stats.Logins)
+			}
+			versions, err := env.SM.ListSecretVersionIds(t.Context(), &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(arn), IncludeDeprecated: aws.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(versions.Versions); n != 1 {
+				t.Errorf("%d stored versions after the failure, want only the original", n)
+			}
+		})
+	}
 }
