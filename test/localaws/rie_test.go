@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
@@ -150,5 +151,44 @@ func TestRotateSecretOverRIE(t *testing.T) {
 				t.Errorf("stages after the run: %v, want the token's version %s", stages, want)
 			}
 		})
+	}
+}
+
+// TestConcurrentRotationsOverOneRIE: the RIE runs one invocation at a time;
+// HTTPFunction serialises invocations per URL so concurrent rotations that
+// share a function all complete.
+func TestConcurrentRotationsOverOneRIE(t *testing.T) {
+	s := localaws.Start(t)
+	creds := s.DefaultCredentials()
+	c := smClient(s, creds)
+	url := startRIE(t,
+		"AWS_ENDPOINT_URL="+s.URL, "AWS_REGION="+region,
+		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true", "FAIL_STEP=")
+	s.RegisterFunction(fnARN, localaws.HTTPFunction(url))
+	var arns []string
+	for i := range 3 {
+		arns = append(arns, aws.ToString(mustCreate(t, c, "rie/concurrent-"+string(rune('a'+i)), `{"password":"old"}`).ARN))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(arns))
+	for _, arn := range arns {
+		wg.Go(func() {
+			_, err := c.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: aws.String(arn), RotationLambdaARN: aws.String(fnARN)})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("RotateSecret: %v", err)
+		}
+	}
+	for _, arn := range arns {
+		if runs := s.Rotations(arn); len(runs) != 1 || runs[0].Outcome != localaws.Succeeded {
+			t.Errorf("%s: runs %+v", arn, runs)
+		}
 	}
 }
