@@ -149,8 +149,12 @@ func launchPostgres(ca CA) (*Postgres, error) {
 		gid, _ = strconv.Atoi(u.Gid)
 		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
+	removeStaleDirs()
 	dir, err := os.MkdirTemp("", "rotary-pg-")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
 	ok := false
@@ -535,6 +539,28 @@ func (p *Postgres) checkPasswordEnforced() error {
 		return fmt.Errorf("a wrong password was refused with an unexpected error (want SQLSTATE 28P01): %w", err)
 	}
 	return nil
+}
+
+// ownerFile holds the PID of the test process that made a server directory.
+const ownerFile = "owner.pid"
+
+// removeStaleDirs deletes server directories left by test processes that died
+// without cleaning up (their servers died with them: parent-death signal).
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "rotary-pg-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
