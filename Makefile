@@ -79,7 +79,7 @@ schemas:
 	@./scripts/refresh-schemas.sh
 
 ## demo: a real rotation on this machine, narrated
-demo: check-tools
+demo:
 	$(GO) run ./test/e2e/cmd/demo
 
 clean:
