@@ -1,12 +1,16 @@
 package postgres
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
 // FuzzCheckUsername: an accepted name fits PostgreSQL's limit, survives
@@ -47,5 +51,23 @@ func TestParseTimeoutOverflow(t *testing.T) {
 	// 2^34 seconds overflows time.Duration into a small positive value.
 	if d, err := parseTimeout("17179869184"); err == nil {
 		t.Errorf("parseTimeout accepted an overflowing number of seconds as %s", d)
+	}
+}
+
+func TestScrub(t *testing.T) {
+	v := secret.Value{Username: "app", Password: "pw-Secret-123"}
+	orig := errors.New(`failed: password "pw-Secret-123" and SCRAM-SHA-256$4096:abc for app`)
+	err := scrub(fmt.Errorf("wrapped: %w", orig), []string{"SCRAM-SHA-256$4096:abc", ""}, v)
+	if got, want := err.Error(), `wrapped: failed: password "[redacted]" and [redacted] for app`; got != want {
+		t.Errorf("scrub = %q, want %q", got, want)
+	}
+	if !errors.Is(err, orig) {
+		t.Error("scrub lost the error chain")
+	}
+	if clean := errors.New("nothing secret"); scrub(clean, nil, v) != clean {
+		t.Error("scrub wrapped an error with nothing to remove")
+	}
+	if scrub(nil, nil, v) != nil {
+		t.Error("scrub(nil) is not nil")
 	}
 }

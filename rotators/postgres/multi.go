@@ -82,11 +82,12 @@ func (r *MultiUser) Create(ctx context.Context, req rotators.CreateRequest) (rot
 // Safe to call twice: a second call sets the same password again.
 func (r *MultiUser) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
 	var master secret.Value
-	err := r.set(ctx, req, &master)
-	return rotators.SetResponse{}, scrub(err, nil, req.Current, req.Pending, master)
+	var verifier string
+	err := r.set(ctx, req, &master, &verifier)
+	return rotators.SetResponse{}, scrub(err, []string{verifier}, req.Current, req.Pending, master)
 }
 
-func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *secret.Value) error {
+func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *secret.Value, verifierOut *string) error {
 	cur, pend := req.Current, req.Pending
 	if err := checkMultiSecret(cur); err != nil {
 		return fmt.Errorf("current secret: %w", err)
@@ -112,6 +113,7 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 	if err != nil {
 		return fmt.Errorf("pending password: %w", err)
 	}
+	*verifierOut = verifier
 	m, ok, err := loadMaster(ctx, req.Master)
 	if err != nil {
 		return err

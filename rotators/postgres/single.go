@@ -69,11 +69,12 @@ func newPending(ctx context.Context, policy password.Policy, gen password.Genera
 // password moves on to the next version; TLS and network errors stop at once.
 // Safe to call twice.
 func (r *SingleUser) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
-	err := r.set(ctx, req)
-	return rotators.SetResponse{}, scrub(err, nil, req.Current, req.Pending)
+	var verifier string
+	err := r.set(ctx, req, &verifier)
+	return rotators.SetResponse{}, scrub(err, []string{verifier}, req.Current, req.Pending)
 }
 
-func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest) error {
+func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierOut *string) error {
 	cur, pend := req.Current, req.Pending
 	if err := checkSecret(cur); err != nil {
 		return fmt.Errorf("current secret: %w", err)
@@ -92,6 +93,7 @@ func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest) error {
 	if err != nil {
 		return fmt.Errorf("pending password: %w", err)
 	}
+	*verifierOut = verifier
 
 	conn, err := r.connect(ctx, curEP, cur.Username, cur.Password)
 	if errors.Is(err, ErrAuth) {
