@@ -449,10 +449,40 @@ func FuzzParseGrant(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := syncGrants([]string{s}, nil, "`x`@`%`"); err != nil {
+		stmts, err := syncGrants([]string{s}, nil, "`x`@`%`")
+		if err != nil {
 			t.Fatalf("syncGrants of a parsed line failed: %v", err)
 		}
+		for _, st := range stmts {
+			// Quoted parts of the server's output are copied whole, so every
+			// statement built from them has balanced quotes.
+			if _, err := tokens(st.query); err != nil {
+				t.Fatalf("statement %q from %q: %v", st.query, s, err)
+			}
+		}
 		_ = g
+	})
+}
+
+// FuzzParseCreateUser checks the SHOW CREATE USER parser never panics and
+// that the REQUIRE clause it returns, which is copied into ALTER USER, has
+// balanced quotes.
+func FuzzParseCreateUser(f *testing.F) {
+	for _, s := range []string{
+		"CREATE USER `u2`@`10.0.%` IDENTIFIED BY PASSWORD '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19' REQUIRE ISSUER '/C=a''b' SUBJECT 'x' PASSWORD EXPIRE NEVER",
+		"CREATE USER `app`@`%` IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$a\\'b' REQUIRE NONE PASSWORD REQUIRE CURRENT DEFAULT",
+		"CREATE USER `ed`@`%` IDENTIFIED VIA ed25519 USING 'x' REQUIRE SSL",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := parseCreateUser(s)
+		if err != nil {
+			return
+		}
+		if _, err := tokens("ALTER USER `x`@`%` REQUIRE " + o.Require); err != nil {
+			t.Fatalf("REQUIRE clause %q from %q: %v", o.Require, s, err)
+		}
 	})
 }
 
