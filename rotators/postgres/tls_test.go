@@ -2,12 +2,15 @@ package postgres_test
 
 import (
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
 )
 
@@ -120,5 +123,59 @@ func TestConfig(t *testing.T) {
 				t.Errorf("NewSingleUser: %v", err)
 			}
 		})
+	}
+}
+
+// TestTLSRefusedByServer: a server that answers the TLS request with "N" (ssl
+// = off) gets no plaintext startup message afterwards. The listener speaks
+// only that one byte of the protocol.
+func TestTLSRefusedByServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	type result struct {
+		conns     int
+		plaintext int // bytes received after refusing TLS
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() { done <- res }()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		res.conns++
+		req := make([]byte, 8) // SSLRequest: length 8, code 80877103
+		if _, err := io.ReadFull(c, req); err != nil {
+			return
+		}
+		if _, err := c.Write([]byte{'N'}); err != nil {
+			return
+		}
+		rest, _ := io.ReadAll(c) // until the client hangs up
+		res.plaintext = len(rest)
+		_ = ln.Close() // a second connection would fail to connect, and be seen as such
+	}()
+	host, portStr, _ := net.SplitHostPort(ln.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	r, err := postgres.NewSingleUser(postgres.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := secret.Value{Engine: "postgres", Host: host, Port: port, Username: "app", Password: "pw-" + randomHex(8)}
+	_, err = r.Test(t.Context(), rotators.TestRequest{Pending: v})
+	if !errors.Is(err, postgres.ErrTLS) || !strings.Contains(err.Error(), "does not accept TLS") {
+		t.Fatalf("Test: %v, want ErrTLS saying the server does not accept TLS", err)
+	}
+	res := <-done
+	if res.conns != 1 || res.plaintext != 0 {
+		t.Errorf("server saw %d connection(s) and %d plaintext bytes after refusing TLS, want 1 and 0", res.conns, res.plaintext)
+	}
+	if got := r.Stats(); got != (postgres.Stats{Logins: 1, FailedLogins: 1}) {
+		t.Errorf("stats %+v, want one failed login", got)
 	}
 }
