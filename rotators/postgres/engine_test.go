@@ -85,11 +85,13 @@ func TestEngineRotation(t *testing.T) {
 	tests := []struct {
 		name        string
 		alternating bool
+		rdsManaged  bool // master secret holds only username and password
 		maxSMCalls  int
 		logins      int64
 	}{
 		{name: "single user", maxSMCalls: 8, logins: 2},
 		{name: "alternating users", alternating: true, maxSMCalls: 9, logins: 3},
+		{name: "alternating users with an RDS-managed master secret", alternating: true, rdsManaged: true, maxSMCalls: 9, logins: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +102,11 @@ func TestEngineRotation(t *testing.T) {
 			if tt.alternating {
 				p := newPair(t, pg, "eng")
 				p.user.Engine = "aurora-postgresql"
-				p.user.MasterARN = env.CreateSecret(t, "master-"+randomHex(4), p.master)
+				master := p.master
+				if tt.rdsManaged {
+					master = secret.Value{Username: p.master.Username, Password: p.master.Password}
+				}
+				p.user.MasterARN = env.CreateSecret(t, "master-"+randomHex(4), master)
 				user, masterPW = p.user, p.master.Password
 			} else {
 				name, pw := newName("eng"), newPassword()
