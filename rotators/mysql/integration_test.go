@@ -323,14 +323,18 @@ func TestMultiUserRotation(t *testing.T) {
 		if err := rotate(t, r, vs); err != nil { // to the original
 			t.Fatalf("rotate: %v", err)
 		}
-		m.Exec(t, "ALTER USER "+account(user, "%")+" REQUIRE ISSUER '/CN=rotary test CA' AND SUBJECT '/CN=o''k'")
-		// The clone now needs a client certificate this test has not got, so
-		// testSecret fails; setSecret has copied the options by then.
-		if err := rotate(t, r, vs); !errors.Is(err, ErrAccessDenied) {
-			t.Fatalf("rotate() = %v, want testSecret to be denied without a client certificate", err)
+		// REQUIRE X509/ISSUER/SUBJECT are copied the same way (see
+		// TestParseCreateUser); this test has no client certificate to
+		// log in with them.
+		m.Exec(t, "ALTER USER "+account(user, "%")+" REQUIRE SSL")
+		if err := rotate(t, r, vs); err != nil { // to the clone
+			t.Fatalf("rotate: %v", err)
 		}
-		if got, want := requireOf(t, m, clone, "%"), requireOf(t, m, user, "%"); got != want || !strings.Contains(got, "ISSUER") {
-			t.Fatalf("clone REQUIRE = %q, want %q", got, want)
+		if got := requireOf(t, m, clone, "%"); got != "SSL" {
+			t.Fatalf("clone REQUIRE = %q, want SSL", got)
+		}
+		if err := rotate(t, r, vs); err != nil { // to the original
+			t.Fatalf("rotate: %v", err)
 		}
 		m.Exec(t, "ALTER USER "+account(user, "%")+" REQUIRE NONE")
 		if err := rotate(t, r, vs); err != nil { // to the clone, again
@@ -372,6 +376,17 @@ func TestMultiUserAccountHost(t *testing.T) {
 			if tc.key {
 				cur.Set(KeyAccountHost, tc.host)
 			}
+			if tc.setOnly {
+				// This client matches only '%': give the user an account
+				// there too, with the same password, so the current
+				// credentials log in (the guard checks that).
+				var hash string
+				if err := m.RootDB(t).QueryRowContext(t.Context(), "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = ?", user, tc.host).Scan(&hash); err != nil {
+					t.Fatal(err)
+				}
+				m.Exec(t, "CREATE USER "+account(user, "%")+" IDENTIFIED BY PASSWORD ?", hash)
+				t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(user, "%")) })
+			}
 			vs := &versions{current: cur, master: createMaster(t, m), hasMaster: true}
 			t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(user+CloneSuffix, tc.host)) })
 			if tc.setOnly {
@@ -409,6 +424,7 @@ func TestMultiUserGuards(t *testing.T) {
 		{name: "master rotating itself", master: secret.Value{Username: user.Username, Password: "x"}, hasM: true, want: ErrConfusedDeputy},
 		{name: "master on another host", master: secret.Value{Username: master.Username, Password: master.Password, Host: "db.example.com"}, hasM: true, want: ErrConfusedDeputy},
 		{name: "no master secret", hasM: false, want: secret.ErrInvalid},
+		{name: "master of another engine", master: secret.Value{Engine: "postgres", Username: master.Username, Password: master.Password}, hasM: true, want: secret.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -789,4 +805,24 @@ func TestMultiUserHostileNames(t *testing.T) {
 		}
 		mustLogin(t, m, cur)
 	})
+}
+
+// TestMultiUserNeedsCurrentCredentials: a secret whose current password does
+// not log in (someone wrote a secret naming an account they do not own) must
+// not make the master clone that account.
+func TestMultiUserNeedsCurrentCredentials(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	r := NewMultiUser(testConfig(m))
+	victim := newTestUser(t, m, dbtest.NewMySQLUserName("victim"), "%", "GRANT SELECT ON mysql.* TO %s")
+	forged := victim
+	forged.Password = newPassword(t)
+	forged.MasterARN = "arn:master"
+	err := rotate(t, r, &versions{current: forged, master: createMaster(t, m), hasMaster: true})
+	if !errors.Is(err, ErrConfusedDeputy) {
+		t.Fatalf("rotate() = %v, want ErrConfusedDeputy", err)
+	}
+	if m.UserExists(t, victim.Username+CloneSuffix, "%") {
+		t.Fatal("the master cloned an account the secret does not own")
+	}
+	mustLogin(t, m, victim)
 }

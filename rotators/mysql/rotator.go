@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -128,6 +129,10 @@ func (r *Rotator) checkPending(cur, pending secret.Value) error {
 		return fmt.Errorf("%w: pending host or port differs from current", ErrConfusedDeputy)
 	case curHost != pendHost:
 		return fmt.Errorf("%w: pending %s differs from current", ErrConfusedDeputy, KeyAccountHost)
+	case pending.DBName != cur.DBName:
+		return fmt.Errorf("%w: pending dbname differs from current", ErrConfusedDeputy)
+	case pending.MasterARN != cur.MasterARN:
+		return fmt.Errorf("%w: pending masterarn differs from current", ErrConfusedDeputy)
 	case pending.Password == cur.Password:
 		return &secret.KeyError{Key: secret.KeyPassword, Problem: "of the pending value equals the current one"}
 	}
@@ -270,6 +275,9 @@ func (r *Rotator) connectMaster(ctx context.Context, cur, pending secret.Value, 
 	case master.Port != 0 && cur.Port != 0 && master.Port != cur.Port:
 		return nil, fmt.Errorf("%w: the master secret's port differs from the user secret's", ErrConfusedDeputy)
 	}
+	if master.Engine != "" && !slices.ContainsFunc(Engines, func(e string) bool { return strings.EqualFold(e, master.Engine) }) {
+		return nil, fmt.Errorf("master secret: %w", &secret.KeyError{Key: secret.KeyEngine, Problem: "is not a MySQL or MariaDB engine"})
+	}
 	// RDS-managed master secrets hold only username and password: the server
 	// is the user secret's. The master's "ssl": true can only make it stricter.
 	e, err := endpointOf(cur)
@@ -279,6 +287,19 @@ func (r *Rotator) connectMaster(ctx context.Context, cur, pending secret.Value, 
 	if master.SSL != nil && *master.SSL {
 		e.tls = true
 	}
+
+	// Only the holder of the current credentials may have the master act on
+	// the account: otherwise anyone allowed to write a secret naming the
+	// master could have it clone any user's grants to a password they read.
+	cs, err := r.connect(ctx, e, cur.Username, cur.Password, pending.Password)
+	if errors.Is(err, ErrAccessDenied) {
+		return nil, fmt.Errorf("%w: the current credentials do not log in, so the master will not change user %q: %w", ErrConfusedDeputy, pending.Username, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect as current user: %w", err)
+	}
+	cs.close()
+
 	e.dbName = ""
 	s, err := r.connect(ctx, e, master.Username, master.Password, cur.Password, pending.Password)
 	if err != nil {
