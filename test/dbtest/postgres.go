@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -276,17 +277,28 @@ func (p *Postgres) run(bin, data string, cred *syscall.Credential, uid, gid int)
 	cmd.Dir = p.Dir
 	// SIGQUIT (immediate shutdown) if this process dies without stopping it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start postgres: %w", err)
-	}
-	p.cmd = cmd
+	// The parent-death signal follows the OS thread that started the child, so
+	// start it from a goroutine locked to its thread until the server exits.
 	p.exited = make(chan struct{})
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		_ = cmd.Wait()
 		close(p.exited)
 	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	p.cmd = cmd
 	if err := p.waitReady(30 * time.Second); err != nil {
-		p.Stop()
+		p.kill()
+		p.cmd = nil
 		return fmt.Errorf("%w; server log:\n%s", err, tail(p.Log(), 20))
 	}
 	return nil
@@ -327,17 +339,24 @@ func (p *Postgres) Stop() {
 			p.admin = nil
 		}
 		p.adminMu.Unlock()
-		if p.cmd != nil && p.cmd.Process != nil {
-			_ = p.cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-p.exited:
-			case <-time.After(20 * time.Second):
-				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-				<-p.exited
-			}
-		}
+		p.kill()
 		_ = os.RemoveAll(p.Dir)
 	})
+}
+
+// kill shuts the server process down (fast shutdown, then SIGKILL) and waits
+// for it to exit.
+func (p *Postgres) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
 }
 
 // Addr is host:port of the server on Host.
