@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"crypto/x509"
+	"os"
 	"strings"
 	"testing"
 
@@ -278,4 +280,35 @@ func TestEngineMalformedSecret(t *testing.T) {
 			rotationtest.AssertNoLeak(t, "engine logs", env.Logs(), v.Password)
 		})
 	}
+}
+
+// TestEngineWrongCA: with a CA bundle the server's certificate does not chain
+// to, the rotation fails in setSecret with a TLS error, after one connection
+// attempt, and never retries in plaintext; AWSCURRENT keeps working.
+func TestEngineWrongCA(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	cfg := testConfig(m)
+	wrong := dbtest.NewCA(t)
+	pem, err := os.ReadFile(wrong.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RootCAs = x509.NewCertPool()
+	cfg.RootCAs.AppendCertsFromPEM(pem)
+	r := NewSingleUser(cfg)
+	env := rotationtest.New(t, r)
+	v := newTestUser(t, m, dbtest.NewMySQLUserName("wrongca"), "%")
+	arn := env.CreateSecret(t, "mysql/wrongca/"+v.Username, v)
+	err = env.Rotate(t, arn)
+	if err == nil || !strings.Contains(err.Error(), "TLS") {
+		t.Fatalf("Rotate() = %v, want a TLS failure", err)
+	}
+	if got := r.Stats(); got.Logins != 1 || got.FailedLogins != 1 {
+		t.Fatalf("Stats() = %+v, want exactly one failed attempt (no plaintext retry)", got)
+	}
+	if got := env.Value(t, arn, "AWSCURRENT"); got.Password != v.Password {
+		t.Fatal("AWSCURRENT changed")
+	}
+	mustLogin(t, m, v)
+	rotationtest.AssertNoLeak(t, "engine logs", env.Logs(), v.Password)
 }
