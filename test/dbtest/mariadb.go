@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -203,20 +204,26 @@ func (m *MariaDB) launch(data, sockDir string) error {
 		"--general-log", "--general-log-file="+m.generalLog,
 		"--innodb-buffer-pool-size=16M",
 		"--skip-log-bin", "--performance-schema=OFF", "--max-connections=200")
-	// Kill the server if the test process dies without cleaning up.
+	// Kill the server if the test process dies without cleaning up. The
+	// parent-death signal follows the OS thread that started the child, so
+	// it is started from a goroutine locked to its thread until it exits.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start mariadbd: %w", err)
-	}
-	m.cmd = cmd
 	m.exited = make(chan struct{})
 	m.stderrTail = &mariaTail{}
 	ready := make(chan struct{})
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		sc := bufio.NewScanner(stderr)
 		signalled := false
 		for sc.Scan() {
@@ -231,6 +238,10 @@ func (m *MariaDB) launch(data, sockDir string) error {
 		_ = cmd.Wait()
 		close(m.exited)
 	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("start mariadbd: %w", err)
+	}
+	m.cmd = cmd
 	timer := time.NewTimer(60 * time.Second)
 	defer timer.Stop()
 	select {
