@@ -70,11 +70,12 @@ func newPending(ctx context.Context, policy password.Policy, gen password.Genera
 // Safe to call twice.
 func (r *SingleUser) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
 	var verifier string
-	err := r.set(ctx, req, &verifier)
-	return rotators.SetResponse{}, scrub(err, []string{verifier}, req.Current, req.Pending)
+	var previous secret.Value
+	err := r.set(ctx, req, &verifier, &previous)
+	return rotators.SetResponse{}, scrub(err, []string{verifier}, req.Current, req.Pending, previous)
 }
 
-func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierOut *string) error {
+func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierOut *string, previousOut *secret.Value) error {
 	cur, pend := req.Current, req.Pending
 	if err := checkSecret(cur); err != nil {
 		return fmt.Errorf("current secret: %w", err)
@@ -106,7 +107,7 @@ func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierO
 		if !errors.Is(perr, ErrAuth) {
 			return fmt.Errorf("log in as pending user: %w", perr)
 		}
-		conn, err = r.connectPrevious(ctx, req, curEP)
+		conn, err = r.connectPrevious(ctx, req, curEP, previousOut)
 		if err != nil {
 			return err
 		}
@@ -122,7 +123,7 @@ func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierO
 
 // connectPrevious logs in with AWSPREVIOUS (for a password that was rolled
 // back), with the current secret's TLS setting, as AWS's template does.
-func (r *SingleUser) connectPrevious(ctx context.Context, req rotators.SetRequest, curEP endpoint) (*pgx.Conn, error) {
+func (r *SingleUser) connectPrevious(ctx context.Context, req rotators.SetRequest, curEP endpoint, previousOut *secret.Value) (*pgx.Conn, error) {
 	none := fmt.Errorf("%w: the current and pending passwords of user %q are refused", ErrNoCredential, req.Current.Username)
 	if req.Previous == nil {
 		return nil, none
@@ -134,6 +135,7 @@ func (r *SingleUser) connectPrevious(ctx context.Context, req rotators.SetReques
 	if !ok {
 		return nil, none
 	}
+	*previousOut = prev
 	if err := checkSecret(prev); err != nil || prev.Username != req.Pending.Username {
 		return nil, fmt.Errorf("%w; the previous secret is not for the same user", none)
 	}
