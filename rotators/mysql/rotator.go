@@ -403,6 +403,15 @@ func (r *Rotator) setMulti(ctx context.Context, req rotators.SetRequest) error {
 	}
 
 	// The clone: create it or set its password, then copy REQUIRE and grants.
+	// The original's grants are read and parsed first, so output this
+	// package does not understand fails the step before anything changes.
+	origGrants, err := s.lines(ctx, "show original user's grants", "SHOW GRANTS FOR "+origAcct)
+	if err != nil {
+		return err
+	}
+	if _, err := collect(origGrants); err != nil {
+		return fmt.Errorf("read grants of the original user: %w", err)
+	}
 	exists := true
 	var cloneOpts userOptions
 	if cl, err := s.lines(ctx, "show clone", "SHOW CREATE USER "+pendAcct); err != nil {
@@ -434,10 +443,6 @@ func (r *Rotator) setMulti(ctx context.Context, req rotators.SetRequest) error {
 		if err := s.exec(ctx, "copy REQUIRE options to clone", statement{query: "ALTER USER " + pendAcct + " REQUIRE " + want}); err != nil {
 			return err
 		}
-	}
-	origGrants, err := s.lines(ctx, "show original user's grants", "SHOW GRANTS FOR "+origAcct)
-	if err != nil {
-		return err
 	}
 	cloneGrants, err := s.lines(ctx, "show clone's grants", "SHOW GRANTS FOR "+pendAcct)
 	if err != nil {
