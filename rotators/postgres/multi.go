@@ -301,6 +301,18 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 		return err
 	}
 	if have != actAs {
+		// Sessions of a clone made under AWS's model (no role setting) may have
+		// created objects it owns; once it acts as the original it could no
+		// longer use them. Refuse until they are handed over.
+		var owned int
+		if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid) + (SELECT count(*) FROM pg_namespace WHERE nspowner = r.oid)
+			FROM pg_roles r WHERE r.rolname = $1`, clone).Scan(&owned); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("master: count objects owned by %q: %w", clone, err)
+		}
+		if owned > 0 {
+			return fmt.Errorf("role %q owns %d tables, sequences, views or schemas in this database; hand them to the original first (REASSIGN OWNED BY %s TO %s, in each database), then rotate again: see the privilege model in rotators/postgres/README.md",
+				clone, owned, cloneIdent, pgx.Identifier{base}.Sanitize())
+		}
 		if _, err := tx.Exec(ctx, "ALTER ROLE "+cloneIdent+" SET role = "+pgx.Identifier{actAs}.Sanitize()); err != nil {
 			return fmt.Errorf("master: set the clone's role setting: %w", err)
 		}

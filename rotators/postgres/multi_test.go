@@ -199,6 +199,38 @@ var _ postgres.EndpointResolver = (*awsx.RDSEndpoints)(nil)
 
 type resolverCall struct{ masterARN, instance, cluster string }
 
+// TestMultiUserLegacyClone: a clone made under AWS's model that owns tables is
+// not switched to act as the original (it would lose them); the error says how
+// to migrate, and after REASSIGN OWNED the rotation works.
+func TestMultiUserLegacyClone(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	r := newMulti(t, pg)
+	p := newPair(t, pg, "legacy")
+	clonePW := newPassword()
+	cloneIdent, baseIdent := pgx.Identifier{p.clone}.Sanitize(), pgx.Identifier{p.base}.Sanitize()
+	pg.CreateRole(t, p.clone, clonePW)
+	pg.Exec(t, "GRANT "+baseIdent+" TO "+cloneIdent)
+	legacy := p.user.Clone()
+	legacy.Username, legacy.Password = p.clone, clonePW
+	asUser(t, pg, legacy, "CREATE TABLE "+pgx.Identifier{p.schema, "by_legacy_clone"}.Sanitize()+" (v text)")
+
+	d := &direct{rot: r, current: p.user, master: p.master}
+	_, err := d.rotate(t)
+	if err == nil || !strings.Contains(err.Error(), "REASSIGN OWNED BY") {
+		t.Fatalf("rotate: %v, want the REASSIGN OWNED advice", err)
+	}
+	if !pg.CanLogin(t, p.clone, clonePW) {
+		t.Fatal("the refused rotation changed the clone's password")
+	}
+	pg.Exec(t, "REASSIGN OWNED BY "+cloneIdent+" TO "+baseIdent)
+	next, err := d.rotate(t)
+	if err != nil {
+		t.Fatalf("rotate after REASSIGN OWNED: %v", err)
+	}
+	asUser(t, pg, next, "INSERT INTO "+pgx.Identifier{p.schema, "by_legacy_clone"}.Sanitize()+" VALUES ('ok')")
+	asUser(t, pg, p.user, "INSERT INTO "+pgx.Identifier{p.schema, "by_legacy_clone"}.Sanitize()+" VALUES ('ok')")
+}
+
 type fixedResolver struct {
 	host string
 	port int
