@@ -62,6 +62,7 @@ type countingConnector struct {
 	c *counters
 }
 
+// Connect counts the attempt, and its failure, then connects.
 func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	cc.c.logins.Add(1)
 	conn, err := cc.Connector.Connect(ctx)
@@ -189,7 +190,9 @@ type scrubbed struct {
 	err error
 }
 
+// Error returns the scrubbed message.
 func (e *scrubbed) Error() string { return e.msg }
+// Unwrap returns the driver's error for errors.Is and errors.As.
 func (e *scrubbed) Unwrap() error { return e.err }
 
 func scrubErr(err error, secrets []string) error {
@@ -258,4 +261,5 @@ func scrub(msg string, secrets []string) string {
 // discardLogger silences the driver's own logging, which can print packets.
 type discardLogger struct{}
 
+// Print discards.
 func (discardLogger) Print(...any) {}

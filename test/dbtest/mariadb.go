@@ -476,6 +476,7 @@ func (l *mariaTail) add(s string) {
 	}
 }
 
+// String returns the kept lines.
 func (l *mariaTail) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
