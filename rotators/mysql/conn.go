@@ -192,6 +192,7 @@ type scrubbed struct {
 
 // Error returns the scrubbed message.
 func (e *scrubbed) Error() string { return e.msg }
+
 // Unwrap returns the driver's error for errors.Is and errors.As.
 func (e *scrubbed) Unwrap() error { return e.err }
 
