@@ -318,3 +318,32 @@ func TestEngineMalformedSecrets(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRotationMulti reports the same budgets for alternating users (the
+// master secret read and the master login included).
+func BenchmarkRotationMulti(b *testing.B) {
+	pg := dbtest.SharedPostgres(b)
+	f := newFleet(b, pg)
+	env := rotationtest.New(b, f.reg)
+	base, pw := newName("benchm"), newPassword()
+	masterName, masterPW := newName("master"), newPassword()
+	pg.CreateRole(b, masterName, masterPW, "CREATEROLE")
+	pg.CreateRole(b, base, pw)
+	b.Cleanup(func() { pg.DropRole(b, base+postgres.CloneSuffix) })
+	user := userSecret(pg, base, pw)
+	user.MasterARN = env.CreateSecret(b, "bench-master-"+randomHex(4), userSecret(pg, masterName, masterPW))
+	arn := env.CreateSecret(b, "bench-"+randomHex(4), user)
+	env.ResetSMCalls()
+	before := f.stats()
+	n := 0
+	for b.Loop() {
+		if err := env.Rotate(b, arn); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	after := f.stats()
+	b.ReportMetric(float64(env.SMCalls())/float64(n), "sm-calls/op")
+	b.ReportMetric(float64(after.Logins-before.Logins)/float64(n), "logins/op")
+	b.ReportMetric(float64(after.FailedLogins-before.FailedLogins)/float64(n), "failed-logins/op")
+}
