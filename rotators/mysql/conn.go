@@ -102,6 +102,12 @@ func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scru
 	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	conn, err := db.Conn(cctx)
+	if errors.Is(err, mysql.ErrMalformPkt) {
+		// go-sql-driver v1.10 drops the last byte of a MariaDB ed25519
+		// challenge when it is 0 (1 login in 256 fails this way); a new
+		// connection gets a new challenge.
+		conn, err = db.Conn(cctx)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, scrubErr(classify(err, e), secrets)

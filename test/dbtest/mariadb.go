@@ -370,6 +370,11 @@ func (m *MariaDB) Login(ctx context.Context, user, password string) error {
 		return err
 	}
 	c, err := conn.Connect(ctx)
+	if errors.Is(err, mysql.ErrMalformPkt) {
+		// go-sql-driver v1.10 drops the last byte of a MariaDB ed25519
+		// challenge when it is 0; a new connection gets a new challenge.
+		c, err = conn.Connect(ctx)
+	}
 	if err != nil {
 		return err
 	}
