@@ -59,6 +59,17 @@ func (g *Registry) Engines() []string {
 	return slices.Compact(out)
 }
 
+// Rotators lists the registered rotators, each once, in registration order.
+func (g *Registry) Rotators() []Rotator {
+	var out []Rotator
+	for _, e := range g.entries {
+		if !slices.Contains(out, e.rotator) {
+			out = append(out, e.rotator)
+		}
+	}
+	return out
+}
+
 // AnyFinisher reports whether some registered rotator implements Finisher.
 func (g *Registry) AnyFinisher() bool {
 	for _, e := range g.entries {

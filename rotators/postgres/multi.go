@@ -50,6 +50,11 @@ func NewMultiUser(cfg Config) (*MultiUser, error) {
 	return &MultiUser{connector: c}, nil
 }
 
+// SetEndpointResolver installs the resolver for RDS-managed master secrets.
+// Function start-up calls it once, before the first rotation, because the
+// resolver needs the AWS clients that are built after the rotators.
+func (r *MultiUser) SetEndpointResolver(e EndpointResolver) { r.cfg.Endpoints = e }
+
 // checkMultiSecret adds the masterarn requirement to checkSecret.
 func checkMultiSecret(v secret.Value) error {
 	if err := checkSecret(v); err != nil {

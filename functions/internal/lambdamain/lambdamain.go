@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/password"
@@ -60,6 +61,16 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		return nil, err
 	}
 	clients := awsx.New(base, cfg)
+	// RDS-managed master secrets hold no host: the alternating-users
+	// PostgreSQL rotator asks RDS, through the secret's account.
+	rdsEndpoints := awsx.NewRDSEndpoints(clients)
+	for _, r := range reg.Rotators() {
+		if u, ok := r.(interface {
+			SetEndpointResolver(postgres.EndpointResolver)
+		}); ok {
+			u.SetEndpointResolver(rdsEndpoints)
+		}
+	}
 	own := secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {
 		if cfg.SecretsManagerEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.SecretsManagerEndpoint)
