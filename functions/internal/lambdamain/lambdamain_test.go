@@ -46,9 +46,12 @@ func TestBuildFailsFast(t *testing.T) {
 		want     error
 	}{
 		"wildcard without org": {
-			env:      map[string]string{"ROTARY_MODE": "central", "ROTARY_ALLOWED_ACCOUNTS": "*"},
-			register: func(reg *rotators.Registry, _ func(string) string) error { generic.Register(reg, password.Default("")); return nil },
-			want:     awsx.ErrConfig,
+			env: map[string]string{"ROTARY_MODE": "central", "ROTARY_ALLOWED_ACCOUNTS": "*"},
+			register: func(reg *rotators.Registry, _ func(string) string) error {
+				generic.Register(reg, password.Default(""))
+				return nil
+			},
+			want: awsx.ErrConfig,
 		},
 		"impossible password policy": {
 			env: map[string]string{"PASSWORD_LENGTH": "2"},
@@ -59,8 +62,11 @@ func TestBuildFailsFast(t *testing.T) {
 			want: password.ErrPolicy,
 		},
 		"bad password source": {
-			env:      map[string]string{"PASSWORD_SOURCE": "dice"},
-			register: func(reg *rotators.Registry, _ func(string) string) error { generic.Register(reg, password.Default("")); return nil },
+			env: map[string]string{"PASSWORD_SOURCE": "dice"},
+			register: func(reg *rotators.Registry, _ func(string) string) error {
+				generic.Register(reg, password.Default(""))
+				return nil
+			},
 		},
 	}
 	for name, c := range cases {
