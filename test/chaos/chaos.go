@@ -121,7 +121,7 @@ const (
 // Schedule is one fault at one point of one rotation, and how it is retried.
 type Schedule struct {
 	Step    string    // the step during which the fault fires
-	Kind    FaultKind //
+	Kind    FaultKind // what happens at the fault point
 	Op      string    // SM faults: the operation
 	Nth     int       // SM faults: which call of Op within the step (1-based)
 	Trigger string    // DB faults: the statement
@@ -172,15 +172,17 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 
 	var res Result
 	armed := false
-	fire := func(step string) func() {
+	// fire arms the fault for the first invocation of the schedule's step
+	// and returns how to disarm it; now reports whether it armed.
+	fire := func(step string) (disarm func(), now bool) {
 		if armed || step != s.Step {
-			return func() {}
+			return func() {}, false
 		}
 		armed = true
 		switch s.Kind {
 		case DBDrop:
 			fired := c.Arm(s.Trigger, s.When)
-			return func() { res.Fired = fired() }
+			return func() { res.Fired = fired() }, true
 		default:
 			f := localaws.Fault{Operation: s.Op, After: s.Nth - 1}
 			switch s.Kind {
@@ -192,7 +194,7 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 				f.Kind, f.Count = localaws.Throttle, 1
 			}
 			c.Env.AWS.InjectFault(f)
-			return c.Env.AWS.ClearFaults
+			return c.Env.AWS.ClearFaults, true
 		}
 	}
 	done := false
@@ -200,8 +202,7 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 		failed := false
 		for i := 0; i < len(Steps); i++ {
 			step := Steps[i]
-			disarm := fire(step)
-			first := !res.FaultFailed && armed && step == s.Step
+			disarm, first := fire(step)
 			if step == localaws.StepSet && strat.SingleUser {
 				ck.Gap = true
 			}
