@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,11 +18,11 @@ var Engines = []string{"mysql", "aurora-mysql", "mariadb"}
 // Environment variables read by ConfigFromEnv, shared with the PostgreSQL
 // rotators.
 const (
-	// EnvCABundle names a PEM file of CA certificates that server certificates
-	// must chain to. Unset means the system roots.
+	// EnvCABundle names a PEM file of CA certificates trusted in addition to
+	// the system roots (e.g. the RDS bundle), as for PostgreSQL.
 	EnvCABundle = "ROTARY_CA_BUNDLE"
-	// EnvConnectTimeout is a Go duration ("5s") bounding each connection
-	// attempt.
+	// EnvConnectTimeout is a Go duration ("5s") or a whole number of seconds
+	// bounding each connection attempt, at most 10 minutes.
 	EnvConnectTimeout = "ROTARY_CONNECT_TIMEOUT"
 )
 
@@ -55,8 +56,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.ConnectTimeout = DefaultConnectTimeout
 	if s := strings.TrimSpace(getenv(EnvConnectTimeout)); s != "" {
 		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return cfg, fmt.Errorf("mysql config: %s must be a positive duration such as 5s", EnvConnectTimeout)
+		if err != nil {
+			n, nerr := strconv.Atoi(s)
+			if nerr != nil {
+				n = 0
+			}
+			d = time.Duration(n) * time.Second
+		}
+		if d <= 0 || d > 10*time.Minute {
+			return cfg, fmt.Errorf("mysql config: %s must be a duration such as 5s or a whole number of seconds, more than 0 and at most 10m", EnvConnectTimeout)
 		}
 		cfg.ConnectTimeout = d
 	}
@@ -65,7 +73,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("mysql config: read %s: %w", EnvCABundle, err)
 		}
-		pool := x509.NewCertPool()
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
 		if !pool.AppendCertsFromPEM(pem) {
 			return cfg, fmt.Errorf("mysql config: %s (%s) holds no PEM certificate", EnvCABundle, path)
 		}

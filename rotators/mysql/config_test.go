@@ -32,6 +32,8 @@ func TestConfigFromEnv(t *testing.T) {
 			wantTimeout: 2 * time.Second, wantPool: true, wantLength: 40},
 		{name: "bad timeout", env: map[string]string{EnvConnectTimeout: "soon"}, wantErr: true},
 		{name: "negative timeout", env: map[string]string{EnvConnectTimeout: "-1s"}, wantErr: true},
+		{name: "timeout in seconds", env: map[string]string{EnvConnectTimeout: "7"}, wantTimeout: 7 * time.Second, wantLength: 32},
+		{name: "timeout too long", env: map[string]string{EnvConnectTimeout: "11m"}, wantErr: true},
 		{name: "missing CA file", env: map[string]string{EnvCABundle: "/nonexistent/ca.pem"}, wantErr: true},
 		{name: "CA file without PEM", env: map[string]string{EnvCABundle: notPEM}, wantErr: true},
 		{name: "impossible password policy", env: map[string]string{password.EnvLength: "0"}, wantErr: true},
