@@ -34,7 +34,7 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	if out["rie"], err = lambdarie.BuildRIE(ctx, dir); err != nil {
 		return nil, err
 	}
-	for _, fn := range []string{"generic", "postgres-single"} {
+	for _, fn := range []string{"generic", "postgres-single", "mysql-single"} {
 		if out[fn], err = lambdarie.BuildFunction(ctx, dir, fn); err != nil {
 			return nil, err
 		}
@@ -259,11 +259,12 @@ func rieSchedules(calls chaos.StepCalls, triggers []string) []rieSchedule {
 
 // TestKilledUnderRIE kills the real function process (the built bootstrap
 // under the Lambda Runtime Interface Emulator) at each Secrets Manager call
-// of each step and, for PostgreSQL, right after the password statement; the
+// of each step and, for the databases, right after the password statement; the
 // service's retries must complete the rotation with every invariant held.
 // The quick subset kills PostgreSQL's function after ALTER ROLE and after
-// PutSecretValue was applied; ROTARY_CHAOS=full runs every kill point of
-// both functions (generic and postgres-single).
+// PutSecretValue was applied, and MariaDB's after SET PASSWORD;
+// ROTARY_CHAOS=full runs every kill point of the three functions (generic,
+// postgres-single, mysql-single).
 func TestKilledUnderRIE(t *testing.T) {
 	t.Parallel()
 	genericCalls := chaos.StepCalls{
@@ -275,6 +276,7 @@ func TestKilledUnderRIE(t *testing.T) {
 	quick := map[string]bool{
 		"createSecret/PutSecretValue#1/kill-after": true,
 		"setSecret/kill-after-ALTER_ROLE":          true,
+		"setSecret/kill-after-SET_PASSWORD":        true,
 	}
 	t.Run("generic", func(t *testing.T) {
 		for _, s := range rieSchedules(genericCalls, nil) {
@@ -300,6 +302,23 @@ func TestKilledUnderRIE(t *testing.T) {
 				proxy := proxied(t, &v, pg.Addr())
 				runRIE(t, rieCase{fn: "postgres-single", single: true, proxy: proxy, value: v,
 					target: &pgTarget{pg: pg, super: pg.Super(t), users: []string{user}}}, s)
+			})
+		}
+	})
+	t.Run("mysql-single", func(t *testing.T) {
+		m := dbtest.SharedMariaDB(t)
+		for _, s := range rieSchedules(genericCalls, []string{"SET PASSWORD"}) {
+			if !chaos.Full() && !quick[s.String()] {
+				continue
+			}
+			t.Run(s.String(), func(t *testing.T) {
+				user, pw := dbtest.NewMySQLUserName("chaosrie"), "Init-"+randomHex(12)
+				m.Exec(t, "CREATE USER ?@'%' IDENTIFIED BY ?", user, pw)
+				t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS ?@'%'", user) })
+				v := secret.Value{Engine: "mariadb", Username: user, Password: pw}
+				proxy := proxied(t, &v, m.Addr())
+				runRIE(t, rieCase{fn: "mysql-single", single: true, proxy: proxy, value: v,
+					target: &mariaTarget{m: m, root: m.RootDB(t), users: []string{user, user + "_clone"}}}, s)
 			})
 		}
 	})
