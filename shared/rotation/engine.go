@@ -83,35 +83,39 @@ type Config struct {
 type Engine struct {
 	cfg         Config
 	anyFinisher bool
-	// engines remembers each in-flight rotation's engine name (not a secret)
-	// so finishSecret, which reads no value, can still label its metrics.
-	engines     sync.Map // secretARN + "/" + token -> engine name
-	engineCount atomic.Int64
+	// routes remembers, per in-flight rotation, the engine name and whether its
+	// rotator has finish work (neither is secret), so finishSecret can label
+	// its metrics and skip reading the pending value when nothing needs it.
+	// A miss (another warm container ran the earlier steps) costs one read.
+	routes     sync.Map // secretARN + "/" + token -> route
+	routeCount atomic.Int64
 }
 
-// maxRemembered bounds Engine.engines; past it the map is emptied (only
-// metric labels are lost).
+type route struct {
+	engine   string
+	finisher bool
+}
+
+// maxRemembered bounds Engine.routes; past it the map is emptied (a miss is
+// only one more read).
 const maxRemembered = 10000
 
-func (e *Engine) rememberEngine(arn, token, engine string) {
-	if engine == "" {
-		return
-	}
-	if _, loaded := e.engines.Swap(arn+"/"+token, engine); !loaded {
-		if e.engineCount.Add(1) > maxRemembered {
-			e.engines.Clear()
-			e.engineCount.Store(0)
+func (e *Engine) rememberRoute(arn, token string, r route) {
+	if _, loaded := e.routes.Swap(arn+"/"+token, r); !loaded {
+		if e.routeCount.Add(1) > maxRemembered {
+			e.routes.Clear()
+			e.routeCount.Store(0)
 		}
 	}
 }
 
-func (e *Engine) recallEngine(arn, token string) string {
-	v, ok := e.engines.LoadAndDelete(arn + "/" + token)
+func (e *Engine) recallRoute(arn, token string) (route, bool) {
+	v, ok := e.routes.LoadAndDelete(arn + "/" + token)
 	if !ok {
-		return ""
+		return route{}, false
 	}
-	e.engineCount.Add(-1)
-	return v.(string)
+	e.routeCount.Add(-1)
+	return v.(route), true
 }
 
 // New checks cfg and returns an Engine.

@@ -466,3 +466,62 @@ func BenchmarkRotationGeneric(b *testing.B) {
 	}
 	b.ReportMetric(float64(env.SMCalls())/float64(b.N), "sm-calls/op")
 }
+
+// finishing is a rotator with finish work, like the SaaS ones.
+type finishing struct {
+	rotators.Rotator
+	finishes atomic.Int32
+}
+
+func (f *finishing) NeedsFinish() {}
+
+func (f *finishing) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
+	f.finishes.Add(1)
+	return rotators.FinishResponse{}, nil
+}
+
+// TestFinishReadsOnlyForFinishers: in a function that also carries rotators
+// with finish work (the central one), a database rotation still costs 8
+// calls, and a rotator with finish work gets its Finish call even when the
+// earlier steps ran in another container.
+func TestFinishReadsOnlyForFinishers(t *testing.T) {
+	fin := &finishing{Rotator: generic.New(password.Default(""))}
+	reg := &rotators.Registry{}
+	generic.Register(reg, password.Default(""))
+	reg.Register(fin, rotators.APIKey, "apikey")
+	env := rotationtest.New(t, reg)
+
+	plain := env.CreateSecret(t, "app/plain", secret.Value{Engine: "generic", Password: "initial-password-0001"})
+	env.ResetSMCalls()
+	if err := env.Rotate(t, plain); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.SMCalls(); got != 8 {
+		t.Errorf("generic rotation beside a finisher: %d calls, want 8", got)
+	}
+
+	keyed := env.CreateSecret(t, "app/keyed", secret.Value{Engine: "apikey", Password: "initial-password-0001"})
+	if err := env.Rotate(t, keyed); err != nil {
+		t.Fatal(err)
+	}
+	if got := fin.finishes.Load(); got != 1 {
+		t.Fatalf("Finish calls = %d, want 1", got)
+	}
+	// finishSecret alone, as in a container that did not see the earlier steps.
+	token := env.Begin(t, keyed)
+	for _, step := range steps[:3] {
+		if err := env.Step(t, keyed, token, step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := rotation.New(rotation.Config{Clients: rotation.Static(env.SM), Rotators: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Handle(t.Context(), event(rotation.StepFinish, keyed, token)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fin.finishes.Load(); got != 2 {
+		t.Fatalf("Finish calls = %d, want 2", got)
+	}
+}

@@ -130,7 +130,7 @@ func (r *run) set(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set pending value on the target: %w", err)
 	}
-	r.e.rememberEngine(r.arn, r.ev.ClientRequestToken, r.engine)
+	r.remember(rot)
 	return nil
 }
 
@@ -153,8 +153,14 @@ func (r *run) test(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("test pending value: %w", err)
 	}
-	r.e.rememberEngine(r.arn, r.ev.ClientRequestToken, r.engine)
+	r.remember(rot)
 	return nil
+}
+
+// remember records this rotation's route for finishSecret.
+func (r *run) remember(rot rotators.Rotator) {
+	_, finisher := rot.(rotators.Finisher)
+	r.e.rememberRoute(r.arn, r.ev.ClientRequestToken, route{engine: r.engine, finisher: finisher})
 }
 
 // finish moves AWSCURRENT to the pending version.
@@ -176,7 +182,11 @@ func (r *run) finish(ctx context.Context) error {
 			}
 		}
 	}
-	if r.e.anyFinisher {
+	known, hit := r.e.recallRoute(r.arn, r.ev.ClientRequestToken)
+	if hit && r.engine == "" {
+		r.engine = known.engine
+	}
+	if r.e.anyFinisher && (!hit || known.finisher) {
 		pending, _, err := r.read(ctx, r.ev.ClientRequestToken, StagePending)
 		if err != nil {
 			return err
@@ -208,9 +218,6 @@ func (r *run) finish(ctx context.Context) error {
 	}
 	if _, err := r.sm.UpdateSecretVersionStage(ctx, in); err != nil {
 		return fmt.Errorf("move AWSCURRENT to the pending version: %w", err)
-	}
-	if r.engine == "" {
-		r.engine = r.e.recallEngine(r.arn, r.ev.ClientRequestToken)
 	}
 	r.rotated = true
 	return nil
