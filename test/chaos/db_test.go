@@ -44,17 +44,17 @@ func splitAddr(t testing.TB, addr string) (string, int) {
 
 // proxied points v at a fault proxy in front of addr, without TLS (the proxy
 // must read the statements).
-func proxied(t testing.TB, v *secret.Value, addr string) *chaos.Proxy {
+func proxied(t testing.TB, v *secret.Value, addr string) *dbtest.FaultProxy {
 	t.Helper()
-	p := chaos.NewProxy(t, addr)
+	p := dbtest.NewFaultProxy(t, addr)
 	v.Host, v.Port = splitAddr(t, p.Addr)
 	off := false
 	v.SSL = &off
 	return p
 }
 
-func armProxy(p *chaos.Proxy) func(string, chaos.When) func() int {
-	return func(trigger string, w chaos.When) func() int { return p.Arm(trigger, w, nil) }
+func armProxy(p *dbtest.FaultProxy) func(string, chaos.When) func() int {
+	return func(trigger string, w chaos.When) func() int { return p.Arm(trigger, proxyWhen(w), nil) }
 }
 
 // pgTarget checks logins directly against the server, not through the proxy.
@@ -312,3 +312,11 @@ func TestBrokenPostgresRotatorIsCaught(t *testing.T) {
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// proxyWhen maps a schedule's moment to the fault proxy's.
+func proxyWhen(w chaos.When) dbtest.When {
+	if w == chaos.Before {
+		return dbtest.Before
+	}
+	return dbtest.After
+}

@@ -129,7 +129,7 @@ type rieCase struct {
 	env    []string
 	target chaos.Target
 	single bool
-	proxy  *chaos.Proxy
+	proxy  *dbtest.FaultProxy
 	value  secret.Value
 }
 
@@ -186,7 +186,7 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		if !armed && ev.Step == s.step {
 			armed = true
 			if s.trigger != "" {
-				dbFired = c.proxy.Arm(s.trigger, chaos.After, kill)
+				dbFired = c.proxy.Arm(s.trigger, dbtest.After, kill)
 			} else {
 				k.arm(s.op, s.nth, s.when, kill)
 			}

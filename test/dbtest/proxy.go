@@ -10,27 +10,44 @@ import (
 	"testing"
 )
 
-// FaultProxy is a TCP proxy in front of a database server that can drop a
-// connection at a chosen moment: after forwarding the client's bytes that
-// contain a trigger (say "ALTER ROLE"), it closes both sides before the server's
-// answer reaches the client. The server still runs the statement; the client
-// sees a broken connection. This reproduces "the password changed but the
-// rotation function never heard back".
+// FaultProxy is a TCP proxy in front of a database server that cuts a
+// connection at a chosen statement: before the statement reaches the server,
+// or right after it was sent and before the server's answer reaches the client
+// ("the password changed but the rotation function never heard back"). It can
+// also run a hook at that moment instead (to kill the function process
+// mid-statement).
 //
 // The proxy sees plaintext only: use it with connections that do not use TLS.
 type FaultProxy struct {
 	Addr string // host:port clients connect to
 
-	target  string
-	ln      net.Listener
-	mu      sync.Mutex
-	trigger []byte
-	fired   atomic.Int32
-	conns   atomic.Int32
-	wg      sync.WaitGroup
+	target string
+	ln     net.Listener
+	mu     sync.Mutex
+	trig   []byte
+	when   When
+	hook   func()
+	fired  atomic.Int32
+	conns  atomic.Int32
+	wg     sync.WaitGroup
 }
 
-// NewFaultProxy listens on a free loopback port and forwards to target.
+// When says when an armed fault fires, relative to the client's chunk that
+// holds the trigger.
+type When int
+
+// When values.
+const (
+	// Before drops the connection without forwarding the chunk: the server
+	// never sees the statement.
+	Before When = iota + 1
+	// After forwards the chunk, then drops the connection before the answer
+	// (or, with a hook, runs the hook and keeps the connection).
+	After
+)
+
+// NewFaultProxy listens on a free loopback port and forwards to target; it
+// stops when t ends.
 func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -47,19 +64,38 @@ func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	return p
 }
 
-// DropAfter arms the proxy: the next client chunk containing trigger is
-// forwarded, then that connection is closed. It fires once.
-func (p *FaultProxy) DropAfter(trigger string) {
+// Arm makes the next client chunk containing trigger fire once, as when says;
+// hook, if not nil, replaces the drop of After. It returns a counter of the
+// times this arming fired (0 or 1).
+func (p *FaultProxy) Arm(trigger string, when When, hook func()) func() int {
 	p.mu.Lock()
-	p.trigger = []byte(trigger)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	p.trig, p.when, p.hook = []byte(trigger), when, hook
+	base := p.fired.Load()
+	return func() int { return int(p.fired.Load() - base) }
 }
 
-// Fired reports how many connections the proxy has dropped.
+// DropAfter arms the proxy: the next client chunk containing trigger is
+// forwarded, then that connection is closed. It fires once.
+func (p *FaultProxy) DropAfter(trigger string) { p.Arm(trigger, After, nil) }
+
+// Fired reports how many times the proxy has fired.
 func (p *FaultProxy) Fired() int { return int(p.fired.Load()) }
 
 // Connections reports how many client connections the proxy accepted.
 func (p *FaultProxy) Connections() int { return int(p.conns.Load()) }
+
+func (p *FaultProxy) take(chunk []byte) (When, func(), bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.trig) == 0 || !bytes.Contains(chunk, p.trig) {
+		return 0, nil, false
+	}
+	w, h := p.when, p.hook
+	p.trig, p.hook = nil, nil
+	p.fired.Add(1)
+	return w, h, true
+}
 
 func (p *FaultProxy) serve() {
 	defer p.wg.Done()
@@ -90,45 +126,40 @@ func (p *FaultProxy) handle(client net.Conn) {
 		done <- struct{}{}
 	}()
 	go func() { // client -> server, watching for the trigger
+		defer func() { done <- struct{}{} }()
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := client.Read(buf)
 			if n > 0 {
 				chunk := buf[:n]
-				drop := p.take(chunk)
-				if _, werr := server.Write(chunk); werr != nil {
-					break
+				when, hook, fire := p.take(chunk)
+				if fire && when == Before {
+					_ = server.Close()
+					_ = client.Close()
+					return
 				}
-				if drop {
+				if _, werr := server.Write(chunk); werr != nil {
+					return
+				}
+				if fire && hook != nil {
+					hook()
+				} else if fire {
 					// Let the server read the statement, then cut both sides
 					// before its answer is relayed.
 					if tc, ok := server.(*net.TCPConn); ok {
 						_ = tc.CloseWrite()
 					}
 					_ = client.Close()
-					break
+					return
 				}
 			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
 					_ = server.Close()
 				}
-				break
+				return
 			}
 		}
-		done <- struct{}{}
 	}()
 	<-done
-}
-
-// take reports whether chunk fires the armed trigger, disarming it if so.
-func (p *FaultProxy) take(chunk []byte) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.trigger) == 0 || !bytes.Contains(chunk, p.trigger) {
-		return false
-	}
-	p.trigger = nil
-	p.fired.Add(1)
-	return true
 }
