@@ -35,8 +35,10 @@ var _ rotators.Rotator = (*MultiUser)(nil)
 // aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag and asks the
 // RDS API, so this package needs no AWS SDK. dbInstanceID and dbClusterID are
 // the user secret's dbInstanceIdentifier and dbClusterIdentifier (either may be
-// empty). The method uses plain types so that packages below rotators/ can
-// implement it without importing this one.
+// empty). An empty host with a nil error means the master secret is not
+// RDS-managed: the master then logs in at the user secret's endpoint. The
+// method uses plain types so that packages below rotators/ can implement it
+// without importing this one.
 type EndpointResolver interface {
 	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
 }
@@ -209,7 +211,7 @@ func (r *MultiUser) masterEndpoint(ctx context.Context, cur, m secret.Value) (en
 		if want.port == 0 {
 			want.port = DefaultPort
 		}
-		if !want.sameServer(curEP) {
+		if host != "" && !want.sameServer(curEP) {
 			return endpoint{}, fmt.Errorf("%w: the master secret's database is at %s:%d, not the user secret's %s", ErrGuard, host, want.port, curEP)
 		}
 	}

@@ -63,7 +63,7 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	clients := awsx.New(base, cfg)
 	// RDS-managed master secrets hold no host: the alternating-users
 	// PostgreSQL rotator asks RDS, through the secret's account.
-	rdsEndpoints := awsx.NewRDSEndpoints(clients)
+	rdsEndpoints := rdsResolver{awsx.NewRDSEndpoints(clients)}
 	for _, r := range reg.Rotators() {
 		if u, ok := r.(interface {
 			SetEndpointResolver(postgres.EndpointResolver)
@@ -83,6 +83,19 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		Metrics:   logging.NewMetrics(os.Stdout, getenv(EnvMetricsNamespace)),
 		Passwords: strings.ToLower(strings.TrimSpace(getenv(password.EnvSource))),
 	})
+}
+
+// rdsResolver resolves RDS-managed master secrets through the RDS API and
+// tells the rotator (empty host, no error) when a master secret without a host
+// is not RDS-managed, so the user secret's endpoint is used as before.
+type rdsResolver struct{ r *awsx.RDSEndpoints }
+
+func (x rdsResolver) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+	host, port, err := x.r.ResolveEndpoint(ctx, masterARN, dbInstanceID, dbClusterID)
+	if errors.Is(err, awsx.ErrNotRDSManaged) {
+		return "", 0, nil
+	}
+	return host, port, err
 }
 
 // clientsFor adapts awsx.Clients to the engine. Secrets Manager always sends a

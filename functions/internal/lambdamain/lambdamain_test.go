@@ -33,8 +33,8 @@ func TestBuildWiresRDSResolver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := n.got.(*awsx.RDSEndpoints); !ok {
-		t.Fatalf("resolver = %T, want *awsx.RDSEndpoints", n.got)
+	if _, ok := n.got.(rdsResolver); !ok {
+		t.Fatalf("resolver = %T, want rdsResolver", n.got)
 	}
 }
 
