@@ -254,6 +254,7 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 	}{
 		{name: "no resolver"},
 		{name: "resolver agrees", resolver: &fixedResolver{host: pg.Host, port: pg.Port}},
+		{name: "master not RDS-managed", resolver: &fixedResolver{}},
 		{name: "resolver disagrees", resolver: &fixedResolver{host: "db.example.internal", port: pg.Port}, wantErr: postgres.ErrGuard},
 	}
 	for _, tt := range tests {
