@@ -11,7 +11,7 @@ need() { # need <command> <how to install>
 }
 need go "install Go 1.26 (https://go.dev/dl)" /nonexistent
 need initdb "apt-get install postgresql (the tests start their own throwaway server)" "/usr/lib/postgresql/*/bin/initdb"
-need pg_ctl "apt-get install postgresql" "/usr/lib/postgresql/*/bin/pg_ctl"
+need postgres "apt-get install postgresql" "/usr/lib/postgresql/*/bin/postgres"
 need mariadb-install-db "apt-get install mariadb-server" /nonexistent
 need mariadbd "apt-get install mariadb-server" /usr/sbin/mariadbd
 need moto_server "pip install 'moto[server]' (the independent Secrets Manager oracle)" /nonexistent
