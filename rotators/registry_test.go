@@ -1,0 +1,112 @@
+package rotators_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+type named struct {
+	rotators.Rotator
+	name string
+}
+
+type finisher struct{ named }
+
+func (finisher) NeedsFinish() {}
+
+func (finisher) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
+	return rotators.FinishResponse{}, nil
+}
+
+func value(engine, strategy, master string) secret.Value {
+	v := secret.Value{Engine: engine, MasterARN: master}
+	if strategy != "" {
+		v.Set(secret.KeyStrategy, strategy)
+	}
+	return v
+}
+
+func TestRegistryLookup(t *testing.T) {
+	single, multi, dual := &named{name: "single"}, &named{name: "multi"}, &named{name: "dual"}
+	api := &finisher{named{name: "api"}}
+	var reg rotators.Registry
+	reg.Register(single, rotators.SingleUser, "postgres", "MariaDB")
+	reg.Register(multi, rotators.AlternatingUsers, "postgres", "mariadb")
+	reg.Register(dual, rotators.DualPassword, "mariadb")
+	reg.Register(api, rotators.APIKey, "sendgrid")
+	tests := []struct {
+		name    string
+		v       secret.Value
+		want    *named
+		wantErr error
+		keyErr  string
+	}{
+		{name: "no strategy, no masterarn", v: value("postgres", "", ""), want: single},
+		{name: "no strategy, masterarn", v: value("postgres", "", "arn:master"), want: multi},
+		{name: "explicit strategy wins", v: value("postgres", rotators.SingleUser, "arn:master"), want: single},
+		{name: "engine case-insensitive", v: value("MARIADB", rotators.DualPassword, ""), want: dual},
+		{name: "one strategy: used without the key", v: value("sendgrid", "", ""), want: &api.named},
+		{name: "unknown engine", v: value("oracle", "", ""), wantErr: rotators.ErrNoRotator},
+		{name: "strategy not carried", v: value("postgres", rotators.DualPassword, ""), wantErr: rotators.ErrNoRotator},
+		{name: "no engine", v: value("", "", ""), keyErr: secret.KeyEngine},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := reg.Lookup(tt.v)
+			switch {
+			case tt.keyErr != "":
+				var ke *secret.KeyError
+				if !errors.As(err, &ke) || ke.Key != tt.keyErr {
+					t.Fatalf("err = %v, want KeyError for %s", err, tt.keyErr)
+				}
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+			default:
+				if err != nil {
+					t.Fatal(err)
+				}
+				var name string
+				switch r := got.(type) {
+				case *named:
+					name = r.name
+				case *finisher:
+					name = r.name
+				}
+				if name != tt.want.name {
+					t.Fatalf("got rotator %q, want %q", name, tt.want.name)
+				}
+			}
+		})
+	}
+	if got := reg.Engines(); len(got) != 3 {
+		t.Errorf("Engines() = %v, want 3 distinct engines", got)
+	}
+	if got := len(reg.Rotators()); got != 4 {
+		t.Errorf("Rotators() has %d, want 4", got)
+	}
+	if !reg.AnyFinisher() {
+		t.Error("AnyFinisher() = false with a Finisher registered")
+	}
+}
+
+func TestRegistryAnyEngine(t *testing.T) {
+	fallback, pg := &named{name: "fallback"}, &named{name: "pg"}
+	var reg rotators.Registry
+	reg.Register(pg, rotators.SingleUser, "postgres")
+	reg.Register(fallback, rotators.SingleUser, rotators.AnyEngine)
+	for engine, want := range map[string]string{"postgres": "pg", "anything": "fallback"} {
+		got, err := reg.Lookup(value(engine, "", ""))
+		if err != nil || got.(*named).name != want {
+			t.Errorf("Lookup(%s) = %v, %v; want %s", engine, got, err, want)
+		}
+	}
+	if reg.AnyFinisher() {
+		t.Error("AnyFinisher() = true without a Finisher")
+	}
+}
