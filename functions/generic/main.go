@@ -10,12 +10,16 @@ import (
 )
 
 func main() {
-	lambdamain.Run(func(reg *rotators.Registry, getenv func(string) string) error {
-		policy, err := password.FromEnv(getenv, "")
-		if err != nil {
-			return err
-		}
-		generic.Register(reg, policy)
-		return nil
-	})
+	lambdamain.Run(register)
+}
+
+// register adds the generic rotator, with the password policy of AWS's
+// template variables.
+func register(reg *rotators.Registry, getenv func(string) string) error {
+	policy, err := password.FromEnv(getenv, "")
+	if err != nil {
+		return err
+	}
+	generic.Register(reg, policy)
+	return nil
 }
