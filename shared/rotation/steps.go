@@ -41,7 +41,7 @@ func (r *run) create(ctx context.Context) error {
 			return err
 		}
 	}
-	resp, err := r.callCreate(ctx, rot, rotators.CreateRequest{
+	resp, err := call(ctx, r, rot.Create, rotators.CreateRequest{
 		Rotation:  r.rotation(),
 		Current:   cur,
 		Passwords: r.passwords(),
@@ -98,7 +98,7 @@ func (r *run) discard(ctx context.Context, rot rotators.Rotator, pending, cur se
 	if !ok {
 		return
 	}
-	_, err := r.callDiscard(ctx, d, rotators.DiscardRequest{Rotation: r.rotation(), Pending: pending, Master: r.masterLoader(cur)})
+	_, err := call(ctx, r, d.Discard, rotators.DiscardRequest{Rotation: r.rotation(), Pending: pending, Master: r.masterLoader(cur)})
 	if err != nil {
 		r.e.cfg.Logger.WarnContext(ctx, "could not undo createSecret's change on the target",
 			"secretArn", r.arn, "error", r.scrub(err.Error()))
@@ -120,7 +120,7 @@ func (r *run) set(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.callSet(ctx, rot, rotators.SetRequest{
+	_, err = call(ctx, r, rot.Set, rotators.SetRequest{
 		Rotation: r.rotation(),
 		Current:  cur,
 		Pending:  pending,
@@ -144,7 +144,7 @@ func (r *run) test(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.callTest(ctx, rot, rotators.TestRequest{
+	_, err = call(ctx, r, rot.Test, rotators.TestRequest{
 		Rotation: r.rotation(),
 		Pending:  pending,
 		Current:  r.loader("", StageCurrent),
@@ -196,7 +196,7 @@ func (r *run) finish(ctx context.Context) error {
 			return err
 		}
 		if _, ok := rot.(rotators.Finisher); ok {
-			_, err = r.callFinish(ctx, rot, rotators.FinishRequest{
+			_, err = call(ctx, r, rot.Finish, rotators.FinishRequest{
 				Rotation: r.rotation(),
 				Pending:  func(context.Context) (secret.Value, bool, error) { return pending, true, nil },
 				Current:  r.loader(currentID, ""),
@@ -223,31 +223,10 @@ func (r *run) finish(ctx context.Context) error {
 	return nil
 }
 
-// The call* wrappers are the redacting decorator around every rotator: errors
-// leave them with every known secret value scrubbed from their text.
-
-func (r *run) callCreate(ctx context.Context, rot rotators.Rotator, req rotators.CreateRequest) (rotators.CreateResponse, error) {
-	resp, err := rot.Create(ctx, req)
-	return resp, redactErr(r, err)
-}
-
-func (r *run) callSet(ctx context.Context, rot rotators.Rotator, req rotators.SetRequest) (rotators.SetResponse, error) {
-	resp, err := rot.Set(ctx, req)
-	return resp, redactErr(r, err)
-}
-
-func (r *run) callTest(ctx context.Context, rot rotators.Rotator, req rotators.TestRequest) (rotators.TestResponse, error) {
-	resp, err := rot.Test(ctx, req)
-	return resp, redactErr(r, err)
-}
-
-func (r *run) callFinish(ctx context.Context, rot rotators.Rotator, req rotators.FinishRequest) (rotators.FinishResponse, error) {
-	resp, err := rot.Finish(ctx, req)
-	return resp, redactErr(r, err)
-}
-
-func (r *run) callDiscard(ctx context.Context, d rotators.Discarder, req rotators.DiscardRequest) (rotators.DiscardResponse, error) {
-	resp, err := d.Discard(ctx, req)
+// call is the redacting decorator around every rotator method: an error
+// leaves it with every known secret value scrubbed from its text.
+func call[Req, Resp any](ctx context.Context, r *run, method func(context.Context, Req) (Resp, error), req Req) (Resp, error) {
+	resp, err := method(ctx, req)
 	return resp, redactErr(r, err)
 }
 
