@@ -304,7 +304,7 @@ func (ck *Checker) Observe(ctx context.Context, where string, atRest bool) {
 	if len(users) == 0 {
 		return
 	}
-	stored, err := StoredValues(ctx, sm, arn)
+	stored, err := rotationtest.StoredValues(ctx, sm, arn)
 	if err != nil {
 		ck.violate("%s: could not list stored versions: %v", where, err)
 		return
@@ -388,34 +388,6 @@ func ReadValue(ctx context.Context, sm *secretsmanager.Client, arn, versionID, s
 		return secret.Value{}, err
 	}
 	return secret.Parse([]byte(aws.ToString(out.SecretString)))
-}
-
-// StoredValues returns every version of the secret that holds a value,
-// labelled or not: the credentials the secret holds. The empty AWSPENDING
-// placeholder of a rotation whose createSecret has not stored yet is skipped.
-func StoredValues(ctx context.Context, sm *secretsmanager.Client, arn string) ([]secret.Value, error) {
-	out, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{
-		SecretId: aws.String(arn), IncludeDeprecated: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, err
-	}
-	var vals []secret.Value
-	for _, v := range out.Versions {
-		got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionId: v.VersionId})
-		if isNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		val, err := secret.Parse([]byte(aws.ToString(got.SecretString)))
-		if err != nil {
-			return nil, fmt.Errorf("version %s: %w", aws.ToString(v.VersionId), err)
-		}
-		vals = append(vals, val)
-	}
-	return vals, nil
 }
 
 func isNotFound(err error) bool {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rotary-secrets/rotary/rotators"
@@ -240,21 +242,39 @@ func (e *Env) Stages(t testing.TB, arn string) map[string][]string {
 // value, labelled or not): the set of credentials the secret still "holds".
 func (e *Env) AllValues(t testing.TB, arn string) []secret.Value {
 	t.Helper()
-	out, err := e.SM.ListSecretVersionIds(t.Context(), &secretsmanager.ListSecretVersionIdsInput{
+	vals, err := StoredValues(t.Context(), e.SM, arn)
+	if err != nil {
+		t.Fatalf("rotationtest: stored values of %s: %v", arn, err)
+	}
+	return vals
+}
+
+// StoredValues returns every version of the secret that holds a value,
+// labelled or deprecated; a valueless AWSPENDING placeholder is skipped.
+func StoredValues(ctx context.Context, sm *secretsmanager.Client, arn string) ([]secret.Value, error) {
+	out, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{
 		SecretId: aws.String(arn), IncludeDeprecated: aws.Bool(true),
 	})
 	if err != nil {
-		t.Fatalf("rotationtest: list versions of %s: %v", arn, err)
+		return nil, fmt.Errorf("list versions: %w", err)
 	}
 	var vals []secret.Value
 	for _, v := range out.Versions {
-		val, err := e.TryValue(t.Context(), arn, aws.ToString(v.VersionId), "")
+		got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionId: v.VersionId})
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			continue
+		}
 		if err != nil {
-			t.Fatalf("rotationtest: read version %s: %v", aws.ToString(v.VersionId), err)
+			return nil, fmt.Errorf("read version %s: %w", aws.ToString(v.VersionId), err)
+		}
+		val, err := secret.Parse([]byte(aws.ToString(got.SecretString)))
+		if err != nil {
+			return nil, fmt.Errorf("version %s: %w", aws.ToString(v.VersionId), err)
 		}
 		vals = append(vals, val)
 	}
-	return vals
+	return vals, nil
 }
 
 // NewToken returns a random 64-character hex string (a RotationToken or a
