@@ -3,11 +3,9 @@ package dbtest
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -163,7 +161,7 @@ func startMariaDB(ca CA, dir string) (*MariaDB, error) {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := mariaFreePort()
+		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
@@ -183,15 +181,6 @@ func startMariaDB(ca CA, dir string) (*MariaDB, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-func mariaFreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // launch starts mariadbd and waits until it logs that it accepts connections.
@@ -260,7 +249,7 @@ func (m *MariaDB) launch(data, sockDir string) error {
 func (m *MariaDB) secure() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	m.RootPassword = mariaRandomHex(16)
+	m.RootPassword = randomHex(16)
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Net, cfg.Addr = "root", "unix", m.Socket
 	cfg.InterpolateParams = true
@@ -301,7 +290,7 @@ func (m *MariaDB) secure() error {
 	}
 	// Wrong password first: a server that lets it in would make every test
 	// meaningless.
-	if err := m.Login(ctx, "root", "wrong-"+mariaRandomHex(4)); err == nil {
+	if err := m.Login(ctx, "root", "wrong-"+randomHex(4)); err == nil {
 		return errors.New("MariaDB accepted a wrong root password over TCP")
 	} else if !IsMySQLAccessDenied(err) {
 		return fmt.Errorf("wrong-password check: expected access denied, got: %w", err)
@@ -457,13 +446,7 @@ func (m *MariaDB) GeneralLog(t testing.TB) string {
 }
 
 // NewMySQLUserName returns a user name unique on this server, starting with prefix.
-func NewMySQLUserName(prefix string) string { return prefix + "_" + mariaRandomHex(4) }
-
-func mariaRandomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
-}
+func NewMySQLUserName(prefix string) string { return prefix + "_" + randomHex(4) }
 
 // mariaTail keeps the last lines of the server's error output for failure
 // messages.
