@@ -93,7 +93,7 @@ func genericFunction(t *testing.T) string { return function(t, "generic") }
 // blanks RotationToken.
 func dropTokenFunction(t *testing.T) string {
 	return built(t, "droptoken", func(ctx context.Context) (string, error) {
-		return lambdarie.BuildPackage(ctx, buildDir, "droptoken", "./test/e2e/internal/droptoken")
+		return lambdarie.BuildPackage(ctx, buildDir, "droptoken", "./functions/internal/droptoken")
 	})
 }
 

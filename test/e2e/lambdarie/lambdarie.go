@@ -42,7 +42,7 @@ func BuildFunction(ctx context.Context, dir, name string) (string, error) {
 }
 
 // BuildPackage builds the main package pkg (a path relative to the module
-// root, such as "./test/e2e/internal/droptoken") like BuildFunction, into
+// root, such as "./functions/internal/droptoken") like BuildFunction, into
 // dir/<name>/bootstrap. Test-only functions are built with it.
 func BuildPackage(ctx context.Context, dir, name, pkg string) (string, error) {
 	root, err := ModuleRoot()
