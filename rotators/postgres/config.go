@@ -25,13 +25,26 @@ const (
 	// EnvConnectTimeout bounds each connection attempt: a Go duration ("5s",
 	// "1500ms") or whole seconds ("5"). Default 5s.
 	EnvConnectTimeout = "ROTARY_CONNECT_TIMEOUT"
+	// EnvStatementTimeout is the server-side statement_timeout of every
+	// session, and (plus StatementSlack) the client-side bound on every
+	// statement. Same syntax as EnvConnectTimeout. Default 10s.
+	EnvStatementTimeout = "ROTARY_STATEMENT_TIMEOUT"
+	// EnvLockTimeout is the server-side lock_timeout of every session. Same
+	// syntax as EnvConnectTimeout. Default 3s.
+	EnvLockTimeout = "ROTARY_LOCK_TIMEOUT"
 )
 
 // Defaults, as in AWS's templates.
 const (
-	DefaultConnectTimeout = 5 * time.Second
-	DefaultPort           = 5432
-	DefaultDBName         = "postgres"
+	DefaultConnectTimeout   = 5 * time.Second
+	DefaultStatementTimeout = 10 * time.Second
+	DefaultLockTimeout      = 3 * time.Second
+	// StatementSlack is added to the statement timeout for the client-side
+	// bound on a statement: the server gets the first chance to cancel it
+	// cleanly; a server that does not answer is cut off by the client.
+	StatementSlack = 2 * time.Second
+	DefaultPort    = 5432
+	DefaultDBName  = "postgres"
 	// MaxNameLen is PostgreSQL's limit for role names, in bytes (NAMEDATALEN-1).
 	// Longer names are truncated by the server, which could select another
 	// role, so they are refused.
@@ -41,20 +54,28 @@ const (
 )
 
 // Config configures the rotators. The zero value works: default password
-// policy, 5 s connect timeout, system CA roots.
+// policy, 5 s connect timeout, 10 s statement and 3 s lock timeouts, system CA
+// roots, and no resolver (master secrets must then name their host).
 type Config struct {
 	// Policy is the password policy for new passwords. Zero value:
 	// password.Default(password.PostgresExclude).
 	Policy password.Policy
 	// ConnectTimeout bounds each connection attempt. Zero: DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// StatementTimeout is every session's statement_timeout; each statement
+	// is also bounded on the client by StatementTimeout + StatementSlack (and
+	// by the step's context). Zero: DefaultStatementTimeout.
+	StatementTimeout time.Duration
+	// LockTimeout is every session's lock_timeout. Zero: DefaultLockTimeout.
+	LockTimeout time.Duration
 	// CABundleFile is a PEM file of CA certificates trusted in addition to the
 	// system roots. Empty: system roots only.
 	CABundleFile string
-	// Endpoints, when set, resolves the endpoint of the database an RDS-managed
-	// master secret (username and password only) belongs to; MultiUser then
-	// refuses a user secret whose host is not that endpoint. When nil, such a
-	// master secret is used with the user secret's host and port.
+	// Endpoints resolves the endpoint of the database an RDS-managed master
+	// secret (username and password only) belongs to; the master password is
+	// sent only there, and MultiUser refuses a user secret whose host is not
+	// that endpoint. When nil (or when it finds no endpoint), a master secret
+	// without a host is refused.
 	Endpoints EndpointResolver
 	// ApplicationName is sent as application_name. Default "rotary".
 	ApplicationName string
@@ -71,12 +92,21 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Policy = p
 	cfg.CABundleFile = strings.TrimSpace(getenv(EnvCABundle))
-	if s := strings.TrimSpace(getenv(EnvConnectTimeout)); s != "" {
-		d, err := parseTimeout(s)
-		if err != nil {
-			return cfg, fmt.Errorf("postgres: %s: %w", EnvConnectTimeout, err)
+	for _, v := range []struct {
+		env string
+		dst *time.Duration
+	}{
+		{EnvConnectTimeout, &cfg.ConnectTimeout},
+		{EnvStatementTimeout, &cfg.StatementTimeout},
+		{EnvLockTimeout, &cfg.LockTimeout},
+	} {
+		if s := strings.TrimSpace(getenv(v.env)); s != "" {
+			d, err := parseTimeout(s)
+			if err != nil {
+				return cfg, fmt.Errorf("postgres: %s: %w", v.env, err)
+			}
+			*v.dst = d
 		}
-		cfg.ConnectTimeout = d
 	}
 	if _, err := cfg.roots(); err != nil {
 		return cfg, err
@@ -109,6 +139,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.StatementTimeout <= 0 {
+		c.StatementTimeout = DefaultStatementTimeout
+	}
+	if c.LockTimeout <= 0 {
+		c.LockTimeout = DefaultLockTimeout
 	}
 	if c.ApplicationName == "" {
 		c.ApplicationName = "rotary"

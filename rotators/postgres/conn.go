@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -31,6 +32,23 @@ var (
 	// ErrNoCredential: none of the secret's versions logs in, so the password
 	// cannot be changed.
 	ErrNoCredential = errors.New("no stored version of the secret logs in")
+	// ErrEndpointMismatch: the user secret names another server than the one
+	// the master credential belongs to (the master secret's own host and
+	// port, or the endpoint RDS gives for an RDS-managed master), so the
+	// master credential is not sent anywhere.
+	ErrEndpointMismatch = errors.New("endpoint mismatch")
+	// ErrMasterEndpoint: the master secret names no host and no endpoint
+	// could be resolved for it (not RDS-managed, or no resolver), so there is
+	// no server the master credential may be sent to.
+	ErrMasterEndpoint = errors.New("the master secret's server is unknown")
+	// ErrCloneMismatch: an existing "_clone" role is not exactly a clone of
+	// the original (see MultiUser), so it is left untouched rather than given
+	// a password and the original's privileges.
+	ErrCloneMismatch = errors.New("the existing clone role is not a clone of the original")
+	// ErrInsecureAuth: the server asked for the password in cleartext or as
+	// an md5 hash over a connection that is not verified TLS; nothing was
+	// sent.
+	ErrInsecureAuth = errors.New("refused to send the password: the server asked for it in cleartext or md5 over a connection that is not verified TLS")
 )
 
 // Stats counts the connection attempts a rotator made: every attempt is a
@@ -118,11 +136,25 @@ func (c *connector) connect(ctx context.Context, ep endpoint, user, password str
 	cfg.Password = password
 	cfg.ConnectTimeout = c.cfg.ConnectTimeout
 	cfg.Fallbacks = nil // no second try, in particular never plaintext after TLS
-	cfg.RuntimeParams = map[string]string{"application_name": c.cfg.ApplicationName}
+	cfg.RuntimeParams = map[string]string{
+		"application_name":  c.cfg.ApplicationName,
+		"statement_timeout": strconv.FormatInt(c.cfg.StatementTimeout.Milliseconds(), 10),
+		"lock_timeout":      strconv.FormatInt(c.cfg.LockTimeout.Milliseconds(), 10),
+	}
+	// No downgrade: a password (cleartext) or md5 request is answered only
+	// over verified TLS (the only TLS this package makes: verify-full against
+	// ep.host). Elsewhere only SCRAM (which proves knowledge of the password
+	// without sending it) or no authentication at all is accepted; pgconn
+	// checks this before it writes anything.
+	cfg.RequireAuth = "!password,!md5"
+	if ep.tls {
+		cfg.RequireAuth = ""
+	}
 	cfg.ValidateConnect = nil
 	cfg.AfterConnect = nil
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec // no prepared-statement cache (poolers)
 	cfg.TLSConfig = nil
+	cfg.KerberosSrvName, cfg.KerberosSpn = "", ""
 	if ep.tls {
 		cfg.TLSConfig = &tls.Config{RootCAs: c.roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
 		cfg.SSLNegotiation = "postgres"
@@ -164,6 +196,9 @@ func (c *connector) connect(ctx context.Context, ep endpoint, user, password str
 func classify(err error, ep endpoint, user string, tlsFailed bool) error {
 	var pgErr *pgconn.PgError
 	switch {
+	case strings.Contains(err.Error(), "require_auth"):
+		// pgconn's RequireAuth refusal has no type of its own.
+		return fmt.Errorf("connect to %s as %q: %w (use TLS: leave \"ssl\" unset or true, and make the server offer scram-sha-256)", ep, user, ErrInsecureAuth)
 	case errors.As(err, &pgErr) && pgErr.Code == "28P01":
 		return fmt.Errorf("connect to %s as %q: %w (SQLSTATE 28P01)", ep, user, ErrAuth)
 	case tlsFailed:
@@ -201,11 +236,82 @@ func closeQuietly(conn *pgx.Conn) {
 	_ = conn.Close(ctx)
 }
 
+// bound returns ctx limited to one statement's client-side bound (the
+// server's statement_timeout plus StatementSlack), so a server that stops
+// answering cannot hold the step beyond it.
+func (c *connector) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.cfg.StatementTimeout+StatementSlack)
+}
+
 // execSimple runs one statement with the simple query protocol (no
-// parameters, so DDL works; the statement runs even if the answer is lost).
-func execSimple(ctx context.Context, conn *pgx.Conn, sql string) error {
+// parameters, so DDL works; the statement runs even if the answer is lost),
+// within the statement bound.
+func (c *connector) execSimple(ctx context.Context, conn *pgx.Conn, sql string) error {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	_, err := conn.PgConn().Exec(ctx, sql).ReadAll()
+	return c.noAnswer(err)
+}
+
+// noAnswer says what a deadline error during a statement means.
+func (c *connector) noAnswer(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (the server did not answer within the statement bound, %s = %s plus %s, or the step's deadline came first)",
+			err, EnvStatementTimeout, c.cfg.StatementTimeout, StatementSlack)
+	}
 	return err
+}
+
+// Retries of transient conflicts at the server (see retryable).
+const (
+	maxAttempts  = 5
+	firstBackoff = 50 * time.Millisecond
+	maxBackoff   = time.Second
+)
+
+// retryable reports a server error that a second try of the same change can
+// get past: a concurrent update of the role's catalog row (an earlier,
+// interrupted try still committing: "tuple concurrently updated", SQLSTATE
+// XX000), a serialization failure (40001), a deadlock (40P01) or a lock wait
+// that hit lock_timeout (55P03).
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "40001", "40P01", "55P03":
+		return true
+	case "XX000":
+		// XX000 (internal_error) covers much else; this message is the one
+		// the catalog update raises.
+		return strings.Contains(pgErr.Message, "tuple concurrently updated")
+	}
+	return false
+}
+
+// withRetry runs fn, and again after a growing, jittered pause while it fails
+// with a retryable error, at most maxAttempts times and never past ctx.
+func withRetry(ctx context.Context, fn func(context.Context) error) error {
+	delay := firstBackoff
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
+		}
+		pause := delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (no retry: %w)", err, context.Cause(ctx))
+		case <-t.C:
+		}
+		delay = min(2*delay, maxBackoff)
+	}
 }
 
 // redacted carries an error whose text had secret values removed. errors.Is

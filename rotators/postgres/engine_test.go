@@ -105,6 +105,7 @@ func TestEngineRotation(t *testing.T) {
 				master := p.master
 				if tt.rdsManaged {
 					master = secret.Value{Username: p.master.Username, Password: p.master.Password}
+					f.multi.SetEndpointResolver(&fixedResolver{host: pg.Host, port: pg.Port})
 				}
 				p.user.MasterARN = env.CreateSecret(t, "master-"+randomHex(4), master)
 				user, masterPW = p.user, p.master.Password

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -36,9 +37,9 @@ var _ rotators.Rotator = (*MultiUser)(nil)
 // RDS API, so this package needs no AWS SDK. dbInstanceID and dbClusterID are
 // the user secret's dbInstanceIdentifier and dbClusterIdentifier (either may be
 // empty). An empty host with a nil error means the master secret is not
-// RDS-managed: the master then logs in at the user secret's endpoint. The
-// method uses plain types so that packages below rotators/ can implement it
-// without importing this one.
+// RDS-managed: the rotation is then refused (ErrMasterEndpoint), as on an
+// error. The method uses plain types so that packages below rotators/ can
+// implement it without importing this one.
 type EndpointResolver interface {
 	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
 }
@@ -153,10 +154,13 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 		return fmt.Errorf("log in as master user: %w", err)
 	}
 	defer closeQuietly(mconn)
-	if err := syncPair(ctx, mconn, base, clone, pend.Username, verifier); err != nil {
-		return err
-	}
-	return nil
+	// One transaction per attempt, bounded like one statement (it is a few
+	// catalog reads and writes); conflicts are retried within ctx.
+	return withRetry(ctx, func(ctx context.Context) error {
+		ctx, cancel := r.bound(ctx)
+		defer cancel()
+		return r.noAnswer(syncPair(ctx, mconn, base, clone, pend.Username, verifier))
+	})
 }
 
 // loadMaster reads and checks the master secret.
@@ -185,39 +189,37 @@ func loadMaster(ctx context.Context, load rotators.Loader) (secret.Value, bool, 
 	return m, true, nil
 }
 
-// masterEndpoint decides where the master user logs in: the master secret's
-// own host when it has one (it must be the user secret's server), else the
-// user secret's (an RDS-managed master secret has no host), checked against
-// the Endpoints resolver when one is configured.
+// masterEndpoint decides where the master credential may be sent, from the
+// master secret alone: its own host and port when it has a host, else the
+// endpoint the resolver finds for an RDS-managed master secret; with neither
+// it is refused (ErrMasterEndpoint). The user secret must name that same
+// server (ErrEndpointMismatch): a user secret never chooses where the master
+// password goes. TLS comes from the master secret's own "ssl" key (absent:
+// verify-full), never from the user secret's.
 func (r *MultiUser) masterEndpoint(ctx context.Context, cur, m secret.Value) (endpoint, error) {
 	curEP := endpointOf(cur)
-	if m.Host != "" {
-		mep := endpointOf(m)
-		mep.db = curEP.db // the user's database, as AWS's template does
-		if m.SSL == nil {
-			mep.tls = curEP.tls
-		}
-		if !mep.sameServer(curEP) {
-			return endpoint{}, fmt.Errorf("%w: the master secret's server %s is not the user secret's %s", ErrGuard, mep, curEP)
-		}
-		return mep, nil
-	}
-	if r.cfg.Endpoints != nil {
+	mep := endpointOf(m)
+	mep.db = curEP.db // the user's database, as AWS's template does
+	switch {
+	case m.Host != "":
+	case r.cfg.Endpoints == nil:
+		return endpoint{}, fmt.Errorf("%w: it has no host and no RDS endpoint resolver is configured; put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
+	default:
 		host, port, err := r.cfg.Endpoints.ResolveEndpoint(ctx, cur.MasterARN, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
 		if err != nil {
-			return endpoint{}, fmt.Errorf("resolve the master secret's database endpoint: %w", err)
+			return endpoint{}, fmt.Errorf("%w: resolve the RDS endpoint of the master secret (it has no host): %w", ErrMasterEndpoint, err)
 		}
-		want := endpoint{host: host, port: port}
-		if want.port == 0 {
-			want.port = DefaultPort
+		if host == "" {
+			return endpoint{}, fmt.Errorf("%w: it has no host and is not an RDS-managed secret (no aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag); put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
 		}
-		if host != "" && !want.sameServer(curEP) {
-			return endpoint{}, fmt.Errorf("%w: the master secret's database is at %s:%d, not the user secret's %s", ErrGuard, host, want.port, curEP)
+		mep.host, mep.port = host, port
+		if mep.port == 0 {
+			mep.port = DefaultPort
 		}
 	}
-	mep := curEP
-	if m.SSL != nil {
-		mep.tls = *m.SSL
+	if !mep.sameServer(curEP) {
+		return endpoint{}, fmt.Errorf("%w: the user secret's server %s is not the master's %s; the master credential is only sent to its own server",
+			ErrEndpointMismatch, curEP, mep)
 	}
 	return mep, nil
 }
@@ -264,6 +266,11 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 			return fmt.Errorf("%w: role %q is a superuser; alternating-users rotation manages application roles only", ErrGuard, name)
 		}
 	}
+	if roles[clone].exists {
+		if err := checkClone(ctx, tx, base, clone); err != nil {
+			return err
+		}
+	}
 	if pending == base && roles[clone].exists {
 		// A clone this rotator made is a member of the original. Refuse to hand
 		// the original's password to a look-alike "_clone" made by someone else.
@@ -308,18 +315,6 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 		return err
 	}
 	if have != actAs {
-		// Sessions of a clone made under AWS's model (no role setting) may have
-		// created objects it owns; once it acts as the original it could no
-		// longer use them. Refuse until they are handed over.
-		var owned int
-		if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid) + (SELECT count(*) FROM pg_namespace WHERE nspowner = r.oid)
-			FROM pg_roles r WHERE r.rolname = $1`, clone).Scan(&owned); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("master: count objects owned by %q: %w", clone, err)
-		}
-		if owned > 0 {
-			return fmt.Errorf("role %q owns %d tables, sequences, views or schemas in this database; hand them to the original first (REASSIGN OWNED BY %s TO %s, in each database), then rotate again: see the privilege model in rotators/postgres/README.md",
-				clone, owned, cloneIdent, pgx.Identifier{base}.Sanitize())
-		}
 		if _, err := tx.Exec(ctx, "ALTER ROLE "+cloneIdent+" SET role = "+pgx.Identifier{actAs}.Sanitize()); err != nil {
 			return fmt.Errorf("master: set the clone's role setting: %w", err)
 		}
@@ -328,6 +323,132 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 		return fmt.Errorf("master: commit: %w", err)
 	}
 	return nil
+}
+
+// checkClone refuses (ErrCloneMismatch) an existing clone that is not exactly
+// what this rotator makes of it, before anything is changed: a clone must
+// have no power of its own beyond the original's, because the rotation gives
+// it a password the secret's reader knows and makes it a member of the
+// original. Exactly a clone means:
+//   - no role attribute the original lacks (CREATEROLE, CREATEDB,
+//     REPLICATION, BYPASSRLS; SUPERUSER is refused for both anyway);
+//   - the original's connection limit, or none;
+//   - member only of the original (without ADMIN OPTION) and of roles the
+//     original is a member of (with ADMIN OPTION only where the original has
+//     it);
+//   - no members of its own, except the master user and other roles with
+//     CREATEROLE or SUPERUSER (which can set its password anyway; PostgreSQL
+//     16 makes the creator of a role such a member);
+//   - owns nothing and is granted nothing directly (no object, default
+//     privilege, privilege or row-security policy naming it, in any database:
+//     pg_shdepend).
+func checkClone(ctx context.Context, tx pgx.Tx, base, clone string) error {
+	var problems []string
+	var extraAttrs []string
+	var cloneLimit, baseLimit int
+	var createRole, createDB, replication, bypassRLS bool
+	err := tx.QueryRow(ctx, `SELECT c.rolcreaterole AND NOT b.rolcreaterole, c.rolcreatedb AND NOT b.rolcreatedb,
+		c.rolreplication AND NOT b.rolreplication, c.rolbypassrls AND NOT b.rolbypassrls, c.rolconnlimit, b.rolconnlimit
+		FROM pg_roles c, pg_roles b WHERE c.rolname = $1 AND b.rolname = $2`, clone, base).
+		Scan(&createRole, &createDB, &replication, &bypassRLS, &cloneLimit, &baseLimit)
+	if err != nil {
+		return fmt.Errorf("master: read the attributes of %q: %w", clone, err)
+	}
+	for _, a := range []struct {
+		has  bool
+		name string
+	}{{createRole, "CREATEROLE"}, {createDB, "CREATEDB"}, {replication, "REPLICATION"}, {bypassRLS, "BYPASSRLS"}} {
+		if a.has {
+			extraAttrs = append(extraAttrs, a.name)
+		}
+	}
+	if len(extraAttrs) > 0 {
+		problems = append(problems, "it has "+strings.Join(extraAttrs, ", ")+", which the original lacks")
+	}
+	if cloneLimit != -1 && cloneLimit != baseLimit {
+		problems = append(problems, fmt.Sprintf("its connection limit is %d, the original's %d", cloneLimit, baseLimit))
+	}
+
+	var extraRoles []string
+	rows, err := tx.Query(ctx, `SELECT g.rolname::text, m.admin_option
+		FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+		WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)
+		AND NOT CASE WHEN g.rolname = $2 THEN NOT m.admin_option
+			ELSE pg_has_role($2, g.oid, 'MEMBER') AND (NOT m.admin_option OR pg_has_role($2, g.oid, 'MEMBER WITH ADMIN OPTION')) END
+		ORDER BY 1`, clone, base)
+	if err == nil {
+		var name string
+		var admin bool
+		_, err = pgx.ForEachRow(rows, []any{&name, &admin}, func() error {
+			if admin {
+				name = strconv.Quote(name) + " WITH ADMIN OPTION"
+			} else {
+				name = strconv.Quote(name)
+			}
+			extraRoles = append(extraRoles, name)
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("master: read the memberships of %q: %w", clone, err)
+	}
+	if len(extraRoles) > 0 {
+		problems = append(problems, "it is a member of "+strings.Join(extraRoles, ", ")+", which the original is not")
+	}
+	var members []string
+	err = queryStrings(ctx, tx, &members, `SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+		WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+		AND r.rolname <> current_user AND NOT r.rolsuper AND NOT r.rolcreaterole ORDER BY 1`, clone)
+	if err != nil {
+		return fmt.Errorf("master: read the members of %q: %w", clone, err)
+	}
+	if len(members) > 0 {
+		problems = append(problems, quoteList(members)+" would gain the original's privileges through their membership in it")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: role %q: %s; it is left untouched: drop it (DROP ROLE %s) if it is not needed, or make it a plain member of %q, then rotate again",
+			ErrCloneMismatch, clone, strings.Join(problems, "; "), pgx.Identifier{clone}.Sanitize(), base)
+	}
+
+	var owned, granted int
+	err = tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype IN ('a', 'r'))
+		FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`, clone).
+		Scan(&owned, &granted)
+	if err != nil {
+		return fmt.Errorf("master: read what %q owns: %w", clone, err)
+	}
+	cloneIdent, baseIdent := pgx.Identifier{clone}.Sanitize(), pgx.Identifier{base}.Sanitize()
+	if owned > 0 {
+		// Typically a clone made under AWS's model, whose sessions created
+		// objects: once it acts as the original it could no longer use them.
+		return fmt.Errorf("%w: role %q owns %d objects (tables, sequences, views, schemas, … in any database); hand them to the original first (REASSIGN OWNED BY %s TO %s, in each database), then rotate again: see the privilege model in rotators/postgres/README.md",
+			ErrCloneMismatch, clone, owned, cloneIdent, baseIdent)
+	}
+	if granted > 0 {
+		return fmt.Errorf("%w: role %q holds %d privileges or row-security policies of its own (in any database); grant them to %q instead and revoke them from the clone, then rotate again",
+			ErrCloneMismatch, clone, granted, base)
+	}
+	return nil
+}
+
+// queryStrings appends the single text column of sql's rows to out.
+func queryStrings(ctx context.Context, tx pgx.Tx, out *[]string, sql string, args ...any) error {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	v, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	*out = v
+	return err
+}
+
+// quoteList names roles in an error.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // startRole is the role the original's sessions act as: its own "role"

@@ -243,8 +243,9 @@ func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, instance, 
 }
 
 // TestMultiUserRDSManagedMaster: a master secret with only username and
-// password logs in at the user secret's server, checked by the resolver when
-// one is configured.
+// password logs in at the endpoint the resolver gives for it, which must be
+// the user secret's server; without a resolver, or when the resolver finds no
+// endpoint (not RDS-managed), it is refused.
 func TestMultiUserRDSManagedMaster(t *testing.T) {
 	pg := dbtest.SharedPostgres(t)
 	tests := []struct {
@@ -252,10 +253,11 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 		resolver *fixedResolver
 		wantErr  error
 	}{
-		{name: "no resolver"},
+		{name: "no resolver", wantErr: postgres.ErrMasterEndpoint},
 		{name: "resolver agrees", resolver: &fixedResolver{host: pg.Host, port: pg.Port}},
-		{name: "master not RDS-managed", resolver: &fixedResolver{}},
-		{name: "resolver disagrees", resolver: &fixedResolver{host: "db.example.internal", port: pg.Port}, wantErr: postgres.ErrGuard},
+		{name: "resolver agrees, host in another case", resolver: &fixedResolver{host: "LOCALHOST", port: pg.Port}},
+		{name: "master not RDS-managed", resolver: &fixedResolver{}, wantErr: postgres.ErrMasterEndpoint},
+		{name: "resolver disagrees", resolver: &fixedResolver{host: "db.example.internal", port: pg.Port}, wantErr: postgres.ErrEndpointMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,6 +269,9 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 			}
 			p := newPair(t, pg, "rds")
 			p.user.DBInstanceIdentifier = "db-instance-1"
+			if tt.name == "resolver agrees, host in another case" {
+				p.user.Host = "localhost"
+			}
 			managed := secret.Value{Username: p.master.Username, Password: p.master.Password}
 			d := &direct{rot: r, current: p.user, master: managed}
 			next, err := d.rotate(t)
@@ -302,7 +307,8 @@ func TestMultiUserGuards(t *testing.T) {
 	}{
 		{name: "pending is not the alternate", change: func(p *pair, pending *secret.Value) { pending.Username = p.master.Username }, wantErr: postgres.ErrGuard},
 		{name: "pending on another port", change: func(p *pair, pending *secret.Value) { pending.Port++ }, wantErr: postgres.ErrGuard},
-		{name: "master on another server", change: func(p *pair, _ *secret.Value) { p.master.Host = pg.AltHost }, wantErr: postgres.ErrGuard},
+		{name: "master on another server", change: func(p *pair, _ *secret.Value) { p.master.Host = pg.AltHost }, wantErr: postgres.ErrEndpointMismatch},
+		{name: "master on another port", change: func(p *pair, _ *secret.Value) { p.master.Port++ }, wantErr: postgres.ErrEndpointMismatch},
 		{name: "current credentials refused", change: func(p *pair, _ *secret.Value) { p.user.Password = "wrong-" + randomHex(4) }, wantErr: postgres.ErrGuard},
 		{name: "master is the original", change: func(p *pair, _ *secret.Value) { p.master.Username = p.base }, wantErr: postgres.ErrGuard},
 		{name: "original is a superuser", superuser: true, wantErr: postgres.ErrGuard},
@@ -399,6 +405,95 @@ func FuzzAlternate(f *testing.F) {
 		back, err := postgres.Alternate(alt)
 		if err != nil || back != name {
 			t.Fatalf("Alternate(Alternate(%q)) = %q, %v", name, back, err)
+		}
+	})
+}
+
+// TestMultiUserCloneTakeover: a pre-existing "_clone" role that is not
+// exactly a clone of the original (an attribute the original lacks, a
+// membership the original lacks, members of its own, ADMIN OPTION, another
+// connection limit, objects it owns, privileges granted to it) is refused
+// with ErrCloneMismatch and left untouched; an exact one is adopted.
+func TestMultiUserCloneTakeover(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	tests := []struct {
+		name   string
+		mutate func(base, clone, intruder string) []string // statements run as superuser
+		ok     bool
+	}{
+		{name: "exact clone", ok: true},
+		{name: "same extra attribute as the original", ok: true, mutate: func(b, c, _ string) []string {
+			return []string{"ALTER ROLE " + b + " CREATEDB", "ALTER ROLE " + c + " CREATEDB"}
+		}},
+		{name: "CREATEROLE", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " CREATEROLE"} }},
+		{name: "CREATEDB", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " CREATEDB"} }},
+		{name: "REPLICATION", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " REPLICATION"} }},
+		{name: "BYPASSRLS", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " BYPASSRLS"} }},
+		{name: "membership the original lacks", mutate: func(_, c, _ string) []string { return []string{"GRANT pg_read_all_data TO " + c} }},
+		{name: "a member of its own", mutate: func(_, c, i string) []string { return []string{"GRANT " + c + " TO " + i} }},
+		{name: "admin option on the original", mutate: func(b, c, _ string) []string { return []string{"GRANT " + b + " TO " + c + " WITH ADMIN OPTION"} }},
+		{name: "connection limit", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " CONNECTION LIMIT 3"} }},
+		{name: "owns a schema", mutate: func(_, c, i string) []string { return []string{"CREATE SCHEMA " + i + " AUTHORIZATION " + c} }},
+		{name: "privilege granted to it", mutate: func(_, c, i string) []string {
+			return []string{"CREATE TABLE public." + i + " (v text)", "ALTER TABLE public." + i + " OWNER TO " + i, "GRANT SELECT ON public." + i + " TO " + c}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newMulti(t, pg)
+			p := newPair(t, pg, "takeover")
+			intruder := newName("intruder")
+			pg.CreateRole(t, intruder, newPassword())
+			clonePW := newPassword()
+			pg.CreateRole(t, p.clone, clonePW)
+			b, c, i := pgx.Identifier{p.base}.Sanitize(), pgx.Identifier{p.clone}.Sanitize(), pgx.Identifier{intruder}.Sanitize()
+			pg.Exec(t, "GRANT "+b+" TO "+c)
+			if tt.mutate != nil {
+				pg.Exec(t, tt.mutate(b, c, i)...)
+			}
+			d := &direct{rot: r, current: p.user, master: p.master}
+			next, err := d.rotate(t)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("rotate: %v", err)
+				}
+				if !pg.CanLogin(t, p.clone, next.Password) {
+					t.Error("the adopted clone does not log in with the new password")
+				}
+				return
+			}
+			if !errors.Is(err, postgres.ErrCloneMismatch) {
+				t.Fatalf("rotate: %v, want ErrCloneMismatch", err)
+			}
+			t.Logf("error: %v", err)
+			if !pg.CanLogin(t, p.clone, clonePW) {
+				t.Error("the refused rotation changed the clone's password")
+			}
+			if s := pg.Strings(t, "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setrole = (SELECT oid FROM pg_roles WHERE rolname = $1)", p.clone); len(s) > 0 {
+				t.Errorf("the refused rotation gave the clone settings %q", s)
+			}
+			assertNoSecret(t, "error", err.Error(), next.Password, clonePW, p.master.Password)
+		})
+	}
+
+	// The rotation that would set the original's password refuses too when
+	// the clone has been tampered with since the last rotation.
+	t.Run("tampered before the original's rotation", func(t *testing.T) {
+		r := newMulti(t, pg)
+		p := newPair(t, pg, "tamper")
+		intruder := newName("intruder")
+		pg.CreateRole(t, intruder, newPassword())
+		d := &direct{rot: r, current: p.user, master: p.master}
+		if _, err := d.rotate(t); err != nil {
+			t.Fatal(err)
+		}
+		basePW := d.previous.Password
+		pg.Exec(t, "GRANT "+pgx.Identifier{p.clone}.Sanitize()+" TO "+pgx.Identifier{intruder}.Sanitize())
+		if _, err := d.rotate(t); !errors.Is(err, postgres.ErrCloneMismatch) {
+			t.Fatalf("rotate: %v, want ErrCloneMismatch", err)
+		}
+		if !pg.CanLogin(t, p.base, basePW) {
+			t.Error("the refused rotation changed the original's password")
 		}
 	})
 }

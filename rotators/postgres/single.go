@@ -115,14 +115,18 @@ func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierO
 		return fmt.Errorf("log in as current user: %w", err)
 	}
 	defer closeQuietly(conn)
-	if err := alterPassword(ctx, conn, pend.Username, verifier); err != nil {
+	err = withRetry(ctx, func(ctx context.Context) error {
+		return r.alterPassword(ctx, conn, pend.Username, verifier)
+	})
+	if err != nil {
 		return fmt.Errorf("set pending password: %w", err)
 	}
 	return nil
 }
 
 // connectPrevious logs in with AWSPREVIOUS (for a password that was rolled
-// back), with the current secret's TLS setting, as AWS's template does.
+// back), with the previous secret's own TLS setting: a login's TLS comes only
+// from the secret whose password it carries.
 func (r *SingleUser) connectPrevious(ctx context.Context, req rotators.SetRequest, curEP endpoint, previousOut *secret.Value) (*pgx.Conn, error) {
 	none := fmt.Errorf("%w: the current and pending passwords of user %q are refused", ErrNoCredential, req.Current.Username)
 	if req.Previous == nil {
@@ -143,7 +147,6 @@ func (r *SingleUser) connectPrevious(ctx context.Context, req rotators.SetReques
 	if !prevEP.sameServer(curEP) {
 		return nil, fmt.Errorf("%w; the previous secret is for another server", none)
 	}
-	prevEP.tls = curEP.tls
 	conn, err := r.connect(ctx, prevEP, prev.Username, prev.Password)
 	if errors.Is(err, ErrAuth) {
 		return nil, fmt.Errorf("%w: the current, pending and previous passwords of user %q are refused", ErrNoCredential, prev.Username)
@@ -157,8 +160,8 @@ func (r *SingleUser) connectPrevious(ctx context.Context, req rotators.SetReques
 // alterPassword sends ALTER ROLE with a SCRAM verifier: the plaintext never
 // reaches the server. The verifier is base64 and '$', ':' only, so it is safe
 // in a literal.
-func alterPassword(ctx context.Context, conn *pgx.Conn, role, verifier string) error {
-	return execSimple(ctx, conn, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" PASSWORD '"+verifier+"'")
+func (c *connector) alterPassword(ctx context.Context, conn *pgx.Conn, role, verifier string) error {
+	return c.execSimple(ctx, conn, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" PASSWORD '"+verifier+"'")
 }
 
 // Test logs in as the pending user and runs a query. It changes nothing.
@@ -178,9 +181,11 @@ func testLogin(ctx context.Context, c *connector, v secret.Value, actsAsOther bo
 		return fmt.Errorf("log in as pending user: %w", err)
 	}
 	defer closeQuietly(conn)
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	var sessionUser, currentUser string
 	if err := conn.QueryRow(ctx, "SELECT session_user::text, current_user::text").Scan(&sessionUser, &currentUser); err != nil {
-		return fmt.Errorf("query as pending user: %w", err)
+		return fmt.Errorf("query as pending user: %w", c.noAnswer(err))
 	}
 	if sessionUser != v.Username {
 		return fmt.Errorf("%w: logged in as %q but the session user is %q", ErrGuard, v.Username, sessionUser)

@@ -138,18 +138,22 @@ func (p *FaultProxy) handle(client net.Conn) {
 					_ = client.Close()
 					return
 				}
+				if fire && hook == nil {
+					// Cut the client off first: a fast server's answer must
+					// not be relayed before the drop.
+					_ = client.Close()
+				}
 				if _, werr := server.Write(chunk); werr != nil {
 					return
 				}
 				if fire && hook != nil {
 					hook()
 				} else if fire {
-					// Let the server read the statement, then cut both sides
-					// before its answer is relayed.
+					// Let the server read the statement; its answer has
+					// nowhere to go.
 					if tc, ok := server.(*net.TCPConn); ok {
 						_ = tc.CloseWrite()
 					}
-					_ = client.Close()
 					return
 				}
 			}

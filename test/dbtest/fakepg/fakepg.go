@@ -1,0 +1,324 @@
+// Package fakepg is a hostile PostgreSQL server for tests: it speaks just
+// enough of the protocol (pgproto3) to take a client through TLS negotiation
+// and authentication, and records what the client sent. It asks for the
+// password in cleartext or as md5 (what a malicious server does to learn a
+// password), or accepts any login and then never answers (a stalling target).
+//
+// Every server listens on a free 127.0.0.1 port and stops when its test ends.
+package fakepg
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/rotary-secrets/rotary/test/dbtest"
+)
+
+// Auth is what the server asks a client after its startup message.
+type Auth int
+
+// Auth values.
+const (
+	// Cleartext asks for the password in cleartext
+	// (AuthenticationCleartextPassword).
+	Cleartext Auth = iota
+	// MD5 asks for an md5 password hash (AuthenticationMD5Password).
+	MD5
+	// Trust accepts the login without asking for anything
+	// (AuthenticationOk): "any password works".
+	Trust
+)
+
+// Options configure a Server.
+type Options struct {
+	// Auth is the authentication request sent after the startup message.
+	Auth Auth
+	// AuthFor overrides Auth for the user names it holds (e.g. Trust for the
+	// attacker's own user, Cleartext for everyone else).
+	AuthFor map[string]Auth
+	// Accept makes a Cleartext or MD5 login succeed once a password message
+	// arrived (whatever it holds); by default the server records it and
+	// answers 28P01 (invalid_password). Trust always accepts.
+	Accept bool
+	// Stall makes an accepted session read the client's messages and never
+	// answer them (until the client hangs up or the test ends). Otherwise
+	// every query fails with SQLSTATE 42501.
+	Stall bool
+	// TLS, when set, answers an SSLRequest with 'S' and shakes hands with this
+	// configuration (see TLSConfig); nil answers 'N' (no TLS).
+	TLS *tls.Config
+}
+
+// Server is a running fake server.
+type Server struct {
+	Addr string // host:port
+	Host string // 127.0.0.1
+	Port int
+
+	opts Options
+	ln   net.Listener
+	wg   sync.WaitGroup
+
+	mu        sync.Mutex
+	conns     []net.Conn
+	nConns    int
+	nTLS      int
+	users     []string
+	passwords []string
+	queries   []string
+	received  bytes.Buffer
+}
+
+// Start starts a server with opts; it stops when t ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("fakepg: listen: %v", err)
+	}
+	host, portStr, _ := net.SplitHostPort(ln.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	s := &Server{Addr: ln.Addr().String(), Host: host, Port: port, opts: opts, ln: ln}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TLSConfig returns a server TLS configuration with ca's server certificate
+// (dbtest.NewCA(t, names...) makes one for the names a client should accept;
+// a client trusting ca.CAFile then verifies it).
+func TLSConfig(t testing.TB, ca dbtest.CA) *tls.Config {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
+	if err != nil {
+		t.Fatalf("fakepg: load certificate: %v", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+}
+
+// Close stops the server and closes every connection; Start's cleanup calls it.
+func (s *Server) Close() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// Connections is the number of connections accepted.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nConns
+}
+
+// TLSConnections is the number of connections that completed a TLS handshake.
+func (s *Server) TLSConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nTLS
+}
+
+// Users are the user names of the startup messages received.
+func (s *Server) Users() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.users...)
+}
+
+// Passwords are the payloads of the password messages received: cleartext
+// passwords, or "md5…" hashes.
+func (s *Server) Passwords() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.passwords...)
+}
+
+// Queries are the SQL texts received in Query and Parse messages.
+func (s *Server) Queries() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.queries...)
+}
+
+// Received is every byte clients sent, as the server read them (after TLS
+// decryption): a test can check that a secret never appears in it.
+func (s *Server) Received() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.received.Bytes())
+}
+
+// ReceivedAny reports whether any of values (non-empty) appears in Received.
+func (s *Server) ReceivedAny(values ...string) bool {
+	got := s.Received()
+	for _, v := range values {
+		if v != "" && bytes.Contains(got, []byte(v)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns = append(s.conns, c)
+		s.nConns++
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer c.Close()
+			_ = s.handle(c)
+		}()
+	}
+}
+
+// recorder copies what is read into the server's record.
+type recorder struct {
+	r io.Reader
+	s *Server
+}
+
+func (r recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.s.mu.Lock()
+		r.s.received.Write(p[:n])
+		r.s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (s *Server) record(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+}
+
+func (s *Server) handle(c net.Conn) error {
+	var conn net.Conn = c
+	be := pgproto3.NewBackend(recorder{conn, s}, conn)
+	var startup *pgproto3.StartupMessage
+	for startup == nil {
+		msg, err := be.ReceiveStartupMessage()
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest:
+			if s.opts.TLS == nil {
+				if _, err := conn.Write([]byte{'N'}); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := conn.Write([]byte{'S'}); err != nil {
+				return err
+			}
+			tc := tls.Server(c, s.opts.TLS)
+			if err := tc.Handshake(); err != nil {
+				return err
+			}
+			s.record(func() { s.nTLS++ })
+			conn = tc
+			be = pgproto3.NewBackend(recorder{conn, s}, conn)
+		case *pgproto3.GSSEncRequest:
+			if _, err := conn.Write([]byte{'N'}); err != nil {
+				return err
+			}
+		case *pgproto3.StartupMessage:
+			startup = m
+		default: // CancelRequest and the rest: nothing to say
+			return nil
+		}
+	}
+	s.record(func() { s.users = append(s.users, startup.Parameters["user"]) })
+
+	auth, ok := s.opts.AuthFor[startup.Parameters["user"]]
+	if !ok {
+		auth = s.opts.Auth
+	}
+	switch auth {
+	case Trust:
+	case Cleartext, MD5:
+		authType := uint32(pgproto3.AuthTypeCleartextPassword)
+		var req pgproto3.BackendMessage = &pgproto3.AuthenticationCleartextPassword{}
+		if auth == MD5 {
+			authType = pgproto3.AuthTypeMD5Password
+			req = &pgproto3.AuthenticationMD5Password{Salt: [4]byte{1, 2, 3, 4}}
+		}
+		be.Send(req)
+		if err := be.Flush(); err != nil {
+			return err
+		}
+		if err := be.SetAuthType(authType); err != nil {
+			return err
+		}
+		msg, err := be.Receive()
+		if err != nil {
+			return err
+		}
+		pw, ok := msg.(*pgproto3.PasswordMessage)
+		if !ok {
+			return errors.New("fakepg: expected a password message")
+		}
+		s.record(func() { s.passwords = append(s.passwords, pw.Password) })
+		if !s.opts.Accept {
+			be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: "password authentication failed for user \"" + startup.Parameters["user"] + "\""})
+			return be.Flush()
+		}
+	}
+	be.Send(&pgproto3.AuthenticationOk{})
+	be.Send(&pgproto3.ParameterStatus{Name: "server_version", Value: "16.0"})
+	be.Send(&pgproto3.ParameterStatus{Name: "client_encoding", Value: "UTF8"})
+	be.Send(&pgproto3.ParameterStatus{Name: "standard_conforming_strings", Value: "on"})
+	be.Send(&pgproto3.BackendKeyData{ProcessID: 4242, SecretKey: []byte{1, 2, 3, 4}})
+	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	if err := be.Flush(); err != nil {
+		return err
+	}
+	for {
+		msg, err := be.Receive()
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.Terminate:
+			return nil
+		case *pgproto3.Query:
+			s.record(func() { s.queries = append(s.queries, m.String) })
+			if !s.opts.Stall {
+				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42501", Message: "fakepg answers no query"})
+				be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+			}
+		case *pgproto3.Parse:
+			s.record(func() { s.queries = append(s.queries, m.Query) })
+		case *pgproto3.Sync:
+			if !s.opts.Stall {
+				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42501", Message: "fakepg answers no query"})
+				be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+			}
+		}
+		if err := be.Flush(); err != nil {
+			return err
+		}
+	}
+}
