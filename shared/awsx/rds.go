@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
@@ -31,7 +32,9 @@ type rdsAPI interface {
 // belongs to: DescribeSecret on the master secret (through Clients, so in the
 // secret's own account) for its aws:rds:primaryDBInstanceArn or
 // aws:rds:primaryDBClusterArn tag, then DescribeDBInstances or
-// DescribeDBClusters in that account and region. It implements
+// DescribeDBClusters in that account and region. A tag naming a database in
+// another partition, region or account is refused (ErrForeignRDSResource)
+// before any RDS call. It implements
 // postgres.EndpointResolver (and any rotator's resolver with the same method).
 // It reads no secret value.
 type RDSEndpoints struct {
@@ -78,12 +81,36 @@ func (r *RDSEndpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanc
 		o.Region = loc.Region
 		o.Credentials = opts.Credentials
 	}}, r.rdsOpts...)...)
-	return resolveRDS(ctx, client, instanceARN, clusterARN, dbInstanceID, dbClusterID)
+	return resolveRDS(ctx, client, loc, instanceARN, clusterARN, dbInstanceID, dbClusterID)
 }
 
-// resolveRDS asks RDS for the tagged instance's or cluster's endpoint.
-func resolveRDS(ctx context.Context, client rdsAPI, instanceARN, clusterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+// ErrForeignRDSResource reports an RDS tag naming a DB instance or cluster
+// outside the master secret's own partition, region and account (or not an RDS
+// instance or cluster ARN at all): its endpoint is not asked for.
+var ErrForeignRDSResource = errors.New("the master secret's RDS tag names a database outside the secret's own account and region")
+
+// checkRDSARN checks that a tag value is the ARN of an RDS resource of kind
+// ("db" or "cluster") in loc's partition, region and account.
+func checkRDSARN(tagARN, kind string, loc SecretLocation) error {
+	a, err := arn.Parse(tagARN)
+	if err != nil || a.Service != "rds" || !strings.HasPrefix(a.Resource, kind+":") || len(a.Resource) == len(kind)+1 {
+		return fmt.Errorf("%w: %q is not an RDS %s ARN", ErrForeignRDSResource, tagARN, kind)
+	}
+	if a.Partition != loc.Partition || a.Region != loc.Region || a.AccountID != loc.Account {
+		return fmt.Errorf("%w: %s is in %s/%s/%s, the secret in %s/%s/%s", ErrForeignRDSResource, tagARN,
+			a.Partition, a.Region, a.AccountID, loc.Partition, loc.Region, loc.Account)
+	}
+	return nil
+}
+
+// resolveRDS asks RDS for the tagged instance's or cluster's endpoint, after
+// checking that the tag names a database of the secret's own account and
+// region.
+func resolveRDS(ctx context.Context, client rdsAPI, loc SecretLocation, instanceARN, clusterARN, dbInstanceID, dbClusterID string) (string, int, error) {
 	if instanceARN != "" {
+		if err := checkRDSARN(instanceARN, "db", loc); err != nil {
+			return "", 0, err
+		}
 		if dbInstanceID != "" && !sameIdentifier(instanceARN, dbInstanceID) {
 			return "", 0, fmt.Errorf("master secret belongs to DB instance %s, not the user secret's dbInstanceIdentifier %q", instanceARN, dbInstanceID)
 		}
@@ -96,6 +123,9 @@ func resolveRDS(ctx context.Context, client rdsAPI, instanceARN, clusterARN, dbI
 		}
 		ep := out.DBInstances[0].Endpoint
 		return aws.ToString(ep.Address), int(aws.ToInt32(ep.Port)), nil
+	}
+	if err := checkRDSARN(clusterARN, "cluster", loc); err != nil {
+		return "", 0, err
 	}
 	if dbClusterID != "" && !sameIdentifier(clusterARN, dbClusterID) {
 		return "", 0, fmt.Errorf("master secret belongs to DB cluster %s, not the user secret's dbClusterIdentifier %q", clusterARN, dbClusterID)

@@ -1,6 +1,7 @@
 package awsx
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,6 +66,7 @@ func TestResolveRDS(t *testing.T) {
 		wantHost            string
 		wantPort            int
 		wantErr             bool
+		foreign             bool // refused before any RDS call
 	}{
 		{name: "instance", instance: instARN, wantHost: "db-1.abc.eu-west-1.rds.amazonaws.com", wantPort: 5433},
 		{name: "instance with matching identifier", instance: instARN, userInst: "DB-1", wantHost: "db-1.abc.eu-west-1.rds.amazonaws.com", wantPort: 5433},
@@ -72,13 +74,22 @@ func TestResolveRDS(t *testing.T) {
 		{name: "cluster", cluster: clusterARN, userClust: clusterARN, wantHost: "cl-1.cluster-abc.eu-west-1.rds.amazonaws.com", wantPort: 5432},
 		{name: "cluster with other identifier", cluster: clusterARN, userClust: "cl-2", wantErr: true},
 		{name: "instance not found", instance: "arn:aws:rds:eu-west-1:111111111111:db:gone", wantErr: true},
+		{name: "instance in another account", instance: "arn:aws:rds:eu-west-1:222222222222:db:db-1", wantErr: true, foreign: true},
+		{name: "instance in another region", instance: "arn:aws:rds:us-east-1:111111111111:db:db-1", wantErr: true, foreign: true},
+		{name: "cluster in another partition", cluster: "arn:aws-cn:rds:eu-west-1:111111111111:cluster:cl-1", wantErr: true, foreign: true},
+		{name: "cluster tag naming an instance", cluster: instARN, wantErr: true, foreign: true},
+		{name: "instance tag not an ARN", instance: "db-1", wantErr: true, foreign: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			client, _ := fakeRDS(t)
-			host, port, err := resolveRDS(t.Context(), client, tt.instance, tt.cluster, tt.userInst, tt.userClust)
+			client, asked := fakeRDS(t)
+			loc := SecretLocation{Partition: "aws", Region: "eu-west-1", Account: "111111111111"}
+			host, port, err := resolveRDS(t.Context(), client, loc, tt.instance, tt.cluster, tt.userInst, tt.userClust)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("resolveRDS: %v, want error %v", err, tt.wantErr)
+			}
+			if tt.foreign && (!errors.Is(err, ErrForeignRDSResource) || len(*asked) > 0) {
+				t.Errorf("resolveRDS: %v after %d RDS calls, want ErrForeignRDSResource and none", err, len(*asked))
 			}
 			if host != tt.wantHost || port != tt.wantPort {
 				t.Errorf("resolveRDS = %s:%d, want %s:%d", host, port, tt.wantHost, tt.wantPort)
