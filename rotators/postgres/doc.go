@@ -11,8 +11,13 @@
 //
 // Passwords never reach the server in plaintext: ALTER ROLE and CREATE ROLE
 // carry a SCRAM-SHA-256 verifier computed here (internal/scram). Connections
-// use TLS verify-full unless the secret says "ssl": false, and a TLS failure is
-// never retried in plaintext.
+// use TLS verify-full unless the secret whose password they carry says "ssl":
+// false, a TLS failure is never retried in plaintext, and a cleartext or md5
+// password request is answered only over verified TLS. The master password is
+// sent only to the master secret's own server (its host, or the RDS endpoint
+// an EndpointResolver finds for it), and the user secret must name that same
+// server. Every session has statement_timeout and lock_timeout; transient
+// conflicts of a password change are retried within the step's context.
 //
 // This package must not import the AWS SDK, read Secrets Manager, or log; it
 // must not put a password or verifier in an error (known values are scrubbed
