@@ -147,7 +147,8 @@ func stepDone(t *testing.T, step func() error) error {
 	}
 }
 
-// TestStallingServer: a server that accepts the login and then never answers
+// TestStallingServer: a server that accepts the login (SCRAM over plaintext,
+// which the client allows) and then never answers
 // makes Set fail at the statement bound even when the step's context has no
 // deadline, and at the context's deadline when that comes first.
 func TestStallingServer(t *testing.T) {
@@ -161,7 +162,9 @@ func TestStallingServer(t *testing.T) {
 		{name: "alternating users, statement bound", multi: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := fakepg.Start(t, fakepg.Options{Auth: fakepg.Trust, Stall: true})
+			// The user proves its password with SCRAM; the master is let in.
+			pw := "Pw-" + randomHex(12)
+			fake := fakepg.Start(t, fakepg.Options{Auth: fakepg.SCRAM, Password: pw, AuthFor: map[string]fakepg.Auth{"boss": fakepg.Trust}, Stall: true})
 			cfg := postgres.Config{StatementTimeout: 200 * time.Millisecond}
 			ctx := t.Context()
 			if tt.deadline {
@@ -171,6 +174,7 @@ func TestStallingServer(t *testing.T) {
 				defer cancel()
 			}
 			user := fakeSecret(fake, "app", boolPtr(false))
+			user.Password = pw
 			pending := user.Clone()
 			pending.Password = "Pending-" + randomHex(8)
 			var rot rotators.Rotator

@@ -9,11 +9,17 @@ package fakepg
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -35,6 +41,9 @@ const (
 	// Trust accepts the login without asking for anything
 	// (AuthenticationOk): "any password works".
 	Trust
+	// SCRAM runs a SCRAM-SHA-256 exchange (no password on the wire) and
+	// accepts the login when the client proves Options.Password; else 28P01.
+	SCRAM
 )
 
 // Options configure a Server.
@@ -44,6 +53,8 @@ type Options struct {
 	// AuthFor overrides Auth for the user names it holds (e.g. Trust for the
 	// attacker's own user, Cleartext for everyone else).
 	AuthFor map[string]Auth
+	// Password is the password SCRAM accepts (for every user).
+	Password string
 	// Accept makes a Cleartext or MD5 login succeed once a password message
 	// arrived (whatever it holds); by default the server records it and
 	// answers 28P01 (invalid_password). Trust always accepts.
@@ -258,6 +269,15 @@ func (s *Server) handle(c net.Conn) error {
 	}
 	switch auth {
 	case Trust:
+	case SCRAM:
+		ok, err := s.scram(be)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: "password authentication failed for user \"" + startup.Parameters["user"] + "\""})
+			return be.Flush()
+		}
 	case Cleartext, MD5:
 		authType := uint32(pgproto3.AuthTypeCleartextPassword)
 		var req pgproto3.BackendMessage = &pgproto3.AuthenticationCleartextPassword{}
@@ -321,4 +341,100 @@ func (s *Server) handle(c net.Conn) error {
 			return err
 		}
 	}
+}
+
+// scram runs the server side of SCRAM-SHA-256 (RFC 5802/7677, no channel
+// binding) against s.opts.Password and reports whether the client proved it.
+// On success the AuthenticationSASLFinal message is sent (AuthenticationOk
+// follows).
+func (s *Server) scram(be *pgproto3.Backend) (bool, error) {
+	be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
+	if err := be.Flush(); err != nil {
+		return false, err
+	}
+	if err := be.SetAuthType(pgproto3.AuthTypeSASL); err != nil {
+		return false, err
+	}
+	msg, err := be.Receive()
+	if err != nil {
+		return false, err
+	}
+	initial, ok := msg.(*pgproto3.SASLInitialResponse)
+	if !ok || initial.AuthMechanism != "SCRAM-SHA-256" {
+		return false, errors.New("fakepg: expected a SCRAM-SHA-256 initial response")
+	}
+	// client-first-message: gs2-header ("n,,") then "n=<user>,r=<nonce>".
+	gs2, bare, found := strings.Cut(string(initial.Data), ",,")
+	if !found || gs2 == "" {
+		return false, errors.New("fakepg: malformed client-first-message")
+	}
+	clientNonce := attr(bare, "r")
+	snonce := make([]byte, 18)
+	_, _ = rand.Read(snonce)
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	const iterations = 4096
+	nonce := clientNonce + base64.StdEncoding.EncodeToString(snonce)
+	serverFirst := "r=" + nonce + ",s=" + base64.StdEncoding.EncodeToString(salt) + ",i=" + strconv.Itoa(iterations)
+	be.Send(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)})
+	if err := be.Flush(); err != nil {
+		return false, err
+	}
+	if err := be.SetAuthType(pgproto3.AuthTypeSASLContinue); err != nil {
+		return false, err
+	}
+	msg, err = be.Receive()
+	if err != nil {
+		return false, err
+	}
+	resp, ok := msg.(*pgproto3.SASLResponse)
+	if !ok {
+		return false, errors.New("fakepg: expected a SCRAM client-final-message")
+	}
+	final := string(resp.Data)
+	withoutProof, proofB64, found := strings.Cut(final, ",p=")
+	if !found || attr(withoutProof, "r") != nonce {
+		return false, nil
+	}
+	proof, err := base64.StdEncoding.DecodeString(proofB64)
+	if err != nil {
+		return false, nil
+	}
+	salted, err := pbkdf2.Key(sha256.New, s.opts.Password, salt, iterations, sha256.Size)
+	if err != nil {
+		return false, err
+	}
+	clientKey := hmacSHA256(salted, "Client Key")
+	storedKey := sha256.Sum256(clientKey)
+	authMessage := bare + "," + serverFirst + "," + withoutProof
+	clientSig := hmacSHA256(storedKey[:], authMessage)
+	if len(proof) != len(clientSig) {
+		return false, nil
+	}
+	got := make([]byte, len(proof))
+	for i := range proof {
+		got[i] = proof[i] ^ clientSig[i]
+	}
+	if gotStored := sha256.Sum256(got); !hmac.Equal(gotStored[:], storedKey[:]) {
+		return false, nil
+	}
+	serverSig := hmacSHA256(hmacSHA256(salted, "Server Key"), authMessage)
+	be.Send(&pgproto3.AuthenticationSASLFinal{Data: []byte("v=" + base64.StdEncoding.EncodeToString(serverSig))})
+	return true, nil
+}
+
+func hmacSHA256(key []byte, msg string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+// attr returns the value of name in a SCRAM attribute list ("a=1,b=2").
+func attr(list, name string) string {
+	for _, kv := range strings.Split(list, ",") {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
