@@ -80,7 +80,7 @@ func pgSubject(t *testing.T, alternating bool) bench.Subject {
 		pg.Exec(t, "GRANT "+pgx.Identifier{user}.Sanitize()+" TO "+pgx.Identifier{master}.Sanitize()+" WITH ADMIN OPTION")
 		t.Cleanup(func() { pg.DropRole(t, user+postgres.CloneSuffix) })
 		v.MasterARN = acct + "bench/" + master + "-AbCdEf"
-		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw}.String())
+		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw, Host: pg.Host, Port: pg.Port}.String())
 	} else {
 		r, err := postgres.NewSingleUser(cfg)
 		if err != nil {
@@ -247,7 +247,7 @@ func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
 		pg.CreateRole(t, master, mpw, "CREATEROLE")
 		pg.Exec(t, "GRANT "+pgx.Identifier{user}.Sanitize()+" TO "+pgx.Identifier{master}.Sanitize()+" WITH ADMIN OPTION")
 		t.Cleanup(func() { pg.DropRole(t, user+postgres.CloneSuffix) })
-		return &secret.Value{Username: master, Password: mpw}
+		return &secret.Value{Username: master, Password: mpw, Host: pg.Host, Port: pg.Port}
 	}
 	myUser := func(prefix string) secret.Value {
 		user, pw := dbtest.NewMySQLUserName(prefix), "Init-"+randomHex(12)

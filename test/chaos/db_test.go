@@ -123,8 +123,9 @@ func pgStrategy(alternating bool, pre int) chaos.Strategy {
 				master, mpw := "chaos_master_"+randomHex(4), "Init-"+randomHex(12)
 				pg.CreateRole(t, master, mpw, "CREATEROLE")
 				pg.Exec(t, "GRANT "+pgx.Identifier{user}.Sanitize()+" TO "+pgx.Identifier{master}.Sanitize()+" WITH ADMIN OPTION")
-				// An RDS-managed master secret: username and password only.
-				v.MasterARN = env.CreateSecret(t, "chaos/master-"+master, secret.Value{Username: master, Password: mpw})
+				// The master secret names its server (the proxy, plaintext): a
+				// master password goes only to its own secret's endpoint.
+				v.MasterARN = env.CreateSecret(t, "chaos/master-"+master, secret.Value{Username: master, Password: mpw, Host: v.Host, Port: v.Port, SSL: v.SSL})
 			}
 			arn := env.CreateSecret(t, "chaos/"+user, v)
 			return &chaos.Case{Env: env, ARN: arn, Target: &pgTarget{pg: pg, super: pg.Super(t), users: []string{user, user + postgres.CloneSuffix}}, Arm: armProxy(proxy)}
