@@ -19,6 +19,11 @@ import (
 // the master user of the secret's masterarn, so AWSPREVIOUS keeps working
 // until the next rotation.
 //
+// Where the master password goes is pinned by the master secret (its host,
+// or the RDS endpoint the EndpointResolver finds for it); the user secret
+// must name that server. An existing clone that is not exactly a clone (see
+// checkClone) is refused and left untouched.
+//
 // Privilege model (README.md): the clone is a member of the original role and
 // its sessions start as the original role (ALTER ROLE clone SET role), so it
 // has the original's privileges and memberships and every object either user

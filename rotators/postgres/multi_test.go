@@ -429,6 +429,12 @@ func TestMultiUserCloneTakeover(t *testing.T) {
 		{name: "CREATEDB", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " CREATEDB"} }},
 		{name: "REPLICATION", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " REPLICATION"} }},
 		{name: "BYPASSRLS", mutate: func(_, c, _ string) []string { return []string{"ALTER ROLE " + c + " BYPASSRLS"} }},
+		{name: "membership the original has too", ok: true, mutate: func(b, c, _ string) []string {
+			return []string{"GRANT pg_read_all_data TO " + b, "GRANT pg_read_all_data TO " + c}
+		}},
+		{name: "admin option the original lacks", mutate: func(b, c, _ string) []string {
+			return []string{"GRANT pg_read_all_data TO " + b, "GRANT pg_read_all_data TO " + c + " WITH ADMIN OPTION"}
+		}},
 		{name: "membership the original lacks", mutate: func(_, c, _ string) []string { return []string{"GRANT pg_read_all_data TO " + c} }},
 		{name: "a member of its own", mutate: func(_, c, i string) []string { return []string{"GRANT " + c + " TO " + i} }},
 		{name: "admin option on the original", mutate: func(b, c, _ string) []string { return []string{"GRANT " + b + " TO " + c + " WITH ADMIN OPTION"} }},
