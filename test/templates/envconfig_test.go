@@ -2,6 +2,7 @@ package templates
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,6 +48,9 @@ func (e *evaluator) ref(name string) (string, bool) {
 	}
 	v, ok := e.params[name]
 	if !ok {
+		if e.root.Get("Resources").Get(name) != nil {
+			return "ref:" + name, true // a resource's physical ID, unknown before deployment
+		}
 		e.t.Fatalf("cannot evaluate !Ref %s", name)
 	}
 	return v, true
@@ -71,13 +75,39 @@ func (e *evaluator) value(n *Node) (string, bool) {
 		}
 		return e.value(arg.List[2])
 	case "Fn::Sub":
-		if arg.Kind != Scalar {
-			e.t.Fatalf("line %d: cannot evaluate !Sub with variables", n.Line)
+		str, vars := arg, map[string]string{}
+		if arg.Kind == List {
+			str = arg.List[0]
+			for _, k := range arg.List[1].Keys {
+				vars[k], _ = e.value(arg.List[1].Get(k))
+			}
 		}
-		return subVariableRE.ReplaceAllStringFunc(arg.Value, func(m string) string {
-			v, _ := e.ref(m[2 : len(m)-1])
+		return subVariableRE.ReplaceAllStringFunc(str.Value, func(m string) string {
+			name := m[2 : len(m)-1]
+			if strings.HasPrefix(name, "!") {
+				return "${" + name[1:] + "}"
+			}
+			if v, ok := vars[name]; ok {
+				return v
+			}
+			if res, attr, dotted := strings.Cut(name, "."); dotted && !strings.HasPrefix(name, "AWS::") {
+				return "getatt:" + res + "." + attr
+			}
+			v, _ := e.ref(name)
 			return v
 		}), true
+	case "Fn::GetAtt":
+		return "getatt:" + arg.List[0].Str() + "." + arg.List[1].Str(), true
+	case "Fn::Select":
+		idx, err := strconv.Atoi(arg.List[0].Str())
+		if err != nil {
+			e.t.Fatalf("line %d: !Select index %q", n.Line, arg.List[0].Str())
+		}
+		items := e.list(arg.List[1])
+		if idx < 0 || idx >= len(items) {
+			e.t.Fatalf("line %d: !Select index %d out of %d items", n.Line, idx, len(items))
+		}
+		return items[idx], true
 	case "Fn::Join":
 		var parts []string
 		list := arg.List[1]
@@ -94,6 +124,28 @@ func (e *evaluator) value(n *Node) (string, bool) {
 	}
 	e.t.Fatalf("line %d: cannot evaluate %s", n.Line, fn)
 	return "", false
+}
+
+// list evaluates n as a list: a literal list, a !Split, or a !Ref to a
+// CommaDelimitedList.
+func (e *evaluator) list(n *Node) []string {
+	if n.Kind == List {
+		var out []string
+		for _, el := range n.List {
+			if v, ok := e.value(el); ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	fn, _ := n.Intrinsic()
+	if fn == "Fn::Split" {
+		arg := n.Get(fn)
+		v, _ := e.value(arg.List[1])
+		return strings.Split(v, arg.List[0].Str())
+	}
+	v, _ := e.value(n)
+	return strings.Split(v, ",")
 }
 
 func (e *evaluator) condition(name string) bool {
