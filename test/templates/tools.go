@@ -129,7 +129,9 @@ func (t *Tools) Lint(ctx context.Context, files []string) ([]LintFinding, error)
 			Start struct{ LineNumber int }
 			Path  []any
 		}
-		Rule struct{ ID string `json:"Id"` }
+		Rule struct {
+			ID string `json:"Id"`
+		}
 	}
 	if err := json.Unmarshal(out, &raw); err != nil {
 		return nil, fmt.Errorf("read cfn-lint output: %w", err)
