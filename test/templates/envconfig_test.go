@@ -2,6 +2,7 @@ package templates
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,6 +169,14 @@ func (e *evaluator) truth(n *Node) bool {
 		return a == b
 	case "Fn::Not":
 		return !e.truth(arg.List[0])
+	case "Fn::EachMemberEquals": // Rules only
+		want, _ := e.value(arg.List[1])
+		for _, v := range e.list(arg.List[0]) {
+			if v != want {
+				return false
+			}
+		}
+		return true
 	case "Fn::And":
 		for _, c := range arg.List {
 			if !e.truth(c) {
@@ -284,6 +293,56 @@ func TestTemplateRulesRejectWildcardWithoutOrg(t *testing.T) {
 		}
 		if got := !applies || passes; got != tc.ok {
 			t.Errorf("rule with %v: deployable = %v, want %v", tc.params, got, tc.ok)
+		}
+	}
+}
+
+// rulesRefuse returns the descriptions of the template's Rules assertions
+// that fail for params, as CloudFormation would refuse the stack.
+func rulesRefuse(t *testing.T, root *Node, params map[string]string) []string {
+	e := newEvaluator(t, root, params)
+	var refused []string
+	rules := root.Get("Rules")
+	for _, name := range keys(rules) {
+		rule := rules.Get(name)
+		if c := rule.Get("RuleCondition"); c != nil && !e.truth(c) {
+			continue
+		}
+		for _, a := range rule.Get("Assertions").List {
+			if !e.truth(a.Get("Assert")) {
+				refused = append(refused, name)
+			}
+		}
+	}
+	return refused
+}
+
+// TestTemplateRules: every deployment the other tests use passes the
+// template's Rules, and the combinations that cannot work are refused at
+// deployment rather than at the first rotation.
+func TestTemplateRules(t *testing.T) {
+	for _, d := range deployments {
+		if got := rulesRefuse(t, parseFile(t, d.file), d.params); len(got) != 0 {
+			t.Errorf("%s: refused by rules %v", d.name, got)
+		}
+	}
+	refused := []struct {
+		file   string
+		params map[string]string
+		rule   string
+	}{
+		{"template.yaml", map[string]string{"AllowedAccounts": "*", "MemberInvokeScope": "any-account"}, "WildcardNeedsOrganization"},
+		{"template.yaml", map[string]string{"AllowedAccounts": "222222222222"}, "MemberAccountsNeedInvokePermissions"},
+		{"template.yaml", map[string]string{"SubnetIds": "subnet-0123456789abcdef0"}, "SecurityGroupsWithSubnets"},
+		{"template.yaml", map[string]string{"SecurityGroupIds": "sg-0123456789abcdef0"}, "SubnetsWithSecurityGroups"},
+		{"template.yaml", map[string]string{"ReservedConcurrency": "0"}, "ReservedConcurrencyAtLeastOne"},
+		{"infra/per-account.yaml", map[string]string{"SubnetIds": "subnet-0123456789abcdef0"}, "SecurityGroupsWithSubnets"},
+		{"infra/per-account.yaml", map[string]string{"ReservedConcurrency": "0"}, "ReservedConcurrencyAtLeastOne"},
+	}
+	for _, tc := range refused {
+		got := rulesRefuse(t, parseFile(t, tc.file), tc.params)
+		if !slices.Equal(got, []string{tc.rule}) {
+			t.Errorf("%s with %v: refused by %v, want only %s", tc.file, tc.params, got, tc.rule)
 		}
 	}
 }

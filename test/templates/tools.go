@@ -156,6 +156,9 @@ func (t *Tools) Lint(ctx context.Context, files []string) ([]LintFinding, error)
 // ones as `sam package` does. A template SAM refuses gives an error wrapping
 // ErrTransform with SAM's messages.
 func (t *Tools) Transform(ctx context.Context, template string, params map[string]string) (*Node, error) {
+	if params == nil {
+		params = map[string]string{}
+	}
 	p, err := json.Marshal(params)
 	if err != nil {
 		return nil, err
