@@ -198,6 +198,26 @@ func (t *template) expandForEach(resources *Node) ([]string, map[string]*Node) {
 	return ids, nodes
 }
 
+// ResourceTypes returns the type of every resource of a parsed template,
+// those in Fn::ForEach fragments included, in document order.
+func ResourceTypes(root *Node) []string {
+	var out []string
+	res := root.Get("Resources")
+	for _, id := range keys(res) {
+		n := res.Get(id)
+		if strings.HasPrefix(id, "Fn::ForEach::") {
+			if n.Kind == List && len(n.List) == 3 {
+				for _, k := range keys(n.List[2]) {
+					out = append(out, n.List[2].Get(k).Get("Type").Str())
+				}
+			}
+			continue
+		}
+		out = append(out, n.Get("Type").Str())
+	}
+	return out
+}
+
 func hasSAMTransform(n *Node) bool {
 	return slices.Contains(scalarList(n), "AWS::Serverless-2016-10-31")
 }
