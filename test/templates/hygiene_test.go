@@ -244,3 +244,32 @@ func listOf(n *Node) []*Node {
 	}
 	return n.List
 }
+
+// TestLayersResolveToAList: sam local resolves the template's intrinsics
+// itself, AWS::NoValue to null, and then iterates a function's Layers: an
+// !If whose other branch is AWS::NoValue breaks sam local invoke when no
+// layer is given. The empty list means the same to CloudFormation.
+func TestLayersResolveToAList(t *testing.T) {
+	for _, file := range samTemplates {
+		res := parseFile(t, file).Get("Resources")
+		for _, id := range res.Keys {
+			r := res.Get(id)
+			if r.Get("Type").Str() != "AWS::Serverless::Function" {
+				continue
+			}
+			layers := r.Get("Properties").Get("Layers")
+			if layers == nil {
+				continue
+			}
+			if fn, _ := layers.Intrinsic(); fn == "Fn::If" {
+				for _, branch := range layers.Get(fn).List[1:] {
+					if branch.Get("Ref").Str() == "AWS::NoValue" {
+						t.Errorf("%s: %s.Layers can be AWS::NoValue, which sam local resolves to null; use []", file, id)
+					}
+				}
+			} else if fn == "Ref" && layers.Get("Ref").Str() == "AWS::NoValue" {
+				t.Errorf("%s: %s.Layers is AWS::NoValue", file, id)
+			}
+		}
+	}
+}
