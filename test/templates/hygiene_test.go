@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,7 +76,8 @@ func TestOneFailurePagesOnce(t *testing.T) {
 				watchesSteps = true
 			}
 		}
-		watchesErrors := p.Get("Namespace").Str() == "AWS/Lambda" && p.Get("MetricName").Str() == "Errors"
+		watchesErrors := p.Get("Namespace").Str() == "AWS/Lambda" && p.Get("MetricName").Str() == "Errors" &&
+			slices.ContainsFunc(listOf(p.Get("Dimensions")), func(d *Node) bool { return d.Get("Value").Get("Ref").Str() == "CentralFunction" })
 		if !watchesSteps && !watchesErrors {
 			continue
 		}
