@@ -11,7 +11,7 @@ FUZZTIME ?= 10s
 # Function built by build-RotationFunction (infra/per-account.yaml).
 ROTARY_FUNCTION ?= postgres-single
 
-.PHONY: all build test test-short lint fmt vet staticcheck bench fuzz chaos demo schemas clean check-tools help
+.PHONY: all build test test-short lint fmt vet staticcheck bench fuzz chaos demo schemas templates clean check-tools help
 
 all: lint test build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make test   - run every test (starts throwaway databases, the AWS emulator, moto_server and the Lambda RIE)"
 	@echo "make build  - build every function into dist/<fn>/bootstrap and dist/<fn>.zip (ARCH=$(ARCH))"
 	@echo "make lint   - gofmt, go vet, staticcheck"
+	@echo "make templates - cfn-lint and the SAM transform on every template, and the deployment checks"
 	@echo "make bench  - benchmark report (API calls, logins, allocations, cold start, size)"
 	@echo "make fuzz   - run every fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make chaos  - the full chaos suite"
@@ -49,6 +50,13 @@ test: check-tools
 
 check-tools:
 	@./scripts/check-tools.sh
+
+## templates: cfn-lint (errors and warnings, less test/templates/waivers.yaml)
+## and the SAM transform on every template, then the deployment checks.
+## Also part of make test.
+templates:
+	@./scripts/check-tools.sh templates
+	$(GO) test -count=1 ./test/templates/...
 
 ## lint: formatting, vet, staticcheck (run through go tool: nothing to install)
 lint: fmt vet staticcheck

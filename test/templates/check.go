@@ -120,8 +120,9 @@ func (c *Checker) Check(file string, root *Node) []Problem {
 		t.add(BadStructure, root, "Resources", "a template needs at least one resource")
 		return t.problems
 	}
-	for _, id := range resources.Keys {
-		t.resources[id] = resources.Get(id).Get("Type").Str()
+	ids, nodes := t.expandForEach(resources)
+	for _, id := range ids {
+		t.resources[id] = nodes[id].Get("Type").Str()
 	}
 
 	for _, section := range []string{"Conditions", "Rules"} {
@@ -129,15 +130,18 @@ func (c *Checker) Check(file string, root *Node) []Problem {
 			t.refs(root.Get(section).Get(name), section+"."+name, nil)
 		}
 	}
-	for _, id := range resources.Keys {
-		t.resource(id, resources.Get(id))
+	for _, id := range ids {
+		t.resource(id, nodes[id])
 	}
 	if !hasSAMTransform(root.Get("Transform")) {
-		for _, id := range resources.Keys {
+		for _, id := range ids {
 			if typ := t.resources[id]; strings.HasPrefix(typ, "AWS::Serverless::") {
-				t.add(NoTransform, resources.Get(id).Get("Type"), "Resources."+id+".Type", "%s needs Transform: AWS::Serverless-2016-10-31", typ)
+				t.add(NoTransform, nodes[id].Get("Type"), "Resources."+id+".Type", "%s needs Transform: AWS::Serverless-2016-10-31", typ)
 			}
 		}
+	}
+	if len(ids) != len(resources.Keys) && !slices.Contains(scalarList(root.Get("Transform")), "AWS::LanguageExtensions") {
+		t.add(NoTransform, resources, "Resources", "Fn::ForEach needs Transform: AWS::LanguageExtensions")
 	}
 	for _, name := range keys(root.Get("Outputs")) {
 		out := root.Get("Outputs").Get(name)
@@ -156,6 +160,62 @@ func (c *Checker) Check(file string, root *Node) []Problem {
 		t.refs(out, path, nil)
 	}
 	return t.problems
+}
+
+// expandForEach returns the logical IDs of resources, with each
+// Fn::ForEach::Name loop (AWS::LanguageExtensions) replaced by the resources
+// of its fragment, named as for one sample item. The loop's identifier
+// becomes a valid !Ref target.
+func (t *template) expandForEach(resources *Node) ([]string, map[string]*Node) {
+	var ids []string
+	nodes := map[string]*Node{}
+	for _, id := range resources.Keys {
+		n := resources.Get(id)
+		if !strings.HasPrefix(id, "Fn::ForEach::") {
+			ids, nodes[id] = append(ids, id), n
+			continue
+		}
+		path := "Resources." + id
+		if n.Kind != List || len(n.List) != 3 || n.List[0].Kind != Scalar || n.List[2].Kind != Map {
+			t.add(BadStructure, n, path, "Fn::ForEach wants [Identifier, Collection, {OutputKey: OutputValue}]")
+			continue
+		}
+		ident := n.List[0].Value
+		t.params[ident] = true
+		t.refs(n.List[1], path+"[1]", nil)
+		for _, k := range n.List[2].Keys {
+			gen := strings.NewReplacer("${"+ident+"}", "Each", "&{"+ident+"}", "Each").Replace(k)
+			if gen == k {
+				t.add(BadStructure, n.List[2], path, "output key %q does not use ${%s} or &{%s}: every item would make the same resource", k, ident, ident)
+			}
+			if _, dup := nodes[gen]; dup {
+				t.add(BadStructure, n.List[2], path, "output key %q clashes with resource %q", k, gen)
+				continue
+			}
+			ids, nodes[gen] = append(ids, gen), n.List[2].Get(k)
+		}
+	}
+	return ids, nodes
+}
+
+// ResourceTypes returns the type of every resource of a parsed template,
+// those in Fn::ForEach fragments included, in document order.
+func ResourceTypes(root *Node) []string {
+	var out []string
+	res := root.Get("Resources")
+	for _, id := range keys(res) {
+		n := res.Get(id)
+		if strings.HasPrefix(id, "Fn::ForEach::") {
+			if n.Kind == List && len(n.List) == 3 {
+				for _, k := range keys(n.List[2]) {
+					out = append(out, n.List[2].Get(k).Get("Type").Str())
+				}
+			}
+			continue
+		}
+		out = append(out, n.Get("Type").Str())
+	}
+	return out
 }
 
 func hasSAMTransform(n *Node) bool {

@@ -2,6 +2,8 @@ package templates
 
 import (
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,6 +49,9 @@ func (e *evaluator) ref(name string) (string, bool) {
 	}
 	v, ok := e.params[name]
 	if !ok {
+		if e.root.Get("Resources").Get(name) != nil {
+			return "ref:" + name, true // a resource's physical ID, unknown before deployment
+		}
 		e.t.Fatalf("cannot evaluate !Ref %s", name)
 	}
 	return v, true
@@ -71,13 +76,39 @@ func (e *evaluator) value(n *Node) (string, bool) {
 		}
 		return e.value(arg.List[2])
 	case "Fn::Sub":
-		if arg.Kind != Scalar {
-			e.t.Fatalf("line %d: cannot evaluate !Sub with variables", n.Line)
+		str, vars := arg, map[string]string{}
+		if arg.Kind == List {
+			str = arg.List[0]
+			for _, k := range arg.List[1].Keys {
+				vars[k], _ = e.value(arg.List[1].Get(k))
+			}
 		}
-		return subVariableRE.ReplaceAllStringFunc(arg.Value, func(m string) string {
-			v, _ := e.ref(m[2 : len(m)-1])
+		return subVariableRE.ReplaceAllStringFunc(str.Value, func(m string) string {
+			name := m[2 : len(m)-1]
+			if strings.HasPrefix(name, "!") {
+				return "${" + name[1:] + "}"
+			}
+			if v, ok := vars[name]; ok {
+				return v
+			}
+			if res, attr, dotted := strings.Cut(name, "."); dotted && !strings.HasPrefix(name, "AWS::") {
+				return "getatt:" + res + "." + attr
+			}
+			v, _ := e.ref(name)
 			return v
 		}), true
+	case "Fn::GetAtt":
+		return "getatt:" + arg.List[0].Str() + "." + arg.List[1].Str(), true
+	case "Fn::Select":
+		idx, err := strconv.Atoi(arg.List[0].Str())
+		if err != nil {
+			e.t.Fatalf("line %d: !Select index %q", n.Line, arg.List[0].Str())
+		}
+		items := e.list(arg.List[1])
+		if idx < 0 || idx >= len(items) {
+			e.t.Fatalf("line %d: !Select index %d out of %d items", n.Line, idx, len(items))
+		}
+		return items[idx], true
 	case "Fn::Join":
 		var parts []string
 		list := arg.List[1]
@@ -94,6 +125,28 @@ func (e *evaluator) value(n *Node) (string, bool) {
 	}
 	e.t.Fatalf("line %d: cannot evaluate %s", n.Line, fn)
 	return "", false
+}
+
+// list evaluates n as a list: a literal list, a !Split, or a !Ref to a
+// CommaDelimitedList.
+func (e *evaluator) list(n *Node) []string {
+	if n.Kind == List {
+		var out []string
+		for _, el := range n.List {
+			if v, ok := e.value(el); ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	fn, _ := n.Intrinsic()
+	if fn == "Fn::Split" {
+		arg := n.Get(fn)
+		v, _ := e.value(arg.List[1])
+		return strings.Split(v, arg.List[0].Str())
+	}
+	v, _ := e.value(n)
+	return strings.Split(v, ",")
 }
 
 func (e *evaluator) condition(name string) bool {
@@ -116,6 +169,14 @@ func (e *evaluator) truth(n *Node) bool {
 		return a == b
 	case "Fn::Not":
 		return !e.truth(arg.List[0])
+	case "Fn::EachMemberEquals": // Rules only
+		want, _ := e.value(arg.List[1])
+		for _, v := range e.list(arg.List[0]) {
+			if v != want {
+				return false
+			}
+		}
+		return true
 	case "Fn::And":
 		for _, c := range arg.List {
 			if !e.truth(c) {
@@ -232,6 +293,56 @@ func TestTemplateRulesRejectWildcardWithoutOrg(t *testing.T) {
 		}
 		if got := !applies || passes; got != tc.ok {
 			t.Errorf("rule with %v: deployable = %v, want %v", tc.params, got, tc.ok)
+		}
+	}
+}
+
+// rulesRefuse returns the descriptions of the template's Rules assertions
+// that fail for params, as CloudFormation would refuse the stack.
+func rulesRefuse(t *testing.T, root *Node, params map[string]string) []string {
+	e := newEvaluator(t, root, params)
+	var refused []string
+	rules := root.Get("Rules")
+	for _, name := range keys(rules) {
+		rule := rules.Get(name)
+		if c := rule.Get("RuleCondition"); c != nil && !e.truth(c) {
+			continue
+		}
+		for _, a := range rule.Get("Assertions").List {
+			if !e.truth(a.Get("Assert")) {
+				refused = append(refused, name)
+			}
+		}
+	}
+	return refused
+}
+
+// TestTemplateRules: every deployment the other tests use passes the
+// template's Rules, and the combinations that cannot work are refused at
+// deployment rather than at the first rotation.
+func TestTemplateRules(t *testing.T) {
+	for _, d := range deployments {
+		if got := rulesRefuse(t, parseFile(t, d.file), d.params); len(got) != 0 {
+			t.Errorf("%s: refused by rules %v", d.name, got)
+		}
+	}
+	refused := []struct {
+		file   string
+		params map[string]string
+		rule   string
+	}{
+		{"template.yaml", map[string]string{"AllowedAccounts": "*", "MemberInvokeScope": "any-account"}, "WildcardNeedsOrganization"},
+		{"template.yaml", map[string]string{"AllowedAccounts": "222222222222"}, "MemberAccountsNeedInvokePermissions"},
+		{"template.yaml", map[string]string{"SubnetIds": "subnet-0123456789abcdef0"}, "SecurityGroupsWithSubnets"},
+		{"template.yaml", map[string]string{"SecurityGroupIds": "sg-0123456789abcdef0"}, "SubnetsWithSecurityGroups"},
+		{"template.yaml", map[string]string{"ReservedConcurrency": "0"}, "ReservedConcurrencyAtLeastOne"},
+		{"infra/per-account.yaml", map[string]string{"SubnetIds": "subnet-0123456789abcdef0"}, "SecurityGroupsWithSubnets"},
+		{"infra/per-account.yaml", map[string]string{"ReservedConcurrency": "0"}, "ReservedConcurrencyAtLeastOne"},
+	}
+	for _, tc := range refused {
+		got := rulesRefuse(t, parseFile(t, tc.file), tc.params)
+		if !slices.Equal(got, []string{tc.rule}) {
+			t.Errorf("%s with %v: refused by %v, want only %s", tc.file, tc.params, got, tc.rule)
 		}
 	}
 }

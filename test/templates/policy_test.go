@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rotary-secrets/rotary/rotators/saas"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/password"
 )
@@ -113,6 +114,9 @@ var knownEnv = []string{
 	// Read by packages this test does not import (functions/internal/lambdamain,
 	// rotators/postgres, rotators/mysql) or, for ROTARY_FUNCTION, informational.
 	"ROTARY_METRICS_NAMESPACE", "ROTARY_CA_BUNDLE", "ROTARY_CONNECT_TIMEOUT", "ROTARY_FUNCTION",
+	// shared/rotation's step deadline reserve (cross-branch contract 2).
+	"ROTARY_CLEANUP_RESERVE",
+	saas.EnvTimeout, saas.EnvMaxAttempts, saas.EnvMaxWait, saas.EnvVerifyWait,
 }
 
 func TestFunctionEnvironment(t *testing.T) {

@@ -48,6 +48,9 @@ func Run(register Register) {
 
 // Build reads the configuration through getenv and returns a ready engine.
 func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register) (*rotation.Engine, error) {
+	if err := checkFunction(getenv, builtFunction()); err != nil {
+		return nil, err
+	}
 	reg := &rotators.Registry{}
 	if err := register(reg, getenv); err != nil {
 		return nil, fmt.Errorf("rotators: %w", err)

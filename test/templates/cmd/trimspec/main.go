@@ -88,9 +88,7 @@ func run(dbPath, pkg, version, out string, files []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		res := root.Get("Resources")
-		for _, id := range res.Keys {
-			typ := res.Get(id).Get("Type").Str()
+		for _, typ := range templates.ResourceTypes(root) {
 			want[typ] = true
 			for _, rel := range templates.RelatedTypes(typ) {
 				want[rel] = true
