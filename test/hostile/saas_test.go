@@ -183,3 +183,73 @@ func TestSaaSRotation(t *testing.T) {
 	centralNeverRead(t, w)
 	noLeaks(t, sw.fn, planted, nil, r.Run.Error)
 }
+
+// TestSaaSOnlyWhatItOwns: two teams of member A share one SendGrid account and
+// its admin secret. The hostile team writes the other team's key ID into its
+// own secret — as the version that will be AWSPREVIOUS (which finishSecret
+// revokes), and as its current key ID (whose scopes a new key copies). The
+// victim's key must stay live, and no key with the victim's scopes may be
+// minted for the attacker. (Whether the rotation is refused or the foreign key
+// is merely left alone is the rotator's choice; what it owns is not.)
+func TestSaaSOnlyWhatItOwns(t *testing.T) {
+	sw := startSaaS(t)
+	w := sw.w
+	planted := &secrets{}
+	planted.add(sw.sendgrid.AdminKey)
+	own := sw.sendgrid.Seed("hostile-team", "mail.send")
+	planted.add(own.Secret)
+	// The other team's key, one per case.
+	victimKey := func() saasfakes.Key {
+		k := sw.sendgrid.Seed("victim-team", "mail.send", "api_keys.read", "user.profile.read")
+		planted.add(k.Secret)
+		return k
+	}
+	adminARN := createJSON(t, w, memberA, "sendgrid/shared-admin", map[string]string{"apiKey": sw.sendgrid.AdminKey})
+
+	t.Run("victim key as AWSPREVIOUS", func(t *testing.T) {
+		// The first version names the victim's key; the second, the
+		// attacker's own key, becomes AWSCURRENT and pushes the first to
+		// AWSPREVIOUS.
+		victim := victimKey()
+		arn := createJSON(t, w, memberA, "hostile/sendgrid-previous", map[string]string{"engine": "sendgrid", "masterarn": adminARN, "apiKeyId": victim.ID, "apiKey": "SG." + victim.ID + ".not-the-real-secret"})
+		var v secret.Value
+		for k, val := range map[string]string{"engine": "sendgrid", "masterarn": adminARN, "apiKeyId": own.ID, "apiKey": own.Secret} {
+			v.Set(k, val)
+		}
+		if _, err := w.SecretsManager(memberA).PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(v.String())}); err != nil {
+			t.Fatal(err)
+		}
+		s := &rig.Secret{Case: rig.Case{Name: "hostile/sendgrid-previous", Account: memberA, Strategy: rotators.APIKey}, ARN: arn}
+		r, err := w.Rotate(t.Context(), s, sw.fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("outcome %s %s", r.Run.Outcome, r.Run.Error)
+		if !sw.sendgrid.Works(victim.Secret) {
+			t.Error("the other team's key was revoked by a rotation of a secret that merely named it")
+		}
+		noLeaks(t, sw.fn, planted, s, r.Run.Error)
+	})
+
+	t.Run("victim key ID as current", func(t *testing.T) {
+		victim := victimKey()
+		before := len(sw.sendgrid.All())
+		arn := createJSON(t, w, memberA, "hostile/sendgrid-scopes", map[string]string{"engine": "sendgrid", "masterarn": adminARN, "apiKeyId": victim.ID, "apiKey": own.Secret})
+		s := &rig.Secret{Case: rig.Case{Name: "hostile/sendgrid-scopes", Account: memberA, Strategy: rotators.APIKey}, ARN: arn}
+		r, err := w.Rotate(t.Context(), s, sw.fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("outcome %s %s", r.Run.Outcome, r.Run.Error)
+		for _, k := range sw.sendgrid.All()[before:] {
+			planted.add(k.Secret)
+			if slices.Contains(k.Scopes, "user.profile.read") || slices.Contains(k.Scopes, "api_keys.read") {
+				t.Errorf("key %s was minted for the attacker with the other team's scopes %v", k.ID, k.Scopes)
+			}
+		}
+		if !sw.sendgrid.Works(victim.Secret) {
+			t.Error("the other team's key stopped working")
+		}
+		noLeaks(t, sw.fn, planted, s, r.Run.Error)
+	})
+}
