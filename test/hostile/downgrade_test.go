@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 )
 
@@ -195,6 +196,47 @@ func TestNoDowngrade(t *testing.T) {
 				t.Error("no plaintext login at all: the user's own \"ssl\": false was not honoured, so the test proves nothing")
 			}
 			noLeaks(t, fn, planted, s, r.Run.Error)
+		})
+	}
+}
+
+// TestCleartextRequestRefused is the client side of no downgrade: a server
+// that asks for the password in cleartext (PostgreSQL) or for "full
+// authentication" (MySQL caching_sha2_password, answered in cleartext or
+// RSA-encrypted with a key the server itself supplies) over a connection that
+// is not verified TLS gets nothing. Even a secret's own password is only
+// revealed over verified TLS.
+func TestCleartextRequestRefused(t *testing.T) {
+	mustListen(t, attackerHost)
+	w := world(t)
+	fn := startCentral(t, w, centralConfig("rotary-central", ""))
+	for _, engine := range []string{"postgres", "mysql"} {
+		t.Run(engine, func(t *testing.T) {
+			planted := &secrets{}
+			app := tenant{user: "app_" + rig.RandomHex(4), password: rig.NewPassword()}
+			planted.add(app.password)
+			var received func() []string
+			var host string
+			var port int
+			if engine == "postgres" {
+				f := startFakePG(t, attackerHost, nil, false, nil) // knows nobody: asks everyone for cleartext
+				host, port, received = f.Host, f.Port, func() []string { return pgCleartexts(f.Logins()) }
+			} else {
+				f := startFakeMySQL(t, attackerHost, nil, nil)
+				host, port, received = f.Host, f.Port, func() []string { return myCleartexts(f.Logins()) }
+			}
+			off := false
+			v := secret.Value{Engine: engine, Host: host, Port: port, Username: app.user, Password: app.password, SSL: &off}
+			arn := createSecret(t, w, memberA, "plain/"+engine+"-"+app.user, v)
+			s := &rig.Secret{Case: rig.Case{Name: "plain/" + engine + "-" + app.user, Account: memberA, Strategy: rotators.SingleUser}, ARN: arn, User: app.user}
+
+			w.AWS.ResetCalls()
+			refused(t, w, s, fn, planted, "TLS")
+			for _, pw := range received() {
+				if pw == app.password {
+					t.Error("the server received the password over a connection without verified TLS")
+				}
+			}
 		})
 	}
 }
