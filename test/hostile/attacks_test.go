@@ -7,8 +7,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
+	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
 // tenant is one member's database user and the secret that holds it.
@@ -131,6 +133,8 @@ func TestCrossAccountMaster(t *testing.T) {
 // asks the master for its password in cleartext: with "ssl": false, and over
 // TLS verified for the attacker's own name. The master credential must never
 // be sent there: the rotation is refused and the fake sees no master login.
+// The same holds for an RDS-managed master (tagged, resolved through the RDS
+// API to the real server) when the user secret names another server.
 func TestMasterWithoutHost(t *testing.T) {
 	pg, maria := servers(t)
 	mustListen(t, attackerHost)
@@ -144,17 +148,27 @@ func TestMasterWithoutHost(t *testing.T) {
 		name   string
 		target rig.Target
 		tls    bool
+		rds    bool // the master is RDS-managed: its tag names the real server
 	}{
-		{"postgres ssl false", pg, false},
-		{"postgres TLS for the attacker's name", pg, true},
-		{"mysql ssl false", maria, false},
-		{"mysql TLS for the attacker's name", maria, true},
+		{"postgres ssl false", pg, false, false},
+		{"postgres TLS for the attacker's name", pg, true, false},
+		{"mysql ssl false", maria, false, false},
+		{"mysql TLS for the attacker's name", maria, true, false},
+		{"postgres RDS-managed master", pg, true, true},
+		{"mysql RDS-managed master", maria, true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			planted := &secrets{}
 			master := newUser(t, c.target, planted, "master", true)
 			// RDS-managed shape, but no RDS tag: only username and password.
 			masterARN := createSecret(t, w, memberA, "db/master-"+master.user, secret.Value{Username: master.user, Password: master.password})
+			if c.rds {
+				host, port := hostPort(t, c.target)
+				db := w.AWS.AddDBInstance(localaws.DBInstance{Account: memberA, Region: rig.Region, Identifier: "db-" + rig.RandomHex(3), Engine: c.target.Engine(), Address: host, Port: port})
+				if err := w.AWS.PlantSystemTag(masterARN, awsx.TagRDSPrimaryInstance, db); err != nil {
+					t.Fatal(err)
+				}
+			}
 			app := newUser(t, c.target, planted, "app", false)
 
 			var conf = tlsConf
@@ -185,7 +199,11 @@ func TestMasterWithoutHost(t *testing.T) {
 			s := &rig.Secret{Case: rig.Case{Name: "hostile/" + app.user, Account: memberA, Target: c.target, Strategy: rotators.AlternatingUsers}, ARN: arn, User: app.user}
 
 			w.AWS.ResetCalls()
-			refused(t, w, s, fn, planted, "host")
+			want := "host"
+			if c.rds {
+				want = "master" // the master's resolved endpoint is not the user secret's
+			}
+			refused(t, w, s, fn, planted, want)
 			for _, u := range logins() {
 				if u == master.user {
 					t.Errorf("the master user %s logged in at the attacker's server", master.user)
