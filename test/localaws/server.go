@@ -101,6 +101,7 @@ type Server struct {
 	calls     map[callKey]int
 	total     int
 	runs      map[string][]*RotationRun // secret ARN -> runs
+	rds       map[string]rdsDB          // DB ARN -> instance or cluster (rds.go)
 
 	rotMu   sync.Mutex
 	rotCond *sync.Cond
@@ -316,7 +317,8 @@ type request struct {
 }
 
 // ServeHTTP routes a request to Secrets Manager (X-Amz-Target:
-// secretsmanager.<Operation>) or STS (form body with Action=...).
+// secretsmanager.<Operation>), RDS (Action=DescribeDBInstances or
+// DescribeDBClusters, rds.go) or STS (any other form body with Action=...).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
@@ -338,6 +340,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeXMLError(w, &apiError{400, "InvalidAction", "Could not find operation for the request"})
 				return
 			}
+		}
+		if isRDSAction(form.Get("Action")) {
+			s.serveRDS(w, r, form, body)
+			return
 		}
 		s.serveSTS(w, r, form, body)
 	}
