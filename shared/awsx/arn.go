@@ -34,9 +34,9 @@ var (
 	// us-gov-west-1, cn-north-1, eu-isoe-west-1, eusc-de-east-1.
 	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
 	// secretNameRE is a secret's name as Secrets Manager allows it (ASCII
-	// letters, digits and /_+=.@-, at most 512 characters) plus the
+	// letters, digits and /_+=.@!-, at most 512 characters) plus the
 	// 7-character suffix of its ARN.
-	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,519}$`)
+	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@!-]{1,519}$`)
 	// iamRoleNameRE is an IAM role name.
 	iamRoleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 )
@@ -71,7 +71,7 @@ func ParseSecretARN(secretARN string) (SecretLocation, error) {
 	case !validAccountID(a.AccountID):
 		return SecretLocation{}, fmt.Errorf("secret id %s: %w (account must be 12 digits)", quoteShort(secretARN), ErrInvalidSecretARN)
 	case !strings.HasPrefix(a.Resource, "secret:") || !secretNameRE.MatchString(strings.TrimPrefix(a.Resource, "secret:")):
-		return SecretLocation{}, fmt.Errorf("secret id %s: %w (resource must be secret:<name> with a name of ASCII letters, digits and /_+=.@-)", quoteShort(secretARN), ErrInvalidSecretARN)
+		return SecretLocation{}, fmt.Errorf("secret id %s: %w (resource must be secret:<name> with a name of ASCII letters, digits and /_+=.@!-)", quoteShort(secretARN), ErrInvalidSecretARN)
 	}
 	return SecretLocation{Partition: a.Partition, Region: a.Region, Account: a.AccountID}, nil
 }

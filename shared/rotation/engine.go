@@ -14,11 +14,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
@@ -214,15 +214,16 @@ func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRota
 
 // run is the state of one invocation. It lives for one Handle call only.
 type run struct {
-	e       *Engine
-	ev      Event
-	sm      SecretsManagerAPI
-	arn     string
-	account string
-	region  string
-	engine  string
-	note    string // outcome detail, e.g. "already current"
-	rotated bool
+	e         *Engine
+	ev        Event
+	sm        SecretsManagerAPI
+	arn       string
+	partition string
+	account   string
+	region    string
+	engine    string
+	note      string // outcome detail, e.g. "already current"
+	rotated   bool
 
 	mu      sync.Mutex
 	secrets []string
@@ -249,10 +250,45 @@ func (r *run) outcome() string {
 	return "succeeded"
 }
 
+// setAccount records the rotated secret's partition, account and region from
+// its ARN, when it is a valid secret ARN (a bare name, possible in account
+// mode, leaves them empty until the service returns the ARN).
 func (r *run) setAccount() {
-	if a, err := arn.Parse(r.arn); err == nil {
-		r.account, r.region = a.AccountID, a.Region
+	r.partition, r.account, r.region = "", "", ""
+	if loc, err := awsx.ParseSecretARN(r.arn); err == nil {
+		r.partition, r.account, r.region = loc.Partition, loc.Account, loc.Region
 	}
+}
+
+// confine refuses a secret reference (the masterarn key of a value handed to
+// a rotator) that is not a valid secret ARN in the rotated secret's own
+// partition and account. It makes no call: it runs before any client is made
+// or any request sent for the reference.
+func (r *run) confine(values ...secret.Value) error {
+	for _, v := range values {
+		if v.MasterARN == "" {
+			continue
+		}
+		if err := r.confineRef(secret.KeyMasterARN, v.MasterARN); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) confineRef(key, ref string) error {
+	loc, err := awsx.ParseSecretARN(ref)
+	if err != nil {
+		return fmt.Errorf("%w: key %q must be the full ARN of a secret in the rotated secret's own account: %w", ErrForeignSecret, key, err)
+	}
+	if r.partition == "" || r.account == "" {
+		return fmt.Errorf("%w: key %q cannot be checked against the rotated secret's own account, which is unknown (invoke with the secret's full ARN)", ErrForeignSecret, key)
+	}
+	if loc.Partition != r.partition || loc.Account != r.account {
+		return fmt.Errorf("%w: key %q names a secret in account %s (partition %s); it must be in the rotated secret's own account %s (partition %s)",
+			ErrForeignSecret, key, loc.Account, loc.Partition, r.account, r.partition)
+	}
+	return nil
 }
 
 func (r *run) learnARN(s *string) {
@@ -331,6 +367,7 @@ func (r *run) readInput(ctx context.Context, in *secretsmanager.GetSecretValueIn
 		return secret.Value{}, nil, fmt.Errorf("read %s value: the secret has no SecretString (binary secrets are not supported)", label)
 	}
 	r.addSecrets(*out.SecretString)
+	r.learnARN(out.ARN)
 	v, err := secret.Parse([]byte(*out.SecretString))
 	if err != nil {
 		return secret.Value{}, nil, fmt.Errorf("parse %s value: %w", label, err)
@@ -362,6 +399,10 @@ func (r *run) masterLoader(v secret.Value) rotators.Loader {
 	return func(ctx context.Context) (secret.Value, bool, error) {
 		if v.MasterARN == "" {
 			return secret.Value{}, false, nil
+		}
+		// Checked before any client is made or call sent for it.
+		if err := r.confineRef(secret.KeyMasterARN, v.MasterARN); err != nil {
+			return secret.Value{}, false, err
 		}
 		sm, err := r.e.cfg.Clients.SecretsManager(ctx, v.MasterARN, r.ev.ClientRequestToken)
 		if err != nil {

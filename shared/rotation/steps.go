@@ -29,6 +29,9 @@ func (r *run) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.confine(cur); err != nil {
+		return err
+	}
 	if _, ok := rot.(rotators.Minter); ok {
 		// Never mint what cannot be stored: if an earlier try stored the
 		// pending value, creation is done.
@@ -120,6 +123,9 @@ func (r *run) set(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.confine(cur, pending); err != nil {
+		return err
+	}
 	_, err = call(ctx, r, rot.Set, rotators.SetRequest{
 		Rotation: r.rotation(),
 		Current:  cur,
@@ -142,6 +148,9 @@ func (r *run) test(ctx context.Context) error {
 	}
 	rot, err := r.route(pending)
 	if err != nil {
+		return err
+	}
+	if err := r.confine(pending); err != nil {
 		return err
 	}
 	_, err = call(ctx, r, rot.Test, rotators.TestRequest{
@@ -193,6 +202,9 @@ func (r *run) finish(ctx context.Context) error {
 		}
 		rot, err := r.route(pending)
 		if err != nil {
+			return err
+		}
+		if err := r.confine(pending); err != nil {
 			return err
 		}
 		if _, ok := rot.(rotators.Finisher); ok {
