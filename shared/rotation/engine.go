@@ -76,6 +76,11 @@ type Config struct {
 	Passwords string             // PasswordSourceLocal (default) or PasswordSourceSecretsManager
 	Now       func() time.Time   // default: time.Now
 	Local     password.Generator // default: password.Local{}
+	// CleanupReserve is kept back from the Lambda deadline: a rotator's
+	// Create, Set, Test and Finish get a context ending that long before it,
+	// so cleanup (Discard) and the failure log still run. Default
+	// DefaultCleanupReserve; see CleanupReserveFromEnv.
+	CleanupReserve time.Duration
 }
 
 // Engine runs rotation steps. It holds no secret values and is safe for
@@ -142,6 +147,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Local == nil {
 		cfg.Local = password.Local{}
 	}
+	switch {
+	case cfg.CleanupReserve == 0:
+		cfg.CleanupReserve = DefaultCleanupReserve
+	case cfg.CleanupReserve < 0:
+		return nil, fmt.Errorf("rotation: %w: CleanupReserve must not be negative", ErrConfig)
+	}
 	return &Engine{cfg: cfg, anyFinisher: cfg.Rotators.AnyFinisher()}, nil
 }
 
@@ -149,7 +160,7 @@ func New(cfg Config) (*Engine, error) {
 // Errors are *StepError values with secret-free messages.
 func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRotationEvent) (err error) {
 	start := e.cfg.Now()
-	r := &run{e: e}
+	r := &run{e: e, limits: newDeadlines(ctx, e.cfg.CleanupReserve)}
 	if raw.RotationToken != "" {
 		r.addSecrets(raw.RotationToken)
 	}
@@ -224,6 +235,7 @@ type run struct {
 	engine    string
 	note      string // outcome detail, e.g. "already current"
 	rotated   bool
+	limits    deadlines
 
 	mu      sync.Mutex
 	secrets []string

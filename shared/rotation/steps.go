@@ -101,7 +101,12 @@ func (r *run) discard(ctx context.Context, rot rotators.Rotator, pending, cur se
 	if !ok {
 		return
 	}
-	_, err := call(ctx, r, d.Discard, rotators.DiscardRequest{Rotation: r.rotation(), Pending: pending, Master: r.masterLoader(cur)})
+	// Cleanup has its own context: it runs even when the step's work used up
+	// its deadline, and still ends before the Lambda deadline.
+	cctx, cancel := r.limits.cleanupContext(ctx)
+	defer cancel()
+	_, err := d.Discard(cctx, rotators.DiscardRequest{Rotation: r.rotation(), Pending: pending, Master: r.masterLoader(cur)})
+	err = redactErr(r, err)
 	if err != nil {
 		r.e.cfg.Logger.WarnContext(ctx, "could not undo createSecret's change on the target",
 			"secretArn", r.arn, "error", r.scrub(err.Error()))
@@ -235,11 +240,15 @@ func (r *run) finish(ctx context.Context) error {
 	return nil
 }
 
-// call is the redacting decorator around every rotator method: an error
-// leaves it with every known secret value scrubbed from its text.
+// call is the decorator around every rotator method: the method gets a
+// context ending at the step deadline (the Lambda deadline minus the cleanup
+// reserve), an error that ran into it says so, and an error leaves it with
+// every known secret value scrubbed from its text.
 func call[Req, Resp any](ctx context.Context, r *run, method func(context.Context, Req) (Resp, error), req Req) (Resp, error) {
-	resp, err := method(ctx, req)
-	return resp, redactErr(r, err)
+	sctx, cancel := r.limits.stepContext(ctx)
+	defer cancel()
+	resp, err := method(sctx, req)
+	return resp, redactErr(r, r.limits.explain(ctx, sctx, err))
 }
 
 func redactErr(r *run, err error) error {

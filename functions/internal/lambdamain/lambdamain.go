@@ -56,6 +56,10 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
+	reserve, err := rotation.CleanupReserveFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
 	base, err := awsx.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -82,6 +86,8 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		Logger:    logger,
 		Metrics:   logging.NewMetrics(os.Stdout, getenv(EnvMetricsNamespace)),
 		Passwords: strings.ToLower(strings.TrimSpace(getenv(password.EnvSource))),
+
+		CleanupReserve: reserve,
 	})
 }
 
