@@ -88,6 +88,9 @@ type Config struct {
 type Engine struct {
 	cfg         Config
 	anyFinisher bool
+	// engines are the engine names rotators are registered under, the only
+	// values the engine label of logs and metrics takes (else "unknown").
+	engines map[string]bool
 	// routes remembers, per in-flight rotation, the engine name and whether its
 	// rotator has finish work (neither is secret), so finishSecret can label
 	// its metrics and skip reading the pending value when nothing needs it.
@@ -153,7 +156,25 @@ func New(cfg Config) (*Engine, error) {
 	case cfg.CleanupReserve < 0:
 		return nil, fmt.Errorf("rotation: %w: CleanupReserve must not be negative", ErrConfig)
 	}
-	return &Engine{cfg: cfg, anyFinisher: cfg.Rotators.AnyFinisher()}, nil
+	engines := map[string]bool{}
+	for _, name := range cfg.Rotators.Engines() {
+		if name != rotators.AnyEngine && logging.EngineLabel(name) == name {
+			engines[name] = true
+		}
+	}
+	return &Engine{cfg: cfg, anyFinisher: cfg.Rotators.AnyFinisher(), engines: engines}, nil
+}
+
+// engineLabel returns the registered engine name a secret's engine key
+// selects (engine keys match without regard to case), or "unknown": the
+// secret's own string never reaches a log attribute or a metric dimension.
+func (e *Engine) engineLabel(engine string) string {
+	if len(engine) <= 32 {
+		if name := strings.ToLower(engine); e.engines[name] {
+			return name
+		}
+	}
+	return logging.Unknown
 }
 
 // Handle runs one step. It is the Lambda handler: pass it to lambda.Start.
@@ -190,7 +211,7 @@ func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRota
 		}
 		attrs := append(r.attrs(), slog.Float64("durationMs", float64(dur.Microseconds())/1000))
 		if err != nil {
-			attrs = append(attrs, slog.String("outcome", "failed"), slog.String("error", err.Error()))
+			attrs = append(attrs, slog.String("outcome", logging.OutcomeFailed), slog.String("error", err.Error()))
 			log.ErrorContext(logging.WithSecrets(ctx, r.secretList()...), "rotation step failed", attrs...)
 		} else {
 			attrs = append(attrs, slog.String("outcome", r.outcome()))
@@ -198,7 +219,7 @@ func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRota
 		}
 		if verr == nil {
 			e.cfg.Metrics.Step(logging.StepResult{
-				Engine: r.engine, Step: step, Account: r.account, Duration: dur,
+				Engine: r.engine, Step: step, Account: r.account, Outcome: r.outcome(), Duration: dur,
 				Failed: err != nil, Rotated: err == nil && r.rotated,
 			}, e.cfg.Now())
 		}
@@ -259,7 +280,7 @@ func (r *run) outcome() string {
 	if r.note != "" {
 		return r.note
 	}
-	return "succeeded"
+	return logging.OutcomeSucceeded
 }
 
 // setAccount records the rotated secret's partition, account and region from
@@ -349,7 +370,7 @@ func (r *run) tokenState(d *secretsmanager.DescribeSecretOutput) (done bool, err
 		return false, fmt.Errorf("%w: no version has this token", ErrVersionNotPending)
 	}
 	if slices.Contains(stages, StageCurrent) {
-		r.note = "already current"
+		r.note = logging.OutcomeAlreadyCurrent
 		return true, nil
 	}
 	if !slices.Contains(stages, StagePending) {
@@ -386,7 +407,7 @@ func (r *run) readInput(ctx context.Context, in *secretsmanager.GetSecretValueIn
 	}
 	r.addSecrets(v.Secrets()...)
 	if r.engine == "" {
-		r.engine = strings.ToLower(v.Engine)
+		r.engine = r.e.engineLabel(v.Engine)
 	}
 	return v, out.VersionStages, nil
 }
@@ -437,7 +458,7 @@ func (r *run) readPending(ctx context.Context) (v secret.Value, done bool, err e
 	v, stages, err := r.read(ctx, r.ev.ClientRequestToken, StagePending)
 	if err == nil {
 		if slices.Contains(stages, StageCurrent) {
-			r.note = "already current"
+			r.note = logging.OutcomeAlreadyCurrent
 			return v, true, nil
 		}
 		return v, false, nil
@@ -456,7 +477,15 @@ func (r *run) readPending(ctx context.Context) (v secret.Value, done bool, err e
 	return v, false, fmt.Errorf("the AWSPENDING version has no value yet (run createSecret first): %w", err)
 }
 
+// maxEngineName bounds the engine key quoted in an error: no engine name is
+// that long, and a secret's 10 kB engine string must not flood the log.
+const maxEngineName = 64
+
 func (r *run) route(v secret.Value) (rotators.Rotator, error) {
+	if len(v.Engine) > maxEngineName {
+		return nil, fmt.Errorf("choose rotator: %w: %w", rotators.ErrNoRotator,
+			&secret.KeyError{Key: secret.KeyEngine, Problem: fmt.Sprintf("is %d bytes long; no supported engine name is longer than %d", len(v.Engine), maxEngineName)})
+	}
 	rot, err := r.e.cfg.Rotators.Lookup(v)
 	if err != nil {
 		return nil, fmt.Errorf("choose rotator: %w", err)

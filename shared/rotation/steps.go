@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
@@ -37,7 +38,7 @@ func (r *run) create(ctx context.Context) error {
 		// pending value, creation is done.
 		_, _, err := r.read(ctx, r.ev.ClientRequestToken, StagePending)
 		if err == nil {
-			r.note = "pending already stored"
+			r.note = logging.OutcomePendingStored
 			return nil
 		}
 		if !isNotFound(err) {
@@ -77,14 +78,14 @@ func (r *run) create(ctx context.Context) error {
 	if isExists(err) {
 		// An earlier try stored a different pending value under this token;
 		// that one stands. Undo what this try made, if anything.
-		r.note = "pending already stored"
+		r.note = logging.OutcomePendingStored
 		r.discard(ctx, rot, pending, cur)
 		return nil
 	}
 	// The write may have been applied before the error: look before undoing.
 	stored, _, gerr := r.read(ctx, r.ev.ClientRequestToken, StagePending)
 	if gerr == nil && stored.String() == body {
-		r.note = "stored despite error"
+		r.note = logging.OutcomeStoredDespiteError
 		return nil
 	}
 	if isNotFound(gerr) {

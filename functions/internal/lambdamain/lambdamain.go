@@ -84,7 +84,7 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		Clients:   clientsFor(cfg, clients, own),
 		Rotators:  reg,
 		Logger:    logger,
-		Metrics:   logging.NewMetrics(os.Stdout, getenv(EnvMetricsNamespace)),
+		Metrics:   logging.NewLambdaMetrics(os.Stdout, getenv(EnvMetricsNamespace), getenv),
 		Passwords: strings.ToLower(strings.TrimSpace(getenv(password.EnvSource))),
 
 		CleanupReserve: reserve,
