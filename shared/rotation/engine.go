@@ -218,8 +218,12 @@ func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRota
 			log.InfoContext(logging.WithSecrets(ctx, r.secretList()...), "rotation step finished", attrs...)
 		}
 		if verr == nil {
+			outcome := r.outcome()
+			if err != nil {
+				outcome = logging.OutcomeFailed
+			}
 			e.cfg.Metrics.Step(logging.StepResult{
-				Engine: r.engine, Step: step, Account: r.account, Outcome: r.outcome(), Duration: dur,
+				Engine: r.engine, Step: step, Account: r.account, Outcome: outcome, Duration: dur,
 				Failed: err != nil, Rotated: err == nil && r.rotated,
 			}, e.cfg.Now())
 		}

@@ -78,6 +78,13 @@ func TestTelemetryClosedSet(t *testing.T) {
 			if got := emf[0]["Engine"]; got != c.want {
 				t.Fatalf("Engine dimension = %v, want %q", got, c.want)
 			}
+			wantOutcome := "succeeded"
+			if c.fails {
+				wantOutcome = "failed"
+			}
+			if got := emf[0]["Outcome"]; got != wantOutcome {
+				t.Fatalf("Outcome = %v, want %q", got, wantOutcome)
+			}
 			if got := emf[0]["Account"]; got != "123456789012" {
 				t.Fatalf("Account dimension = %v, want the secret's account", got)
 			}
