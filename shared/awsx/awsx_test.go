@@ -39,6 +39,22 @@ func TestParseSecretARN(t *testing.T) {
 		{name: "no secret resource", in: "arn:aws:secretsmanager:eu-west-1:" + member1 + ":secret:", wantErr: true},
 		{name: "no region", in: "arn:aws:secretsmanager::" + member1 + ":secret:x-AbC123", wantErr: true},
 		{name: "short account", in: "arn:aws:secretsmanager:eu-west-1:1234:secret:x-AbC123", wantErr: true},
+		{name: "gov partition", in: "arn:aws-us-gov:secretsmanager:us-gov-west-1:" + member1 + ":secret:x-AbC123", want: SecretLocation{"aws-us-gov", "us-gov-west-1", member1}},
+		{name: "iso-e partition", in: "arn:aws-iso-e:secretsmanager:eu-isoe-west-1:" + member1 + ":secret:x-AbC123", want: SecretLocation{"aws-iso-e", "eu-isoe-west-1", member1}},
+		{name: "eusc partition", in: "arn:aws-eusc:secretsmanager:eusc-de-east-1:" + member1 + ":secret:x-AbC123", want: SecretLocation{"aws-eusc", "eusc-de-east-1", member1}},
+		// The fuzz finding of issue 11: empty partition, region "0".
+		{name: "fuzz finding: empty partition, region 0", in: "arn::secretsmanager:0:000000000000:secret:0", wantErr: true},
+		{name: "empty partition", in: "arn::secretsmanager:us-east-1:" + member1 + ":secret:x-AbC123", wantErr: true},
+		{name: "unknown partition", in: "arn:evil:secretsmanager:us-east-1:" + member1 + ":secret:x-AbC123", wantErr: true},
+		{name: "partition case", in: "arn:AWS:secretsmanager:us-east-1:" + member1 + ":secret:x-AbC123", wantErr: true},
+		{name: "numeric region", in: "arn:aws:secretsmanager:0:" + member1 + ":secret:x-AbC123", wantErr: true},
+		{name: "region without number", in: "arn:aws:secretsmanager:us-east:" + member1 + ":secret:x-AbC123", wantErr: true},
+		{name: "region upper case", in: "arn:aws:secretsmanager:US-EAST-1:" + member1 + ":secret:x-AbC123", wantErr: true},
+		{name: "region with dots", in: "arn:aws:secretsmanager:us-east-1.evil.example:" + member1 + ":secret:x-AbC123", wantErr: true},
+		{name: "account with letters", in: "arn:aws:secretsmanager:us-east-1:12345678901a:secret:x-AbC123", wantErr: true},
+		{name: "name with a colon", in: "arn:aws:secretsmanager:us-east-1:" + member1 + ":secret:x:y", wantErr: true},
+		{name: "name with a space", in: "arn:aws:secretsmanager:us-east-1:" + member1 + ":secret:x y", wantErr: true},
+		{name: "name too long", in: "arn:aws:secretsmanager:us-east-1:" + member1 + ":secret:" + strings.Repeat("n", 600), wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +147,7 @@ func FuzzParseSecretARN(f *testing.F) {
 	f.Add(secretARN(member1, "eu-west-1"))
 	f.Add("arn:aws:secretsmanager::1:secret:")
 	f.Add("app/db")
+	f.Add("arn::secretsmanager:0:000000000000:secret:0")
 	f.Fuzz(func(t *testing.T, s string) {
 		loc, err := ParseSecretARN(s)
 		if err != nil {
@@ -139,8 +156,15 @@ func FuzzParseSecretARN(f *testing.F) {
 			}
 			return
 		}
-		if !validAccountID(loc.Account) || loc.Region == "" || loc.Partition == "" {
-			t.Fatalf("ParseSecretARN(%q) = %+v, want a 12-digit account, a region and a partition", s, loc)
+		if !validAccountID(loc.Account) || !regionRE.MatchString(loc.Region) || !KnownPartition(loc.Partition) {
+			t.Fatalf("ParseSecretARN(%q) = %+v, want a 12-digit account, a well-formed region and a known partition", s, loc)
+		}
+		role, err := loc.RoleARN(DefaultRoleName)
+		if err != nil {
+			t.Fatalf("RoleARN of accepted %q: %v", s, err)
+		}
+		if want := "arn:" + loc.Partition + ":iam::" + loc.Account + ":role/" + DefaultRoleName; role != want {
+			t.Fatalf("RoleARN = %q, want %q", role, want)
 		}
 	})
 }
@@ -452,4 +476,33 @@ func FuzzSessionName(f *testing.F) {
 			t.Fatalf("SessionName(%q, %q) = %q is not a valid RoleSessionName", function, token, got)
 		}
 	})
+}
+
+func TestRoleARN(t *testing.T) {
+	tests := []struct {
+		name    string
+		loc     SecretLocation
+		role    string
+		want    string
+		wantErr bool
+	}{
+		{name: "aws", loc: SecretLocation{"aws", "us-east-1", member1}, role: DefaultRoleName, want: "arn:aws:iam::" + member1 + ":role/" + DefaultRoleName},
+		{name: "gov", loc: SecretLocation{"aws-us-gov", "us-gov-west-1", member1}, role: "r", want: "arn:aws-us-gov:iam::" + member1 + ":role/r"},
+		{name: "empty partition", loc: SecretLocation{"", "0", "000000000000"}, role: DefaultRoleName, wantErr: true},
+		{name: "unknown partition", loc: SecretLocation{"evil", "us-east-1", member1}, role: DefaultRoleName, wantErr: true},
+		{name: "short account", loc: SecretLocation{"aws", "us-east-1", "1"}, role: DefaultRoleName, wantErr: true},
+		{name: "role with a path separator", loc: SecretLocation{"aws", "us-east-1", member1}, role: "a/b", wantErr: true},
+		{name: "empty role", loc: SecretLocation{"aws", "us-east-1", member1}, role: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.loc.RoleARN(tt.role)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("RoleARN(%q) = %q, %v; want error %t", tt.role, got, err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("RoleARN(%q) = %q, want %q", tt.role, got, tt.want)
+			}
+		})
+	}
 }

@@ -131,7 +131,10 @@ func (c *Clients) SecretsManager(ctx context.Context, secretARN, token string) (
 		return nil, &AccountNotAllowedError{Account: loc.Account, Home: home, Mode: c.cfg.Mode}
 	}
 
-	roleARN := fmt.Sprintf("arn:%s:iam::%s:role/%s", loc.Partition, loc.Account, c.cfg.RoleName)
+	roleARN, err := loc.RoleARN(c.cfg.RoleName)
+	if err != nil {
+		return nil, err
+	}
 	creds := c.roleCredentials(roleARN)
 	// Resolve now, so a refused AssumeRole surfaces here with the role's name
 	// rather than inside the first Secrets Manager call; the session is named

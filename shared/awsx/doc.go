@@ -11,6 +11,10 @@
 // container, so AssumeRole runs at most once per account per credential
 // lifetime, and Secrets Manager clients are cached per (account, region).
 //
+// Secret ARNs are parsed strictly (ParseSecretARN): a known partition, a
+// well-formed region, a 12-digit account and a valid secret name; a member
+// role ARN is derived only from such a location (SecretLocation.RoleARN).
+//
 // What it must not do: read, cache or log secret values (it hands out clients,
 // the rotation engine reads every version fresh); write the ExternalId or any
 // credential into an error or a log; or assume a role for an account that the

@@ -73,7 +73,8 @@ func TestMetricsStep(t *testing.T) {
 			namespace: "Custom/NS",
 			r:         logging.StepResult{Engine: "postgres", Step: "setSecret", Account: "111122223333", Duration: 1500 * time.Microsecond},
 			want: map[string]any{
-				"Engine": "postgres", "Step": "setSecret", "Account": "111122223333",
+				"Engine": "postgres", "Step": "setSecret", "Account": "111122223333", "Outcome": "succeeded",
+				"level": "INFO", "timestamp": "2026-11-27T12:00:00.123Z",
 				"StepDuration": 1.5, "StepSucceeded": float64(1), "StepFailed": float64(0), "RotationSucceeded": float64(0),
 			},
 		},
@@ -81,7 +82,8 @@ func TestMetricsStep(t *testing.T) {
 			name: "failure",
 			r:    logging.StepResult{Engine: "mysql", Step: "testSecret", Account: "444455556666", Duration: 2 * time.Second, Failed: true},
 			want: map[string]any{
-				"Engine": "mysql", "Step": "testSecret", "Account": "444455556666",
+				"Engine": "mysql", "Step": "testSecret", "Account": "444455556666", "Outcome": "failed",
+				"level": "INFO", "timestamp": "2026-11-27T12:00:00.123Z",
 				"StepDuration": float64(2000), "StepSucceeded": float64(0), "StepFailed": float64(1), "RotationSucceeded": float64(0),
 			},
 		},
@@ -89,7 +91,8 @@ func TestMetricsStep(t *testing.T) {
 			name: "rotated, unknown engine and account",
 			r:    logging.StepResult{Step: "finishSecret", Rotated: true},
 			want: map[string]any{
-				"Engine": "unknown", "Step": "finishSecret", "Account": "unknown",
+				"Engine": "unknown", "Step": "finishSecret", "Account": "unknown", "Outcome": "succeeded",
+				"level": "INFO", "timestamp": "2026-11-27T12:00:00.123Z",
 				"StepDuration": float64(0), "StepSucceeded": float64(1), "StepFailed": float64(0), "RotationSucceeded": float64(1),
 			},
 		},

@@ -103,14 +103,13 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 type secretsKey struct{}
 
 // WithSecrets returns a context whose log records have every occurrence of the
-// given values replaced by [REDACTED], in messages and in string attributes.
-// Values shorter than four characters are ignored (they would garble logs and
-// are not credentials Rotary makes).
+// given values replaced by [REDACTED], in messages and in string attributes,
+// as ScrubValues does.
 func WithSecrets(ctx context.Context, values ...string) context.Context {
 	prev, _ := ctx.Value(secretsKey{}).([]string)
 	merged := append([]string(nil), prev...)
 	for _, v := range values {
-		if len(v) >= 4 {
+		if v != "" {
 			merged = append(merged, v)
 		}
 	}
@@ -123,20 +122,75 @@ func Scrub(ctx context.Context, s string) string {
 	return ScrubValues(s, values)
 }
 
+// MinSubstring is the length from which a secret value is scrubbed wherever
+// it appears, even inside a longer word. A shorter value (1 to 3 bytes, which
+// Rotary never generates: see password.MinLength) is scrubbed only where it
+// stands as a whole token, so that a one-letter value cannot turn every
+// message into confetti while a quoted or separated occurrence still goes.
+const MinSubstring = 4
+
 // ScrubValues replaces each of values in s by [REDACTED], also in the escaped
-// forms drivers and JSON encoders produce.
+// forms drivers and JSON encoders produce. Longer values go first, so a value
+// contained in another never leaves the rest of the other behind. Values
+// shorter than MinSubstring are replaced only as whole tokens (not preceded
+// or followed by a letter, digit or '_' where the value itself starts or ends
+// with one).
 func ScrubValues(s string, values []string) string {
+	if s == "" || len(values) == 0 {
+		return s
+	}
+	if len(values) > 1 {
+		values = slices.Clone(values)
+		slices.SortStableFunc(values, func(a, b string) int { return len(b) - len(a) })
+	}
 	for _, v := range values {
-		if len(v) < 4 {
+		if v == "" {
 			continue
 		}
 		for _, form := range forms(v) {
-			if form != "" && strings.Contains(s, form) {
+			if form == "" || !strings.Contains(s, form) {
+				continue
+			}
+			if len(v) >= MinSubstring {
 				s = strings.ReplaceAll(s, form, Redacted)
+			} else {
+				s = replaceTokens(s, form)
 			}
 		}
 	}
 	return s
+}
+
+// replaceTokens replaces the occurrences of tok in s that are whole tokens.
+func replaceTokens(s, tok string) string {
+	var b strings.Builder
+	i := 0
+	for {
+		j := strings.Index(s[i:], tok)
+		if j < 0 {
+			break
+		}
+		j += i
+		end := j + len(tok)
+		before := !wordByte(tok[0]) || j == 0 || !wordByte(s[j-1])
+		after := !wordByte(tok[len(tok)-1]) || end == len(s) || !wordByte(s[end])
+		if before && after {
+			b.WriteString(s[i:j])
+			b.WriteString(Redacted)
+			i = end
+			continue
+		}
+		b.WriteString(s[i : j+1])
+		i = j + 1
+	}
+	b.WriteString(s[i:])
+	return b.String()
+}
+
+// wordByte reports whether c is part of a word: an ASCII letter, digit or
+// '_', or any byte of a multi-byte UTF-8 character.
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
 }
 
 // forms lists the spellings of v that may appear in error text: as is, JSON

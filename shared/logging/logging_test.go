@@ -266,11 +266,12 @@ func TestRegisteredSecretsScrubbed(t *testing.T) {
 			t.Errorf("want the value only in the line without registered secrets:\n%s", buf)
 		}
 	})
-	t.Run("short values ignored", func(t *testing.T) {
+	t.Run("short values scrubbed as whole tokens", func(t *testing.T) {
 		logger, buf, _ := capture(t)
-		logger.InfoContext(logging.WithSecrets(t.Context(), "abc", ""), "abc abc")
-		if !strings.Contains(buf.String(), `"abc abc"`) {
-			t.Errorf("a value shorter than 4 characters was scrubbed: %s", buf)
+		logger.InfoContext(logging.WithSecrets(t.Context(), "abc", ""), "abc 'abc' abcdef xabc", "detail", "pw=abc")
+		want := `"[REDACTED] '[REDACTED]' abcdef xabc"`
+		if !strings.Contains(buf.String(), want) || !strings.Contains(buf.String(), `"pw=[REDACTED]"`) {
+			t.Errorf("a 3-character value was not scrubbed as a token (want %s): %s", want, buf)
 		}
 	})
 }
@@ -401,9 +402,14 @@ func FuzzScrubValues(f *testing.F) {
 		jsonB, _ := json.Marshal(v)
 		text := prefix + v + suffix + quoted + suffix + string(jsonB) + prefix + strings.ReplaceAll(v, "'", "''")
 		got := logging.ScrubValues(text, []string{v})
-		if len(v) < 4 {
-			if got != text {
-				t.Fatalf("ScrubValues changed %q to %q for a value shorter than 4 bytes", text, got)
+		if len(v) < logging.MinSubstring {
+			// A short value goes where it stands alone between spaces.
+			if v == "" || strings.ContainsAny(v, " []") || strings.Contains(logging.Redacted, v) {
+				return
+			}
+			alone := "x " + v + " y"
+			if got := logging.ScrubValues(alone, []string{v}); strings.Contains(" "+got+" ", " "+v+" ") {
+				t.Fatalf("ScrubValues(%q) = %q, still holds the short value %q as a token", alone, got, v)
 			}
 			return
 		}
@@ -419,4 +425,28 @@ func FuzzScrubValues(f *testing.F) {
 			t.Fatalf("ScrubValues(%q) = %q, no marker", text, got)
 		}
 	})
+}
+
+func TestScrubValuesShortAndOverlapping(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []string
+		text   string
+		want   string
+	}{
+		{"one character alone", []string{"q"}, "password q rejected", "password [REDACTED] rejected"},
+		{"one character inside words kept", []string{"q"}, "quota query", "quota query"},
+		{"two characters quoted", []string{"pw"}, `PASSWORD 'pw' for "pw"`, `PASSWORD '[REDACTED]' for "[REDACTED]"`},
+		{"punctuation value", []string{"!"}, "failed!", "failed[REDACTED]"},
+		{"number", []string{"7"}, "pin=7; port 5432", "pin=[REDACTED]; port 5432"},
+		{"contained value does not leave the rest", []string{"abcd", "abcdefgh"}, "x abcdefgh y", "x [REDACTED] y"},
+		{"contained value alone too", []string{"abcd", "abcdefgh"}, "abcd abcdefgh", "[REDACTED] [REDACTED]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := logging.ScrubValues(tt.text, tt.values); got != tt.want {
+				t.Errorf("ScrubValues(%q, %q) = %q, want %q", tt.text, tt.values, got, tt.want)
+			}
+		})
+	}
 }

@@ -28,6 +28,11 @@ const (
 // MaxLength is GetRandomPassword's upper bound.
 const MaxLength = 4096
 
+// MinLength is Rotary's lower bound (GetRandomPassword's is 1): every
+// password Rotary makes is long enough to be scrubbed wherever it appears in
+// an error or log line, and to resist guessing.
+const MinLength = 8
+
 // ErrPolicy is wrapped by every error about an impossible or malformed policy.
 var ErrPolicy = errors.New("invalid password policy")
 
@@ -75,8 +80,8 @@ func (p Policy) classes() []string {
 
 // Validate reports whether the policy can produce a password.
 func (p Policy) Validate() error {
-	if p.Length < 1 || p.Length > MaxLength {
-		return fmt.Errorf("%w: length must be from 1 to %d, got %d", ErrPolicy, MaxLength, p.Length)
+	if p.Length < MinLength || p.Length > MaxLength {
+		return fmt.Errorf("%w: length must be from %d to %d, got %d", ErrPolicy, MinLength, MaxLength, p.Length)
 	}
 	classes := p.classes()
 	total := 0
@@ -181,8 +186,8 @@ func FromEnv(getenv func(string) string, defaultExclude string) (Policy, error) 
 		if err != nil {
 			return p, fmt.Errorf("%w: %s must be a whole number", ErrPolicy, EnvLength)
 		}
-		if n < 1 || n > MaxLength {
-			return p, fmt.Errorf("%w: %s must be from 1 to %d", ErrPolicy, EnvLength, MaxLength)
+		if n < MinLength || n > MaxLength {
+			return p, fmt.Errorf("%w: %s must be from %d to %d", ErrPolicy, EnvLength, MinLength, MaxLength)
 		}
 		p.Length = n
 	}

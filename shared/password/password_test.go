@@ -99,8 +99,8 @@ func TestGenerateObeysPolicy(t *testing.T) {
 		{"default", base},
 		{"postgres default", password.Default(password.PostgresExclude)},
 		{"mysql default", password.Default(password.MySQLExclude)},
-		{"length 1 not required", with(func(p *password.Policy) { p.Length = 1; p.RequireEachIncludedType = false })},
-		{"length 4 required", with(func(p *password.Policy) { p.Length = 4 })},
+		{"min length not required", with(func(p *password.Policy) { p.Length = password.MinLength; p.RequireEachIncludedType = false })},
+		{"min length required", with(func(p *password.Policy) { p.Length = password.MinLength })},
 		{"max length", with(func(p *password.Policy) { p.Length = password.MaxLength })},
 		{"exclude characters", with(func(p *password.Policy) { p.ExcludeCharacters = "abcXYZ0129!@#$%^&*() " })},
 		{"exclude numbers", with(func(p *password.Policy) { p.ExcludeNumbers = true })},
@@ -108,10 +108,10 @@ func TestGenerateObeysPolicy(t *testing.T) {
 		{"exclude uppercase", with(func(p *password.Policy) { p.ExcludeUppercase = true })},
 		{"exclude lowercase", with(func(p *password.Policy) { p.ExcludeLowercase = true })},
 		{"include space", with(func(p *password.Policy) { p.IncludeSpace = true })},
-		{"include space length 5", with(func(p *password.Policy) { p.IncludeSpace = true; p.Length = 5 })},
+		{"include space min length", with(func(p *password.Policy) { p.IncludeSpace = true; p.Length = password.MinLength })},
 		{"only numbers", with(func(p *password.Policy) {
 			p.ExcludeLowercase, p.ExcludeUppercase, p.ExcludePunctuation = true, true, true
-			p.Length = 6
+			p.Length = password.MinLength
 		})},
 		{"only space", with(func(p *password.Policy) {
 			p.ExcludeLowercase, p.ExcludeUppercase, p.ExcludePunctuation, p.ExcludeNumbers = true, true, true, true
@@ -144,13 +144,14 @@ func TestGenerateObeysPolicy(t *testing.T) {
 	}
 }
 
-// TestRequireEachIncludedTypeTight draws passwords exactly as long as the
-// number of required classes, so each class must appear exactly once.
+// TestRequireEachIncludedTypeTight draws passwords of the shortest length
+// Rotary allows, barely longer than the number of required classes, so each
+// class must still appear.
 func TestRequireEachIncludedTypeTight(t *testing.T) {
 	for _, space := range []bool{false, true} {
 		p := password.Default("")
 		p.IncludeSpace = space
-		p.Length = len(included(p))
+		p.Length = password.MinLength
 		t.Run(p.ExcludeCharacters+map[bool]string{false: "no space", true: "space"}[space], func(t *testing.T) {
 			for range 2000 {
 				checkPassword(t, p, generate(t, p))
@@ -223,6 +224,8 @@ func TestValidateImpossible(t *testing.T) {
 		{"length 0", password.Policy{Length: 0}},
 		{"negative length", password.Policy{Length: -1}},
 		{"length 4097", password.Policy{Length: password.MaxLength + 1}},
+		{"length 1 (below Rotary's floor)", password.Policy{Length: 1}},
+		{"length 7 (below Rotary's floor)", password.Policy{Length: password.MinLength - 1, RequireEachIncludedType: false}},
 		{"every class excluded", password.Policy{Length: 8, ExcludeLowercase: true, ExcludeUppercase: true, ExcludeNumbers: true, ExcludePunctuation: true}},
 		{"every class excluded, not required", password.Policy{Length: 8, ExcludeLowercase: true, ExcludeUppercase: true, ExcludeNumbers: true, ExcludePunctuation: true, RequireEachIncludedType: false}},
 		{"every character excluded", password.Policy{Length: 8, ExcludeCharacters: password.Lowercase + password.Uppercase + password.Numbers + password.Punctuation}},
@@ -254,11 +257,11 @@ func TestValidateImpossible(t *testing.T) {
 
 func TestValidateBoundaries(t *testing.T) {
 	for _, p := range []password.Policy{
-		{Length: 1},
+		{Length: password.MinLength},
 		{Length: password.MaxLength},
-		{Length: 4, RequireEachIncludedType: true},
-		{Length: 5, RequireEachIncludedType: true, IncludeSpace: true},
-		{Length: 1, RequireEachIncludedType: true, ExcludeLowercase: true, ExcludeUppercase: true, ExcludeNumbers: true},
+		{Length: password.MinLength, RequireEachIncludedType: true},
+		{Length: password.MinLength, RequireEachIncludedType: true, IncludeSpace: true},
+		{Length: password.MinLength, RequireEachIncludedType: true, ExcludeLowercase: true, ExcludeUppercase: true, ExcludeNumbers: true},
 	} {
 		if err := p.Validate(); err != nil {
 			t.Errorf("Validate(%+v) = %v, want nil", p, err)
@@ -330,6 +333,8 @@ func TestFromEnvInvalid(t *testing.T) {
 		{"length 4097", map[string]string{password.EnvLength: "4097"}, password.EnvLength},
 		{"length huge", map[string]string{password.EnvLength: "99999999999999999999999"}, password.EnvLength},
 		{"too short for required classes", map[string]string{password.EnvLength: "3"}, ""},
+		{"length 7, below Rotary's floor", map[string]string{password.EnvLength: "7"}, password.EnvLength},
+		{"length 1, below Rotary's floor", map[string]string{password.EnvLength: "1"}, password.EnvLength},
 		{"every class excluded", map[string]string{
 			password.EnvExcludeNumbers: "true", password.EnvExcludePunctuation: "true",
 			password.EnvExcludeUppercase: "true", password.EnvExcludeLowercase: "true",

@@ -8,6 +8,20 @@
 // and moves AWSCURRENT at the end. Every step may run twice or be retried after
 // a crash at any point and ends in the same state.
 //
+// Tenant isolation: every secret a rotation reads is in the rotated secret's
+// own partition and account, through that account's client. A masterarn
+// anywhere else, or not a strictly valid secret ARN, is refused with
+// ErrForeignSecret before any STS or Secrets Manager call for it.
+//
+// Deadlines: a rotator's Create, Set, Test and Finish run under a context that
+// ends Config.CleanupReserve (ROTARY_CLEANUP_RESERVE, default 20s) before the
+// Lambda deadline; a call that runs into it fails with ErrStepDeadline, and
+// Discard runs with its own context that still ends before the Lambda
+// deadline.
+//
+// Telemetry: the engine label of logs and metrics is a registered engine name
+// or "unknown", never the secret's own string.
+//
 // Budget: a single-user rotation on the happy path makes 8 Secrets Manager calls
 // (createSecret 3, setSecret 2, testSecret 1, finishSecret 2).
 //

@@ -14,11 +14,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
@@ -76,6 +76,11 @@ type Config struct {
 	Passwords string             // PasswordSourceLocal (default) or PasswordSourceSecretsManager
 	Now       func() time.Time   // default: time.Now
 	Local     password.Generator // default: password.Local{}
+	// CleanupReserve is kept back from the Lambda deadline: a rotator's
+	// Create, Set, Test and Finish get a context ending that long before it,
+	// so cleanup (Discard) and the failure log still run. Default
+	// DefaultCleanupReserve; see CleanupReserveFromEnv.
+	CleanupReserve time.Duration
 }
 
 // Engine runs rotation steps. It holds no secret values and is safe for
@@ -83,6 +88,9 @@ type Config struct {
 type Engine struct {
 	cfg         Config
 	anyFinisher bool
+	// engines are the engine names rotators are registered under, the only
+	// values the engine label of logs and metrics takes (else "unknown").
+	engines map[string]bool
 	// routes remembers, per in-flight rotation, the engine name and whether its
 	// rotator has finish work (neither is secret), so finishSecret can label
 	// its metrics and skip reading the pending value when nothing needs it.
@@ -142,14 +150,38 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Local == nil {
 		cfg.Local = password.Local{}
 	}
-	return &Engine{cfg: cfg, anyFinisher: cfg.Rotators.AnyFinisher()}, nil
+	switch {
+	case cfg.CleanupReserve == 0:
+		cfg.CleanupReserve = DefaultCleanupReserve
+	case cfg.CleanupReserve < 0:
+		return nil, fmt.Errorf("rotation: %w: CleanupReserve must not be negative", ErrConfig)
+	}
+	engines := map[string]bool{}
+	for _, name := range cfg.Rotators.Engines() {
+		if name != rotators.AnyEngine && logging.EngineLabel(name) == name {
+			engines[name] = true
+		}
+	}
+	return &Engine{cfg: cfg, anyFinisher: cfg.Rotators.AnyFinisher(), engines: engines}, nil
+}
+
+// engineLabel returns the registered engine name a secret's engine key
+// selects (engine keys match without regard to case), or "unknown": the
+// secret's own string never reaches a log attribute or a metric dimension.
+func (e *Engine) engineLabel(engine string) string {
+	if len(engine) <= 32 {
+		if name := strings.ToLower(engine); e.engines[name] {
+			return name
+		}
+	}
+	return logging.Unknown
 }
 
 // Handle runs one step. It is the Lambda handler: pass it to lambda.Start.
 // Errors are *StepError values with secret-free messages.
 func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRotationEvent) (err error) {
 	start := e.cfg.Now()
-	r := &run{e: e}
+	r := &run{e: e, limits: newDeadlines(ctx, e.cfg.CleanupReserve)}
 	if raw.RotationToken != "" {
 		r.addSecrets(raw.RotationToken)
 	}
@@ -179,15 +211,19 @@ func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRota
 		}
 		attrs := append(r.attrs(), slog.Float64("durationMs", float64(dur.Microseconds())/1000))
 		if err != nil {
-			attrs = append(attrs, slog.String("outcome", "failed"), slog.String("error", err.Error()))
+			attrs = append(attrs, slog.String("outcome", logging.OutcomeFailed), slog.String("error", err.Error()))
 			log.ErrorContext(logging.WithSecrets(ctx, r.secretList()...), "rotation step failed", attrs...)
 		} else {
 			attrs = append(attrs, slog.String("outcome", r.outcome()))
 			log.InfoContext(logging.WithSecrets(ctx, r.secretList()...), "rotation step finished", attrs...)
 		}
 		if verr == nil {
+			outcome := r.outcome()
+			if err != nil {
+				outcome = logging.OutcomeFailed
+			}
 			e.cfg.Metrics.Step(logging.StepResult{
-				Engine: r.engine, Step: step, Account: r.account, Duration: dur,
+				Engine: r.engine, Step: step, Account: r.account, Outcome: outcome, Duration: dur,
 				Failed: err != nil, Rotated: err == nil && r.rotated,
 			}, e.cfg.Now())
 		}
@@ -214,15 +250,17 @@ func (e *Engine) Handle(ctx context.Context, raw events.SecretsManagerSecretRota
 
 // run is the state of one invocation. It lives for one Handle call only.
 type run struct {
-	e       *Engine
-	ev      Event
-	sm      SecretsManagerAPI
-	arn     string
-	account string
-	region  string
-	engine  string
-	note    string // outcome detail, e.g. "already current"
-	rotated bool
+	e         *Engine
+	ev        Event
+	sm        SecretsManagerAPI
+	arn       string
+	partition string
+	account   string
+	region    string
+	engine    string
+	note      string // outcome detail, e.g. "already current"
+	rotated   bool
+	limits    deadlines
 
 	mu      sync.Mutex
 	secrets []string
@@ -246,13 +284,48 @@ func (r *run) outcome() string {
 	if r.note != "" {
 		return r.note
 	}
-	return "succeeded"
+	return logging.OutcomeSucceeded
 }
 
+// setAccount records the rotated secret's partition, account and region from
+// its ARN, when it is a valid secret ARN (a bare name, possible in account
+// mode, leaves them empty until the service returns the ARN).
 func (r *run) setAccount() {
-	if a, err := arn.Parse(r.arn); err == nil {
-		r.account, r.region = a.AccountID, a.Region
+	r.partition, r.account, r.region = "", "", ""
+	if loc, err := awsx.ParseSecretARN(r.arn); err == nil {
+		r.partition, r.account, r.region = loc.Partition, loc.Account, loc.Region
 	}
+}
+
+// confine refuses a secret reference (the masterarn key of a value handed to
+// a rotator) that is not a valid secret ARN in the rotated secret's own
+// partition and account. It makes no call: it runs before any client is made
+// or any request sent for the reference.
+func (r *run) confine(values ...secret.Value) error {
+	for _, v := range values {
+		if v.MasterARN == "" {
+			continue
+		}
+		if err := r.confineRef(secret.KeyMasterARN, v.MasterARN); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) confineRef(key, ref string) error {
+	loc, err := awsx.ParseSecretARN(ref)
+	if err != nil {
+		return fmt.Errorf("%w: key %q must be the full ARN of a secret in the rotated secret's own account: %w", ErrForeignSecret, key, err)
+	}
+	if r.partition == "" || r.account == "" {
+		return fmt.Errorf("%w: key %q cannot be checked against the rotated secret's own account, which is unknown (invoke with the secret's full ARN)", ErrForeignSecret, key)
+	}
+	if loc.Partition != r.partition || loc.Account != r.account {
+		return fmt.Errorf("%w: key %q names a secret in account %s (partition %s); it must be in the rotated secret's own account %s (partition %s)",
+			ErrForeignSecret, key, loc.Account, loc.Partition, r.account, r.partition)
+	}
+	return nil
 }
 
 func (r *run) learnARN(s *string) {
@@ -301,7 +374,7 @@ func (r *run) tokenState(d *secretsmanager.DescribeSecretOutput) (done bool, err
 		return false, fmt.Errorf("%w: no version has this token", ErrVersionNotPending)
 	}
 	if slices.Contains(stages, StageCurrent) {
-		r.note = "already current"
+		r.note = logging.OutcomeAlreadyCurrent
 		return true, nil
 	}
 	if !slices.Contains(stages, StagePending) {
@@ -331,13 +404,14 @@ func (r *run) readInput(ctx context.Context, in *secretsmanager.GetSecretValueIn
 		return secret.Value{}, nil, fmt.Errorf("read %s value: the secret has no SecretString (binary secrets are not supported)", label)
 	}
 	r.addSecrets(*out.SecretString)
+	r.learnARN(out.ARN)
 	v, err := secret.Parse([]byte(*out.SecretString))
 	if err != nil {
 		return secret.Value{}, nil, fmt.Errorf("parse %s value: %w", label, err)
 	}
 	r.addSecrets(v.Secrets()...)
 	if r.engine == "" {
-		r.engine = strings.ToLower(v.Engine)
+		r.engine = r.e.engineLabel(v.Engine)
 	}
 	return v, out.VersionStages, nil
 }
@@ -363,6 +437,10 @@ func (r *run) masterLoader(v secret.Value) rotators.Loader {
 		if v.MasterARN == "" {
 			return secret.Value{}, false, nil
 		}
+		// Checked before any client is made or call sent for it.
+		if err := r.confineRef(secret.KeyMasterARN, v.MasterARN); err != nil {
+			return secret.Value{}, false, err
+		}
 		sm, err := r.e.cfg.Clients.SecretsManager(ctx, v.MasterARN, r.ev.ClientRequestToken)
 		if err != nil {
 			return secret.Value{}, false, fmt.Errorf("master secret: get client: %w", err)
@@ -384,7 +462,7 @@ func (r *run) readPending(ctx context.Context) (v secret.Value, done bool, err e
 	v, stages, err := r.read(ctx, r.ev.ClientRequestToken, StagePending)
 	if err == nil {
 		if slices.Contains(stages, StageCurrent) {
-			r.note = "already current"
+			r.note = logging.OutcomeAlreadyCurrent
 			return v, true, nil
 		}
 		return v, false, nil
@@ -403,7 +481,15 @@ func (r *run) readPending(ctx context.Context) (v secret.Value, done bool, err e
 	return v, false, fmt.Errorf("the AWSPENDING version has no value yet (run createSecret first): %w", err)
 }
 
+// maxEngineName bounds the engine key quoted in an error: no engine name is
+// that long, and a secret's 10 kB engine string must not flood the log.
+const maxEngineName = 64
+
 func (r *run) route(v secret.Value) (rotators.Rotator, error) {
+	if len(v.Engine) > maxEngineName {
+		return nil, fmt.Errorf("choose rotator: %w: %w", rotators.ErrNoRotator,
+			&secret.KeyError{Key: secret.KeyEngine, Problem: fmt.Sprintf("is %d bytes long; no supported engine name is longer than %d", len(v.Engine), maxEngineName)})
+	}
 	rot, err := r.e.cfg.Rotators.Lookup(v)
 	if err != nil {
 		return nil, fmt.Errorf("choose rotator: %w", err)

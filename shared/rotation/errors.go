@@ -57,3 +57,8 @@ func redact(err error, secrets []string) error {
 	clean := logging.ScrubValues(msg, secrets)
 	return &redactedError{msg: clean, orig: err}
 }
+
+// ErrForeignSecret: a secret reference (masterarn) names a secret outside the
+// rotated secret's own partition and account, or is not a valid secret ARN.
+// It is refused before any STS or Secrets Manager call for it.
+var ErrForeignSecret = errors.New("secret reference outside the rotated secret's own account")

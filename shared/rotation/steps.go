@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
@@ -29,12 +30,15 @@ func (r *run) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.confine(cur); err != nil {
+		return err
+	}
 	if _, ok := rot.(rotators.Minter); ok {
 		// Never mint what cannot be stored: if an earlier try stored the
 		// pending value, creation is done.
 		_, _, err := r.read(ctx, r.ev.ClientRequestToken, StagePending)
 		if err == nil {
-			r.note = "pending already stored"
+			r.note = logging.OutcomePendingStored
 			return nil
 		}
 		if !isNotFound(err) {
@@ -74,14 +78,14 @@ func (r *run) create(ctx context.Context) error {
 	if isExists(err) {
 		// An earlier try stored a different pending value under this token;
 		// that one stands. Undo what this try made, if anything.
-		r.note = "pending already stored"
+		r.note = logging.OutcomePendingStored
 		r.discard(ctx, rot, pending, cur)
 		return nil
 	}
 	// The write may have been applied before the error: look before undoing.
 	stored, _, gerr := r.read(ctx, r.ev.ClientRequestToken, StagePending)
 	if gerr == nil && stored.String() == body {
-		r.note = "stored despite error"
+		r.note = logging.OutcomeStoredDespiteError
 		return nil
 	}
 	if isNotFound(gerr) {
@@ -98,7 +102,12 @@ func (r *run) discard(ctx context.Context, rot rotators.Rotator, pending, cur se
 	if !ok {
 		return
 	}
-	_, err := call(ctx, r, d.Discard, rotators.DiscardRequest{Rotation: r.rotation(), Pending: pending, Master: r.masterLoader(cur)})
+	// Cleanup has its own context: it runs even when the step's work used up
+	// its deadline, and still ends before the Lambda deadline.
+	cctx, cancel := r.limits.cleanupContext(ctx)
+	defer cancel()
+	_, err := d.Discard(cctx, rotators.DiscardRequest{Rotation: r.rotation(), Pending: pending, Master: r.masterLoader(cur)})
+	err = redactErr(r, err)
 	if err != nil {
 		r.e.cfg.Logger.WarnContext(ctx, "could not undo createSecret's change on the target",
 			"secretArn", r.arn, "error", r.scrub(err.Error()))
@@ -118,6 +127,9 @@ func (r *run) set(ctx context.Context) error {
 	}
 	rot, err := r.route(cur)
 	if err != nil {
+		return err
+	}
+	if err := r.confine(cur, pending); err != nil {
 		return err
 	}
 	_, err = call(ctx, r, rot.Set, rotators.SetRequest{
@@ -142,6 +154,9 @@ func (r *run) test(ctx context.Context) error {
 	}
 	rot, err := r.route(pending)
 	if err != nil {
+		return err
+	}
+	if err := r.confine(pending); err != nil {
 		return err
 	}
 	_, err = call(ctx, r, rot.Test, rotators.TestRequest{
@@ -195,6 +210,9 @@ func (r *run) finish(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := r.confine(pending); err != nil {
+			return err
+		}
 		if _, ok := rot.(rotators.Finisher); ok {
 			_, err = call(ctx, r, rot.Finish, rotators.FinishRequest{
 				Rotation: r.rotation(),
@@ -223,11 +241,15 @@ func (r *run) finish(ctx context.Context) error {
 	return nil
 }
 
-// call is the redacting decorator around every rotator method: an error
-// leaves it with every known secret value scrubbed from its text.
+// call is the decorator around every rotator method: the method gets a
+// context ending at the step deadline (the Lambda deadline minus the cleanup
+// reserve), an error that ran into it says so, and an error leaves it with
+// every known secret value scrubbed from its text.
 func call[Req, Resp any](ctx context.Context, r *run, method func(context.Context, Req) (Resp, error), req Req) (Resp, error) {
-	resp, err := method(ctx, req)
-	return resp, redactErr(r, err)
+	sctx, cancel := r.limits.stepContext(ctx)
+	defer cancel()
+	resp, err := method(sctx, req)
+	return resp, redactErr(r, r.limits.explain(ctx, sctx, err))
 }
 
 func redactErr(r *run, err error) error {

@@ -362,20 +362,55 @@ var safeExtraKeys = map[string]bool{
 	"baseUrl": true, "tokenEndpointAuthMethod": true, "onBehalfOf": true,
 }
 
-// Secrets returns every value in v that must never be printed: the password and
-// every extra string value not known to be an identifier. The redacting
+// Secrets returns every value in v that must never be printed: the password
+// and every leaf of every extra key not known to hold an identifier, however
+// deeply nested in objects and arrays: strings as they decode, numbers in
+// their JSON text. Booleans and null are not secrets. An identifier key
+// (safeExtraKeys) is skipped only when it holds a string. The redacting
 // decorators use it.
 func (v Value) Secrets() []string {
 	var out []string
 	if v.Password != "" {
 		out = append(out, v.Password)
 	}
-	for k := range v.Extra {
+	for k, raw := range v.Extra {
 		if safeExtraKeys[k] {
-			continue
+			if _, ok := v.Get(k); ok {
+				continue
+			}
 		}
-		if s, ok := v.Get(k); ok && s != "" {
-			out = append(out, s)
+		out = appendLeaves(out, raw)
+	}
+	return out
+}
+
+// appendLeaves appends the string and number leaves of a JSON value (object
+// keys are names, not values, and are left out).
+func appendLeaves(out []string, raw json.RawMessage) []string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var x any
+	if dec.Decode(&x) != nil {
+		return out // Parse already checked the syntax
+	}
+	return appendLeaf(out, x)
+}
+
+func appendLeaf(out []string, x any) []string {
+	switch x := x.(type) {
+	case string:
+		if x != "" {
+			out = append(out, x)
+		}
+	case json.Number:
+		out = append(out, x.String())
+	case []any:
+		for _, e := range x {
+			out = appendLeaf(out, e)
+		}
+	case map[string]any:
+		for _, e := range x {
+			out = appendLeaf(out, e)
 		}
 	}
 	return out

@@ -440,11 +440,28 @@ func TestSecrets(t *testing.T) {
 		`"clientId":"id3","accountSid":"AC1","appId":"app","orgUrl":"https://x","region":"us-east-1","adminSecretArn":"arn"}`)
 	got := v.Secrets()
 	slices.Sort(got)
-	if diff := cmp.Diff(got, []string{"cs", "k1", "pw"}); diff != "" {
+	if diff := cmp.Diff(got, []string{"12345", "b", "cs", "k1", "pw"}); diff != "" {
 		t.Errorf("Secrets (-got +want):\n%s", diff)
 	}
 	if got := (secret.Value{}).Secrets(); len(got) != 0 {
 		t.Errorf("Secrets of the zero Value = %q, want none", got)
+	}
+}
+
+// TestSecretsNested: every leaf under a key not known to hold an identifier is
+// a secret, however deep, in arrays too; numbers count in their JSON text;
+// booleans and null carry no secret. A known identifier key holding anything
+// but a string is treated like any other key.
+func TestSecretsNested(t *testing.T) {
+	v := mustParse(t, `{"engine":"x","password":"pw-1","oauth":{"client":{"secret":"deep-secret-1"},`+
+		`"scopes":["item-secret-2",12345678,true,null,{"c":"deeper-secret-3"}]},"pin":987654321,"flag":true,`+
+		`"ratio":0.5e-3,"rotationStrategy":"single-user","apiKeyId":"id-1","clientId":{"hidden":"not-an-id-4"},`+
+		`"esc":"a\"b\\c\u00e9<&>"}`)
+	got := v.Secrets()
+	slices.Sort(got)
+	want := []string{"0.5e-3", "12345678", "987654321", `a"b\cé<&>`, "deep-secret-1", "deeper-secret-3", "item-secret-2", "not-an-id-4", "pw-1"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("Secrets (-got +want):\n%s", diff)
 	}
 }
 

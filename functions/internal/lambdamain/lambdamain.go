@@ -59,6 +59,10 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
+	reserve, err := rotation.CleanupReserveFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
 	base, err := awsx.LoadConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -83,8 +87,10 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		Clients:   clientsFor(cfg, clients, own),
 		Rotators:  reg,
 		Logger:    logger,
-		Metrics:   logging.NewMetrics(os.Stdout, getenv(EnvMetricsNamespace)),
+		Metrics:   logging.NewLambdaMetrics(os.Stdout, getenv(EnvMetricsNamespace), getenv),
 		Passwords: strings.ToLower(strings.TrimSpace(getenv(password.EnvSource))),
+
+		CleanupReserve: reserve,
 	})
 }
 

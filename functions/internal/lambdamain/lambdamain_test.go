@@ -11,6 +11,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/rotation"
 )
 
 type needsRDS struct {
@@ -60,6 +61,14 @@ func TestBuildFailsFast(t *testing.T) {
 				return err
 			},
 			want: password.ErrPolicy,
+		},
+		"garbage cleanup reserve": {
+			env: map[string]string{"ROTARY_CLEANUP_RESERVE": "soon"},
+			register: func(reg *rotators.Registry, _ func(string) string) error {
+				generic.Register(reg, password.Default(""))
+				return nil
+			},
+			want: rotation.ErrConfig,
 		},
 		"bad password source": {
 			env: map[string]string{"PASSWORD_SOURCE": "dice"},
