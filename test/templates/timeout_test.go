@@ -151,20 +151,27 @@ func lambdaLevel(line []byte) string {
 // level a template allows must keep the EMF metric lines (or the alarms,
 // with notBreaching, go silent forever).
 func TestMetricsSurviveLogLevel(t *testing.T) {
-	var buf bytes.Buffer
-	logging.NewMetrics(&buf, "").Step(logging.StepResult{Engine: "postgres", Step: "setSecret", Account: testAccount, Failed: true}, time.Now())
-	line := bytes.TrimSpace(buf.Bytes())
-	if len(line) == 0 {
-		t.Fatal("no EMF line written")
-	}
-	got := lambdaLevel(line)
 	for _, file := range samTemplates {
 		allowed := scalars(parseFile(t, file).Get("Parameters").Get("ApplicationLogLevel").Get("AllowedValues"))
 		if len(allowed) == 0 {
 			t.Fatalf("%s: ApplicationLogLevel has no AllowedValues", file)
 		}
 		for _, lvl := range allowed {
-			if slices.Index(lambdaLevels, got) < slices.Index(lambdaLevels, lvl) {
+			// Lambda sets AWS_LAMBDA_LOG_LEVEL from ApplicationLogLevel; the
+			// functions build their metrics with NewLambdaMetrics from it.
+			var buf bytes.Buffer
+			getenv := func(k string) string {
+				if k == "AWS_LAMBDA_LOG_LEVEL" {
+					return lvl
+				}
+				return ""
+			}
+			logging.NewLambdaMetrics(&buf, "", getenv).Step(logging.StepResult{Engine: "postgres", Step: "setSecret", Account: testAccount, Failed: true}, time.Now())
+			line := bytes.TrimSpace(buf.Bytes())
+			if len(line) == 0 {
+				t.Fatalf("%s: no EMF line written at %s", file, lvl)
+			}
+			if got := lambdaLevel(line); slices.Index(lambdaLevels, got) < slices.Index(lambdaLevels, lvl) {
 				t.Errorf("%s allows ApplicationLogLevel=%s, which drops the EMF metric lines (Lambda reads them as %s): %s", file, lvl, got, line)
 			}
 		}
