@@ -69,6 +69,10 @@ type Options struct {
 
 	// Now is the clock (credential expiry, dates). Default time.Now.
 	Now func() time.Time
+
+	// RequestLogFile, when set, receives every LoggedRequest as one JSON line
+	// (appended), besides Server.RequestLog.
+	RequestLogFile string
 }
 
 // Credentials are static AWS credentials issued by the emulator.
@@ -101,6 +105,8 @@ type Server struct {
 	calls     map[callKey]int
 	total     int
 	runs      map[string][]*RotationRun // secret ARN -> runs
+	reqLog    []LoggedRequest
+	orgs      map[string]string // account -> organization ID
 
 	rotMu   sync.Mutex
 	rotCond *sync.Cond
