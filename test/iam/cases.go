@@ -2,6 +2,7 @@ package iam
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -37,10 +38,12 @@ func (d *Deployment) Resource(arn string) (map[string]any, string, bool) {
 			for _, st := range Statements(p.Document) {
 				sts = append(sts, st)
 			}
-			names = append(names, p.Name)
+			if !slices.Contains(names, p.Name) {
+				names = append(names, p.Name)
+			}
 		}
 	}
-	if len(names) == 0 {
+	if len(sts) == 0 && len(names) == 0 {
 		return nil, "", false
 	}
 	return map[string]any{"Version": "2012-10-17", "Statement": sts}, strings.Join(names, " + "), true

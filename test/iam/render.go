@@ -468,7 +468,7 @@ func (r *renderer) policies(id string, node *templates.Node) ([]Policy, error) {
 		if len(cond) > 0 {
 			st["Condition"] = cond
 		}
-		return []Policy{{Name: name + " (Lambda permission)", Kind: "resource", Attached: fn,
+		return []Policy{{Name: r.st.File + " Lambda permissions", Kind: "resource", Attached: fn,
 			Document: map[string]any{"Version": "2012-10-17", "Statement": []any{st}}}}, nil
 	case "AWS::KMS::Key":
 		arn, err := r.getAtt(id, "Arn")
@@ -535,4 +535,53 @@ func WithoutStatement(pols []Policy, sid string) ([]Policy, int) {
 		}
 	}
 	return out, removed
+}
+
+// EditStatement returns a copy of the policies in which every statement whose
+// Sid is sid is replaced by a copy that fn changed, and how many there were.
+func EditStatement(pols []Policy, sid string, fn func(st map[string]any)) ([]Policy, int) {
+	edited := 0
+	out := slices.Clone(pols)
+	for i, p := range out {
+		sts := Statements(p.Document)
+		changed := false
+		var all []any
+		for _, st := range sts {
+			if st["Sid"] == sid {
+				c := clone(st).(map[string]any)
+				fn(c)
+				st, changed = c, true
+				edited++
+			}
+			all = append(all, st)
+		}
+		if changed {
+			doc := map[string]any{}
+			for k, v := range p.Document {
+				doc[k] = v
+			}
+			doc["Statement"] = all
+			out[i].Document = doc
+		}
+	}
+	return out, edited
+}
+
+// clone deep-copies a JSON value.
+func clone(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = clone(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = clone(e)
+		}
+		return l
+	}
+	return v
 }
