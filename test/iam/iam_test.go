@@ -69,8 +69,8 @@ func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
 // secret in member B whose secret and master are encrypted with a customer
 // managed key (infra/examples/member-secret-cmk.yaml), an alternating-users
 // secret in A with an RDS-managed master, and a single-user secret of the
-// central account itself; with the per-account function in A, an
-// alternating-users secret in A.
+// central account itself, a Twilio API key in B with its admin secret; with
+// the per-account function in A, an alternating-users secret in A.
 func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 	pg := rig.Postgres{DB: dbtest.StartPostgres(t)}
 	if err := pg.CheckPasswordEnforced(t.Context()); err != nil {
@@ -81,9 +81,11 @@ func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 		t.Fatal(err)
 	}
 	w := newWorld(t, pg)
+	twilio := newTwilioFake(t)
 	centralFunc := w.startFunction(t, "central", rig.FunctionConfig{
 		Name: centralFn, Home: central, Mode: awsx.ModeCentral, Allowed: []string{memberA, memberB},
-		ExternalID: rig.ExternalID, CABundle: bundle, Env: []string{awsx.EnvOrgID + "=" + orgID},
+		ExternalID: rig.ExternalID, CABundle: bundle,
+		Env: []string{awsx.EnvOrgID + "=" + orgID, "TWILIO_BASE_URL=" + twilio.srv.URL, "SAAS_VERIFY_WAIT=0s"},
 	}, w.roleCredentials(t, central, centralRoleName, centralFn))
 	perAccountFunc := w.startFunction(t, "postgres-multi", rig.FunctionConfig{
 		Name: perAccountFn, Home: memberA, Mode: awsx.ModeAccount, CABundle: bundle,
@@ -112,6 +114,15 @@ func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 
 	own := w.provision(t, rig.Case{Name: "fleet/postgres-single", Account: central, Target: pg, Strategy: rotators.SingleUser})
 	run("central, single user, the central account's own secret", own, centralFunc)
+
+	admin := w.createSecret(t, memberB, "vendor/twilio-admin", map[string]string{"accountSid": twilio.accountSID, "authToken": twilio.authToken}, "rotary:role", "admin")
+	key := twilio.addKey("app")
+	saas := &rig.Secret{Case: rig.Case{Name: "vendor/twilio-app", Account: memberB}, MasterARN: admin}
+	saas.ARN = w.createSecret(t, memberB, saas.Name, map[string]string{
+		"engine": "twilio", "masterarn": admin, "accountSid": twilio.accountSID, "apiKeyId": key.SID, "apiKeySecret": key.Secret,
+	}, "rotary:rotate", "true")
+	run("central, Twilio API key with its admin secret (rotary:role=admin), member B", saas, centralFunc)
+	run("central, Twilio API key with its admin secret (rotary:role=admin), member B (second rotation)", saas, centralFunc)
 
 	local := w.provision(t, rig.Case{Name: "local/postgres-multi", Account: memberA, Target: pg, Strategy: rotators.AlternatingUsers})
 	run("per-account postgres-multi, alternating users, member A", local, perAccountFunc)
@@ -208,6 +219,14 @@ func TestMustAllow(t *testing.T) {
 	seen := map[string]bool{}
 	for _, s := range reqs {
 		seen[s.req.Action] = true
+		if role := s.req.Context["aws:ResourceTag/rotary:role"]; s.req.Action == "secretsmanager:GetSecretValue" && len(role) == 1 {
+			seen["read "+role[0]] = true
+		}
+	}
+	for _, what := range []string{"read master", "read admin"} {
+		if !seen[what] {
+			t.Errorf("the scenarios made no %s secret request", what)
+		}
 	}
 	for _, a := range []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
 		"secretsmanager:UpdateSecretVersionStage", "sts:AssumeRole", "kms:Decrypt", "kms:GenerateDataKey", "rds:DescribeDBInstances",
