@@ -368,6 +368,36 @@ func (r *renderer) eval(n *templates.Node) (any, error) {
 			return v, nil
 		}
 		return nil, fmt.Errorf("line %d: no export %v", n.Line, name)
+	case "Fn::Split":
+		if len(arg.List) != 2 {
+			return nil, fmt.Errorf("line %d: Fn::Split needs [delimiter, string]", n.Line)
+		}
+		v, err := r.eval(arg.List[1])
+		if err != nil {
+			return nil, err
+		}
+		var out []any
+		for _, part := range strings.Split(fmt.Sprint(v), arg.List[0].Str()) {
+			out = append(out, part)
+		}
+		return out, nil
+	case "Fn::FindInMap":
+		if len(arg.List) != 3 {
+			return nil, fmt.Errorf("line %d: Fn::FindInMap needs [map, top key, second key]", n.Line)
+		}
+		var keys []string
+		for _, k := range arg.List {
+			v, err := r.eval(k)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, fmt.Sprint(v))
+		}
+		found := r.root.Get("Mappings").Get(keys[0]).Get(keys[1]).Get(keys[2])
+		if found == nil {
+			return nil, fmt.Errorf("line %d: Fn::FindInMap %v: no such entry", n.Line, keys)
+		}
+		return r.eval(found)
 	case "Fn::Select":
 		if len(arg.List) != 2 {
 			return nil, fmt.Errorf("line %d: Fn::Select needs [index, list]", n.Line)
