@@ -48,6 +48,10 @@ var fleetRoles = []string{
 
 func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
 	t.Helper()
+	// Fail before minutes of rotations when the evaluator is not installed.
+	if _, err := Evaluate(t.Context(), ".", nil); err != nil {
+		t.Fatal(err)
+	}
 	scenarioRun.once.Do(func() {
 		ok := false
 		defer func() {

@@ -73,6 +73,9 @@ func Evaluate(ctx context.Context, dir string, cases []Case) ([]Verdict, error) 
 	if err != nil {
 		return nil, fmt.Errorf("the IAM oracle needs Node.js 20 or later on PATH: %w", err)
 	}
+	if cases == nil {
+		cases = []Case{}
+	}
 	in, err := json.Marshal(map[string]any{"cases": cases})
 	if err != nil {
 		return nil, fmt.Errorf("encode cases: %w", err)

@@ -14,7 +14,7 @@ import { runSimulation, getGrantReasons, getDenialReasons } from '@cloud-copilot
 
 const input = JSON.parse(readFileSync(0, 'utf8'))
 const results = []
-for (const c of input.cases) {
+for (const c of input.cases || []) {
   const names = new Map(c.identityPolicies.map((p) => [p.name, p.name]))
   const sim = {
     request: {
