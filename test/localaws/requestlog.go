@@ -3,6 +3,7 @@ package localaws
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -244,4 +245,49 @@ func (s *Server) logInvoke(lambdaARN, secretARN string) {
 		"aws:SourceAccount": {account},
 		"aws:SourceArn":     {secretARN},
 	}, "")
+}
+
+// logRDS logs an RDS DescribeDBInstances or DescribeDBClusters request (Query
+// protocol) from an issued access key, whoever then serves it: the resource is
+// the instance or cluster ARN the request names (an identifier becomes the
+// ARN in the caller's account and region), or all of them (db:* / cluster:*).
+func (s *Server) logRDS(r *http.Request, body []byte) {
+	if r.Header.Get("X-Amz-Target") != "" {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return
+	}
+	action := form.Get("Action")
+	kind, param := "db", "DBInstanceIdentifier"
+	switch action {
+	case "DescribeDBInstances":
+	case "DescribeDBClusters":
+		kind, param = "cluster", "DBClusterIdentifier"
+	default:
+		return
+	}
+	akid, region, ok := parseAuthorization(r.Header.Get("Authorization"))
+	if !ok {
+		return
+	}
+	if region == "" {
+		region = s.opts.Region
+	}
+	s.mu.Lock()
+	k := s.keys[akid]
+	s.mu.Unlock()
+	if k == nil {
+		return
+	}
+	resource := form.Get(param)
+	switch {
+	case strings.HasPrefix(resource, "arn:"):
+	case resource == "":
+		resource = "arn:aws:rds:" + region + ":" + k.creds.Account + ":" + kind + ":*"
+	default:
+		resource = "arn:aws:rds:" + region + ":" + k.creds.Account + ":" + kind + ":" + resource
+	}
+	s.logRequest(k, "rds:"+action, resource, nil, "")
 }

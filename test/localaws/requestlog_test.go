@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -93,5 +94,28 @@ func TestRequestLog(t *testing.T) {
 	}
 	if len(lines) < 3 || lines[len(lines)-1].Action != "kms:Decrypt" {
 		t.Errorf("the JSON lines file holds %d entries, the last %+v", len(lines), lines[len(lines)-1:])
+	}
+}
+
+// TestRequestLogRDS: an RDS describe call is logged with the DB ARN it names
+// (or the account's db:* when it names none), whoever answers it.
+func TestRequestLogRDS(t *testing.T) {
+	s := localaws.Start(t, localaws.Options{Region: region})
+	c := rds.NewFromConfig(s.AWSConfig(s.DefaultCredentials(), region), func(o *rds.Options) { o.RetryMaxAttempts = 1 })
+	const db = "arn:aws:rds:eu-west-1:123456789012:db:orders"
+	_, _ = c.DescribeDBInstances(t.Context(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(db)})
+	_, _ = c.DescribeDBClusters(t.Context(), &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String("reports")})
+	_, _ = c.DescribeDBInstances(t.Context(), &rds.DescribeDBInstancesInput{})
+	var got []string
+	for _, e := range s.RequestLog() {
+		got = append(got, e.Action+" "+e.Resource+" "+e.PrincipalAccount)
+	}
+	want := []string{
+		"rds:DescribeDBInstances " + db + " 123456789012",
+		"rds:DescribeDBClusters arn:aws:rds:eu-west-1:123456789012:cluster:reports 123456789012",
+		"rds:DescribeDBInstances arn:aws:rds:eu-west-1:123456789012:db:* 123456789012",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logged %q, want %q", got, want)
 	}
 }

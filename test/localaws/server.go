@@ -329,6 +329,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &apiError{400, "SerializationException", "could not read the request body"})
 		return
 	}
+	s.logRDS(r, body)
 	target := r.Header.Get("X-Amz-Target")
 	switch {
 	case strings.HasPrefix(target, "secretsmanager."):
