@@ -101,12 +101,12 @@ type Server struct {
 	roles     map[string]Role // role ARN -> role
 	functions map[string]Function
 	stores    map[storeKey]*store
+	reqLog    []LoggedRequest   // requestlog.go
+	orgs      map[string]string // account -> organization ID (requestlog.go)
 	faults    []*faultState
 	calls     map[callKey]int
 	total     int
 	runs      map[string][]*RotationRun // secret ARN -> runs
-	reqLog    []LoggedRequest
-	orgs      map[string]string // account -> organization ID
 
 	rotMu   sync.Mutex
 	rotCond *sync.Cond
