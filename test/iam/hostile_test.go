@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
+	"github.com/rotary-secrets/rotary/test/templates"
 )
 
 // A synthesized request: the hostile tenant's attacks (what the code refuses,
@@ -155,7 +157,7 @@ func legitimate() []row {
 	return []row{
 		{who: "Secrets Manager (service)", what: "invoke the central function for a secret of the central account",
 			req: request(localaws.ServicePrincipalSecretsManager, "lambda:InvokeFunction", centralARN, invoke(central)), allow: true},
-		{who: "Secrets Manager (service)", what: "invoke the central function for a secret of a member account (MemberInvokeScope=any-account-secret)",
+		{who: "Secrets Manager (service)", what: "invoke the central function for a secret of a member account (default MemberInvokeScope)",
 			req: request(localaws.ServicePrincipalSecretsManager, "lambda:InvokeFunction", centralARN, invoke(memberA)), allow: true},
 		{who: "central function role", what: "assume A's member role with the ExternalId",
 			req: request(centralSession, "sts:AssumeRole", memberARole, withExtID), allow: true},
@@ -244,27 +246,65 @@ func TestMustDenyControl(t *testing.T) {
 	t.Logf("as expected: %s", bad[0])
 }
 
-// TestMemberInvokeScope: with MemberInvokeScope=this-account-only, Secrets
-// Manager may invoke the central function only for the central account's
-// secrets.
+// TestMemberInvokeScope: Secrets Manager may invoke the central function for
+// the secrets of the accounts the chosen MemberInvokeScope names, and of any
+// other account only when the scope says so. The scope values are read from
+// the template (this-account-only/any-account-secret, or listed-accounts with
+// MemberAccountIds/any-account).
 func TestMemberInvokeScope(t *testing.T) {
-	sts := stacks(nil)
-	sts[0].Params["MemberInvokeScope"] = "this-account-only"
-	d := deploy(t, sts)
-	rows := []row{
-		{req: request(localaws.ServicePrincipalSecretsManager, "lambda:InvokeFunction", centralARN,
-			map[string][]string{"aws:SourceAccount": {central}, "aws:SourceArn": {secretARN(central, "a-AbCdEf")}}), allow: true},
-		{req: request(localaws.ServicePrincipalSecretsManager, "lambda:InvokeFunction", centralARN,
-			map[string][]string{"aws:SourceAccount": {memberA}, "aws:SourceArn": {secretARN(memberA, "a-AbCdEf")}})},
-		{req: request(localaws.ServicePrincipalSecretsManager, "lambda:InvokeFunction", centralARN,
-			map[string][]string{"aws:SourceAccount": {outsider}, "aws:SourceArn": {secretARN(outsider, "a-AbCdEf")}})},
+	invoke := func(account string) localaws.LoggedRequest {
+		return request(localaws.ServicePrincipalSecretsManager, "lambda:InvokeFunction", centralARN,
+			map[string][]string{"aws:SourceAccount": {account}, "aws:SourceArn": {secretARN(account, "a-AbCdEf")}})
 	}
-	cases, vs := judge(t, d, rows)
-	for i, v := range vs {
-		if v.Allowed() != rows[i].allow || v.Decision == "error" {
-			t.Errorf("%s: want allowed=%v: %s", Describe(rows[i].req), rows[i].allow, explain(cases[i], v))
+	type mode struct {
+		scope            string
+		member, outsider bool // whether member A's and an outsider's secrets may invoke
+	}
+	var modes []mode
+	for _, scope := range allowedValues(t, "template.yaml", "MemberInvokeScope") {
+		switch scope {
+		case "this-account-only": // members get a permission each, added by hand
+			modes = append(modes, mode{scope, false, false})
+		case "listed-accounts": // one permission per MemberAccountIds
+			modes = append(modes, mode{scope, true, false})
+		case "any-account-secret", "any-account":
+			modes = append(modes, mode{scope, true, true})
+		default:
+			t.Errorf("MemberInvokeScope %q: this test does not know what it should allow", scope)
 		}
 	}
+	for _, m := range modes {
+		sts := stacks(nil)
+		sts[0].Params["MemberInvokeScope"] = m.scope
+		rows := []row{{req: invoke(central), allow: true}, {req: invoke(memberA), allow: m.member}, {req: invoke(outsider), allow: m.outsider}}
+		cases, vs := judge(t, deploy(t, sts), rows)
+		for i, v := range vs {
+			if v.Allowed() != rows[i].allow || v.Decision == "error" {
+				t.Errorf("MemberInvokeScope=%s: %s: want allowed=%v: %s", m.scope, Describe(rows[i].req), rows[i].allow, explain(cases[i], v))
+			}
+		}
+	}
+}
+
+// allowedValues returns a template parameter's AllowedValues.
+func allowedValues(t *testing.T, file, param string) []string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(repoRoot, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := templates.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range root.Get("Parameters").Get(param).Get("AllowedValues").List {
+		out = append(out, v.Str())
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: parameter %s has no AllowedValues", file, param)
+	}
+	return out
 }
 
 const (

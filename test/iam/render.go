@@ -19,6 +19,9 @@ type Stack struct {
 	Region    string            // AWS::Region
 	StackName string            // AWS::StackName
 	Params    map[string]string // parameter values; absent ones take their Default
+	// Optional are parameter values used only if the template declares the
+	// parameter (for parameters other branches add or rename).
+	Optional map[string]string
 	// Refs are the physical IDs !Ref gives for resources (logical ID -> value)
 	// and Attrs the values of !GetAtt (LogicalId.Attribute -> value), as a
 	// deployment would produce them. Imports are the stack exports
@@ -55,6 +58,7 @@ type renderer struct {
 	params     map[string]any
 	conditions map[string]bool
 	resources  map[string]bool
+	loop       map[string]string // Fn::ForEach identifiers in scope
 }
 
 // Render parses st.File under repoRoot and returns its IAM policies with every
@@ -84,18 +88,70 @@ func Render(repoRoot string, st Stack) (*Rendered, error) {
 		}
 	}
 	out := &Rendered{Stack: st}
-	for _, id := range res.Keys {
-		node := res.Get(id)
+	add := func(id string, node *templates.Node) error {
 		if c := node.Get("Condition").Str(); c != "" && !r.conditions[c] {
-			continue
+			return nil
 		}
 		pols, err := r.policies(id, node)
 		if err != nil {
-			return nil, fmt.Errorf("render %s: %s: %w", st.File, id, err)
+			return fmt.Errorf("render %s: %s: %w", st.File, id, err)
 		}
 		out.Policies = append(out.Policies, pols...)
+		return nil
+	}
+	for _, id := range res.Keys {
+		node := res.Get(id)
+		if !strings.HasPrefix(id, "Fn::ForEach::") {
+			if err := add(id, node); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := r.forEach(id, node, add); err != nil {
+			return nil, fmt.Errorf("render %s: %s: %w", st.File, id, err)
+		}
 	}
 	return out, nil
+}
+
+// nonAlnum is what &{Identifier} drops from a Fn::ForEach value.
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]`)
+
+// forEach expands a Fn::ForEach::Name: [Identifier, Collection, {OutputKey:
+// template}] of the Resources section (AWS::LanguageExtensions): once per
+// value of the collection, with ${Identifier} and &{Identifier} replaced in
+// the output key and !Ref Identifier / ${Identifier} resolved in the
+// template.
+func (r *renderer) forEach(id string, n *templates.Node, add func(string, *templates.Node) error) error {
+	if n.Kind != templates.List || len(n.List) != 3 || n.List[2].Kind != templates.Map {
+		return errors.New("Fn::ForEach needs [identifier, collection, {output key: template}]")
+	}
+	ident := n.List[0].Str()
+	coll, err := r.eval(n.List[1])
+	if err != nil {
+		return err
+	}
+	items, ok := coll.([]any)
+	if !ok {
+		return errors.New("Fn::ForEach collection is not a list")
+	}
+	if r.loop == nil {
+		r.loop = map[string]string{}
+	}
+	defer delete(r.loop, ident)
+	for _, it := range items {
+		v := fmt.Sprint(it)
+		r.loop[ident] = v
+		for _, key := range n.List[2].Keys {
+			name := strings.ReplaceAll(key, "${"+ident+"}", v)
+			name = strings.ReplaceAll(name, "&{"+ident+"}", nonAlnum.ReplaceAllString(v, ""))
+			r.resources[name] = true
+			if err := add(name, n.List[2].Get(key)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (r *renderer) loadParams() error {
@@ -106,6 +162,9 @@ func (r *renderer) loadParams() error {
 	for _, name := range ps.Keys {
 		p := ps.Get(name)
 		v, ok := r.st.Params[name]
+		if !ok {
+			v, ok = r.st.Optional[name]
+		}
 		if !ok {
 			d := p.Get("Default")
 			if d == nil {
@@ -151,6 +210,9 @@ func (r *renderer) pseudo(name string) (string, bool) {
 func (r *renderer) ref(name string) (any, error) {
 	if name == "AWS::NoValue" {
 		return noValue{}, nil
+	}
+	if v, ok := r.loop[name]; ok {
+		return v, nil
 	}
 	if v, ok := r.pseudo(name); ok {
 		return v, nil

@@ -71,8 +71,10 @@ func stacks(cmk *rig.Secret) []Stack {
 			"FunctionName": centralFn, "MemberRoleName": memberRol, "ExternalId": rig.ExternalID,
 			"AllowedAccounts": memberA + "," + memberB, "OrgId": orgID,
 		},
-		Refs:  map[string]string{"CentralFunctionLogGroup": "/aws/lambda/" + centralFn, "CentralFunction": centralFn},
-		Attrs: map[string]string{"CentralFunctionRole.Arn": centralRole, "CentralFunction.Arn": fnARN(central, centralFn)},
+		// One invoke permission per member account, where the template has it.
+		Optional: map[string]string{"MemberAccountIds": memberA + "," + memberB},
+		Refs:     map[string]string{"CentralFunctionLogGroup": "/aws/lambda/" + centralFn, "CentralFunction": centralFn},
+		Attrs:    map[string]string{"CentralFunctionRole.Arn": centralRole, "CentralFunction.Arn": fnARN(central, centralFn)},
 	}}
 	for _, m := range []string{memberA, memberB} {
 		out = append(out, Stack{
