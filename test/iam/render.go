@@ -224,7 +224,7 @@ func (r *renderer) ref(name string) (any, error) {
 		if v, ok := r.st.Refs[name]; ok {
 			return v, nil
 		}
-		return nil, fmt.Errorf("!Ref %s: the stack gives no physical ID for this resource", name)
+		return r.defaultRef(name)
 	}
 	return nil, fmt.Errorf("!Ref %s: no such parameter or resource", name)
 }
@@ -233,7 +233,64 @@ func (r *renderer) getAtt(res, attr string) (string, error) {
 	if v, ok := r.st.Attrs[res+"."+attr]; ok {
 		return v, nil
 	}
+	if attr == "Arn" && r.resources[res] {
+		return r.defaultARN(res)
+	}
 	return "", fmt.Errorf("!GetAtt %s.%s: the stack gives no value", res, attr)
+}
+
+// defaultRef is the physical ID CloudFormation would give a resource the
+// stack gives none for: its explicit name, or <stack>-<LogicalId>. Resources
+// whose Ref is an ARN (secrets, topics, ...) must be given in Stack.Refs.
+func (r *renderer) defaultRef(res string) (any, error) {
+	props := r.root.Get("Resources").Get(res).Get("Properties")
+	for _, p := range []string{"LogGroupName", "FunctionName", "RoleName", "Name"} {
+		if n := props.Get(p); n != nil {
+			return r.evalString(n)
+		}
+	}
+	switch t := r.root.Get("Resources").Get(res).Get("Type").Str(); t {
+	case "AWS::SecretsManager::Secret", "AWS::SNS::Topic", "AWS::KMS::Key":
+		return nil, fmt.Errorf("!Ref %s: the stack gives no physical ID for this %s", res, t)
+	}
+	return r.st.StackName + "-" + res, nil
+}
+
+// defaultARN is the ARN CloudFormation would give a resource the stack
+// gives none for: its explicit name, or <stack>-<LogicalId> as a generated
+// name would start.
+func (r *renderer) defaultARN(res string) (string, error) {
+	node := r.root.Get("Resources").Get(res)
+	name := r.st.StackName + "-" + res
+	nameOf := func(prop string) error {
+		if n := node.Get("Properties").Get(prop); n != nil {
+			v, err := r.evalString(n)
+			if err != nil {
+				return err
+			}
+			name = v
+		}
+		return nil
+	}
+	prefix := "arn:aws:"
+	switch node.Get("Type").Str() {
+	case "AWS::IAM::Role":
+		if err := nameOf("RoleName"); err != nil {
+			return "", err
+		}
+		return prefix + "iam::" + r.st.Account + ":role/" + name, nil
+	case "AWS::Lambda::Function", "AWS::Serverless::Function":
+		if err := nameOf("FunctionName"); err != nil {
+			return "", err
+		}
+		return prefix + "lambda:" + r.st.Region + ":" + r.st.Account + ":function:" + name, nil
+	case "AWS::Events::Rule", "AWS::Scheduler::Schedule":
+		if err := nameOf("Name"); err != nil {
+			return "", err
+		}
+		return prefix + "events:" + r.st.Region + ":" + r.st.Account + ":rule/" + name, nil
+	}
+	return prefix + "cloudformation:" + r.st.Region + ":" + r.st.Account + ":stack/" + r.st.StackName + "/" + res, nil
 }
 
 func (r *renderer) condition(name string) (bool, error) {

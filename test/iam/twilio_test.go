@@ -11,9 +11,10 @@ import (
 	"testing"
 )
 
-// twilioFake is the part of Twilio's v2010 Keys API the twilio adapter uses
-// (create, list, delete keys; Balance.json to verify a key), for one account
-// whose admin credential is its Auth Token. It only serves the SaaS scenario,
+// twilioFake is the part of Twilio's APIs the twilio adapter uses (v2010
+// Keys: create, list, read, delete; iam v1 Keys: a key's type; the account
+// resource or Balance.json to verify a key), for one account whose admin
+// credential is its Auth Token. It only serves the SaaS scenario,
 // whose requests to AWS are what test/iam judges.
 type twilioFake struct {
 	srv        *httptest.Server
@@ -53,25 +54,45 @@ func (f *twilioFake) addKey(name string) twilioKey {
 }
 
 func (f *twilioFake) serve(w http.ResponseWriter, r *http.Request) {
-	prefix := "/2010-04-01/Accounts/" + f.accountSID + "/"
-	path, ok := strings.CutPrefix(r.URL.Path, prefix)
-	if !ok {
-		http.Error(w, `{"code":20404}`, http.StatusNotFound)
-		return
-	}
 	user, pass, _ := r.BasicAuth()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	admin := user == f.accountSID && pass == f.authToken
+	k, keyOK := f.keys[user]
+	keyOK = keyOK && k.Secret == pass
 	w.Header().Set("Content-Type", "application/json")
+	// The iam v1 Keys API: a key's type (Standard keys have no policy).
+	if sid, ok := strings.CutPrefix(r.URL.Path, "/v1/Keys/"); ok && r.Method == http.MethodGet && admin {
+		k, ok := f.keys[sid]
+		if !ok {
+			http.Error(w, `{"code":20404}`, http.StatusNotFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": k.SID, "friendly_name": k.FriendlyName, "policy": nil})
+		return
+	}
+	acct := "/2010-04-01/Accounts/" + f.accountSID
+	if r.URL.Path == acct+".json" && r.Method == http.MethodGet { // authenticate a key
+		if !keyOK && !admin {
+			http.Error(w, `{"code":20003}`, http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"sid": f.accountSID, "status": "active"})
+		return
+	}
+	path, ok := strings.CutPrefix(r.URL.Path, acct+"/")
+	if !ok {
+		http.Error(w, `{"code":20404}`, http.StatusNotFound)
+		return
+	}
 	switch {
 	case path == "Balance.json" && r.Method == http.MethodGet:
-		if k, ok := f.keys[user]; !ok || k.Secret != pass {
+		if !keyOK {
 			http.Error(w, `{"code":20003}`, http.StatusUnauthorized)
 			return
 		}
 		_, _ = w.Write([]byte(`{"balance":"1.00","currency":"USD"}`))
-	case !admin:
+	case !admin: // Standard keys may not manage keys
 		http.Error(w, `{"code":20003}`, http.StatusUnauthorized)
 	case path == "Keys.json" && r.Method == http.MethodPost:
 		_ = r.ParseForm()
@@ -85,6 +106,13 @@ func (f *twilioFake) serve(w http.ResponseWriter, r *http.Request) {
 			list = append(list, twilioKey{SID: k.SID, FriendlyName: k.FriendlyName})
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": list, "next_page_uri": nil})
+	case strings.HasPrefix(path, "Keys/") && strings.HasSuffix(path, ".json") && r.Method == http.MethodGet:
+		k, ok := f.keys[strings.TrimSuffix(strings.TrimPrefix(path, "Keys/"), ".json")]
+		if !ok {
+			http.Error(w, `{"code":20404}`, http.StatusNotFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(twilioKey{SID: k.SID, FriendlyName: k.FriendlyName})
 	case strings.HasPrefix(path, "Keys/") && strings.HasSuffix(path, ".json") && r.Method == http.MethodDelete:
 		sid := strings.TrimSuffix(strings.TrimPrefix(path, "Keys/"), ".json")
 		if _, ok := f.keys[sid]; !ok {

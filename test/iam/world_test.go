@@ -80,9 +80,10 @@ func stacks(cmk *rig.Secret) []Stack {
 		out = append(out, Stack{
 			File: "infra/member-role.yaml", Account: m, Region: region, StackName: "rotary-member",
 			Params: map[string]string{
-				"CentralAccountId": central, "CentralRoleArn": centralRole, "CentralFunctionArn": fnARN(central, centralFn),
+				"CentralRoleArn": centralRole, "CentralFunctionArn": fnARN(central, centralFn),
 				"RoleName": memberRol, "ExternalId": rig.ExternalID, "OrgId": orgID,
 			},
+			Optional: map[string]string{"CentralAccountId": central},
 			Attrs: map[string]string{"MemberRole.Arn": roleARN(m, memberRol)},
 		})
 	}
