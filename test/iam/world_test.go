@@ -84,7 +84,7 @@ func stacks(cmk *rig.Secret) []Stack {
 				"RoleName": memberRol, "ExternalId": rig.ExternalID, "OrgId": orgID,
 			},
 			Optional: map[string]string{"CentralAccountId": central},
-			Attrs: map[string]string{"MemberRole.Arn": roleARN(m, memberRol)},
+			Attrs:    map[string]string{"MemberRole.Arn": roleARN(m, memberRol)},
 		})
 	}
 	out = append(out, Stack{
