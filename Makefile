@@ -11,7 +11,7 @@ FUZZTIME ?= 10s
 # Function built by build-RotationFunction (infra/per-account.yaml).
 ROTARY_FUNCTION ?= postgres-single
 
-.PHONY: all build test test-short lint fmt vet staticcheck bench fuzz chaos demo schemas templates clean check-tools help
+.PHONY: all build test test-short lint fmt vet staticcheck bench fuzz chaos demo schemas templates clean check-tools help iam
 
 all: lint test build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make bench  - benchmark report (API calls, logins, allocations, cold start, size)"
 	@echo "make fuzz   - run every fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make chaos  - the full chaos suite"
+	@echo "make iam    - judge the templates' IAM with a real policy evaluator (npm ci in test/iam, then go test ./test/iam)"
 
 ## build: every function for Lambda (provided.al2023), linux/$(ARCH)
 build: $(addprefix dist/,$(addsuffix .zip,$(FUNCTIONS)))
@@ -45,8 +46,18 @@ build-RotationFunction:
 	CGO_ENABLED=0 GOOS=$(GOOS_LAMBDA) GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(ROTARY_FUNCTION)
 
 ## test: every test, integration and end-to-end included
-test: check-tools
+test: check-tools test/iam/node_modules
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## iam: the IAM oracle alone (test/iam): must-allow, must-deny, negative control, who-may-do-what table
+iam: test/iam/node_modules
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/iam/...
+
+# The IAM evaluator (@cloud-copilot/iam-simulate, AGPL-3.0, test tool only) from the pinned lockfile.
+test/iam/node_modules: test/iam/package-lock.json test/iam/package.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or later"; exit 1; }
+	cd test/iam && npm ci --no-audit --no-fund
+	@touch $@
 
 check-tools:
 	@./scripts/check-tools.sh

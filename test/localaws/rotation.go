@@ -292,10 +292,11 @@ func (s *Server) rotateSecret(r *request, body []byte) (any, *apiError) {
 	immediately := in.RotateImmediately == nil || *in.RotateImmediately
 
 	var (
-		fn     Function
-		run    *RotationRun
-		st     *store
-		rotTok string
+		fn       Function
+		run      *RotationRun
+		st       *store
+		rotTok   string
+		invoking string // the function's ARN, for the request log
 	)
 	out, e := s.withSecret(r, in.SecretID, false, func(sst *store, sec *secretRec) (any, *apiError) {
 		st = sst
@@ -342,6 +343,7 @@ func (s *Server) rotateSecret(r *request, body []byte) (any, *apiError) {
 		}
 		sec.addVersion(placeholder)
 		rotTok = newUUID() + "-" + randomString(alnum, 24)
+		invoking = lambdaARN
 		sec.rotation = &activeRotation{token: token, rotationToken: rotTok}
 		run = &RotationRun{SecretARN: sec.arn, Token: token, Immediately: immediately, Outcome: InProgress}
 		s.mu.Lock()
@@ -352,6 +354,7 @@ func (s *Server) rotateSecret(r *request, body []byte) (any, *apiError) {
 	if e != nil || run == nil {
 		return out, e
 	}
+	s.logInvoke(invoking, run.SecretARN)
 	if s.opts.AsyncRotation {
 		s.rotationStarted()
 		go func() {

@@ -50,6 +50,7 @@ func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, op 
 		return
 	}
 	req := &request{ctx: r.Context(), op: op, account: caller.creds.Account, region: region, caller: caller}
+	s.logSecretsManager(req, body)
 	f := s.count(op, req.account)
 	if f != nil {
 		switch f.Kind {

@@ -69,6 +69,10 @@ type Options struct {
 
 	// Now is the clock (credential expiry, dates). Default time.Now.
 	Now func() time.Time
+
+	// RequestLogFile, when set, receives every LoggedRequest as one JSON line
+	// (appended), besides Server.RequestLog.
+	RequestLogFile string
 }
 
 // Credentials are static AWS credentials issued by the emulator.
@@ -97,6 +101,8 @@ type Server struct {
 	roles     map[string]Role // role ARN -> role
 	functions map[string]Function
 	stores    map[storeKey]*store
+	reqLog    []LoggedRequest   // requestlog.go
+	orgs      map[string]string // account -> organization ID (requestlog.go)
 	faults    []*faultState
 	calls     map[callKey]int
 	total     int
@@ -325,6 +331,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &apiError{400, "SerializationException", "could not read the request body"})
 		return
 	}
+	s.logRDS(r, body)
 	target := r.Header.Get("X-Amz-Target")
 	switch {
 	case strings.HasPrefix(target, "secretsmanager."):

@@ -146,6 +146,11 @@ func (s *Server) assumeRole(r *request, form url.Values) (any, *apiError) {
 		}
 		duration = time.Duration(n) * time.Second
 	}
+	var extLogged *string
+	if hasExt {
+		extLogged = &ext
+	}
+	s.logAssumeRole(r, roleARN, extLogged)
 	s.mu.Lock()
 	role, ok := s.roles[roleARN]
 	s.mu.Unlock()

@@ -1,0 +1,19 @@
+// Package iam proves the IAM that Rotary ships: it renders the IAM policies of
+// template.yaml, infra/member-role.yaml, infra/per-account.yaml and the
+// examples under infra/examples with example parameters (resolving the
+// CloudFormation intrinsics), maps every request the local AWS emulator
+// (test/localaws) logged to the identity, trust, resource and key policies
+// that AWS would evaluate for it, and asks a real IAM policy evaluator,
+// @cloud-copilot/iam-simulate run by Node.js (oracle.mjs), for the decision.
+//
+// The tests give two verdicts: every request the functions make in the
+// representative scenarios (central and per-account, single user, alternating
+// users with an ordinary and an RDS-managed master, SaaS with its admin
+// secret, customer managed keys) must be allowed, and every request of the
+// hostile tenant's attacks must be denied. A failure names the request, the
+// policy and the statement that decided.
+//
+// The evaluator is AGPL-3.0 licensed. It is a test tool only: installed into
+// test/iam/node_modules by `npm ci` from the pinned package-lock.json, run as
+// a separate process, never linked into or shipped with the functions.
+package iam
