@@ -136,12 +136,12 @@ func EvaluatePolicy(doc string, cfg Config, env Env, account string) []PolicyFin
 // confines reports whether a statement's conditions confine its principals
 // to the organization, the fleet's accounts or a network path. Only positive
 // operators confine (StringEquals, StringLike, ArnEquals, ArnLike, with or
-// without ForAnyValue/ForAllValues and IfExists is not confining).
+// without ForAnyValue/ForAllValues; IfExists variants do not confine).
 func confines(cond map[string]map[string]json.RawMessage, cfg Config, known func(string) bool) (bool, string) {
 	for op, kv := range cond {
 		o := strings.ToLower(op)
 		o = strings.TrimPrefix(strings.TrimPrefix(o, "forallvalues:"), "foranyvalue:")
-		if strings.HasSuffix(o, "ifexists") || !slices.Contains([]string{"stringequals", "stringlike", "arnequals", "arnlike", "stringequalsignorecase"}, o) {
+		if !slices.Contains([]string{"stringequals", "stringlike", "arnequals", "arnlike", "stringequalsignorecase"}, o) {
 			continue
 		}
 		for k, raw := range kv {
