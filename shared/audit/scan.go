@@ -194,6 +194,10 @@ func (sc *scan) count(op string) {
 }
 
 func (sc *scan) logError(ctx context.Context, msg, account, region, secretARN string, err error) {
+	sc.log(ctx, slog.LevelError, msg, account, region, secretARN, err)
+}
+
+func (sc *scan) log(ctx context.Context, level slog.Level, msg, account, region, secretARN string, err error) {
 	if sc.Logger == nil {
 		return
 	}
@@ -201,7 +205,7 @@ func (sc *scan) logError(ctx context.Context, msg, account, region, secretARN st
 	if secretARN != "" {
 		attrs = append(attrs, slog.String("secretArn", secretARN))
 	}
-	sc.Logger.LogAttrs(ctx, slog.LevelError, msg, attrs...)
+	sc.Logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 func (sc *scan) unreachable(ctx context.Context, account, region, what string, err error) {
@@ -318,7 +322,7 @@ func (sc *scan) secret(ctx context.Context, client SecretsManagerAPI, account, r
 	}
 	sc.mu.Unlock()
 	if vanished {
-		sc.logError(ctx, "audit: secret skipped", account, region, s.ARN, errVanished)
+		sc.log(ctx, slog.LevelInfo, "audit: secret skipped", account, region, s.ARN, errVanished)
 		return
 	}
 	fs := Evaluate(sc.Config, sc.env, sc.now, s)
