@@ -16,8 +16,8 @@ import (
 
 // Metric names of the audit's EMF records.
 const (
-	MetricFindings       = "Findings"       // dimensions {Account, Check} and {Severity}
-	MetricHighFindings   = "HighFindings"   // findings at high or critical, same dimensions
+	MetricFindings       = "Findings"       // dimension sets {Account, Check} and, once per run for every severity, {Severity}
+	MetricHighFindings   = "HighFindings"   // findings at high or critical, same dimension sets
 	MetricSecretsAudited = "SecretsAudited" // dimension {Account}
 )
 
@@ -123,9 +123,9 @@ func LogFinding(ctx context.Context, logger *slog.Logger, f Finding) {
 		slog.String("detail", f.Detail))
 }
 
-// EmitMetrics writes the report's EMF records: per account and check (and
-// severity) the number of findings and of high findings, and per account
-// the number of secrets audited. Dimension values come only from the closed
+// EmitMetrics writes the report's EMF records: per account and check the
+// number of findings and of high findings; per severity (all of them, zero
+// included) the same totals; per account the number of secrets audited. Dimension values come only from the closed
 // sets: known check ids, severity names and 12-digit account IDs.
 func (r *Report) EmitMetrics(m *Metrics, now time.Time) {
 	r.emit(m.m, now)
@@ -143,28 +143,37 @@ func (r *Report) emit(m *logging.Metrics, now time.Time) {
 	type key struct {
 		account string
 		check   Check
-		sev     Severity
 	}
-	counts := map[key]int{}
+	counts, high := map[key]int{}, map[key]int{}
 	var keys []key
+	bySev := map[Severity][2]int{}
 	for _, f := range r.Findings {
 		if !accountRE.MatchString(f.Account) || !f.Check.Known() || f.Severity < Info || f.Severity > Critical {
 			continue
 		}
-		k := key{f.Account, f.Check, f.Severity}
+		k := key{f.Account, f.Check}
 		if counts[k] == 0 {
 			keys = append(keys, k)
 		}
 		counts[k]++
+		c := bySev[f.Severity]
+		c[0]++
+		if f.Severity >= High {
+			high[k]++
+			c[1]++
+		}
+		bySev[f.Severity] = c
 	}
 	for _, k := range keys {
-		high := 0.0
-		if k.sev >= High {
-			high = float64(counts[k])
-		}
-		m.Counts(now, [][]string{{"Account", "Check"}, {"Severity"}},
-			map[string]string{"Account": k.account, "Check": string(k.check), "Severity": k.sev.String()},
-			map[string]float64{MetricFindings: float64(counts[k]), MetricHighFindings: high})
+		m.Counts(now, [][]string{{"Account", "Check"}},
+			map[string]string{"Account": k.account, "Check": string(k.check)},
+			map[string]float64{MetricFindings: float64(counts[k]), MetricHighFindings: float64(high[k])})
+	}
+	// Every severity, zero included, once per run: the high-findings alarm
+	// sees the run even when it found nothing.
+	for sev := Info; sev <= Critical; sev++ {
+		m.Counts(now, [][]string{{"Severity"}}, map[string]string{"Severity": sev.String()},
+			map[string]float64{MetricFindings: float64(bySev[sev][0]), MetricHighFindings: float64(bySev[sev][1])})
 	}
 	accounts := make([]string, 0, len(r.Summary.ByAccount))
 	for a := range r.Summary.ByAccount {
