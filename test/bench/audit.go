@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -198,14 +197,37 @@ func RunAudit(ctx context.Context, bin string, cfg AuditConfig) (AuditResult, er
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("run audit: %w", err)
+	}
+	// The peak RSS is the process's own VmHWM, read until it exits:
+	// rusage's ru_maxrss of a child can include the parent's pages at fork.
+	done, stopped := make(chan struct{}), make(chan struct{})
+	var hwm int64
+	go func() {
+		defer close(stopped)
+		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		for {
+			if b, err := os.ReadFile(status); err == nil {
+				if v := vmHWM(string(b)); v > hwm {
+					hwm = v
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
 	wall := time.Since(start)
+	close(done)
+	<-stopped
 	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 1) {
 		return res, fmt.Errorf("run audit: %w\n%s", err, stderr.String())
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.PeakRSSKiB = ru.Maxrss
-	}
+	res.PeakRSSKiB = hwm
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var sum struct {
 		Summary audit.Summary `json:"summary"`
@@ -244,4 +266,16 @@ func RunAudit(ctx context.Context, bin string, cfg AuditConfig) (AuditResult, er
 	}
 	rec.mu.Unlock()
 	return res, nil
+}
+
+// vmHWM reads VmHWM (KiB) from a /proc/<pid>/status text.
+func vmHWM(status string) int64 {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var n int64
+			_, _ = fmt.Sscanf(strings.TrimSpace(v), "%d", &n)
+			return n
+		}
+	}
+	return 0
 }
