@@ -3,11 +3,15 @@ package audit_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/shared/audit"
+	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
@@ -125,4 +129,38 @@ func TestThrottlingMissesNothing(t *testing.T) {
 		t.Errorf("findings under throttling %v\nwithout %v (want 12 aws-managed-key)", b, a)
 	}
 	t.Logf("requests %d for 36 secrets (throttled ones included)", w.aws.TotalCalls())
+}
+
+// TestThrottledBeyondRetries: an account whose ListSecrets stays throttled
+// past the SDK's attempts becomes account-unreachable, a secret whose policy
+// read stays throttled becomes secret-unreadable, and the rest is audited.
+func TestThrottledBeyondRetries(t *testing.T) {
+	w := newWorld(t)
+	w.clean(memberA, "app/a")
+	throttled := w.clean(memberB, "app/b")
+	w.clean(home, "app/h")
+	w.aws.InjectFault(localaws.Fault{Operation: "ListSecrets", Account: memberA, Kind: localaws.Throttle})
+	w.aws.InjectFault(localaws.Fault{Operation: "GetResourcePolicy", Account: memberB, Kind: localaws.Throttle})
+	sc := w.scanner(testConfig())
+	base := w.aws.AWSConfig(w.aws.DefaultCredentials(), region)
+	base.Retryer = func() aws.Retryer { // the real retryer, with short waits
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 3
+			o.MaxBackoff = time.Millisecond
+			o.RateLimiter = ratelimit.None
+		})
+	}
+	sc.Clients = audit.AWSXClients{Clients: awsx.New(base, awsx.Config{Mode: awsx.ModeCentral, RoleName: roleName, ExternalID: externalID,
+		AllowedAccounts: []string{memberA, memberB}, HomeAccount: home})}
+	rep := sc.Run(t.Context())
+	got := byARN(rep.Findings)
+	if fs := got[""]; len(fs) != 1 || fs[0].Account != memberA || fs[0].Check != audit.AccountUnreachable {
+		t.Errorf("account findings %+v, want %s unreachable", fs, memberA)
+	}
+	if fs := got[throttled]; len(fs) != 1 || fs[0].Check != audit.SecretUnreadable {
+		t.Errorf("throttled secret: findings %+v, want secret-unreadable", fs)
+	}
+	if rep.Summary.SecretsByAccount[home] != 1 || rep.Summary.SecretsByAccount[memberB] != 1 {
+		t.Errorf("secrets by account %v, want home and member B audited", rep.Summary.SecretsByAccount)
+	}
 }

@@ -210,8 +210,12 @@ func overdue(cfg Config, now time.Time, s *Secret) (string, bool) {
 		return "", false
 	}
 	what := "last rotated on " + date(last)
-	if !ever {
+	switch {
+	case !ever && s.RotationEnabled:
 		what = "never rotated since its creation on " + date(last)
+	case !ever:
+		// LastRotatedDate is not returned while rotation is off.
+		what = "no rotation recorded since its creation on " + date(last)
 	}
 	if s.RotationEnabled {
 		if every := interval(s); every > 0 {
