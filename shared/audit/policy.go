@@ -206,7 +206,7 @@ func strings1(raw json.RawMessage) ([]string, bool) {
 func shorten(s string) string {
 	const max = 120
 	if len(s) > max {
-		return s[:max] + "…"
+		s = s[:max] + "…"
 	}
-	return s
+	return strings.ToValidUTF8(s, "?")
 }
