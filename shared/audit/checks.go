@@ -173,11 +173,7 @@ func Evaluate(cfg Config, env Env, now time.Time, s *Secret) []Finding {
 
 	for _, r := range s.Replicas {
 		if strings.EqualFold(r.Status, "Failed") {
-			msg := r.Message
-			if len(msg) > 200 {
-				msg = msg[:200] + "…"
-			}
-			add(ReplicationFailed, High, fmt.Sprintf("replica in %s failed: %s", r.Region, msg))
+			add(ReplicationFailed, High, fmt.Sprintf("replica in %s failed: %s", shorten(r.Region), shorten(r.Message)))
 		}
 	}
 	return out
