@@ -93,3 +93,34 @@ func TestAuditIAMReadsNoValue(t *testing.T) {
 		t.Errorf("AuditSchedule default %q, want daily", d)
 	}
 }
+
+// TestSavedQueries: the three Logs Insights queries exist and filter on the
+// messages the code writes.
+func TestSavedQueries(t *testing.T) {
+	res := parse(t, "template.yaml").Get("Resources")
+	want := map[string]string{
+		"Rotary/audit findings by account": `message = "audit finding"`,
+		"Rotary/failing rotations":         `check in ["rotation-stuck", "rotation-overdue"]`,
+		"Rotary/rotation failures in the last 24 h by account and error (set the range to 24 h)": `message = "rotation step failed"`,
+	}
+	found := 0
+	for _, id := range res.Keys {
+		r := res.Get(id)
+		if r.Get("Type").Str() != "AWS::Logs::QueryDefinition" {
+			continue
+		}
+		p := r.Get("Properties")
+		needle, ok := want[p.Get("Name").Str()]
+		if !ok {
+			t.Errorf("%s: unexpected query %q", id, p.Get("Name").Str())
+			continue
+		}
+		found++
+		if q := p.Get("QueryString").Str(); !strings.Contains(q, needle) {
+			t.Errorf("%s: query %q does not filter on %s", id, q, needle)
+		}
+	}
+	if found != len(want) {
+		t.Errorf("%d saved queries, want %d", found, len(want))
+	}
+}
