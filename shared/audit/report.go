@@ -60,12 +60,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "\n%d findings in %d secrets of %d accounts (%s)", s.Findings, s.Secrets, s.Accounts, strings.Join(s.Regions, ", "))
+	fmt.Fprintf(w, "\n%s in %s of %s (%s)", plural(s.Findings, "finding"), plural(s.Secrets, "secret"), plural(s.Accounts, "account"), strings.Join(s.Regions, ", "))
 	if s.AccountsFailed > 0 {
-		fmt.Fprintf(w, "; %d accounts not fully audited", s.AccountsFailed)
+		fmt.Fprintf(w, "; %s not fully audited", plural(s.AccountsFailed, "account"))
 	}
 	if s.Vanished > 0 {
-		fmt.Fprintf(w, "; %d secrets deleted during the audit", s.Vanished)
+		fmt.Fprintf(w, "; %s deleted during the audit", plural(s.Vanished, "secret"))
 	}
 	fmt.Fprintln(w)
 	var checks []Check
@@ -187,4 +187,11 @@ func (r *Report) emit(m *logging.Metrics, now time.Time) {
 		m.Counts(now, [][]string{{"Account"}}, map[string]string{"Account": a},
 			map[string]float64{MetricSecretsAudited: float64(r.Summary.SecretsByAccount[a])})
 	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
