@@ -89,7 +89,9 @@ func Evaluate(cfg Config, env Env, now time.Time, s *Secret) []Finding {
 			Check: c, Severity: sev, Detail: detail + "; fix: " + c.Info().Fix})
 	}
 	deleted := !s.Deleted.IsZero()
-	managed := s.OwningService != "" // rotation managed by RDS, Redshift, …
+	// Rotation is managed by RDS, Redshift, … (OwningService), or, for a
+	// replica, in the primary region, where the primary is audited.
+	managed := s.OwningService != "" || (s.PrimaryRegion != "" && s.PrimaryRegion != s.Region)
 
 	if !s.RotationEnabled && !deleted && !managed {
 		d := "automatic rotation is off"

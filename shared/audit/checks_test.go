@@ -45,6 +45,13 @@ var checkCases = []checkCase{
 			w.plant(memberB, a, localaws.SecretState{OwningService: "rds"})
 			return a
 		}},
+	{audit.RotationDisabled, audit.Medium, // twin: a replica, whose rotation is the primary region's
+		func(w *world, n string) string { return w.create(memberA, n, map[string]string{"team": "x"}, cmk) },
+		func(w *world, n string) string {
+			a := w.create(memberA, n, map[string]string{"team": "x"}, cmk)
+			w.plant(memberA, a, localaws.SecretState{PrimaryRegion: "eu-west-1"})
+			return a
+		}},
 	{audit.RotationOverdue, audit.High,
 		func(w *world, n string) string {
 			a := w.clean(memberA, n)
