@@ -42,6 +42,9 @@ FORCE:
 build-CentralFunction:
 	CGO_ENABLED=0 GOOS=$(GOOS_LAMBDA) GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/central
 
+build-AuditFunction:
+	CGO_ENABLED=0 GOOS=$(GOOS_LAMBDA) GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/audit
+
 build-RotationFunction:
 	CGO_ENABLED=0 GOOS=$(GOOS_LAMBDA) GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(ROTARY_FUNCTION)
 

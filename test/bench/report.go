@@ -38,6 +38,7 @@ type Report struct {
 	Functions []FunctionFigures `json:"functions"`
 	Fleet     *fleet.Result     `json:"fleet,omitempty"`    // in-process central engine
 	FleetRIE  *fleet.Result     `json:"fleetRIE,omitempty"` // built central function under the RIE
+	Audit     *AuditResult      `json:"audit,omitempty"`    // fleet audit at scale (built functions/audit)
 }
 
 // RotatorFigures are one rotator's per-rotation counts and per-step costs on
@@ -119,6 +120,10 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if r.FleetRIE != nil {
 		fmt.Fprintln(w, "  built central function under the RIE: "+r.FleetRIE.Summary())
+	}
+	if r.Audit != nil {
+		fmt.Fprintln(w, "\nFleet audit (built functions/audit, central mode, metadata only; every account through its member role)")
+		fmt.Fprintln(w, "  "+r.Audit.Summary())
 	}
 }
 

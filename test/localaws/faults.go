@@ -22,6 +22,9 @@ const (
 	AppliedThenFailed
 	// Latency delays the call by Fault.Latency, then serves it normally.
 	Latency
+	// AccessDenied answers AccessDeniedException (HTTP 400; STS: AccessDenied,
+	// 403), as IAM does for a call no policy allows. The SDK does not retry it.
+	AccessDenied
 )
 
 // String returns the kind's name.
@@ -35,6 +38,8 @@ func (k FaultKind) String() string {
 		return "AppliedThenFailed"
 	case Latency:
 		return "Latency"
+	case AccessDenied:
+		return "AccessDenied"
 	}
 	return "FaultKind(?)"
 }
@@ -64,7 +69,7 @@ type faultState struct {
 // InjectFault adds a fault; faults are checked in the order they were added
 // and the first one that fires applies.
 func (s *Server) InjectFault(f Fault) {
-	if f.Kind < Throttle || f.Kind > Latency {
+	if f.Kind < Throttle || f.Kind > AccessDenied {
 		panic("localaws: InjectFault: unknown FaultKind")
 	}
 	s.mu.Lock()

@@ -330,6 +330,7 @@ func (s *Server) rotateSecret(r *request, body []byte) (any, *apiError) {
 		}
 		now := s.now()
 		sec.rotationSet, sec.rotationOn, sec.lambdaARN = true, true, lambdaARN
+		sec.lastChanged = now
 		if in.RotationRules != nil {
 			sec.rules = in.RotationRules
 			sec.nextRotation = now.Add(every)

@@ -60,6 +60,9 @@ func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, op 
 		case InternalError:
 			writeJSONError(w, &apiError{500, "InternalServiceError", "An error occurred on the server side."})
 			return
+		case AccessDenied:
+			writeJSONError(w, errf(400, "AccessDeniedException", "User: %s is not authorized to perform: secretsmanager:%s because no identity-based policy allows the secretsmanager:%s action", caller.arn, op, op))
+			return
 		case Latency:
 			sleep(r.Context(), f.Latency)
 		}
@@ -320,6 +323,9 @@ type secretDesc struct {
 	VersionIDsToStages     map[string][]string `json:"VersionIdsToStages,omitempty"`
 	SecretVersionsToStages map[string][]string `json:"SecretVersionsToStages,omitempty"`
 	CreatedDate            *epoch              `json:"CreatedDate,omitempty"`
+	OwningService          string              `json:"OwningService,omitempty"`
+	PrimaryRegion          string              `json:"PrimaryRegion,omitempty"`
+	ReplicationStatus      []ReplicaStatus     `json:"ReplicationStatus,omitempty"`
 }
 
 func (sec *secretRec) describe() secretDesc {
@@ -335,6 +341,9 @@ func (sec *secretRec) describe() secretDesc {
 		DeletedDate:       ep(sec.deleted),
 		CreatedDate:       ep(sec.created),
 		Tags:              slices.Clone(sec.tags),
+		OwningService:     sec.owner,
+		PrimaryRegion:     sec.primary,
+		ReplicationStatus: slices.Clone(sec.replicas),
 	}
 	if sec.rotationSet {
 		on := sec.rotationOn
@@ -854,6 +863,7 @@ func (s *Server) listSecrets(r *request, body []byte) (any, *apiError) {
 		for _, sec := range page {
 			d := sec.describe()
 			d.SecretVersionsToStages, d.VersionIDsToStages = d.VersionIDsToStages, nil
+			d.ReplicationStatus = nil
 			out.SecretList = append(out.SecretList, d)
 		}
 		out.NextToken = next

@@ -49,6 +49,10 @@ type secretRec struct {
 	versions     map[string]*version
 	order        []string        // version IDs, oldest first
 	rotation     *activeRotation // set while a RotateSecret-driven rotation runs
+	policy       *string         // resource policy (PutResourcePolicy or planted)
+	primary      string          // PrimaryRegion of a replicated secret
+	replicas     []ReplicaStatus // ReplicationStatus (planted)
+	owner        string          // OwningService (planted)
 }
 
 // version is one secret version; a RotateSecret placeholder has no value.

@@ -75,6 +75,9 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, form url.Value
 		case InternalError:
 			writeXMLError(w, &apiError{500, "InternalFailure", "An internal error occurred."})
 			return
+		case AccessDenied:
+			writeXMLError(w, errf(403, "AccessDenied", "User: %s is not authorized to perform: sts:%s", caller.arn, action))
+			return
 		case Latency:
 			sleep(r.Context(), f.Latency)
 		}

@@ -31,7 +31,10 @@ func main() {
 	rieSecrets := flag.Int("fleet-rie-secrets", 1000, "secrets in the fleet run through the built central function (0: skip)")
 	rieCopies := flag.Int("fleet-rie-copies", 4, "warm copies of the central function under the RIE")
 	arch := flag.String("arch", "arm64", "GOARCH of the size measurement (the Lambda build)")
+	auditAccounts := flag.Int("audit-accounts", 20, "member accounts in the audit scale run (0: skip)")
+	auditSecrets := flag.Int("audit-secrets", 1000, "secrets per account in the audit scale run")
 	flag.Parse()
+	auditCfg = bench.AuditConfig{Accounts: *auditAccounts, SecretsPerAccount: *auditSecrets, Seed: 4}
 	if err := run(*out, *secrets, *accounts, *arch, *rieSecrets, *rieCopies); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
@@ -88,7 +91,11 @@ func run(out string, secrets, accounts int, arch string, rieSecrets, rieCopies i
 		}
 		f := byName[fn]
 		if f == nil {
-			rep.Functions = append(rep.Functions, bench.FunctionFigures{Function: fn, Note: "size only (SaaS provider fakes are internal to rotators/saas)"})
+			note := "size only (SaaS provider fakes are internal to rotators/saas)"
+			if fn == "audit" {
+				note = "size only (the audit's run is under Fleet audit)"
+			}
+			rep.Functions = append(rep.Functions, bench.FunctionFigures{Function: fn, Note: note})
 			f = &rep.Functions[len(rep.Functions)-1]
 			for i := range rep.Functions {
 				byName[rep.Functions[i].Function] = &rep.Functions[i]
@@ -123,6 +130,18 @@ func run(out string, secrets, accounts int, arch string, rieSecrets, rieCopies i
 		}
 		rep.FleetRIE = &fr2
 	}
+	if auditCfg.Accounts > 0 {
+		fmt.Fprintf(os.Stderr, "== fleet audit (%d accounts x %d secrets, 5%% throttled)\n", auditCfg.Accounts, auditCfg.SecretsPerAccount)
+		bin, err := lambdarie.BuildFunction(ctx, work, "audit")
+		if err != nil {
+			return err
+		}
+		ar, err := bench.RunAudit(ctx, bin, auditCfg)
+		if err != nil {
+			return err
+		}
+		rep.Audit = &ar
+	}
 	rep.Generated = time.Now().UTC().Format(time.RFC3339)
 
 	rep.Print(os.Stdout)
@@ -137,11 +156,17 @@ func run(out string, secrets, accounts int, arch string, rieSecrets, rieCopies i
 	if fr.Lost != 0 {
 		return fmt.Errorf("the fleet run lost %d credentials", fr.Lost)
 	}
+	if rep.Audit != nil && (rep.Audit.Missed || rep.Audit.ValueReads != 0) {
+		return fmt.Errorf("the audit scale run missed findings or read values: %s", rep.Audit.Summary())
+	}
 	if rep.FleetRIE != nil && rep.FleetRIE.Lost != 0 {
 		return fmt.Errorf("the fleet run under the RIE lost %d credentials", rep.FleetRIE.Lost)
 	}
 	return nil
 }
+
+// auditCfg sizes the audit scale run (flags -audit-accounts, -audit-secrets).
+var auditCfg bench.AuditConfig
 
 // functions lists functions/<name> directories (not internal).
 func functions(root string) ([]string, error) {

@@ -124,7 +124,7 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("Rotary demo: rotate real PostgreSQL and MariaDB credentials across AWS accounts, on this machine.\n")
 	out.printf("Nothing here talks to AWS or the internet: Secrets Manager and STS are emulated on 127.0.0.1.\n\n")
 
-	out.printf("Step 1/6  Checking the tools the demo needs\n")
+	out.printf("Step 1/7  Checking the tools the demo needs\n")
 	if missing := checkTools(); len(missing) > 0 {
 		out.printf("\nMissing:\n")
 		for _, m := range missing {
@@ -140,7 +140,7 @@ func run(ctx context.Context, undo *cleanups) int {
 	}
 	undo.add("removed "+dir, func() { _ = os.RemoveAll(dir) })
 
-	out.printf("\nStep 2/6  Building functions/central and the Lambda Runtime Interface Emulator for this machine\n")
+	out.printf("\nStep 2/7  Building functions/central and the Lambda Runtime Interface Emulator for this machine\n")
 	out.printf("          (the first run compiles everything; this can take a minute or two)\n")
 	var rieBin, central string
 	var pg rig.Postgres
@@ -171,7 +171,7 @@ func run(ctx context.Context, undo *cleanups) int {
 	}
 	out.printf("  ✓ built %s and the RIE in %s\n", rel(central, dir), time.Since(t0).Round(time.Second))
 
-	out.printf("\nStep 3/6  Throwaway database servers (password authentication enforced, TLS from a fresh CA)\n")
+	out.printf("\nStep 3/7  Throwaway database servers (password authentication enforced, TLS from a fresh CA)\n")
 	out.printf("  ✓ PostgreSQL on %s — %s; a wrong password is refused\n", pg.Addr(), pg.DB.Version)
 	out.printf("  ✓ MariaDB    on %s — %s; a wrong password is refused\n", maria.Addr(), maria.DB.Version)
 	bundle := filepath.Join(dir, "ca-bundle.pem")
@@ -179,7 +179,7 @@ func run(ctx context.Context, undo *cleanups) int {
 		return fail(err)
 	}
 
-	out.printf("\nStep 4/6  Local AWS with three accounts, and the central function under the RIE\n")
+	out.printf("\nStep 4/7  Local AWS with three accounts, and the central function under the RIE\n")
 	w := rig.NewWorld(localaws.Options{})
 	undo.add("stopped the central function (RIE) and local AWS", w.Close)
 	out.printf("  ✓ local AWS (Secrets Manager + STS) on %s\n", w.URL)
@@ -200,7 +200,7 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("  ✓ %s under the RIE at %s\n", fn.ARN, fn.InvokeURL)
 	out.printf("      ROTARY_MODE=central ROTARY_ALLOWED_ACCOUNTS=%s,%s ROTARY_ROLE_NAME=%s\n", rig.MemberA, rig.MemberB, rig.RoleName)
 
-	out.printf("\nStep 5/6  Creating database users and their secrets in the member accounts\n")
+	out.printf("\nStep 5/7  Creating database users and their secrets in the member accounts\n")
 	cases := []rig.Case{
 		{Name: "orders/postgres-single", Account: rig.MemberA, Target: pg, Strategy: rotators.SingleUser},
 		{Name: "orders/postgres-multi", Account: rig.MemberB, Target: pg, Strategy: rotators.AlternatingUsers},
@@ -221,7 +221,7 @@ func run(ctx context.Context, undo *cleanups) int {
 		out.printf("  ✓ %-24s account %s  %-8s %-17s user %s%s\n", c.Name, c.Account, c.Target.Engine(), c.Strategy, s.User, extra)
 	}
 
-	out.printf("\nStep 6/6  Rotating each secret: RotateSecret → the central function (createSecret, setSecret, testSecret, finishSecret)\n")
+	out.printf("\nStep 6/7  Rotating each secret: RotateSecret → the central function (createSecret, setSecret, testSecret, finishSecret)\n")
 	stopFollow := fn.Follow(showLogLine)
 	defer stopFollow()
 	var rows []row
@@ -280,12 +280,17 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.mu.Lock()
 	_ = tw.Flush()
 	out.mu.Unlock()
+	auditFailed, err := auditFleet(ctx, w, fn)
+	if err != nil {
+		return fail(err)
+	}
+	failed += auditFailed
 	out.printf("\n")
 	if failed > 0 {
 		out.printf("✗ %d check(s) failed (see above). Total time %s.\n", failed, time.Since(start).Round(time.Second))
 		return 1
 	}
-	out.printf("✓ Every credential was rotated across accounts and verified against its database. Total time %s.\n", time.Since(start).Round(time.Second))
+	out.printf("✓ Every credential was rotated across accounts and verified against its database, and the audit found the planted stuck rotation and the secret without rotation. Total time %s.\n", time.Since(start).Round(time.Second))
 	return 0
 }
 
