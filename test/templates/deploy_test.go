@@ -22,7 +22,8 @@ var deployments = []deployment{
 	{"central, listed member accounts", "template.yaml", map[string]string{
 		"AllowedAccounts": "222222222222,333333333333", "MemberAccountIds": "222222222222,333333333333"}},
 	{"central, organization, any account opted in", "template.yaml", map[string]string{
-		"AllowedAccounts": "*", "OrgId": "o-abcdef1234", "MemberInvokeScope": "any-account"}},
+		"AllowedAccounts": "*", "OrgId": "o-abcdef1234", "MemberInvokeScope": "any-account",
+		"AuditAccounts": "222222222222,333333333333"}},
 	{"central, rotation enablers", "template.yaml", map[string]string{
 		"AllowedAccounts": "222222222222", "MemberAccountIds": "222222222222",
 		"RotationEnablerRoleArns": "arn:aws:iam::222222222222:role/deploy,arn:aws:iam::222222222222:role/ci/pipeline"}},

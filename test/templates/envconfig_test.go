@@ -331,7 +331,8 @@ func TestTemplateRules(t *testing.T) {
 		params map[string]string
 		rule   string
 	}{
-		{"template.yaml", map[string]string{"AllowedAccounts": "*", "MemberInvokeScope": "any-account"}, "WildcardNeedsOrganization"},
+		{"template.yaml", map[string]string{"AllowedAccounts": "*", "MemberInvokeScope": "any-account", "AuditAccounts": "222222222222"}, "WildcardNeedsOrganization"},
+		{"template.yaml", map[string]string{"AllowedAccounts": "*", "OrgId": "o-abcdef1234", "MemberInvokeScope": "any-account"}, "AuditWildcardNeedsAccounts"},
 		{"template.yaml", map[string]string{"AllowedAccounts": "222222222222"}, "MemberAccountsNeedInvokePermissions"},
 		{"template.yaml", map[string]string{"SubnetIds": "subnet-0123456789abcdef0"}, "SecurityGroupsWithSubnets"},
 		{"template.yaml", map[string]string{"SecurityGroupIds": "sg-0123456789abcdef0"}, "SubnetsWithSecurityGroups"},
