@@ -11,7 +11,7 @@ FUZZTIME ?= 10s
 # Function built by build-RotationFunction (infra/per-account.yaml).
 ROTARY_FUNCTION ?= postgres-single
 
-.PHONY: all build test test-short lint fmt vet staticcheck bench fuzz chaos demo schemas clean check-tools help
+.PHONY: all build test test-short lint fmt vet staticcheck tidy bench fuzz chaos demo schemas clean check-tools help
 
 all: lint test build
 
@@ -19,7 +19,7 @@ help:
 	@echo "make demo   - rotate real PostgreSQL and MariaDB credentials across accounts, locally"
 	@echo "make test   - run every test (starts throwaway databases, the AWS emulator, moto_server and the Lambda RIE)"
 	@echo "make build  - build every function into dist/<fn>/bootstrap and dist/<fn>.zip (ARCH=$(ARCH))"
-	@echo "make lint   - gofmt, go vet, staticcheck"
+	@echo "make lint   - gofmt, go vet, staticcheck, go mod tidy -diff"
 	@echo "make bench  - benchmark report (API calls, logins, allocations, cold start, size)"
 	@echo "make fuzz   - run every fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make chaos  - the full chaos suite"
@@ -50,8 +50,8 @@ test: check-tools
 check-tools:
 	@./scripts/check-tools.sh
 
-## lint: formatting, vet, staticcheck (run through go tool: nothing to install)
-lint: fmt vet staticcheck
+## lint: formatting, vet, staticcheck (run through go tool: nothing to install), go.mod/go.sum tidy
+lint: fmt vet staticcheck tidy
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -61,6 +61,11 @@ vet:
 
 staticcheck:
 	$(GO) tool staticcheck ./...
+
+# tidy: go.mod and go.sum are exactly what `go mod tidy` writes (direct requirements marked direct);
+# prints the diff and fails otherwise.
+tidy:
+	$(GO) mod tidy -diff
 
 ## bench: the benchmark report (table on stdout, JSON in .bench/report.json)
 bench: check-tools
