@@ -18,6 +18,7 @@ all: lint test build
 help:
 	@echo "make demo   - rotate real PostgreSQL and MariaDB credentials across accounts, locally"
 	@echo "make test   - run every test (starts throwaway databases, the AWS emulator, moto_server and the Lambda RIE)"
+	@echo "make test-short - the fast tier: every test that needs no server (under a minute)"
 	@echo "make build  - build every function into dist/<fn>/bootstrap and dist/<fn>.zip (ARCH=$(ARCH))"
 	@echo "make lint   - gofmt, go vet, staticcheck, go mod tidy -diff"
 	@echo "make bench  - benchmark report (API calls, logins, allocations, cold start, size)"
@@ -46,6 +47,10 @@ build-RotationFunction:
 ## test: every test, integration and end-to-end included
 test: check-tools
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-short: the fast tier, every test that needs no server (no database, moto_server or RIE; those skip)
+test-short:
+	$(GO) test -short -count=1 ./...
 
 check-tools:
 	@./scripts/check-tools.sh
