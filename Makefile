@@ -11,15 +11,16 @@ FUZZTIME ?= 10s
 # Function built by build-RotationFunction (infra/per-account.yaml).
 ROTARY_FUNCTION ?= postgres-single
 
-.PHONY: all build test test-short lint fmt vet staticcheck bench fuzz chaos demo schemas templates clean check-tools help iam
+.PHONY: all build test test-short lint fmt vet staticcheck tidy bench fuzz chaos demo schemas templates clean check-tools help iam
 
 all: lint test build
 
 help:
 	@echo "make demo   - rotate real PostgreSQL and MariaDB credentials across accounts, locally"
 	@echo "make test   - run every test (starts throwaway databases, the AWS emulator, moto_server and the Lambda RIE)"
+	@echo "make test-short - the fast tier: every test that needs no server (under a minute)"
 	@echo "make build  - build every function into dist/<fn>/bootstrap and dist/<fn>.zip (ARCH=$(ARCH))"
-	@echo "make lint   - gofmt, go vet, staticcheck"
+	@echo "make lint   - gofmt, go vet, staticcheck, go mod tidy -diff"
 	@echo "make templates - cfn-lint and the SAM transform on every template, and the deployment checks"
 	@echo "make bench  - benchmark report (API calls, logins, allocations, cold start, size)"
 	@echo "make fuzz   - run every fuzz target for FUZZTIME=$(FUZZTIME)"
@@ -62,6 +63,10 @@ test/iam/node_modules: test/iam/package-lock.json test/iam/package.json
 	cd test/iam && npm ci --no-audit --no-fund
 	@touch $@
 
+## test-short: the fast tier, every test that needs no server (no database, moto_server or RIE; those skip)
+test-short:
+	$(GO) test -short -count=1 ./...
+
 check-tools:
 	@./scripts/check-tools.sh
 
@@ -72,8 +77,8 @@ templates:
 	@./scripts/check-tools.sh templates
 	$(GO) test -count=1 ./test/templates/...
 
-## lint: formatting, vet, staticcheck (run through go tool: nothing to install)
-lint: fmt vet staticcheck
+## lint: formatting, vet, staticcheck (run through go tool: nothing to install), go.mod/go.sum tidy
+lint: fmt vet staticcheck tidy
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -83,6 +88,11 @@ vet:
 
 staticcheck:
 	$(GO) tool staticcheck ./...
+
+# tidy: go.mod and go.sum are exactly what `go mod tidy` writes (direct requirements marked direct);
+# prints the diff and fails otherwise.
+tidy:
+	$(GO) mod tidy -diff
 
 ## bench: the benchmark report (table on stdout, JSON in .bench/report.json)
 bench: check-tools

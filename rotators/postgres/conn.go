@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +63,7 @@ type Stats struct {
 // connector opens connections and counts them.
 type connector struct {
 	cfg    Config
-	roots  *x509.CertPool
+	roots  func() (*x509.CertPool, error) // cfg.roots, once
 	logins atomic.Int64
 	failed atomic.Int64
 }
@@ -72,11 +73,10 @@ func newConnector(cfg Config) (*connector, error) {
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	roots, err := cfg.roots()
-	if err != nil {
+	if err := cfg.checkCABundle(); err != nil {
 		return nil, err
 	}
-	return &connector{cfg: cfg, roots: roots}, nil
+	return &connector{cfg: cfg, roots: sync.OnceValues(cfg.roots)}, nil
 }
 
 // Stats returns the login counters since the rotator was made.
@@ -156,7 +156,11 @@ func (c *connector) connect(ctx context.Context, ep endpoint, user, password str
 	cfg.TLSConfig = nil
 	cfg.KerberosSrvName, cfg.KerberosSpn = "", ""
 	if ep.tls {
-		cfg.TLSConfig = &tls.Config{RootCAs: c.roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
+		roots, err := c.roots()
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLSConfig = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
 		cfg.SSLNegotiation = "postgres"
 	}
 	// Tell a TLS failure from the rest: the dial succeeded but the connection

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -145,8 +147,11 @@ func (c *Clients) SecretsManager(ctx context.Context, secretARN, token string) (
 	return c.client(loc, creds), nil
 }
 
-// HomeAccount returns the function's own account: ROTARY_HOME_ACCOUNT, or the
-// result of one STS GetCallerIdentity call, cached once it succeeds.
+// HomeAccount returns the function's own account: ROTARY_HOME_ACCOUNT; else
+// the account of the invoked function's ARN, which the Lambda runtime gives
+// every invocation (lambdacontext), so a cold start makes no STS call; else
+// (outside Lambda: tests, manual runs) the result of one STS
+// GetCallerIdentity call. The first answer is cached.
 func (c *Clients) HomeAccount(ctx context.Context) (string, error) { return c.homeAccount(ctx) }
 
 func (c *Clients) homeAccount(ctx context.Context) (string, error) {
@@ -154,6 +159,12 @@ func (c *Clients) homeAccount(ctx context.Context) (string, error) {
 	defer c.homeMu.Unlock()
 	if c.home != "" {
 		return c.home, nil
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		if acct, ok := functionAccount(lc.InvokedFunctionArn); ok {
+			c.home = acct
+			return acct, nil
+		}
 	}
 	out, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
@@ -165,6 +176,16 @@ func (c *Clients) homeAccount(ctx context.Context) (string, error) {
 	}
 	c.home = acct
 	return acct, nil
+}
+
+// functionAccount returns the account of a Lambda function ARN,
+// arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>].
+func functionAccount(arn string) (string, bool) {
+	parts := strings.SplitN(arn, ":", 7)
+	if len(parts) != 7 || parts[0] != "arn" || parts[1] == "" || parts[2] != "lambda" || parts[5] != "function" || parts[6] == "" {
+		return "", false
+	}
+	return parts[4], validAccountID(parts[4])
 }
 
 // roleCredentials returns the one credentials cache for roleARN.

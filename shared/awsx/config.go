@@ -33,7 +33,7 @@ const (
 	EnvExternalID      = "ROTARY_EXTERNAL_ID"       // optional ExternalId for AssumeRole
 	EnvAllowedAccounts = "ROTARY_ALLOWED_ACCOUNTS"  // comma-separated account IDs, or * with ROTARY_ORG_ID
 	EnvOrgID           = "ROTARY_ORG_ID"            // AWS Organizations ID (o-…)
-	EnvHomeAccount     = "ROTARY_HOME_ACCOUNT"      // the function's own account; saves an STS call
+	EnvHomeAccount     = "ROTARY_HOME_ACCOUNT"      // the function's own account; default: the invoked function ARN's
 	EnvSMEndpoint      = "SECRETS_MANAGER_ENDPOINT" // Secrets Manager endpoint, as in AWS's rotation templates
 	EnvFunctionName    = "AWS_LAMBDA_FUNCTION_NAME" // set by Lambda; used in the STS session name
 )
@@ -65,8 +65,9 @@ type Config struct {
 	AllowAnyAccount bool
 	// OrgID is the AWS Organizations ID that member accounts belong to.
 	OrgID string
-	// HomeAccount is the function's own account. Empty means "ask STS
-	// GetCallerIdentity once, on first need".
+	// HomeAccount is the function's own account. Empty means "on first need,
+	// take the account of the invoked function's ARN, or outside Lambda ask
+	// STS GetCallerIdentity once" (see Clients.HomeAccount).
 	HomeAccount string
 	// SecretsManagerEndpoint, when set, is the base endpoint of every Secrets
 	// Manager client (AWS templates' SECRETS_MANAGER_ENDPOINT).

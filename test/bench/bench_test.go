@@ -132,6 +132,7 @@ func mariaSubject(t *testing.T, alternating bool) bench.Subject {
 // ARCHITECTURE.md as counts: at most 8 Secrets Manager calls per
 // single-user rotation, two logins and no failed login on the happy path.
 func TestFigures(t *testing.T) {
+	dbtest.NeedsServers(t)
 	full := os.Getenv(envFull) != ""
 	n := 3
 	if full {

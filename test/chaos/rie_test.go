@@ -134,6 +134,7 @@ type rieCase struct {
 }
 
 func runRIE(t *testing.T, c rieCase, s rieSchedule) {
+	dbtest.NeedsServers(t)
 	chaos.Counter.Add(1)
 	bins, err := builds()
 	if err != nil {
@@ -266,6 +267,7 @@ func rieSchedules(calls chaos.StepCalls, triggers []string) []rieSchedule {
 // ROTARY_CHAOS=full runs every kill point of the three functions (generic,
 // postgres-single, mysql-single).
 func TestKilledUnderRIE(t *testing.T) {
+	dbtest.NeedsServers(t)
 	t.Parallel()
 	genericCalls := chaos.StepCalls{
 		localaws.StepCreate: {"DescribeSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},

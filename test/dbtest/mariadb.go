@@ -50,11 +50,13 @@ type MariaDB struct {
 var mariadbBinaries = []string{"mariadb-install-db", "mariadbd"}
 
 // StartMariaDB starts a fresh server for t, stopped and deleted when t ends. It
-// fails t (never skips) when MariaDB is not installed. Before returning it
-// checks that a wrong root password is rejected over TCP and the right one
-// accepted, so every suite runs against a server that enforces passwords.
+// fails t (never skips) when MariaDB is not installed; only -short skips it
+// (NeedsServers). Before returning it checks that a wrong root password is
+// rejected over TCP and the right one accepted, so every suite runs against a
+// server that enforces passwords.
 func StartMariaDB(t testing.TB) *MariaDB {
 	t.Helper()
+	NeedsServers(t)
 	ca := NewCA(t)
 	m, err := startMariaDB(ca, t.TempDir())
 	if err != nil {
@@ -77,6 +79,7 @@ var sharedMaria struct {
 // test process dies.
 func SharedMariaDB(t testing.TB) *MariaDB {
 	t.Helper()
+	NeedsServers(t)
 	sharedMaria.once.Do(func() {
 		dir, err := os.MkdirTemp("", "dbtest-mariadb-")
 		if err != nil {

@@ -52,6 +52,7 @@ type Postgres struct {
 // SharedPostgres, which starts one server per test binary.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	NeedsServers(t)
 	p, err := launchPostgres(NewCA(t))
 	if err != nil {
 		t.Fatalf("dbtest: start PostgreSQL: %v", err)
@@ -74,6 +75,7 @@ var shared struct {
 // that share the server must create their own roles and tables.
 func SharedPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	NeedsServers(t)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.pg == nil && shared.err == nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +43,10 @@ func TestMain(m *testing.M) {
 	// Start every build now, so they overlap with the database servers'
 	// start-up; a test needing a binary waits for its build only.
 	buildCtx, buildCancel = context.WithCancel(context.Background())
-	prebuild()
+	flag.Parse()
+	if !testing.Short() { // -short skips every test here (dbtest.NeedsServers)
+		prebuild()
+	}
 	code := m.Run()
 	buildCancel() // builds a -run selection did not need
 	prebuilding.Wait()
@@ -55,6 +59,9 @@ func TestMain(m *testing.M) {
 // built returns the binary for key, building it with fn on first use.
 // t may be nil (prebuild): then a failure is only recorded.
 func built(t *testing.T, key string, fn func(ctx context.Context) (string, error)) string {
+	if t != nil {
+		dbtest.NeedsServers(t)
+	}
 	v, _ := builds.LoadOrStore(key, &buildResult{})
 	b := v.(*buildResult)
 	b.once.Do(func() {
@@ -102,6 +109,7 @@ func dropTokenFunction(t *testing.T) string {
 // bundle trusting both.
 func targets(t *testing.T) (rig.Postgres, rig.MariaDB, string) {
 	t.Helper()
+	dbtest.NeedsServers(t) // here, not in the goroutines below
 	var pg rig.Postgres
 	var maria rig.MariaDB
 	var wg sync.WaitGroup

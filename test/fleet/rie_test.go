@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotary-secrets/rotary/test/dbtest"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/fleet"
 )
@@ -14,6 +15,7 @@ import (
 // credential cache, so each member account sees at most one AssumeRole per
 // copy.
 func TestSmallFleetUnderRIE(t *testing.T) {
+	dbtest.NeedsServers(t)
 	dir := t.TempDir()
 	rie, err := lambdarie.BuildRIE(t.Context(), dir)
 	if err != nil {

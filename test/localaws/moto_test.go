@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rotary-secrets/rotary/test/dbtest"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
@@ -27,6 +28,7 @@ import (
 // missing binary fails the test: CI must have it.
 func startMoto(t *testing.T) string {
 	t.Helper()
+	dbtest.NeedsServers(t)
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		t.Fatalf("moto_server is not on PATH: the differential suite needs it (pip install 'moto[server]'): %v", err)

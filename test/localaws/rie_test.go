@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/rotary-secrets/rotary/test/dbtest"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
@@ -68,6 +69,7 @@ func freePort(t *testing.T) string {
 // URL once the RIE accepts connections.
 func startRIE(t *testing.T, env ...string) string {
 	t.Helper()
+	dbtest.NeedsServers(t)
 	dir, err := buildRIE()
 	if err != nil {
 		t.Fatalf("building the Lambda Runtime Interface Emulator and the test function: %v", err)

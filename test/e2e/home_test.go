@@ -1,0 +1,57 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/localaws"
+)
+
+// rieAccount is the account of every function ARN the RIE hands the runtime
+// (arn:aws:lambda:us-east-1:012345678912:function:<AWS_LAMBDA_FUNCTION_NAME>).
+const rieAccount = "012345678912"
+
+// TestAccountModeNoSTSUnderRIE: a built function in account mode without
+// ROTARY_HOME_ACCOUNT takes its account from the invoked function's ARN, so a
+// cold start and a whole rotation make no STS call at all.
+func TestAccountModeNoSTSUnderRIE(t *testing.T) {
+	rie, boot := rieBinary(t), function(t, "generic")
+	aws0 := localaws.Start(t)
+	creds := aws0.AddAccount(rieAccount)
+	fn, err := lambdarie.Start(t.Context(), rie, boot, []string{
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+		"AWS_ENDPOINT_URL=" + aws0.URL,
+		"AWS_LAMBDA_FUNCTION_NAME=generic",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fn.Stop)
+	const fnARN = "arn:aws:lambda:us-east-1:" + rieAccount + ":function:generic"
+	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
+	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
+	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("e2e/home"), SecretString: aws.String(secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(fnARN)}); err != nil {
+		t.Fatal(err)
+	}
+	runs := aws0.Rotations(aws.ToString(out.ARN))
+	if len(runs) != 1 || runs[0].Outcome != localaws.Succeeded {
+		t.Fatalf("rotation runs = %+v\nfunction logs:\n%s", runs, fn.Logs())
+	}
+	for _, op := range []string{"GetCallerIdentity", "AssumeRole"} {
+		if n := aws0.Calls(op, ""); n != 0 {
+			t.Errorf("%s calls = %d, want 0 (account mode, account from the invoked function's ARN)", op, n)
+		}
+	}
+}
