@@ -327,20 +327,27 @@ func (s *Server) handle(rw net.Conn) {
 	if i := strings.IndexByte(user, 0); i >= 0 {
 		user = user[:i]
 	}
-	login, ok := s.authenticate(c, user, scramble)
-	s.mu.Lock()
-	s.log = append(s.log, login)
-	s.mu.Unlock()
-	if !ok || c.ok() != nil {
+	if !s.authenticate(c, user, scramble) || c.ok() != nil {
 		return
 	}
 	s.commands(c, user)
 }
 
 // authenticate runs the auth exchange for user after the handshake response
-// and reports what the client revealed; false ends the connection.
-func (s *Server) authenticate(c *conn, user string, scramble []byte) (Login, bool) {
+// and records what the client revealed (before any answer reaches the
+// client, so a test sees it as soon as the client returns); false ends the
+// connection.
+func (s *Server) authenticate(c *conn, user string, scramble []byte) bool {
 	l := Login{User: user, Plugin: "mysql_native_password", TLS: c.tls}
+	s.mu.Lock()
+	idx := len(s.log)
+	s.log = append(s.log, l)
+	s.mu.Unlock()
+	store := func() {
+		s.mu.Lock()
+		s.log[idx] = l
+		s.mu.Unlock()
+	}
 	mode := s.cfg.Auth
 	for _, u := range s.cfg.Accept {
 		if u == user {
@@ -349,6 +356,7 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) (Login, boo
 	}
 	switchTo := func(plugin string) bool {
 		l.Plugin = plugin
+		store()
 		p := append([]byte{0xfe}, plugin...)
 		p = append(p, 0)
 		p = append(p, scramble...)
@@ -373,62 +381,66 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) (Login, boo
 	}
 	switch mode {
 	case AuthAcceptAny:
-		return l, true
+		store()
+		return true
 	case AuthClearText:
 		if !switchTo("mysql_clear_password") {
-			return l, false
+			return false
 		}
 		p, err := c.read()
 		if err != nil {
-			return l, false
+			return false
 		}
 		l.Password = string(bytes.TrimSuffix(p, []byte{0}))
-		return l, true
+		store()
+		return true
 	case AuthSHA256:
 		if !switchTo("sha256_password") {
-			return l, false
+			return false
 		}
 		p, err := c.read()
 		if err != nil {
-			return l, false
+			return false
 		}
 		if len(p) == 1 && p[0] == 1 { // public key request
 			if c.write(pemKey()) != nil {
-				return l, false
+				return false
 			}
 			if p, err = c.read(); err != nil {
-				return l, false
+				return false
 			}
 		}
 		l.Password = reveal(p)
-		return l, true
+		store()
+		return true
 	case AuthCachingSHA2Full:
 		if !switchTo("caching_sha2_password") {
-			return l, false
+			return false
 		}
 		if _, err := c.read(); err != nil { // the scramble: reveals nothing
-			return l, false
+			return false
 		}
 		if c.write([]byte{1, 4}) != nil { // perform full authentication
-			return l, false
+			return false
 		}
 		p, err := c.read()
 		if err != nil {
-			return l, false
+			return false
 		}
 		if len(p) == 1 && p[0] == 2 { // public key request
 			if c.write(pemKey()) != nil {
-				return l, false
+				return false
 			}
 			if p, err = c.read(); err != nil {
-				return l, false
+				return false
 			}
 		}
 		l.Password = reveal(p)
-		return l, true
+		store()
+		return true
 	}
 	_ = c.fail(1045, "Access denied")
-	return l, false
+	return false
 }
 
 // commands answers COM_QUERY: SELECT VERSION() and SELECT CURRENT_USER()
