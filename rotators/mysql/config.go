@@ -39,6 +39,9 @@ type Config struct {
 	// ConnectTimeout bounds each connection attempt; zero means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Endpoints resolves the database endpoint of a master secret without
+	// host (RDS-managed); nil refuses such master secrets.
+	Endpoints EndpointResolver
 }
 
 // ConfigFromEnv reads a Config from the environment through getenv
