@@ -632,3 +632,7 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 func (r *Rotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
 	return rotators.FinishResponse{}, nil
 }
+
+// EndpointResolver returns the resolver SetEndpointResolver installed, for
+// start-up tests.
+func (r *Rotator) EndpointResolver() EndpointResolver { return r.cfg.Endpoints }
