@@ -7,11 +7,13 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -52,6 +54,7 @@ type session struct {
 	srv    server
 	user   string
 	scrubs []string
+	c      *counters // the rotator's, for Stats().Retries
 	// password is the one the session logged in with, set by loginChain for
 	// MySQL's REPLACE clause. Never print it.
 	password string
@@ -135,7 +138,7 @@ func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scru
 		}
 		return nil, scrubErr(classify(err, e), secrets)
 	}
-	s := &session{db: db, conn: conn, user: user, scrubs: secrets}
+	s := &session{db: db, conn: conn, user: user, scrubs: secrets, c: &r.stats}
 	var version string
 	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		s.close()
@@ -185,12 +188,64 @@ func (s *session) close() {
 	_ = s.db.Close()
 }
 
-// exec runs st; op names it in errors.
+// exec runs st; op names it in errors. A transient server error (deadlock,
+// lock wait timeout; see isTransient) is retried on the same connection with
+// bounded, jittered backoff within ctx: the server rolled the statement back,
+// and every statement this package sends may run again.
 func (s *session) exec(ctx context.Context, op string, st statement) error {
-	if _, err := s.conn.ExecContext(ctx, st.query, st.args...); err != nil {
-		return fmt.Errorf("%s: %w", op, scrubErr(err, append(slices.Clip(s.scrubs), st.hidden...)))
+	for attempt := 1; ; attempt++ {
+		_, err := s.conn.ExecContext(ctx, st.query, st.args...)
+		if err == nil {
+			return nil
+		}
+		if !isTransient(err) || attempt >= maxAttempts || !wait(ctx, backoff(attempt)) {
+			return fmt.Errorf("%s: %w", op, scrubErr(err, append(slices.Clip(s.scrubs), st.hidden...)))
+		}
+		if s.c != nil {
+			s.c.retries.Add(1)
+		}
 	}
-	return nil
+}
+
+// maxAttempts bounds how often exec runs a statement that keeps failing
+// with a transient error.
+const maxAttempts = 5
+
+// backoff is the wait before attempt+1: 100ms doubling to at most 2s, with
+// up to 50% jitter so that concurrent rotations do not retry in step.
+func backoff(attempt int) time.Duration {
+	d := min(100*time.Millisecond<<(attempt-1), 2*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+// wait sleeps for d unless ctx ends first; it reports whether it slept.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// isTransient reports whether err is a server error after which the same
+// statement can simply run again: the server rolled it back because of
+// another session's locks.
+func isTransient(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1205, // ER_LOCK_WAIT_TIMEOUT
+		1213, // ER_LOCK_DEADLOCK
+		1637, // ER_TOO_MANY_CONCURRENT_TRXS
+		1689: // ER_LOCK_ABORTED
+		return true
+	}
+	return false
 }
 
 // lines runs a SHOW statement that returns one text column per row.

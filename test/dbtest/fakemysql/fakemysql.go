@@ -81,6 +81,17 @@ type Config struct {
 	// TLS, when set, is offered to clients (CLIENT_SSL); clients that ask
 	// are served over it.
 	TLS *tls.Config
+	// Fail answers queries with server errors, as a server under lock
+	// contention does (1213 deadlock, 1205 lock wait timeout).
+	Fail []Failure
+}
+
+// Failure makes the first Times queries starting with Prefix
+// (case-insensitive) fail with server error Code; Times 0 means every one.
+type Failure struct {
+	Prefix string
+	Code   uint16
+	Times  int
 }
 
 // Login is one authentication attempt the server saw.
@@ -109,6 +120,7 @@ type Server struct {
 	log  []Login
 	qs   []string
 	stal int
+	fail []int // per Config.Fail: how many times it fired
 	open map[net.Conn]bool
 	done bool
 }
@@ -137,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, cfg: cfg, key: key, ln: ln, open: map[net.Conn]bool{}}
+	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, cfg: cfg, key: key, ln: ln, open: map[net.Conn]bool{}, fail: make([]int, len(cfg.Fail))}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -480,7 +492,9 @@ func (s *Server) commands(c *conn, user string) {
 			return
 		}
 		upper := strings.ToUpper(strings.TrimSpace(q))
-		switch {
+		switch code := s.failure(q); {
+		case code != 0:
+			err = c.fail(code, "injected failure")
 		case upper == "SELECT VERSION()":
 			err = c.row("VERSION()", s.cfg.Version)
 		case upper == "SELECT CURRENT_USER()":
@@ -494,6 +508,19 @@ func (s *Server) commands(c *conn, user string) {
 			return
 		}
 	}
+}
+
+// failure returns the error code q must fail with, or 0.
+func (s *Server) failure(q string) uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.cfg.Fail {
+		if len(q) >= len(f.Prefix) && strings.EqualFold(q[:len(f.Prefix)], f.Prefix) && (f.Times == 0 || s.fail[i] < f.Times) {
+			s.fail[i]++
+			return f.Code
+		}
+	}
+	return 0
 }
 
 func (s *Server) stalls(q string) bool {
