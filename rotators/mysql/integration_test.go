@@ -433,6 +433,7 @@ func TestAccountHostMustBeProven(t *testing.T) {
 				if m.UserExists(t, user+CloneSuffix, victimHost) {
 					t.Fatal("the other host's account was cloned")
 				}
+				mustLogin(t, m, held) // refused before anything changed
 			})
 		}
 	}

@@ -229,6 +229,15 @@ func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error 
 	if as == asPending {
 		return nil // already set by an earlier attempt
 	}
+	if h, ok := req.Current.Get(KeyAccountHost); ok {
+		// testSecret would refuse the account afterwards; refuse it before
+		// its password changes.
+		if _, host, err := s.currentUser(ctx); err != nil {
+			return err
+		} else if host != h {
+			return fmt.Errorf("%w: %s %q is not the host of the account the current credentials log in as (%q)", ErrConfusedDeputy, KeyAccountHost, h, host)
+		}
+	}
 	// SHOW CREATE USER is allowed for one's own account on MySQL and MariaDB.
 	plugin := ""
 	if !s.srv.MariaDB {
