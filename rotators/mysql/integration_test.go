@@ -282,6 +282,9 @@ func TestMultiUserRotation(t *testing.T) {
 		if vs.current.Username != clone {
 			t.Fatalf("current user = %q, want %q", vs.current.Username, clone)
 		}
+		if got, want := r.Stats(), (Stats{Logins: 3}); got != want {
+			t.Errorf("Stats() = %+v, want %+v (current, master, pending in testSecret; none failed)", got, want)
+		}
 		mustLogin(t, m, vs.current)
 		mustLogin(t, m, vs.previous) // AWSPREVIOUS keeps working until the next rotation
 		sameGrants(t)
