@@ -90,23 +90,47 @@ func TestNoPasswordRevealed(t *testing.T) {
 }
 
 // TestStalledServerBoundedByContext: a server that accepts the login and
-// never answers the password statement fails the step when ctx ends, even
-// with read timeouts far longer than the deadline.
+// never answers the password statement (or the master's first statement)
+// fails the step when ctx ends, even with read timeouts far longer than the
+// deadline.
 func TestStalledServerBoundedByContext(t *testing.T) {
-	fake := fakemysql.Start(t, fakemysql.Config{Version: "10.11.6-MariaDB", Stall: []string{"SET PASSWORD"}})
-	r := NewSingleUser(Config{Passwords: password.Default(password.MySQLExclude), ConnectTimeout: 10 * time.Minute})
 	off := false
-	cur := secret.Value{Engine: "mariadb", Host: fake.Host, Port: fake.Port, Username: "app", Password: newPassword(t), SSL: &off}
-	pending := cur.Clone()
-	pending.Password = newPassword(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	_, err := r.Set(ctx, setRequest(cur, pending))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Set() = %v, want context.DeadlineExceeded", err)
+	tests := []struct {
+		name  string
+		stall string
+		multi bool
+	}{
+		{name: "single user, password statement", stall: "SET PASSWORD"},
+		{name: "single user, first statement", stall: ""},
+		{name: "alternating users, master's statement", stall: "SHOW CREATE USER", multi: true},
 	}
-	if fake.Stalled() != 1 {
-		t.Fatalf("stalled statements = %d, want 1 (the password statement)", fake.Stalled())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := fakemysql.Start(t, fakemysql.Config{Version: "10.11.6-MariaDB", Stall: []string{tc.stall}})
+			cfg := Config{Passwords: password.Default(password.MySQLExclude), ConnectTimeout: 10 * time.Minute}
+			cur := secret.Value{Engine: "mariadb", Host: fake.Host, Port: fake.Port, Username: "app", Password: newPassword(t), SSL: &off}
+			r := NewSingleUser(cfg)
+			pending := cur.Clone()
+			pending.Password = newPassword(t)
+			req := setRequest(cur, pending)
+			if tc.multi {
+				r = NewMultiUser(cfg)
+				cur.MasterARN = "arn:master"
+				pending = cur.Clone()
+				pending.Username, pending.Password = "app_clone", newPassword(t)
+				req = setRequest(cur, pending)
+				req.Master = loader(secret.Value{Username: "admin", Password: newPassword(t), Host: fake.Host, Port: fake.Port, SSL: &off}, true)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			_, err := r.Set(ctx, req)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Set() = %v, want context.DeadlineExceeded", err)
+			}
+			if fake.Stalled() != 1 {
+				t.Fatalf("stalled statements = %d, want 1", fake.Stalled())
+			}
+		})
 	}
 }
 
