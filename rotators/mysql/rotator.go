@@ -54,7 +54,9 @@ func (r *Rotator) Stats() Stats { return r.stats.snapshot() }
 var ErrNoWorkingPassword = errors.New("none of the current, pending or previous passwords is accepted")
 
 // ErrConfusedDeputy is wrapped when the secrets point the master at an account
-// or server the rotated secret does not own.
+// the rotated secret does not own: another user, a host other than the one
+// the current credentials log in on, or credentials that do not log in.
+// Servers are checked by ErrEndpointMismatch and ErrNoMasterEndpoint.
 var ErrConfusedDeputy = errors.New("refused: the secrets do not describe the same account")
 
 // checkUserSecret validates what every strategy needs from a user secret,
