@@ -191,3 +191,49 @@ func TestMasterTLSNotInherited(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviousPasswordPinned: AWSPREVIOUS's password is tried only at the
+// endpoint AWSPREVIOUS names. Someone who can write AWSCURRENT (but not read
+// the secret) must not have the function send the previous password to the
+// host they put in AWSCURRENT.
+func TestPreviousPasswordPinned(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	owned := newTestUser(t, m, dbtest.NewMySQLUserName("prev"), "%")
+	tests := []struct {
+		name     string
+		prevHost string
+		want     error
+	}{
+		{name: "previous names the same server", prevHost: m.Host},
+		{name: "previous names another server", prevHost: "db.example.internal", want: ErrNoWorkingPassword},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewSingleUser(testConfig(m))
+			cur := owned.Clone()
+			cur.Password = newPassword(t) // does not log in
+			prev := owned.Clone()
+			prev.Host = tc.prevHost
+			pending := cur.Clone()
+			pending.Password = newPassword(t)
+			req := setRequest(cur, pending)
+			req.Previous = loader(prev, true)
+			_, err := r.Set(t.Context(), req)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Set: %v", err)
+				}
+				mustLogin(t, m, pending)
+				owned.Password = pending.Password
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Set() = %v, want %v", err, tc.want)
+			}
+			if got := r.Stats().Logins; got != 2 {
+				t.Fatalf("%d logins, want 2 (current and pending only)", got)
+			}
+			mustLogin(t, m, owned)
+		})
+	}
+}

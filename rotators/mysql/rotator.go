@@ -180,9 +180,15 @@ const (
 // loginChain logs in as the user with the current password, then the pending
 // one, then the previous one, stopping at the first that works. Only a
 // rejected password moves on to the next; a network or TLS failure ends the
-// chain at once.
+// chain at once. Each login uses the TLS setting of the version whose
+// password it sends, and the previous password is tried only when its
+// version names the current one's host and port.
 func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, previous rotators.Loader) (*session, loggedInAs, error) {
 	e, err := endpointOf(cur)
+	if err != nil {
+		return nil, 0, err
+	}
+	pe, err := endpointOf(pending)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -195,7 +201,7 @@ func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, pre
 	if !errors.Is(err, ErrAccessDenied) {
 		return nil, 0, fmt.Errorf("connect as current user: %w", err)
 	}
-	s, err = r.connect(ctx, e, pending.Username, pending.Password, all...)
+	s, err = r.connect(ctx, pe, pending.Username, pending.Password, all...)
 	if err == nil {
 		return s, asPending, nil
 	}
@@ -207,9 +213,11 @@ func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, pre
 		if lerr != nil {
 			return nil, 0, fmt.Errorf("load previous value: %w", lerr)
 		}
-		if ok && prev.Username == cur.Username && prev.Password != "" && prev.Password != cur.Password {
+		prevEP, perr := endpointOf(prev)
+		if ok && perr == nil && strings.EqualFold(prevEP.host, e.host) && prevEP.port == e.port &&
+			prev.Username == cur.Username && prev.Password != "" && prev.Password != cur.Password {
 			all = append(all, prev.Password)
-			s, err = r.connect(ctx, e, cur.Username, prev.Password, all...)
+			s, err = r.connect(ctx, prevEP, cur.Username, prev.Password, all...)
 			if err == nil {
 				s.password = prev.Password
 				return s, asPrevious, nil
@@ -572,7 +580,7 @@ func (r *Rotator) setDual(ctx context.Context, req rotators.SetRequest) error {
 		// The stored hash cannot be read or checked here. Repeating the
 		// statements would discard AWSCURRENT (now the secondary), so ask the
 		// server instead: if the pending password logs in, it is the primary.
-		e, err := endpointOf(cur)
+		e, err := endpointOf(pending)
 		if err != nil {
 			return err
 		}
