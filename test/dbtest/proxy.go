@@ -121,9 +121,23 @@ func (p *FaultProxy) handle(client net.Conn) {
 	}
 	defer server.Close()
 	done := make(chan struct{}, 2)
+	// cut is set before a statement that fires After is forwarded: from then
+	// on nothing the server sends reaches the client, however fast it answers.
+	var cut atomic.Bool
 	go func() { // server -> client
-		_, _ = io.Copy(client, server)
-		done <- struct{}{}
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 && !cut.Load() {
+				if _, werr := client.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
 	}()
 	go func() { // client -> server, watching for the trigger
 		defer func() { done <- struct{}{} }()
@@ -137,6 +151,9 @@ func (p *FaultProxy) handle(client net.Conn) {
 					_ = server.Close()
 					_ = client.Close()
 					return
+				}
+				if fire && hook == nil {
+					cut.Store(true)
 				}
 				if _, werr := server.Write(chunk); werr != nil {
 					return
