@@ -39,6 +39,9 @@ type Config struct {
 	// ConnectTimeout bounds each connection attempt; zero means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Endpoints resolves the database endpoint of a master secret without
+	// host (RDS-managed); nil refuses such master secrets.
+	Endpoints EndpointResolver
 }
 
 // ConfigFromEnv reads a Config from the environment through getenv
@@ -90,12 +93,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 type Stats struct {
 	Logins       int64 // every connection attempt
 	FailedLogins int64 // attempts that did not end in an open session
+	Retries      int64 // statements run again after a transient server error (deadlock, lock wait timeout)
 }
 
 type counters struct {
-	logins, failed atomic.Int64
+	logins, failed, retries atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
-	return Stats{Logins: c.logins.Load(), FailedLogins: c.failed.Load()}
+	return Stats{Logins: c.logins.Load(), FailedLogins: c.failed.Load(), Retries: c.retries.Load()}
 }

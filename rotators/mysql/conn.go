@@ -7,10 +7,13 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -51,6 +54,7 @@ type session struct {
 	srv    server
 	user   string
 	scrubs []string
+	c      *counters // the rotator's, for Stats().Retries
 	// password is the one the session logged in with, set by loginChain for
 	// MySQL's REPLACE clause. Never print it.
 	password string
@@ -86,10 +90,29 @@ func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scru
 	cfg.ReadTimeout, cfg.WriteTimeout = 2*cfg.Timeout, 2*cfg.Timeout
 	cfg.InterpolateParams = true
 	cfg.AllowFallbackToPlaintext = false
-	cfg.AllowCleartextPasswords = false
+	// The password leaves this process only in a form the peer cannot read,
+	// unless the connection is verified TLS to the secret's own host (the
+	// TLS config below always verifies): mysql_clear_password is answered
+	// only then, the pre-4.1 scramble never, and on a plaintext connection
+	// authGuard refuses the methods go-sql-driver would otherwise answer with
+	// the password encrypted to a key the server itself supplies
+	// (sha256_password, caching_sha2_password full authentication).
+	cfg.AllowCleartextPasswords = e.tls
+	cfg.AllowOldPasswords = false
+	cfg.AllowNativePasswords = true
 	cfg.Logger = mysql.Logger(discardLogger{})
+	var refused atomic.Bool
 	if e.tls {
 		cfg.TLS = &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: e.host, MinVersion: tls.VersionTLS12}
+	} else {
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &authGuard{Conn: c, refused: &refused}, nil
+		}
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
@@ -110,9 +133,12 @@ func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scru
 	}
 	if err != nil {
 		_ = db.Close()
+		if refused.Load() || errors.Is(err, mysql.ErrCleartextPassword) || errors.Is(err, mysql.ErrOldPassword) {
+			return nil, fmt.Errorf("%w: %w", ErrInsecureAuth, scrubErr(err, secrets))
+		}
 		return nil, scrubErr(classify(err, e), secrets)
 	}
-	s := &session{db: db, conn: conn, user: user, scrubs: secrets}
+	s := &session{db: db, conn: conn, user: user, scrubs: secrets, c: &r.stats}
 	var version string
 	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		s.close()
@@ -128,6 +154,13 @@ func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scru
 // ErrAccessDenied is wrapped when the server rejects a user name or password
 // (MySQL error 1045).
 var ErrAccessDenied = errors.New("access denied")
+
+// ErrInsecureAuth is wrapped when the server asked for the password in a form
+// the connection would reveal: mysql_clear_password without TLS, the pre-4.1
+// scramble, or, without TLS, sha256_password or caching_sha2_password full
+// authentication (the password encrypted to an RSA key the server itself
+// sends, so any server or man in the middle could read it). Nothing was sent.
+var ErrInsecureAuth = errors.New("refused: the server asked for the password in a form this connection would reveal (use verified TLS)")
 
 // ErrTLS is wrapped when TLS could not be set up or the server's certificate
 // did not verify. There is never a fallback to plaintext.
@@ -155,12 +188,64 @@ func (s *session) close() {
 	_ = s.db.Close()
 }
 
-// exec runs st; op names it in errors.
+// exec runs st; op names it in errors. A transient server error (deadlock,
+// lock wait timeout; see isTransient) is retried on the same connection with
+// bounded, jittered backoff within ctx: the server rolled the statement back,
+// and every statement this package sends may run again.
 func (s *session) exec(ctx context.Context, op string, st statement) error {
-	if _, err := s.conn.ExecContext(ctx, st.query, st.args...); err != nil {
-		return fmt.Errorf("%s: %w", op, scrubErr(err, append(slices.Clip(s.scrubs), st.hidden...)))
+	for attempt := 1; ; attempt++ {
+		_, err := s.conn.ExecContext(ctx, st.query, st.args...)
+		if err == nil {
+			return nil
+		}
+		if !isTransient(err) || attempt >= maxAttempts || !wait(ctx, backoff(attempt)) {
+			return fmt.Errorf("%s: %w", op, scrubErr(err, append(slices.Clip(s.scrubs), st.hidden...)))
+		}
+		if s.c != nil {
+			s.c.retries.Add(1)
+		}
 	}
-	return nil
+}
+
+// maxAttempts bounds how often exec runs a statement that keeps failing
+// with a transient error.
+const maxAttempts = 5
+
+// backoff is the wait before attempt+1: 100ms doubling to at most 2s, with
+// up to 50% jitter so that concurrent rotations do not retry in step.
+func backoff(attempt int) time.Duration {
+	d := min(100*time.Millisecond<<(attempt-1), 2*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+// wait sleeps for d unless ctx ends first; it reports whether it slept.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// isTransient reports whether err is a server error after which the same
+// statement can simply run again: the server rolled it back because of
+// another session's locks.
+func isTransient(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1205, // ER_LOCK_WAIT_TIMEOUT
+		1213, // ER_LOCK_DEADLOCK
+		1637, // ER_TOO_MANY_CONCURRENT_TRXS
+		1689: // ER_LOCK_ABORTED
+		return true
+	}
+	return false
 }
 
 // lines runs a SHOW statement that returns one text column per row.
@@ -263,6 +348,77 @@ func scrub(msg string, secrets []string) string {
 		i++
 	}
 	return b.String()
+}
+
+// authGuard watches the server's packets of a plaintext connection until
+// authentication ends, and cuts the connection before the driver sees a
+// request it would answer by revealing the password: an AuthSwitchRequest to
+// any method but mysql_native_password, client_ed25519 or
+// caching_sha2_password, or AuthMoreData other than caching_sha2_password's
+// fast-authentication success (full authentication and RSA public keys).
+type authGuard struct {
+	net.Conn
+	refused *atomic.Bool
+	buf     []byte // bytes of a server packet not yet complete
+	packets int
+	done    bool
+}
+
+// maxAuthPacket bounds what authGuard buffers; authentication packets are
+// small.
+const maxAuthPacket = 1 << 16
+
+// Read passes the server's bytes on once every complete packet among them is
+// allowed.
+func (g *authGuard) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	if g.done || n == 0 {
+		return n, err
+	}
+	g.buf = append(g.buf, p[:n]...)
+	for !g.done && len(g.buf) >= 4 {
+		size := int(g.buf[0]) | int(g.buf[1])<<8 | int(g.buf[2])<<16
+		if len(g.buf) < 4+size {
+			break
+		}
+		pkt := g.buf[4 : 4+size]
+		if g.packets > 0 { // packet 0 is the server's greeting
+			if !allowedAuthPacket(pkt) {
+				g.refused.Store(true)
+				_ = g.Conn.Close()
+				return 0, ErrInsecureAuth
+			}
+			g.done = pkt[0] == 0x00 || pkt[0] == 0xff // OK or ERR ends authentication
+		}
+		g.packets++
+		g.buf = g.buf[4+size:]
+	}
+	if g.done {
+		g.buf = nil
+	} else if len(g.buf) > maxAuthPacket {
+		g.refused.Store(true)
+		_ = g.Conn.Close()
+		return 0, ErrInsecureAuth
+	}
+	return n, err
+}
+
+// allowedAuthPacket reports whether a server packet during authentication
+// can be answered without revealing the password.
+func allowedAuthPacket(pkt []byte) bool {
+	if len(pkt) == 0 {
+		return false
+	}
+	switch pkt[0] {
+	case 0x00, 0xff: // OK, ERR
+		return true
+	case 0x01: // AuthMoreData: only caching_sha2_password's fast-auth success
+		return len(pkt) == 2 && pkt[1] == 3
+	case 0xfe: // AuthSwitchRequest
+		plugin, _, ok := strings.Cut(string(pkt[1:]), "\x00")
+		return ok && (plugin == pluginNative || plugin == "client_ed25519" || plugin == pluginCachingSHA2)
+	}
+	return false
 }
 
 // discardLogger silences the driver's own logging, which can print packets.

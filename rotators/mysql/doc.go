@@ -12,9 +12,18 @@
 //     rotates with zero downtime; refused on servers without it (MariaDB).
 //
 // Connections are opened with mysql.NewConnector and sql.OpenDB (no DSN
-// strings, no global TLS registry), with verified TLS unless the secret says
-// "ssl": false. The server's flavour and version are read once per connection
-// and pick the statements.
+// strings, no global TLS registry), with verified TLS unless the secret whose
+// credential the login sends says "ssl": false. The server's flavour and
+// version are read once per connection and pick the statements.
+//
+// Trust model: the master credential goes only to the master secret's own
+// endpoint, or, for a master secret without host, to the endpoint the
+// EndpointResolver (RDS) gives, and the user secret must name that endpoint
+// (ErrEndpointMismatch, ErrNoMasterEndpoint). The master acts only on the
+// host of the account the current credentials log in as (CURRENT_USER()). A
+// password is never answered to a request that would reveal it without
+// verified TLS (ErrInsecureAuth). Every statement runs under the caller's
+// context; deadlocks and lock wait timeouts are retried in place.
 //
 // What this package must not do: call AWS, log, or put a password, hash or
 // other secret value in an error, a log line or SQL text that has a pre-hashed

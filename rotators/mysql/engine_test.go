@@ -130,7 +130,11 @@ func TestEngineDroppedConnectionRetried(t *testing.T) {
 			old.Host, old.Port = splitAddr(t, proxy.Addr)
 			if tc.master {
 				t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(old.Username+CloneSuffix, "%")) })
-				old.MasterARN = env.CreateSecret(t, "master/"+old.Username, createMaster(t, m))
+				master := createMaster(t, m)
+				// The master secret names the same (proxied) endpoint,
+				// plaintext by its own choice.
+				master.Host, master.Port, master.SSL = old.Host, old.Port, &off
+				old.MasterARN = env.CreateSecret(t, "master/"+old.Username, master)
 			}
 			arn := env.CreateSecret(t, "mysql/drop/"+old.Username, old)
 			proxy.DropAfter(tc.trigger)

@@ -246,8 +246,9 @@ func normalisedGrants(t testing.TB, m *dbtest.MariaDB, user, host, as string) []
 func createMaster(t testing.TB, m *dbtest.MariaDB) secret.Value {
 	t.Helper()
 	master := newTestUser(t, m, dbtest.NewMySQLUserName("master"), "%", "GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION")
-	// RDS-managed master secrets hold only username and password.
-	return secret.Value{Username: master.Username, Password: master.Password}
+	// A self-managed master secret names its server; RDS-managed ones (see
+	// rdsMaster) hold only username and password.
+	return secret.Value{Username: master.Username, Password: master.Password, Host: m.Host, Port: m.Port}
 }
 
 func TestMultiUserRotation(t *testing.T) {
@@ -280,6 +281,9 @@ func TestMultiUserRotation(t *testing.T) {
 		}
 		if vs.current.Username != clone {
 			t.Fatalf("current user = %q, want %q", vs.current.Username, clone)
+		}
+		if got, want := r.Stats(), (Stats{Logins: 3}); got != want {
+			t.Errorf("Stats() = %+v, want %+v (current, master, pending in testSecret; none failed)", got, want)
 		}
 		mustLogin(t, m, vs.current)
 		mustLogin(t, m, vs.previous) // AWSPREVIOUS keeps working until the next rotation
@@ -359,14 +363,13 @@ func TestMultiUserAccountHost(t *testing.T) {
 	m := dbtest.SharedMariaDB(t)
 	r := NewMultiUser(testConfig(m))
 	tests := []struct {
-		name    string
-		host    string // the account's host part
-		key     bool   // whether the secret names it
-		setOnly bool   // the host does not match this client: run Create and Set only
+		name string
+		host string // the account's host part
+		key  bool   // whether the secret names it
 	}{
-		{name: "looked up", host: "127.0.0.1"},
+		{name: "from the proving login", host: "127.0.0.1"},
+		{name: "pattern from the proving login", host: "127.0.%"},
 		{name: "pattern from key", host: "127.0.%", key: true},
-		{name: "hostile from key", host: "x`'%\"y", key: true, setOnly: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,24 +379,9 @@ func TestMultiUserAccountHost(t *testing.T) {
 			if tc.key {
 				cur.Set(KeyAccountHost, tc.host)
 			}
-			if tc.setOnly {
-				// This client matches only '%': give the user an account
-				// there too, with the same password, so the current
-				// credentials log in (the guard checks that).
-				var hash string
-				if err := m.RootDB(t).QueryRowContext(t.Context(), "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = ?", user, tc.host).Scan(&hash); err != nil {
-					t.Fatal(err)
-				}
-				m.Exec(t, "CREATE USER "+account(user, "%")+" IDENTIFIED BY PASSWORD ?", hash)
-				t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(user, "%")) })
-			}
 			vs := &versions{current: cur, master: createMaster(t, m), hasMaster: true}
 			t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(user+CloneSuffix, tc.host)) })
-			if tc.setOnly {
-				if err := createAndSet(t, r, vs); err != nil {
-					t.Fatalf("create and set: %v", err)
-				}
-			} else if err := rotate(t, r, vs); err != nil {
+			if err := rotate(t, r, vs); err != nil {
 				t.Fatalf("rotate: %v", err)
 			}
 			if !m.UserExists(t, user+CloneSuffix, tc.host) {
@@ -406,6 +394,51 @@ func TestMultiUserAccountHost(t *testing.T) {
 				t.Fatalf("clone grants = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// authString returns the stored hash of user@host.
+func authString(t testing.TB, m *dbtest.MariaDB, user, host string) string {
+	t.Helper()
+	var hash string
+	if err := m.RootDB(t).QueryRowContext(t.Context(), "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = ?", user, host).Scan(&hash); err != nil {
+		t.Fatal(err)
+	}
+	return hash
+}
+
+// TestAccountHostMustBeProven: the holder of 'app'@'%' writes accountHost
+// naming another account of the same user ('app'@'10.0.%', or a host name
+// that needs quoting). The master must not reset or clone it: the accounts
+// the master changes are those of the host CURRENT_USER() reports after the
+// current credentials log in.
+func TestAccountHostMustBeProven(t *testing.T) {
+	m := dbtest.SharedMariaDB(t)
+	for _, victimHost := range []string{"10.0.%", "x`'%\"y"} {
+		for _, r := range []*Rotator{NewMultiUser(testConfig(m)), NewSingleUser(testConfig(m))} {
+			t.Run(r.Strategy()+" "+victimHost, func(t *testing.T) {
+				user := dbtest.NewMySQLUserName("held")
+				held := newTestUser(t, m, user, "%", "GRANT SELECT ON mysql.db TO %s")
+				newTestUser(t, m, user, victimHost, "GRANT ALL PRIVILEGES ON *.* TO %s")
+				victimHash := authString(t, m, user, victimHost)
+				t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(user+CloneSuffix, victimHost)) })
+				cur := held
+				cur.MasterARN = "arn:master"
+				cur.Set(KeyAccountHost, victimHost)
+				vs := &versions{current: cur, master: createMaster(t, m), hasMaster: true}
+				err := rotate(t, r, vs)
+				if !errors.Is(err, ErrConfusedDeputy) {
+					t.Fatalf("rotate() = %v, want ErrConfusedDeputy", err)
+				}
+				if got := authString(t, m, user, victimHost); got != victimHash {
+					t.Fatal("the other host's account got a new password")
+				}
+				if m.UserExists(t, user+CloneSuffix, victimHost) {
+					t.Fatal("the other host's account was cloned")
+				}
+				mustLogin(t, m, held) // refused before anything changed
+			})
+		}
 	}
 }
 
@@ -422,7 +455,9 @@ func TestMultiUserGuards(t *testing.T) {
 		want   error
 	}{
 		{name: "master rotating itself", master: secret.Value{Username: user.Username, Password: "x"}, hasM: true, want: ErrConfusedDeputy},
-		{name: "master on another host", master: secret.Value{Username: master.Username, Password: master.Password, Host: "db.example.com"}, hasM: true, want: ErrConfusedDeputy},
+		{name: "master on another host", master: secret.Value{Username: master.Username, Password: master.Password, Host: "db.example.com", Port: m.Port}, hasM: true, want: ErrEndpointMismatch},
+		{name: "master on another port", master: secret.Value{Username: master.Username, Password: master.Password, Host: m.Host, Port: m.Port + 1}, hasM: true, want: ErrEndpointMismatch},
+		{name: "master without host, no resolver", master: secret.Value{Username: master.Username, Password: master.Password}, hasM: true, want: ErrNoMasterEndpoint},
 		{name: "no master secret", hasM: false, want: secret.ErrInvalid},
 		{name: "master of another engine", master: secret.Value{Engine: "postgres", Username: master.Username, Password: master.Password}, hasM: true, want: secret.ErrInvalid},
 	}

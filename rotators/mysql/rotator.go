@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -52,7 +54,9 @@ func (r *Rotator) Stats() Stats { return r.stats.snapshot() }
 var ErrNoWorkingPassword = errors.New("none of the current, pending or previous passwords is accepted")
 
 // ErrConfusedDeputy is wrapped when the secrets point the master at an account
-// or server the rotated secret does not own.
+// the rotated secret does not own: another user, a host other than the one
+// the current credentials log in on, or credentials that do not log in.
+// Servers are checked by ErrEndpointMismatch and ErrNoMasterEndpoint.
 var ErrConfusedDeputy = errors.New("refused: the secrets do not describe the same account")
 
 // checkUserSecret validates what every strategy needs from a user secret,
@@ -176,9 +180,15 @@ const (
 // loginChain logs in as the user with the current password, then the pending
 // one, then the previous one, stopping at the first that works. Only a
 // rejected password moves on to the next; a network or TLS failure ends the
-// chain at once.
+// chain at once. Each login uses the TLS setting of the version whose
+// password it sends, and the previous password is tried only when its
+// version names the current one's host and port.
 func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, previous rotators.Loader) (*session, loggedInAs, error) {
 	e, err := endpointOf(cur)
+	if err != nil {
+		return nil, 0, err
+	}
+	pe, err := endpointOf(pending)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -191,7 +201,7 @@ func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, pre
 	if !errors.Is(err, ErrAccessDenied) {
 		return nil, 0, fmt.Errorf("connect as current user: %w", err)
 	}
-	s, err = r.connect(ctx, e, pending.Username, pending.Password, all...)
+	s, err = r.connect(ctx, pe, pending.Username, pending.Password, all...)
 	if err == nil {
 		return s, asPending, nil
 	}
@@ -203,9 +213,11 @@ func (r *Rotator) loginChain(ctx context.Context, cur, pending secret.Value, pre
 		if lerr != nil {
 			return nil, 0, fmt.Errorf("load previous value: %w", lerr)
 		}
-		if ok && prev.Username == cur.Username && prev.Password != "" && prev.Password != cur.Password {
+		prevEP, perr := endpointOf(prev)
+		if ok && perr == nil && strings.EqualFold(prevEP.host, e.host) && prevEP.port == e.port &&
+			prev.Username == cur.Username && prev.Password != "" && prev.Password != cur.Password {
 			all = append(all, prev.Password)
-			s, err = r.connect(ctx, e, cur.Username, prev.Password, all...)
+			s, err = r.connect(ctx, prevEP, cur.Username, prev.Password, all...)
 			if err == nil {
 				s.password = prev.Password
 				return s, asPrevious, nil
@@ -226,6 +238,15 @@ func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error 
 	defer s.close()
 	if as == asPending {
 		return nil // already set by an earlier attempt
+	}
+	if h, ok := req.Current.Get(KeyAccountHost); ok {
+		// testSecret would refuse the account afterwards; refuse it before
+		// its password changes.
+		if _, host, err := s.currentUser(ctx); err != nil {
+			return err
+		} else if host != h {
+			return fmt.Errorf("%w: %s %q is not the host of the account the current credentials log in as (%q)", ErrConfusedDeputy, KeyAccountHost, h, host)
+		}
 	}
 	// SHOW CREATE USER is allowed for one's own account on MySQL and MariaDB.
 	plugin := ""
@@ -250,99 +271,159 @@ func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error 
 	return err
 }
 
-// connectMaster loads the master secret, checks it against the user secret
-// and logs in as the master on the user secret's server.
-func (r *Rotator) connectMaster(ctx context.Context, cur, pending secret.Value, load rotators.Loader) (*session, error) {
+// EndpointResolver finds the endpoint of the database an RDS-managed master
+// secret belongs to (such secrets hold only a username and password). The
+// method is postgres.EndpointResolver's, implemented by awsx.RDSEndpoints;
+// function start-up installs it with SetEndpointResolver. dbInstanceID and
+// dbClusterID are the user secret's dbInstanceIdentifier and
+// dbClusterIdentifier (either may be empty). An error, or an empty host, means
+// the endpoint is unknown, and the master secret is then not used.
+type EndpointResolver interface {
+	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
+}
+
+// SetEndpointResolver installs the resolver for master secrets without a
+// host. Function start-up calls it once, before the first rotation, because
+// the resolver needs the AWS clients that are built after the rotators.
+func (r *Rotator) SetEndpointResolver(e EndpointResolver) { r.cfg.Endpoints = e }
+
+// ErrEndpointMismatch is wrapped when the user secret's host and port are not
+// the master's endpoint: the master credential is never sent anywhere but
+// the master's own server.
+var ErrEndpointMismatch = errors.New("refused: the user secret's host and port are not the master's database endpoint")
+
+// ErrNoMasterEndpoint is wrapped when the master secret has no host and the
+// RDS resolver does not give its database's endpoint (no resolver, the
+// secret is not RDS-managed, or the RDS API failed).
+var ErrNoMasterEndpoint = errors.New("refused: the master secret has no host and its database endpoint cannot be resolved through RDS")
+
+// masterEndpoint is where the master logs in: the master secret's own host
+// and port, or, for a master secret without host, the endpoint the RDS
+// resolver gives. TLS comes from the master secret alone ("ssl" absent means
+// verified TLS), never from the user secret. The user secret must name the
+// same host (case-insensitive) and port.
+func (r *Rotator) masterEndpoint(ctx context.Context, cur, master secret.Value) (endpoint, error) {
+	userEP, err := endpointOf(cur)
+	if err != nil {
+		return endpoint{}, err
+	}
+	var mep endpoint
+	if master.Host != "" {
+		if mep, err = endpointOf(master); err != nil {
+			return endpoint{}, fmt.Errorf("master secret: %w", err)
+		}
+	} else {
+		if r.cfg.Endpoints == nil {
+			return endpoint{}, fmt.Errorf("%w (no RDS resolver is configured)", ErrNoMasterEndpoint)
+		}
+		host, port, err := r.cfg.Endpoints.ResolveEndpoint(ctx, cur.MasterARN, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
+		if err != nil {
+			return endpoint{}, fmt.Errorf("%w: %w", ErrNoMasterEndpoint, err)
+		}
+		if host == "" || strings.ContainsAny(host, "/ \t\n") {
+			return endpoint{}, fmt.Errorf("%w (the resolver gave no usable host)", ErrNoMasterEndpoint)
+		}
+		if port == 0 {
+			port = DefaultPort
+		}
+		if master.Port != 0 && master.Port != port {
+			return endpoint{}, fmt.Errorf("%w: the master secret's port is not its RDS database's", ErrEndpointMismatch)
+		}
+		mep = endpoint{host: host, port: port, tls: master.SSL == nil || *master.SSL}
+	}
+	mep.dbName = ""
+	if !strings.EqualFold(mep.host, userEP.host) || mep.port != userEP.port {
+		return endpoint{}, fmt.Errorf("%w (master at %s)", ErrEndpointMismatch, net.JoinHostPort(mep.host, strconv.Itoa(mep.port)))
+	}
+	return mep, nil
+}
+
+// connectMaster loads the master secret, checks it against the user secret,
+// proves the current credentials by logging in with them and logs in as the
+// master at the master's own endpoint. It returns the host part of the
+// account the current credentials logged in as (CURRENT_USER()): the only
+// host the master may act on.
+func (r *Rotator) connectMaster(ctx context.Context, cur, pending secret.Value, load rotators.Loader) (*session, string, error) {
 	if load == nil {
-		return nil, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "is missing or empty"}
+		return nil, "", &secret.KeyError{Key: secret.KeyMasterARN, Problem: "is missing or empty"}
 	}
 	master, ok, err := load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load master secret: %w", err)
+		return nil, "", fmt.Errorf("load master secret: %w", err)
 	}
 	if !ok {
-		return nil, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "names no readable secret"}
+		return nil, "", &secret.KeyError{Key: secret.KeyMasterARN, Problem: "names no readable secret"}
 	}
 	if err := master.Require(secret.KeyUsername, secret.KeyPassword); err != nil {
-		return nil, fmt.Errorf("master secret: %w", err)
+		return nil, "", fmt.Errorf("master secret: %w", err)
 	}
 	base := baseUser(cur.Username)
-	switch {
-	case master.Username == base || master.Username == base+CloneSuffix:
-		return nil, fmt.Errorf("%w: the master user would rotate itself", ErrConfusedDeputy)
-	case master.Host != "" && !strings.EqualFold(master.Host, cur.Host):
-		return nil, fmt.Errorf("%w: the master secret's host differs from the user secret's", ErrConfusedDeputy)
-	case master.Port != 0 && cur.Port != 0 && master.Port != cur.Port:
-		return nil, fmt.Errorf("%w: the master secret's port differs from the user secret's", ErrConfusedDeputy)
+	if master.Username == base || master.Username == base+CloneSuffix {
+		return nil, "", fmt.Errorf("%w: the master user would rotate itself", ErrConfusedDeputy)
 	}
 	if master.Engine != "" && !slices.ContainsFunc(Engines, func(e string) bool { return strings.EqualFold(e, master.Engine) }) {
-		return nil, fmt.Errorf("master secret: %w", &secret.KeyError{Key: secret.KeyEngine, Problem: "is not a MySQL or MariaDB engine"})
+		return nil, "", fmt.Errorf("master secret: %w", &secret.KeyError{Key: secret.KeyEngine, Problem: "is not a MySQL or MariaDB engine"})
 	}
-	// RDS-managed master secrets hold only username and password: the server
-	// is the user secret's. The master's "ssl": true can only make it stricter.
-	e, err := endpointOf(cur)
+	mep, err := r.masterEndpoint(ctx, cur, master)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if master.SSL != nil && *master.SSL {
-		e.tls = true
-	}
-
-	// Only the holder of the current credentials may have the master act on
-	// the account: otherwise anyone allowed to write a secret naming the
-	// master could have it clone any user's grants to a password they read.
-	cs, err := r.connect(ctx, e, cur.Username, cur.Password, pending.Password)
-	if errors.Is(err, ErrAccessDenied) {
-		return nil, fmt.Errorf("%w: the current credentials do not log in, so the master will not change user %q: %w", ErrConfusedDeputy, pending.Username, err)
-	}
+	host, err := r.proveCurrent(ctx, cur, pending)
 	if err != nil {
-		return nil, fmt.Errorf("connect as current user: %w", err)
+		return nil, "", err
 	}
-	cs.close()
-
-	e.dbName = ""
-	s, err := r.connect(ctx, e, master.Username, master.Password, cur.Password, pending.Password)
+	s, err := r.connect(ctx, mep, master.Username, master.Password, cur.Password, pending.Password)
 	if err != nil {
-		return nil, fmt.Errorf("connect as master user: %w", err)
+		return nil, "", fmt.Errorf("connect as master user: %w", err)
 	}
-	return s, nil
+	return s, host, nil
 }
 
-// accountHost returns the host part of the rotated accounts: the secret's
-// accountHost key, else the one host the original user has in mysql.user,
-// else '%'.
-func accountHost(ctx context.Context, s *session, cur secret.Value, base string) (string, error) {
-	if h, ok := cur.Get(KeyAccountHost); ok {
-		return h, nil
-	}
-	rows, err := s.conn.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = ?", base)
+// proveCurrent logs in with the current credentials at the user secret's
+// endpoint (with the user secret's TLS setting) and returns the host part of
+// CURRENT_USER(). Only the holder of an account's password may have the
+// master act on it: otherwise anyone allowed to write a secret naming the
+// master could have it reset or clone an account they do not hold, including
+// the same user name on another host ('app'@'10.0.%' for the holder of
+// 'app'@'%'). A secret's accountHost must be that host.
+func (r *Rotator) proveCurrent(ctx context.Context, cur, pending secret.Value) (string, error) {
+	e, err := endpointOf(cur)
 	if err != nil {
-		return "%", nil // no read access to mysql.user: AWS's default
+		return "", err
 	}
-	defer rows.Close()
-	var hosts []string
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return "", s.err("read account hosts", err)
-		}
-		hosts = append(hosts, h)
+	cs, err := r.connect(ctx, e, cur.Username, cur.Password, pending.Password)
+	if errors.Is(err, ErrAccessDenied) {
+		return "", fmt.Errorf("%w: the current credentials do not log in, so the master will not change user %q: %w", ErrConfusedDeputy, pending.Username, err)
 	}
-	if err := rows.Err(); err != nil {
-		return "", s.err("read account hosts", err)
+	if err != nil {
+		return "", fmt.Errorf("connect as current user: %w", err)
 	}
-	switch {
-	case len(hosts) == 1:
-		return hosts[0], nil
-	case len(hosts) == 0:
-		return "%", nil
+	defer cs.close()
+	user, host, err := cs.currentUser(ctx)
+	if err != nil {
+		return "", err
 	}
-	for _, h := range hosts {
-		if h == "%" {
-			return h, nil
-		}
+	if user != cur.Username {
+		return "", fmt.Errorf("%w: the current credentials log in as another user than the secret's", ErrConfusedDeputy)
 	}
-	return "", fmt.Errorf("user %q has accounts on %d hosts and none is '%%': set the secret's %s key to the one to rotate", base, len(hosts), KeyAccountHost)
+	if h, ok := cur.Get(KeyAccountHost); ok && h != host {
+		return "", fmt.Errorf("%w: %s %q is not the host of the account the current credentials log in as (%q)", ErrConfusedDeputy, KeyAccountHost, h, host)
+	}
+	return host, nil
+}
+
+// currentUser returns the user and host parts of CURRENT_USER(): the
+// account the server matched the login to.
+func (s *session) currentUser(ctx context.Context) (user, host string, err error) {
+	var who string
+	if err := s.conn.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&who); err != nil {
+		return "", "", s.err("read current user", err)
+	}
+	i := strings.LastIndexByte(who, '@')
+	if i < 0 {
+		return "", "", fmt.Errorf("read current user: %w: the server's answer has no host part", ErrConfusedDeputy)
+	}
+	return who[:i], who[i+1:], nil
 }
 
 // isNoSuchUser reports whether err says an account does not exist.
@@ -360,7 +441,7 @@ func isNoSuchUser(err error) bool {
 
 func (r *Rotator) setMulti(ctx context.Context, req rotators.SetRequest) error {
 	cur, pending := req.Current, req.Pending
-	s, err := r.connectMaster(ctx, cur, pending, req.Master)
+	s, host, err := r.connectMaster(ctx, cur, pending, req.Master)
 	if err != nil {
 		return err
 	}
@@ -370,10 +451,6 @@ func (r *Rotator) setMulti(ctx context.Context, req rotators.SetRequest) error {
 	if n, limit := len([]rune(clone)), s.srv.maxUserLen(); n > limit {
 		return &secret.KeyError{Key: secret.KeyUsername, Problem: fmt.Sprintf(
 			"is too long to alternate on %s: with %s it has %d characters, more than %d", s.srv, CloneSuffix, n, limit)}
-	}
-	host, err := accountHost(ctx, s, cur, base)
-	if err != nil {
-		return err
 	}
 	origAcct, pendAcct := account(base, host), account(pending.Username, host)
 	lines, err := s.lines(ctx, "show original user", "SHOW CREATE USER "+origAcct)
@@ -468,13 +545,9 @@ func (r *Rotator) setDual(ctx context.Context, req rotators.SetRequest) error {
 		err  error
 	)
 	if cur.MasterARN != "" {
-		if s, err = r.connectMaster(ctx, cur, pending, req.Master); err != nil {
+		var host string
+		if s, host, err = r.connectMaster(ctx, cur, pending, req.Master); err != nil {
 			return err
-		}
-		host, herr := accountHost(ctx, s, cur, cur.Username)
-		if herr != nil {
-			s.close()
-			return herr
 		}
 		acct = account(cur.Username, host)
 	} else {
@@ -507,7 +580,7 @@ func (r *Rotator) setDual(ctx context.Context, req rotators.SetRequest) error {
 		// The stored hash cannot be read or checked here. Repeating the
 		// statements would discard AWSCURRENT (now the secondary), so ask the
 		// server instead: if the pending password logs in, it is the primary.
-		e, err := endpointOf(cur)
+		e, err := endpointOf(pending)
 		if err != nil {
 			return err
 		}
@@ -560,12 +633,15 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: connect as pending user: %w", err)
 	}
 	defer s.close()
-	var who string
-	if err := s.conn.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&who); err != nil {
-		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", s.err("read current user", err))
+	user, host, err := s.currentUser(ctx)
+	if err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}
-	if i := strings.LastIndexByte(who, '@'); i < 0 || who[:i] != p.Username {
+	if user != p.Username {
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w: logged in as another account than the pending user", ErrConfusedDeputy)
+	}
+	if h, ok := p.Get(KeyAccountHost); ok && h != host {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w: logged in as the pending user on host %q, not its %s %q", ErrConfusedDeputy, host, KeyAccountHost, h)
 	}
 	return rotators.TestResponse{}, nil
 }
@@ -575,3 +651,7 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 func (r *Rotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
 	return rotators.FinishResponse{}, nil
 }
+
+// EndpointResolver returns the resolver SetEndpointResolver installed, for
+// start-up tests.
+func (r *Rotator) EndpointResolver() EndpointResolver { return r.cfg.Endpoints }

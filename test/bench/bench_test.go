@@ -117,7 +117,8 @@ func mariaSubject(t *testing.T, alternating bool) bench.Subject {
 		m.Exec(t, "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", master)
 		t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS ?@'%'", master) })
 		v.MasterARN = acct + "bench/" + master + "-AbCdEf"
-		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw}.String())
+		// A master without host is used only at an RDS-resolved endpoint.
+		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw, Host: m.Host, Port: m.Port}.String())
 	}
 	reg.Register(r, strategy, mysql.Engines...)
 	sm.Put(arn, v.String())
@@ -248,6 +249,8 @@ func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
 		pg.CreateRole(t, master, mpw, "CREATEROLE")
 		pg.Exec(t, "GRANT "+pgx.Identifier{user}.Sanitize()+" TO "+pgx.Identifier{master}.Sanitize()+" WITH ADMIN OPTION")
 		t.Cleanup(func() { pg.DropRole(t, user+postgres.CloneSuffix) })
+		// The built function's RDS resolver refuses a master without host
+		// that is not RDS-managed, so this one names its server.
 		return &secret.Value{Username: master, Password: mpw, Host: pg.Host, Port: pg.Port}
 	}
 	myUser := func(prefix string) secret.Value {
@@ -264,7 +267,8 @@ func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
 		m.Exec(t, "CREATE USER ?@'%' IDENTIFIED BY ?", master, mpw)
 		m.Exec(t, "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", master)
 		t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS ?@'%'", master) })
-		return &secret.Value{Username: master, Password: mpw}
+		// A master without host is used only at an RDS-resolved endpoint.
+		return &secret.Value{Username: master, Password: mpw, Host: m.Host, Port: m.Port}
 	}
 	pc, ps, pm := pgUser("bench_fc_"), pgUser("bench_fs_"), pgUser("bench_fa_")
 	ms, mm := myUser("benchfs"), myUser("benchfa")

@@ -212,7 +212,9 @@ func mariaStrategy(alternating bool, pre int) chaos.Strategy {
 				m.Exec(t, "CREATE USER ?@'%' IDENTIFIED BY ?", master, mpw)
 				m.Exec(t, "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", master)
 				t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS ?@'%'", master) })
-				v.MasterARN = env.CreateSecret(t, "chaos/master-"+master, secret.Value{Username: master, Password: mpw})
+				// The master secret names its server (the same proxied endpoint):
+				// a master without host is used only at an RDS-resolved endpoint.
+				v.MasterARN = env.CreateSecret(t, "chaos/master-"+master, secret.Value{Username: master, Password: mpw, Host: v.Host, Port: v.Port, SSL: v.SSL})
 			}
 			arn := env.CreateSecret(t, "chaos/"+user, v)
 			return &chaos.Case{Env: env, ARN: arn, Target: &mariaTarget{m: m, root: m.RootDB(t), users: []string{user, clone}}, Arm: armProxy(proxy)}

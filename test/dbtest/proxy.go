@@ -121,9 +121,23 @@ func (p *FaultProxy) handle(client net.Conn) {
 	}
 	defer server.Close()
 	done := make(chan struct{}, 2)
+	// cut is set before a statement that fires After is forwarded: from then
+	// on nothing the server sends reaches the client, however fast it answers.
+	var cut atomic.Bool
 	go func() { // server -> client
-		_, _ = io.Copy(client, server)
-		done <- struct{}{}
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 && !cut.Load() {
+				if _, werr := client.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
 	}()
 	go func() { // client -> server, watching for the trigger
 		defer func() { done <- struct{}{} }()
@@ -139,9 +153,7 @@ func (p *FaultProxy) handle(client net.Conn) {
 					return
 				}
 				if fire && hook == nil {
-					// Cut the client off first: a fast server's answer must
-					// not be relayed before the drop.
-					_ = client.Close()
+					cut.Store(true)
 				}
 				if _, werr := server.Write(chunk); werr != nil {
 					return
@@ -149,11 +161,12 @@ func (p *FaultProxy) handle(client net.Conn) {
 				if fire && hook != nil {
 					hook()
 				} else if fire {
-					// Let the server read the statement; its answer has
-					// nowhere to go.
+					// Let the server read the statement, then cut both sides
+					// before its answer is relayed.
 					if tc, ok := server.(*net.TCPConn); ok {
 						_ = tc.CloseWrite()
 					}
+					_ = client.Close()
 					return
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
@@ -68,13 +69,18 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		return nil, err
 	}
 	clients := awsx.New(base, cfg)
-	// RDS-managed master secrets hold no host: the alternating-users
-	// PostgreSQL rotator asks RDS, through the secret's account.
+	// RDS-managed master secrets hold no host: the PostgreSQL and MySQL
+	// rotators that use a master ask RDS, through the secret's account.
 	rdsEndpoints := rdsResolver{awsx.NewRDSEndpoints(clients)}
 	for _, r := range reg.Rotators() {
-		if u, ok := r.(interface {
+		switch u := r.(type) {
+		case interface {
 			SetEndpointResolver(postgres.EndpointResolver)
-		}); ok {
+		}:
+			u.SetEndpointResolver(rdsEndpoints)
+		case interface {
+			SetEndpointResolver(mysql.EndpointResolver)
+		}:
 			u.SetEndpointResolver(rdsEndpoints)
 		}
 	}
@@ -94,17 +100,27 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	})
 }
 
-// rdsResolver resolves RDS-managed master secrets through the RDS API and
-// tells the rotator (empty host, no error) when a master secret without a host
-// is not RDS-managed, so the user secret's endpoint is used as before.
+// rdsResolver resolves RDS-managed master secrets through the RDS API. It
+// never answers without an endpoint: a master secret that is not RDS-managed
+// is an error wrapping awsx.ErrNotRDSManaged, and an empty host from RDS is an
+// error too, so a rotator can only refuse such a master secret, never fall
+// back to the user secret's endpoint.
 type rdsResolver struct{ r *awsx.RDSEndpoints }
 
+// errNoEndpoint is returned when RDS describes the database without an
+// endpoint.
+var errNoEndpoint = errors.New("RDS gave no endpoint for the master secret's database")
+
+// ResolveEndpoint returns the master secret's database endpoint or an error.
 func (x rdsResolver) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
 	host, port, err := x.r.ResolveEndpoint(ctx, masterARN, dbInstanceID, dbClusterID)
-	if errors.Is(err, awsx.ErrNotRDSManaged) {
-		return "", 0, nil
+	if err != nil {
+		return "", 0, err
 	}
-	return host, port, err
+	if host == "" {
+		return "", 0, errNoEndpoint
+	}
+	return host, port, nil
 }
 
 // clientsFor adapts awsx.Clients to the engine. Secrets Manager always sends a

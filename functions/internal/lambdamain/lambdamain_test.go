@@ -6,12 +6,17 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/rotation"
+	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
 type needsRDS struct {
@@ -26,16 +31,45 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestBuildWiresRDSResolver(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	n := &needsRDS{Rotator: generic.New(password.Default(""))}
+	my := mysql.NewMultiUser(mysql.Config{Passwords: password.Default(password.MySQLExclude)})
 	_, err := Build(context.Background(), env(map[string]string{"ROTARY_HOME_ACCOUNT": "123456789012"}), slog.New(slog.DiscardHandler),
 		func(reg *rotators.Registry, _ func(string) string) error {
 			reg.Register(n, rotators.AlternatingUsers, "postgres")
+			reg.Register(my, rotators.AlternatingUsers, mysql.Engines...)
 			return nil
 		})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := n.got.(rdsResolver); !ok {
-		t.Fatalf("resolver = %T, want rdsResolver", n.got)
+		t.Fatalf("postgres resolver = %T, want rdsResolver", n.got)
+	}
+	if _, ok := my.EndpointResolver().(rdsResolver); !ok {
+		t.Fatalf("mysql resolver = %T, want rdsResolver", my.EndpointResolver())
+	}
+}
+
+// TestRDSResolverNeverAnswersEmpty: a master secret that is not RDS-managed
+// is an error, never an empty endpoint a rotator could take as "use the user
+// secret's host".
+func TestRDSResolverNeverAnswersEmpty(t *testing.T) {
+	srv := localaws.Start(t)
+	creds := srv.AddAccount("123456789012")
+	base := srv.AWSConfig(creds, "us-east-1")
+	cfg, err := awsx.ConfigFromEnv(env(map[string]string{awsx.EnvHomeAccount: "123456789012"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := secretsmanager.NewFromConfig(base)
+	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("master"), SecretString: aws.String(`{"username":"m","password":"p"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.ARN)
+	clients := awsx.New(base, cfg)
+	host, port, err := rdsResolver{awsx.NewRDSEndpoints(clients)}.ResolveEndpoint(t.Context(), arn, "", "")
+	if !errors.Is(err, awsx.ErrNotRDSManaged) {
+		t.Fatalf("ResolveEndpoint = %q, %d, %v; want ErrNotRDSManaged", host, port, err)
 	}
 }
 
