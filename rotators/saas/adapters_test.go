@@ -251,7 +251,7 @@ func TestOkta(t *testing.T) {
 		cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, f.Client()
 		k := f.Seed()
 		cur := obj(t, map[string]string{"engine": "okta", "orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID,
-			"keyId": k.ID, "clientSecret": k.Secret, "masterarn": "arn:x"})
+			"keyId": k.ID, "clientSecret": k.Secret, "masterarn": "arn:x", saas.RecordKey: seedName(t)})
 		rot := saas.NewRotator(&saas.Okta{Config: cfg, Client: cfg.Client()})
 		return f, rot, newStore(t, rot, cur, obj(t, map[string]string{"apiToken": f.APIToken}))
 	}
@@ -272,17 +272,23 @@ func TestOkta(t *testing.T) {
 			t.Errorf("deactivate %d, delete %d calls; want 1 and 1", f.Calls("deactivate"), f.Calls("delete"))
 		}
 	})
-	t.Run("a secret no version holds is removed", func(t *testing.T) {
+	t.Run("a secret Rotary did not mint for this secret is never removed", func(t *testing.T) {
+		// Before the fix, Find returned every secret of the app and
+		// createSecret deleted them all (test seen failing: "the stray
+		// secret was removed").
 		f, _, s := setup(t)
 		stray := f.Seed()
-		s.rotate()
-		for _, k := range f.All() {
-			if k.ID == stray.ID {
-				t.Error("the stray secret survived")
+		_, err := s.create(s.token(), false)
+		if err == nil {
+			t.Fatal("createSecret succeeded on an app that already holds two secrets")
+		}
+		for _, k := range []fakes.Key{stray} {
+			if !f.Works(k.Secret) {
+				t.Error("the stray secret was removed")
 			}
 		}
-		if len(f.Live()) != 2 {
-			t.Errorf("%d live secrets, want 2", len(f.Live()))
+		if got := f.Calls("deactivate") + f.Calls("delete"); got != 0 {
+			t.Errorf("%d deactivate/delete calls, want 0", got)
 		}
 	})
 	t.Run("client_secret_post", func(t *testing.T) {
@@ -382,10 +388,10 @@ func TestTwilioMainKeyAdmin(t *testing.T) {
 	f := fakes.NewTwilio(t)
 	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
 	mainKey := f.SeedMain()
-	first := f.Seed("first")
+	first := f.Seed(seedName(t))
 	cur := obj(t, map[string]string{"engine": "twilio", "accountSid": f.AccountSID, "apiKeyId": first.ID, "apiKeySecret": first.Secret, "masterarn": "arn:x"})
 	s := newStore(t, saas.NewRotator(&saas.Twilio{Config: cfg, Client: cfg.Client()}), cur,
-		obj(t, map[string]string{"apiKeyId": mainKey.ID, "apiKeySecret": mainKey.Secret}))
+		obj(t, map[string]string{"accountSid": f.AccountSID, "apiKeyId": mainKey.ID, "apiKeySecret": mainKey.Secret}))
 	s.rotate()
 	s.rotate()
 	if f.Works(first.Secret) {
@@ -404,7 +410,7 @@ func TestSendGridSubuser(t *testing.T) {
 	f := fakes.NewSendGrid(t)
 	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
 	parent := f.Seed("parent-key", "mail.send")
-	sub := f.SeedFor("marketing", "sub-key", "mail.send")
+	sub := f.SeedFor("marketing", seedName(t), "mail.send")
 	cur := obj(t, map[string]string{"engine": "sendgrid", "apiKeyId": sub.ID, "apiKey": sub.Secret, "onBehalfOf": "marketing", "masterarn": "arn:x"})
 	s := newStore(t, saas.NewRotator(&saas.SendGrid{Config: cfg, Client: cfg.Client()}), cur, obj(t, map[string]string{"apiKey": f.AdminKey}))
 	s.rotate()

@@ -119,19 +119,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 func (c Config) Client() *Client {
 	hc := c.HTTPClient
 	if hc == nil {
-		t := c.Timeout
-		if t <= 0 {
-			t = 10 * time.Second
-		}
 		// Provider APIs do not redirect; following one could carry the
 		// admin credential somewhere the allow-list never checked.
-		hc = &http.Client{Timeout: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	attempts := c.MaxAttempts
 	if attempts <= 0 {
 		attempts = 4
 	}
-	return &Client{HTTP: hc, MaxAttempts: attempts, MaxWait: c.MaxWait, Sleep: c.Sleep}
+	t := c.Timeout
+	if t <= 0 {
+		t = 10 * time.Second
+	}
+	return &Client{HTTP: hc, Timeout: t, MaxAttempts: attempts, MaxWait: c.MaxWait, Sleep: c.Sleep}
 }
 
 // baseURL picks the URL for engine: the configured override, else the

@@ -30,6 +30,11 @@ var (
 	ErrUnavailable = errors.New("provider unavailable")
 )
 
+// minAttempt is the least time left before ctx's deadline worth waiting for
+// and starting another attempt with: a retry or a wait that would leave less
+// is not started.
+const minAttempt = time.Second
+
 // maxBody is the most of a response body the client reads.
 const maxBody = 1 << 20
 
@@ -94,8 +99,11 @@ type Response struct {
 // answers and transport errors with capped exponential backoff, never other
 // 4xx answers, for at most MaxAttempts attempts and never past ctx's deadline.
 type Client struct {
-	HTTP        *http.Client // its Timeout bounds each attempt
-	MaxAttempts int          // attempts in all, at least 1
+	HTTP *http.Client // its Timeout bounds each attempt
+	// Timeout bounds each attempt too (0: only HTTP.Timeout and ctx), also
+	// when HTTP is a client without its own Timeout.
+	Timeout     time.Duration
+	MaxAttempts int // attempts in all, at least 1
 	MaxWait     time.Duration
 	// Sleep waits d or until ctx is done. Tests inject one that returns at once.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -133,7 +141,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		if wait < 0 || attempt >= attempts {
 			return nil, last
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		// Never start a wait, or an attempt after it, that cannot end before
+		// ctx's deadline.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+minAttempt {
 			return nil, last
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -148,7 +158,13 @@ func (c *Client) once(ctx context.Context, req Request, path string, attempt int
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
+	actx := ctx
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	hreq, err := http.NewRequestWithContext(actx, req.Method, req.URL, body)
 	if err != nil {
 		return nil, -1, fmt.Errorf("%s: build request for %s: %w", req.Op, path, err)
 	}

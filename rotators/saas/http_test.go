@@ -125,6 +125,40 @@ func TestClientStopsWithContext(t *testing.T) {
 			t.Fatalf("Do = %v, slept %v, calls %d; want ErrRateLimited at once", err, slept, calls.Load())
 		}
 	})
+	t.Run("no time left for an attempt after the wait", func(t *testing.T) {
+		// The wait (10s) fits before the deadline (10.5s) but the attempt
+		// after it would not: neither is started. Seen failing before the
+		// fix: the client slept and tried again.
+		srv, calls := scripted(t, answer{status: 429, header: map[string]string{"Retry-After": "10"}})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second+500*time.Millisecond)
+		defer cancel()
+		slept := false
+		c := &Client{HTTP: srv.Client(), MaxAttempts: 5, MaxWait: time.Minute, Sleep: func(context.Context, time.Duration) error { slept = true; return nil }}
+		_, err := c.Do(ctx, Request{Op: "op", Method: http.MethodGet, URL: srv.URL})
+		if !errors.Is(err, ErrRateLimited) || slept || calls.Load() != 1 {
+			t.Fatalf("Do = %v, slept %v, calls %d; want ErrRateLimited at once", err, slept, calls.Load())
+		}
+	})
+	t.Run("an attempt that stalls ends at the per-attempt timeout and is retried", func(t *testing.T) {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				<-r.Context().Done() // a provider that never answers
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		}))
+		t.Cleanup(srv.Close)
+		// srv.Client() has no Timeout of its own: Client.Timeout bounds the
+		// attempt. Seen failing before the fix: Do never returned.
+		c := &Client{HTTP: srv.Client(), Timeout: 200 * time.Millisecond, MaxAttempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}
+		if _, err := c.Do(t.Context(), Request{Op: "op", Method: http.MethodGet, URL: srv.URL}); err != nil {
+			t.Fatalf("Do = %v, want the second attempt's success", err)
+		}
+		if n.Load() != 2 {
+			t.Errorf("calls = %d, want 2", n.Load())
+		}
+	})
 	t.Run("already cancelled", func(t *testing.T) {
 		srv, calls := scripted(t, answer{status: 200})
 		ctx, cancel := context.WithCancel(t.Context())

@@ -20,15 +20,19 @@ var oktaHosts = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".ok
 // Okta rotates the client secret of an Okta OAuth 2.0 app
 // (/api/v1/apps/{appId}/credentials/secrets). Okta keeps at most two secrets
 // per app, so Create deactivates and deletes the AWSPREVIOUS secret before
-// adding one, and secrets have no name: every secret of the app that no stored
-// version holds is treated as a leftover of a failed attempt and removed.
+// adding one, when that secret is one Rotary minted for the rotated secret.
+// Secrets have no name: Rotary chooses each new secret's value itself, records
+// the key in the version it writes, and only ever removes a secret whose value
+// it holds (the one it just chose, or the AWSPREVIOUS version's). It never
+// removes a secret it did not mint for this secret.
 //
 // Rotated secret: {"engine":"okta","masterarn":"<admin secret ARN>",
 // "orgUrl":"https://acme.okta.com","appId":"0oa…","clientId":"0oa…",
 // "keyId":"<secret ID>","clientSecret":"…"} and optionally
 // "tokenEndpointAuthMethod":"client_secret_post" when the app authenticates
 // that way. Admin secret: {"apiToken":"…"}, an API token of an admin allowed
-// to manage the app (okta.apps.manage).
+// to manage the app (okta.apps.manage), and optionally "allowedAppIds", the
+// apps it may be used for.
 type Okta struct {
 	Config Config
 	Client *Client
@@ -38,7 +42,18 @@ var _ Adapter = (*Okta)(nil)
 
 // Spec implements Adapter.
 func (o *Okta) Spec() Spec {
-	return Spec{Engine: EngineOkta, IDKey: "keyId", SecretKey: "clientSecret", Required: []string{"orgUrl", "appId", "clientId"}, Named: false, MaxKeys: 2}
+	return Spec{Engine: EngineOkta, IDKey: "keyId", SecretKey: "clientSecret", Required: []string{"orgUrl", "appId", "clientId"},
+		Named: false, MaxKeys: 2, ChoosesSecret: true}
+}
+
+// Permit implements Adapter: the app must be in the admin's allowedAppIds,
+// when the admin secret has that key.
+func (o *Okta) Permit(v, admin secret.Value) error {
+	app, _ := v.Get("appId")
+	if err := checkID("appId", app); err != nil {
+		return err
+	}
+	return allowed(admin, AllowAppIDs, "app", app)
 }
 
 func (o *Okta) org(v secret.Value) (string, error) {
@@ -83,7 +98,11 @@ func (o *Okta) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 		return Key{}, err
 	}
 	const op = "okta: create client secret"
-	resp, err := call(ctx, o.Client, op, http.MethodPost, coll, auth, []byte("{}"), "application/json", secretsOf(req.Secret, req.Admin))
+	body := []byte("{}")
+	if req.NewSecret != "" {
+		body = jsonBody(map[string]string{"client_secret": req.NewSecret, "status": "ACTIVE"})
+	}
+	resp, err := call(ctx, o.Client, op, http.MethodPost, coll, auth, body, "application/json", append(secretsOf(req.Secret, req.Admin), req.NewSecret))
 	if err != nil {
 		return Key{}, err
 	}
@@ -93,6 +112,9 @@ func (o *Okta) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	}
 	if s.Status != "" && s.Status != "ACTIVE" {
 		return Key{ID: s.ID}, fmt.Errorf("%s: new secret %s is %s, not ACTIVE", op, s.ID, s.Status)
+	}
+	if req.NewSecret != "" && s.ClientSecret != req.NewSecret {
+		return Key{ID: s.ID}, fmt.Errorf("%s: new secret %s does not hold the value Rotary chose", op, s.ID)
 	}
 	return Key{ID: s.ID, Secret: s.ClientSecret}, nil
 }
@@ -156,21 +178,20 @@ func (o *Okta) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 	return err
 }
 
-// Find implements Adapter. Okta secrets have no name: it returns every
-// secret of the app not in req.Keep.
-func (o *Okta) Find(ctx context.Context, req FindKeysRequest) ([]string, error) {
-	coll, err := o.secrets(req.Secret)
+// list reads the app's client secrets.
+func (o *Okta) list(ctx context.Context, v, admin secret.Value) ([]oktaSecret, error) {
+	coll, err := o.secrets(v)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := o.admin(req.Admin)
+	auth, err := o.admin(admin)
 	if err != nil {
 		return nil, err
 	}
 	const op = "okta: list client secrets"
-	// The list holds every secret in clear: scrubbing cannot know them, but
-	// a 2xx body never reaches an error.
-	resp, err := call(ctx, o.Client, op, http.MethodGet, coll, auth, nil, "", secretsOf(req.Secret, req.Admin))
+	// The list holds secrets in clear or masked: scrubbing cannot know them,
+	// but a 2xx body never reaches an error.
+	resp, err := call(ctx, o.Client, op, http.MethodGet, coll, auth, nil, "", secretsOf(v, admin))
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +199,40 @@ func (o *Okta) Find(ctx context.Context, req FindKeysRequest) ([]string, error) 
 	if err := decode(op, resp, &got); err != nil {
 		return nil, err
 	}
+	return got, nil
+}
+
+// Find implements Adapter. Okta secrets have no name: it returns the secrets
+// of the app whose value, as Okta shows it, is req.Holds (and nothing when
+// Holds is empty), except those in req.Keep.
+func (o *Okta) Find(ctx context.Context, req FindKeysRequest) ([]string, error) {
+	if req.Holds == "" {
+		return nil, nil
+	}
+	got, err := o.list(ctx, req.Secret, req.Admin)
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
 	for _, s := range got {
-		if s.ID != "" && !contains(req.Keep, s.ID) {
+		if s.ID != "" && !contains(req.Keep, s.ID) && sameSecret(s.ClientSecret, req.Holds) {
 			ids = append(ids, s.ID)
 		}
 	}
 	return ids, nil
+}
+
+// Describe implements Adapter from the app's list of secrets: whether the
+// secret exists and whether Okta shows it with the value the version holds.
+func (o *Okta) Describe(ctx context.Context, req DescribeKeyRequest) (KeyInfo, error) {
+	got, err := o.list(ctx, req.Secret, req.Admin)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	for _, s := range got {
+		if s.ID == req.Key.ID && s.ID != "" {
+			return KeyInfo{Exists: true, Holds: sameSecret(s.ClientSecret, req.Key.Secret)}, nil
+		}
+	}
+	return KeyInfo{}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
@@ -27,8 +28,10 @@ const maxTwilioPages = 20
 // "accountSid":"AC…","apiKeyId":"SK…","apiKeySecret":"…"} and optionally
 // "baseUrl" (an https://*.twilio.com host, for regional processing). Admin
 // secret: {"accountSid":"AC…","authToken":"…"} or a Main key
-// {"apiKeyId":"SK…","apiKeySecret":"…"}: only those may manage keys. New keys
-// are Standard keys.
+// {"accountSid":"AC…","apiKeyId":"SK…","apiKeySecret":"…"}: only those may
+// manage keys. The rotated secret's accountSid must be the admin's, or listed
+// in the admin's "allowedAccountSids" (subaccounts a parent's credential
+// manages). New keys are Standard keys.
 type Twilio struct {
 	Config Config
 	Client *Client
@@ -39,6 +42,30 @@ var _ Adapter = (*Twilio)(nil)
 // Spec implements Adapter.
 func (t *Twilio) Spec() Spec {
 	return Spec{Engine: EngineTwilio, IDKey: "apiKeyId", SecretKey: "apiKeySecret", Required: []string{"accountSid"}, Named: true}
+}
+
+// Permit implements Adapter: the secret's accountSid must be the admin's own
+// accountSid or in the admin's allowedAccountSids.
+func (t *Twilio) Permit(v, admin secret.Value) error {
+	own, _ := admin.Get("accountSid")
+	if err := checkID("accountSid", own); err != nil {
+		return fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "accountSid", Problem: "must name the Twilio account the admin credential belongs to"})
+	}
+	sid, _ := v.Get("accountSid")
+	if err := checkID("accountSid", sid); err != nil {
+		return err
+	}
+	if sid == own {
+		return nil
+	}
+	list, _, err := allowList(admin, AllowAccountSIDs)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(list, sid) {
+		return nil
+	}
+	return fmt.Errorf("%w: the secret's accountSid %s is not the admin's account %s (list subaccounts in the admin secret's %s)", ErrNotAllowed, sid, own, AllowAccountSIDs)
 }
 
 func (t *Twilio) account(v secret.Value) (base, keys string, err error) {
@@ -55,10 +82,12 @@ func (t *Twilio) account(v secret.Value) (base, keys string, err error) {
 }
 
 func (t *Twilio) admin(admin secret.Value) (http.Header, error) {
-	if sid, _ := admin.Get("accountSid"); sid != "" {
-		if tok, _ := admin.Get("authToken"); tok != "" {
-			return basic(sid, tok), nil
-		}
+	sid, _ := admin.Get("accountSid")
+	if sid == "" {
+		return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "accountSid", Problem: "must name the Twilio account the admin credential belongs to"})
+	}
+	if tok, _ := admin.Get("authToken"); tok != "" {
+		return basic(sid, tok), nil
 	}
 	if id, _ := admin.Get("apiKeyId"); id != "" {
 		if sec, _ := admin.Get("apiKeySecret"); sec != "" {
@@ -130,6 +159,39 @@ func (t *Twilio) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 		return nil
 	}
 	return err
+}
+
+// Describe implements Adapter with GET Keys/{sid}.json as the admin: the
+// key's FriendlyName, or Exists false on 404 (no such key in this account).
+func (t *Twilio) Describe(ctx context.Context, req DescribeKeyRequest) (KeyInfo, error) {
+	_, acct, err := t.account(req.Secret)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	auth, err := t.admin(req.Admin)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if err := checkID("apiKeyId", req.Key.ID); err != nil {
+		return KeyInfo{}, err
+	}
+	const op = "twilio: read key"
+	resp, err := call(ctx, t.Client, op, http.MethodGet, acct+"/Keys/"+url.PathEscape(req.Key.ID)+".json", auth, nil, "",
+		append(secretsOf(req.Secret, req.Admin), req.Key.Secret))
+	if errors.Is(err, ErrNotFound) {
+		return KeyInfo{}, nil
+	}
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	var k twilioKey
+	if err := decode(op, resp, &k); err != nil {
+		return KeyInfo{}, err
+	}
+	if k.SID != req.Key.ID {
+		return KeyInfo{}, fmt.Errorf("%s: the provider answered for another key", op)
+	}
+	return KeyInfo{Exists: true, Name: k.FriendlyName}, nil
 }
 
 // Find implements Adapter with GET Keys.json, following next_page_uri.

@@ -12,7 +12,7 @@ import (
 )
 
 // Twilio fakes the v2010 Key resource (POST/GET
-// /2010-04-01/Accounts/{AccountSid}/Keys.json, DELETE …/Keys/{Sid}.json) and
+// /2010-04-01/Accounts/{AccountSid}/Keys.json, GET/DELETE …/Keys/{Sid}.json) and
 // the Balance resource (GET …/Balance.json), with HTTP Basic authentication
 // and {"code","message","more_info","status"} error bodies. Only the account's
 // SID and auth token may manage keys; any live key may read the balance.
@@ -126,6 +126,19 @@ func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 			}
 			return reply{status: 200, body: map[string]any{"keys": keys, "next_page_uri": next, "page": page, "page_size": size,
 				"uri": r.URL.RequestURI(), "first_page_uri": fmt.Sprintf("%s/Keys.json?PageSize=%d&Page=0", prefix, size)}}
+		})
+	case strings.HasPrefix(rest, "/Keys/") && strings.HasSuffix(rest, ".json") && r.Method == http.MethodGet:
+		sid := strings.TrimSuffix(strings.TrimPrefix(rest, "/Keys/"), ".json")
+		tw.serve(w, r, "get", func(*http.Request, []byte) reply {
+			if !admin {
+				return unauth
+			}
+			k := tw.byID(sid)
+			if k == nil {
+				return notFound
+			}
+			return reply{status: 200, body: map[string]any{"sid": k.ID, "friendly_name": k.Name,
+				"date_created": k.Created.Format(time.RFC1123Z), "date_updated": k.Created.Format(time.RFC1123Z)}}
 		})
 	case strings.HasPrefix(rest, "/Keys/") && strings.HasSuffix(rest, ".json") && r.Method == http.MethodDelete:
 		sid := strings.TrimSuffix(strings.TrimPrefix(rest, "/Keys/"), ".json")
