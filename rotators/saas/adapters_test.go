@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -424,4 +425,25 @@ func TestSendGridSubuser(t *testing.T) {
 		}
 	}
 	checkCurrent(t, s, f, providers[0])
+}
+
+// TestSendGridKeyCapIsForbidden: SendGrid's 100-key cap answers 403; it is
+// ErrForbidden (a quota, not a refused credential), never retried, and
+// leaves no key behind. Seen failing before the fix: ErrUnauthorized.
+func TestSendGridKeyCapIsForbidden(t *testing.T) {
+	var waits []time.Duration
+	ff, a, cur, admin := providers[0].setup(t, testConfig(&waits))
+	f := ff.(*fakes.SendGrid)
+	for len(f.All()) < 100 {
+		f.Seed("someone-else", "mail.send")
+	}
+	s := newStore(t, saas.NewRotator(a), cur, admin)
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrForbidden) || errors.Is(err, saas.ErrUnauthorized) {
+		t.Fatalf("createSecret = %v, want ErrForbidden only", err)
+	}
+	if f.Calls("create") != 1 || len(waits) != 0 {
+		t.Errorf("%d create calls, waits %v; want 1 and none", f.Calls("create"), waits)
+	}
+	noCanary(t, "error", err.Error())
 }

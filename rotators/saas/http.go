@@ -19,8 +19,13 @@ import (
 // Conditions callers branch on. An *HTTPError unwraps to one of them when its
 // status matches.
 var (
-	// ErrUnauthorized: the provider refused the credential (HTTP 401 or 403).
+	// ErrUnauthorized: the provider did not accept the credential (HTTP 401).
 	ErrUnauthorized = errors.New("provider refused the credential")
+	// ErrForbidden: the provider accepted the credential but refused the
+	// operation (HTTP 403): a missing permission (Okta E0000006, a SendGrid
+	// scope) or a quota (SendGrid's 100 keys). Never retried, and never
+	// taken for a new key that has not propagated yet.
+	ErrForbidden = errors.New("provider refused the operation: missing permission or quota reached")
 	// ErrNotFound: the provider has no such resource (HTTP 404).
 	ErrNotFound = errors.New("provider has no such resource")
 	// ErrRateLimited: the provider kept answering 429, or asked to wait
@@ -61,12 +66,14 @@ func (e *HTTPError) Error() string {
 	return msg
 }
 
-// Unwrap maps the status to ErrUnauthorized, ErrNotFound, ErrRateLimited or
-// ErrUnavailable.
+// Unwrap maps the status to ErrUnauthorized, ErrForbidden, ErrNotFound,
+// ErrRateLimited or ErrUnavailable.
 func (e *HTTPError) Unwrap() error {
 	switch {
-	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+	case e.Status == http.StatusUnauthorized:
 		return ErrUnauthorized
+	case e.Status == http.StatusForbidden:
+		return ErrForbidden
 	case e.Status == http.StatusNotFound:
 		return ErrNotFound
 	case e.Status == http.StatusTooManyRequests:

@@ -62,7 +62,7 @@ func TestClientRetries(t *testing.T) {
 			wantErr: ErrRateLimited, wantCalls: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second}},
 		{name: "400 never retried", answers: []answer{{status: 400, body: `{"errors":[{"message":"bad"}]}`}}, wantCalls: 1},
 		{name: "401 never retried", answers: []answer{{status: 401}}, wantErr: ErrUnauthorized, wantCalls: 1},
-		{name: "403 never retried", answers: []answer{{status: 403}}, wantErr: ErrUnauthorized, wantCalls: 1},
+		{name: "403 never retried", answers: []answer{{status: 403}}, wantErr: ErrForbidden, wantCalls: 1},
 		{name: "404 never retried", answers: []answer{{status: 404}}, wantErr: ErrNotFound, wantCalls: 1},
 	}
 	for _, tc := range cases {

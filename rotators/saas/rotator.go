@@ -84,7 +84,7 @@ type Rotator struct {
 	spec    Spec
 
 	// VerifyWait is the most testSecret waits, in all, for a new key the
-	// provider still refuses (401/403) to start working, since new keys can
+	// provider still refuses (401) to start working, since new keys can
 	// take seconds to propagate. Zero: a refusal fails at once.
 	VerifyWait time.Duration
 	// Sleep waits between verification attempts; nil waits for real.

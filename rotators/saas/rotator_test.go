@@ -373,7 +373,10 @@ func TestVerifyWaitsForPropagation(t *testing.T) {
 		{name: "refused twice", refusals: 2, status: 401, verifyWait: 7 * time.Second, wantWaits: []time.Duration{time.Second, 2 * time.Second}},
 		{name: "refused past the budget", refusals: 5, status: 401, verifyWait: 7 * time.Second, wantErr: saas.ErrUnauthorized,
 			wantWaits: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
-		{name: "no budget", refusals: 1, status: 403, wantErr: saas.ErrUnauthorized},
+		{name: "no budget", refusals: 1, status: 401, wantErr: saas.ErrUnauthorized},
+		// Seen failing before the fix: a 403 was taken for propagation and
+		// waited for (waits [1s 2s 4s]).
+		{name: "403 is a permission fault, not propagation", refusals: 5, status: 403, verifyWait: 7 * time.Second, wantErr: saas.ErrForbidden},
 		{name: "other errors are not waited for", refusals: 1, status: 400, verifyWait: 7 * time.Second, wantErr: errors.New("")},
 	}
 	for _, p := range providers {
@@ -401,6 +404,8 @@ func TestVerifyWaitsForPropagation(t *testing.T) {
 					t.Fatal("testSecret succeeded")
 				case tc.wantErr == saas.ErrUnauthorized && !errors.Is(err, saas.ErrUnauthorized):
 					t.Fatalf("testSecret = %v, want ErrUnauthorized", err)
+				case tc.wantErr == saas.ErrForbidden && (!errors.Is(err, saas.ErrForbidden) || errors.Is(err, saas.ErrUnauthorized)):
+					t.Fatalf("testSecret = %v, want ErrForbidden only", err)
 				}
 				if fmt.Sprint(waits) != fmt.Sprint(tc.wantWaits) {
 					t.Errorf("waits = %v, want %v", waits, tc.wantWaits)
