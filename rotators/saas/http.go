@@ -235,10 +235,16 @@ func (c *Client) backoff(attempt int) time.Duration {
 
 // retryAfter reads Retry-After (seconds or an HTTP date), or the epoch-second
 // reset headers SendGrid (X-RateLimit-Reset) and Okta (X-Rate-Limit-Reset) send.
+// Absolute times are measured against the response's own Date header, so a
+// skewed local clock neither hurries nor stalls the retry; the local clock is
+// used only when the answer has no valid Date.
 func (c *Client) retryAfter(h http.Header) (time.Duration, bool) {
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
+	}
+	if d, err := http.ParseTime(strings.TrimSpace(h.Get("Date"))); err == nil {
+		now = func() time.Time { return d }
 	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s >= 0 {

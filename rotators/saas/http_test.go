@@ -52,10 +52,21 @@ func TestClientRetries(t *testing.T) {
 		{name: "500 until attempts run out", answers: []answer{{status: 500}}, wantErr: ErrUnavailable, wantCalls: 4, nWaits: 3},
 		{name: "429 Retry-After seconds", answers: []answer{{status: 429, header: map[string]string{"Retry-After": "3"}}, {status: 200}},
 			wantCalls: 2, wantWaits: []time.Duration{3 * time.Second}},
-		{name: "429 Retry-After HTTP date", answers: []answer{{status: 429, header: map[string]string{"Retry-After": now.Add(4 * time.Second).Format(http.TimeFormat)}}, {status: 200}},
+		{name: "429 Retry-After HTTP date", answers: []answer{{status: 429, header: map[string]string{"Date": now.Format(http.TimeFormat), "Retry-After": now.Add(4 * time.Second).Format(http.TimeFormat)}}, {status: 200}},
 			wantCalls: 2, wantWaits: []time.Duration{4 * time.Second}},
-		{name: "429 Okta X-Rate-Limit-Reset", answers: []answer{{status: 429, header: map[string]string{"X-Rate-Limit-Reset": fmt.Sprint(now.Add(2 * time.Second).Unix())}}, {status: 200}},
+		{name: "429 Okta X-Rate-Limit-Reset", answers: []answer{{status: 429, header: map[string]string{"Date": now.Format(http.TimeFormat), "X-Rate-Limit-Reset": fmt.Sprint(now.Add(2 * time.Second).Unix())}}, {status: 200}},
 			wantCalls: 2, wantWaits: []time.Duration{2 * time.Second}},
+		// The provider's clock is an hour ahead of ours: its reset is
+		// measured against its Date. Seen failing before the fix: "asks to
+		// wait 1h0m2s, more than the cap".
+		{name: "429 SendGrid X-RateLimit-Reset, provider clock ahead", answers: []answer{{status: 429, header: map[string]string{
+			"Date": now.Add(time.Hour).Format(http.TimeFormat), "X-RateLimit-Reset": fmt.Sprint(now.Add(time.Hour + 2*time.Second).Unix())}}, {status: 200}},
+			wantCalls: 2, wantWaits: []time.Duration{2 * time.Second}},
+		// Its clock is an hour behind: seen failing before the fix (a wait
+		// of 0 instead of 4s, a burst of retries).
+		{name: "429 Retry-After HTTP date, provider clock behind", answers: []answer{{status: 429, header: map[string]string{
+			"Date": now.Add(-time.Hour).Format(http.TimeFormat), "Retry-After": now.Add(-time.Hour + 4*time.Second).Format(http.TimeFormat)}}, {status: 200}},
+			wantCalls: 2, wantWaits: []time.Duration{4 * time.Second}},
 		{name: "429 asking past the cap fails at once", answers: []answer{{status: 429, header: map[string]string{"Retry-After": "3600"}}},
 			wantErr: ErrRateLimited, wantCalls: 1},
 		{name: "429 until attempts run out", answers: []answer{{status: 429, header: map[string]string{"Retry-After": "1"}}},
