@@ -15,7 +15,7 @@ const EngineOkta = "okta"
 
 // oktaHosts are the Okta cloud domains an orgUrl may name without
 // SAAS_ALLOWED_HOSTS.
-var oktaHosts = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com"}
+var oktaHosts = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com", ".okta.mil"}
 
 // Okta rotates the client secret of an Okta OAuth 2.0 app
 // (/api/v1/apps/{appId}/credentials/secrets). Okta keeps at most two secrets
