@@ -89,6 +89,31 @@ func (s *SendGrid) admin(v, admin secret.Value) (http.Header, error) {
 // listed on a key but are not requested when minting one.
 var sendGridAutoScopes = map[string]bool{
 	"2fa_exempt": true, "2fa_required": true, "sender_verification_exempt": true, "sender_verification_eligible": true,
+	"sender_verification_legacy": true,
+}
+
+// ErrScopesDiffer: SendGrid minted a key whose scopes are not the ones
+// requested; the key is revoked.
+var ErrScopesDiffer = errors.New("the provider granted other scopes than requested")
+
+// scopeDiff lists the requested scopes the granted list lacks and the
+// granted ones (other than SendGrid's own) that were not requested. A nil
+// granted list (an answer without scopes) is taken as granted as requested.
+func scopeDiff(requested, granted []string) (missing, extra []string) {
+	if granted == nil {
+		return nil, nil
+	}
+	for _, sc := range requested {
+		if !slices.Contains(granted, sc) {
+			missing = append(missing, sc)
+		}
+	}
+	for _, sc := range granted {
+		if !sendGridAutoScopes[sc] && !slices.Contains(requested, sc) {
+			extra = append(extra, sc)
+		}
+	}
+	return missing, extra
 }
 
 type sendGridKey struct {
@@ -168,6 +193,14 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 	var k sendGridKey
 	if err := decode(op, resp, &k); err != nil {
 		return Key{}, err
+	}
+	// SendGrid may grant fewer scopes than asked (an admin key cannot give
+	// what it does not hold) or more: the new key must have exactly the
+	// scopes requested, besides those SendGrid assigns itself. The caller
+	// revokes a key returned with an error.
+	if missing, extra := scopeDiff(scopes, k.Scopes); len(missing)+len(extra) > 0 {
+		return Key{ID: k.ID}, fmt.Errorf("%s: %w: the new key %s lacks scopes %v and has unrequested scopes %v (give the admin key the scopes it must grant, or full access)",
+			op, ErrScopesDiffer, k.ID, missing, extra)
 	}
 	return Key{ID: k.ID, Secret: k.Key}, nil
 }
