@@ -472,3 +472,26 @@ func TestSendGridGrantedScopesChecked(t *testing.T) {
 		t.Errorf("%d live keys, want only the current one (the short-scoped key revoked)", n)
 	}
 }
+
+// TestTwilioVerifySubaccount: a subaccount's key verifies (Twilio serves no
+// Balance for subaccounts), and so does a key the account does not let read
+// the account resource (403/404 mean authenticated); only 401 is a refusal.
+// Seen failing before the fix: HTTP 404 on Balance.json for the subaccount.
+func TestTwilioVerifySubaccount(t *testing.T) {
+	ff, a, cur, admin := providers[1].setup(t, testConfig(nil))
+	f := ff.(*fakes.Twilio)
+	f.Subaccount = true
+	s := newStore(t, saas.NewRotator(a), cur, admin)
+	s.rotate()
+	for _, status := range []int{403, 404} {
+		f.Inject(fakes.Fault{Method: "GET", Path: "/Accounts/" + f.AccountSID + ".json", Status: status})
+		key := saas.Key{ID: s.secretOf(s.current, "apiKeyId"), Secret: s.secretOf(s.current, "apiKeySecret")}
+		if err := a.Verify(t.Context(), saas.VerifyKeyRequest{Secret: s.versions[s.current], Key: key}); err != nil {
+			t.Errorf("Verify with a %d = %v, want authenticated", status, err)
+		}
+	}
+	bad := saas.Key{ID: s.secretOf(s.current, "apiKeyId"), Secret: "CANARYnot-the-secret"}
+	if err := a.Verify(t.Context(), saas.VerifyKeyRequest{Secret: s.versions[s.current], Key: bad}); !errors.Is(err, saas.ErrUnauthorized) {
+		t.Errorf("Verify with a wrong secret = %v, want ErrUnauthorized", err)
+	}
+}

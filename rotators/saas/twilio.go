@@ -127,16 +127,22 @@ func (t *Twilio) Create(ctx context.Context, req CreateKeyRequest) (Key, error) 
 	return Key{ID: k.SID, Secret: k.Secret}, nil
 }
 
-// Verify implements Adapter by fetching the account's balance with the key
-// (GET Balance.json): Standard keys may read it, it changes nothing, and a
-// wrong or revoked key gets 401.
+// Verify implements Adapter with an authentication-only call: GET the
+// account resource (Accounts/{AccountSid}.json) with the key. It changes
+// nothing; a wrong or revoked key gets 401 (code 20003), which is the only
+// refusal: an authenticated key the account's settings do not let read it
+// gets 403 or 404, and is working. (The Balance resource, used before, is not
+// served for subaccounts.)
 func (t *Twilio) Verify(ctx context.Context, req VerifyKeyRequest) error {
 	_, acct, err := t.account(req.Secret)
 	if err != nil {
 		return err
 	}
-	_, err = call(ctx, t.Client, "twilio: verify key", http.MethodGet, acct+"/Balance.json", basic(req.Key.ID, req.Key.Secret), nil, "",
+	_, err = call(ctx, t.Client, "twilio: verify key", http.MethodGet, acct+".json", basic(req.Key.ID, req.Key.Secret), nil, "",
 		append(secretsOf(req.Secret), req.Key.Secret))
+	if errors.Is(err, ErrForbidden) || errors.Is(err, ErrNotFound) {
+		return nil // authenticated, only not allowed to read the account
+	}
 	return err
 }
 

@@ -13,7 +13,8 @@ import (
 
 // Twilio fakes the v2010 Key resource (POST/GET
 // /2010-04-01/Accounts/{AccountSid}/Keys.json, GET/DELETE …/Keys/{Sid}.json) and
-// the Balance resource (GET …/Balance.json), with HTTP Basic authentication
+// the Account and Balance resources (GET /2010-04-01/Accounts/{AccountSid}.json,
+// GET …/Balance.json), with HTTP Basic authentication
 // and {"code","message","more_info","status"} error bodies. Only the account's
 // SID and auth token may manage keys; any live key may read the balance.
 type Twilio struct {
@@ -22,6 +23,9 @@ type Twilio struct {
 	AuthToken  string
 	// MaxPageSize caps PageSize, so tests can force next_page_uri paging.
 	MaxPageSize int
+	// Subaccount makes the account a subaccount, for which Twilio serves no
+	// Balance resource (404).
+	Subaccount bool
 
 	main []string // IDs of Main keys
 }
@@ -82,11 +86,21 @@ func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case rest == "/Balance.json" && r.Method == http.MethodGet:
+		tw.serve(w, r, "balance", func(*http.Request, []byte) reply {
+			if !keyAuth() {
+				return unauth
+			}
+			if tw.Subaccount {
+				return notFound // Twilio serves no balance for subaccounts
+			}
+			return reply{status: 200, body: map[string]any{"account_sid": tw.AccountSID, "balance": "12.34", "currency": "USD"}}
+		})
+	case rest == ".json" && r.Method == http.MethodGet:
 		tw.serve(w, r, "verify", func(*http.Request, []byte) reply {
 			if !keyAuth() {
 				return unauth
 			}
-			return reply{status: 200, body: map[string]any{"account_sid": tw.AccountSID, "balance": "12.34", "currency": "USD"}}
+			return reply{status: 200, body: map[string]any{"sid": tw.AccountSID, "friendly_name": "fake", "status": "active", "type": "Full"}}
 		})
 	case rest == "/Keys.json" && r.Method == http.MethodPost:
 		tw.serve(w, r, "create", func(_ *http.Request, body []byte) reply {
