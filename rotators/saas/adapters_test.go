@@ -2,7 +2,9 @@ package saas_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -494,4 +496,55 @@ func TestTwilioVerifySubaccount(t *testing.T) {
 	if err := a.Verify(t.Context(), saas.VerifyKeyRequest{Secret: s.versions[s.current], Key: bad}); !errors.Is(err, saas.ErrUnauthorized) {
 		t.Errorf("Verify with a wrong secret = %v, want ErrUnauthorized", err)
 	}
+}
+
+// twilioWith returns a store whose AWSCURRENT holds key k of the Twilio fake.
+func twilioWith(t *testing.T, k func(f *fakes.Twilio) fakes.Key) (*fakes.Twilio, *store) {
+	t.Helper()
+	ff, a, cur, admin := providers[1].setup(t, testConfig(nil))
+	f := ff.(*fakes.Twilio)
+	key := k(f)
+	v := cur.Clone()
+	v.Set("apiKeyId", key.ID)
+	v.Set("apiKeySecret", key.Secret)
+	return f, newStore(t, saas.NewRotator(a), v, admin)
+}
+
+// TestTwilioKeyTypePreserved: a Restricted key is replaced by a Restricted
+// key with the same policy (iam v1 Keys API), never by a Standard key. Seen
+// failing before the fix: the new key had no policy (a Standard key, which
+// may call every API: privilege escalation).
+func TestTwilioKeyTypePreserved(t *testing.T) {
+	const policy = `{"allow":["/twilio/messaging/messages/read","/twilio/messaging/messages/create"]}`
+	f, s := twilioWith(t, func(f *fakes.Twilio) fakes.Key { return f.SeedRestricted(seedName(t), policy) })
+	s.rotate()
+	s.rotate()
+	for _, k := range f.Live() {
+		if k.Policy == "" {
+			t.Errorf("key %s (%s) is a Standard key", k.ID, k.Name)
+			continue
+		}
+		var got, want any
+		_ = json.Unmarshal([]byte(k.Policy), &got)
+		_ = json.Unmarshal([]byte(policy), &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("key %s has policy %s, want %s", k.ID, k.Policy, policy)
+		}
+	}
+	checkCurrent(t, s, f, providers[1])
+}
+
+// TestTwilioMainKeyRefused: a Main key (which only the Console can create) is
+// refused with ErrMainKey and nothing is minted. Seen failing before the fix:
+// a Standard key was minted in its place, without /Keys access.
+func TestTwilioMainKeyRefused(t *testing.T) {
+	f, s := twilioWith(t, func(f *fakes.Twilio) fakes.Key { return f.SeedMain() })
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrMainKey) {
+		t.Fatalf("createSecret = %v, want ErrMainKey", err)
+	}
+	if f.Calls("create") != 0 {
+		t.Errorf("%d keys minted", f.Calls("create"))
+	}
+	noCanary(t, "error", err.Error())
 }

@@ -36,6 +36,9 @@ const (
 	EnvSendGridBaseURL = "SENDGRID_BASE_URL"
 	EnvTwilioBaseURL   = "TWILIO_BASE_URL"
 	EnvOktaBaseURL     = "OKTA_BASE_URL"
+	// EnvTwilioIAMBaseURL replaces Twilio's iam host (Restricted keys);
+	// unset, TWILIO_BASE_URL is used for it too when set.
+	EnvTwilioIAMBaseURL = "TWILIO_IAM_BASE_URL"
 )
 
 // Config configures the SaaS rotators. The zero value is usable: every unset
@@ -98,7 +101,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.AllowedHosts = append(c.AllowedHosts, h)
 		}
 	}
-	for engine, name := range map[string]string{EngineSendGrid: EnvSendGridBaseURL, EngineTwilio: EnvTwilioBaseURL, EngineOkta: EnvOktaBaseURL} {
+	for engine, name := range map[string]string{EngineSendGrid: EnvSendGridBaseURL, EngineTwilio: EnvTwilioBaseURL, EngineOkta: EnvOktaBaseURL,
+		twilioIAM: EnvTwilioIAMBaseURL} {
 		v := strings.TrimSpace(getenv(name))
 		if v == "" {
 			continue

@@ -92,9 +92,10 @@ var sendGridAutoScopes = map[string]bool{
 	"sender_verification_legacy": true,
 }
 
-// ErrScopesDiffer: SendGrid minted a key whose scopes are not the ones
-// requested; the key is revoked.
-var ErrScopesDiffer = errors.New("the provider granted other scopes than requested")
+// ErrScopesDiffer: the provider minted a key whose permissions (SendGrid
+// scopes, a Twilio Restricted key's policy) are not the ones requested; the
+// key is revoked.
+var ErrScopesDiffer = errors.New("the provider granted other permissions than requested")
 
 // scopeDiff lists the requested scopes the granted list lacks and the
 // granted ones (other than SendGrid's own) that were not requested. A nil

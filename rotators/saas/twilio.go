@@ -1,11 +1,14 @@
 package saas
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -17,6 +20,18 @@ const EngineTwilio = "twilio"
 
 // TwilioURL is Twilio's REST API host.
 const TwilioURL = "https://api.twilio.com"
+
+// TwilioIAMURL is the host of Twilio's iam v1 Key resource, the only API
+// that mints Restricted keys.
+const TwilioIAMURL = "https://iam.twilio.com"
+
+// twilioIAM is the Config.BaseURLs key of the iam host override.
+const twilioIAM = "twilio-iam"
+
+// ErrMainKey: the rotated Twilio key is a Main key, which Twilio lets only the
+// Console create: a rotation would replace it with a key that cannot reach
+// /Accounts or /Keys.
+var ErrMainKey = errors.New("the current key is a Twilio Main key, which only the Twilio Console can create")
 
 // maxTwilioPages bounds how many pages of keys Find reads.
 const maxTwilioPages = 20
@@ -31,7 +46,9 @@ const maxTwilioPages = 20
 // {"accountSid":"AC…","apiKeyId":"SK…","apiKeySecret":"…"}: only those may
 // manage keys. The rotated secret's accountSid must be the admin's, or listed
 // in the admin's "allowedAccountSids" (subaccounts a parent's credential
-// manages). New keys are Standard keys.
+// manages). The new key has the current key's type: a Standard key is minted
+// with the v2010 Keys API, a Restricted key with the iam v1 Keys API and the
+// current key's policy; a Main key is refused (ErrMainKey).
 type Twilio struct {
 	Config Config
 	Client *Client
@@ -103,7 +120,57 @@ type twilioKey struct {
 	Secret       string `json:"secret"`
 }
 
-// Create implements Adapter with POST Keys.json (FriendlyName = req.Name).
+// iamBase is the iam host: the override, else TWILIO_BASE_URL's, else
+// TwilioIAMURL.
+func (t *Twilio) iamBase() string {
+	if o := t.Config.BaseURLs[twilioIAM]; o != "" {
+		return o
+	}
+	if o := t.Config.BaseURLs[EngineTwilio]; o != "" {
+		return o
+	}
+	return TwilioIAMURL
+}
+
+// policyOf reads the current key's type with the admin credential (GET
+// iam/v1/Keys/{sid}): its policy JSON for a Restricted key, "" otherwise, and
+// refuses a Main key, found because it, unlike Standard keys, may list keys.
+func (t *Twilio) policyOf(ctx context.Context, req CreateKeyRequest, acct string, auth http.Header) (json.RawMessage, error) {
+	if err := checkID("apiKeyId", req.Current.ID); err != nil {
+		return nil, err
+	}
+	secrets := append(secretsOf(req.Secret, req.Admin), req.Current.Secret)
+	const op = "twilio: read the current key's type"
+	resp, err := call(ctx, t.Client, op, http.MethodGet, t.iamBase()+"/v1/Keys/"+url.PathEscape(req.Current.ID), auth, nil, "", secrets)
+	if err != nil {
+		return nil, err
+	}
+	var k struct {
+		SID    string          `json:"sid"`
+		Policy json.RawMessage `json:"policy"`
+	}
+	if err := decode(op, resp, &k); err != nil {
+		return nil, err
+	}
+	if k.SID != req.Current.ID {
+		return nil, fmt.Errorf("%s: the provider answered for another key", op)
+	}
+	if p := bytes.TrimSpace(k.Policy); len(p) > 0 && string(p) != "null" {
+		return p, nil
+	}
+	const mainOp = "twilio: check whether the current key is a Main key"
+	_, err = call(ctx, t.Client, mainOp, http.MethodGet, acct+"/Keys.json?PageSize=1", basic(req.Current.ID, req.Current.Secret), nil, "", secrets)
+	switch {
+	case err == nil:
+		return nil, fmt.Errorf("twilio: %w: rotating it would lose its access to /Accounts and /Keys; rotate a Standard or Restricted key instead", ErrMainKey)
+	case errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden):
+		return nil, nil // a Standard key
+	}
+	return nil, err
+}
+
+// Create implements Adapter: a key of the current key's type, named req.Name
+// (Standard: POST Keys.json; Restricted: POST iam/v1/Keys with the policy).
 func (t *Twilio) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	_, acct, err := t.account(req.Secret)
 	if err != nil {
@@ -112,6 +179,13 @@ func (t *Twilio) Create(ctx context.Context, req CreateKeyRequest) (Key, error) 
 	auth, err := t.admin(req.Admin)
 	if err != nil {
 		return Key{}, err
+	}
+	policy, err := t.policyOf(ctx, req, acct, auth)
+	if err != nil {
+		return Key{}, err
+	}
+	if policy != nil {
+		return t.createRestricted(ctx, req, auth, policy)
 	}
 	const op = "twilio: create key"
 	form := url.Values{"FriendlyName": {req.Name}}
@@ -123,6 +197,36 @@ func (t *Twilio) Create(ctx context.Context, req CreateKeyRequest) (Key, error) 
 	var k twilioKey
 	if err := decode(op, resp, &k); err != nil {
 		return Key{}, err
+	}
+	return Key{ID: k.SID, Secret: k.Secret}, nil
+}
+
+// createRestricted mints a Restricted key with policy through the iam v1 Keys
+// API and checks the policy Twilio reports is the one requested.
+func (t *Twilio) createRestricted(ctx context.Context, req CreateKeyRequest, auth http.Header, policy json.RawMessage) (Key, error) {
+	sid, _ := req.Secret.Get("accountSid")
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, policy); err != nil {
+		return Key{}, fmt.Errorf("twilio: the current key's policy is not JSON")
+	}
+	const op = "twilio: create restricted key"
+	form := url.Values{"AccountSid": {sid}, "FriendlyName": {req.Name}, "KeyType": {"restricted"}, "Policy": {compact.String()}}
+	resp, err := call(ctx, t.Client, op, http.MethodPost, t.iamBase()+"/v1/Keys", auth, []byte(form.Encode()),
+		"application/x-www-form-urlencoded", secretsOf(req.Secret, req.Admin))
+	if err != nil {
+		return Key{}, err
+	}
+	var k struct {
+		twilioKey
+		Policy json.RawMessage `json:"policy"`
+	}
+	if err := decode(op, resp, &k); err != nil {
+		return Key{}, err
+	}
+	var want, got any
+	_ = json.Unmarshal(policy, &want)
+	if json.Unmarshal(k.Policy, &got) != nil || !reflect.DeepEqual(want, got) {
+		return Key{ID: k.SID}, fmt.Errorf("%s: %w: the new key %s does not carry the current key's policy", op, ErrScopesDiffer, k.SID)
 	}
 	return Key{ID: k.SID, Secret: k.Secret}, nil
 }

@@ -40,6 +40,7 @@ type Key struct {
 	Name    string
 	Secret  string
 	Scopes  []string
+	Policy  string // Twilio Restricted keys: the policy JSON
 	Active  bool
 	Created time.Time
 }

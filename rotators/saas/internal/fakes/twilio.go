@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -51,6 +52,72 @@ func (tw *Twilio) Seed(name string) Key {
 	return *tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
 }
 
+// SeedRestricted adds a live Restricted key with the given policy JSON.
+func (tw *Twilio) SeedRestricted(name, policy string) Key {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	k := tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
+	k.Policy = policy
+	return *k
+}
+
+// iam serves the iam v1 Key resource (POST /v1/Keys, GET /v1/Keys/{Sid}):
+// Standard keys and Restricted keys with their policy.
+func (tw *Twilio) iam(w http.ResponseWriter, r *http.Request, admin bool, unauth reply) {
+	view := func(k *Key) map[string]any {
+		var policy any
+		if k.Policy != "" {
+			_ = json.Unmarshal([]byte(k.Policy), &policy)
+		}
+		return map[string]any{"sid": k.ID, "friendly_name": k.Name, "policy": policy,
+			"date_created": k.Created.Format(time.RFC1123Z), "date_updated": k.Created.Format(time.RFC1123Z)}
+	}
+	sid, one := strings.CutPrefix(r.URL.Path, "/v1/Keys/")
+	switch {
+	case one && r.Method == http.MethodGet:
+		tw.serve(w, r, "get", func(*http.Request, []byte) reply {
+			if !admin {
+				return unauth
+			}
+			k := tw.byID(sid)
+			if k == nil {
+				return reply{status: 404, msg: "The requested resource was not found"}
+			}
+			return reply{status: 200, body: view(k)}
+		})
+	case r.URL.Path == "/v1/Keys" && r.Method == http.MethodPost:
+		tw.serve(w, r, "create", func(_ *http.Request, body []byte) reply {
+			if !admin {
+				return unauth
+			}
+			form, err := url.ParseQuery(string(body))
+			name, policy := form.Get("FriendlyName"), form.Get("Policy")
+			if err != nil || form.Get("AccountSid") != tw.AccountSID || len(name) > 64 {
+				return reply{status: 400, msg: "AccountSid is required and FriendlyName must be at most 64 characters"}
+			}
+			switch form.Get("KeyType") {
+			case "":
+				policy = ""
+			case "restricted":
+				if !json.Valid([]byte(policy)) {
+					return reply{status: 400, msg: "Policy is required for a restricted key"}
+				}
+			default:
+				return reply{status: 400, msg: "KeyType must be restricted"}
+			}
+			k := tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
+			k.Policy = policy
+			out := view(k)
+			out["secret"] = k.Secret
+			return reply{status: 201, body: out}
+		})
+	default:
+		tw.serve(w, r, "unknown", func(*http.Request, []byte) reply {
+			return reply{status: 404, msg: "The requested resource was not found"}
+		})
+	}
+}
+
 // SeedMain adds a live Main key (made in the Console only), which may manage
 // keys like the auth token.
 func (tw *Twilio) SeedMain() Key {
@@ -72,6 +139,10 @@ func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 		return admin || (k != nil && k.ID == user)
 	}
 	unauth := reply{status: http.StatusUnauthorized, msg: "Authenticate"}
+	if strings.HasPrefix(r.URL.Path, "/v1/Keys") {
+		tw.iam(w, r, admin, unauth)
+		return
+	}
 	prefix := "/2010-04-01/Accounts/" + tw.AccountSID
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	notFound := reply{status: 404, msg: fmt.Sprintf("The requested resource %s was not found", r.URL.Path)}
@@ -99,6 +170,10 @@ func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 		tw.serve(w, r, "verify", func(*http.Request, []byte) reply {
 			if !keyAuth() {
 				return unauth
+			}
+			if !admin {
+				// Standard and Restricted keys may not read /Accounts.
+				return reply{status: http.StatusForbidden, msg: "Forbidden"}
 			}
 			return reply{status: 200, body: map[string]any{"sid": tw.AccountSID, "friendly_name": "fake", "status": "active", "type": "Full"}}
 		})
