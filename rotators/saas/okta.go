@@ -30,12 +30,18 @@ var oktaHosts = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".ok
 // "orgUrl":"https://acme.okta.com","appId":"0oa…","clientId":"0oa…",
 // "keyId":"<secret ID>","clientSecret":"…"} and optionally
 // "tokenEndpointAuthMethod":"client_secret_post" when the app authenticates
-// that way. Admin secret: {"apiToken":"…"}, an API token of an admin allowed
-// to manage the app (okta.apps.manage), and optionally "allowedAppIds", the
+// that way. Admin secret: an OAuth 2.0 service app,
+// {"clientId":"0oa…","privateKey":"-----BEGIN PRIVATE KEY-----…"} (and
+// optionally "privateKeyId", its kid) granted okta.apps.read and
+// okta.apps.manage, authenticating with private_key_jwt (recommended); or
+// {"apiToken":"…"}, an SSWS API token of an admin allowed to manage the app
+// (Okta revokes tokens unused for 30 days). Optionally "allowedAppIds", the
 // apps it may be used for.
 type Okta struct {
 	Config Config
 	Client *Client
+
+	tokens oktaTokens // OAuth access tokens, reused until shortly before they expire
 }
 
 var _ Adapter = (*Okta)(nil)
@@ -73,10 +79,20 @@ func (o *Okta) secrets(v secret.Value) (string, error) {
 	return base + "/api/v1/apps/" + url.PathEscape(app) + "/credentials/secrets", nil
 }
 
-func (o *Okta) admin(admin secret.Value) (http.Header, error) {
+// admin returns the Authorization header of management calls: an OAuth 2.0
+// access token when the admin secret holds a service app (clientId and
+// privateKey), else the SSWS API token.
+func (o *Okta) admin(ctx context.Context, v, admin secret.Value) (http.Header, error) {
+	if id, _ := admin.Get(OktaAdminClientID); id != "" {
+		base, err := o.org(v)
+		if err != nil {
+			return nil, err
+		}
+		return o.oauthAuth(ctx, base, admin, id)
+	}
 	tok, _ := admin.Get("apiToken")
 	if tok == "" {
-		return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "apiToken", Problem: "must hold an Okta API token"})
+		return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "apiToken", Problem: "must hold an Okta API token, or clientId and privateKey must name an OAuth service app"})
 	}
 	return http.Header{"Authorization": {"SSWS " + tok}}, nil
 }
@@ -93,7 +109,7 @@ func (o *Okta) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	auth, err := o.admin(req.Admin)
+	auth, err := o.admin(ctx, req.Secret, req.Admin)
 	if err != nil {
 		return Key{}, err
 	}
@@ -150,7 +166,7 @@ func (o *Okta) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 	if err != nil {
 		return err
 	}
-	auth, err := o.admin(req.Admin)
+	auth, err := o.admin(ctx, req.Secret, req.Admin)
 	if err != nil {
 		return err
 	}
@@ -184,7 +200,7 @@ func (o *Okta) list(ctx context.Context, v, admin secret.Value) ([]oktaSecret, e
 	if err != nil {
 		return nil, err
 	}
-	auth, err := o.admin(admin)
+	auth, err := o.admin(ctx, v, admin)
 	if err != nil {
 		return nil, err
 	}

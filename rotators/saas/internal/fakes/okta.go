@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"crypto"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -23,6 +24,12 @@ type Okta struct {
 	APIToken string
 	AppID    string
 	ClientID string
+
+	serviceID     string           // the OAuth service app's client ID
+	servicePub    crypto.PublicKey // its registered public key
+	serviceScopes []string         // the scopes granted to it
+	jtis          map[string]bool  // client assertion IDs seen (replay)
+	accessTokens  map[string]bool  // tokens issued
 }
 
 // secretPattern is what Okta accepts as a caller-chosen client_secret.
@@ -74,8 +81,15 @@ func (o *Okta) handle(w http.ResponseWriter, r *http.Request) {
 		o.introspect(w, r)
 		return
 	}
+	if r.URL.Path == "/oauth2/v1/token" && r.Method == http.MethodPost {
+		o.token(w, r)
+		return
+	}
 	unauth := reply{status: http.StatusUnauthorized, msg: "Invalid token provided"}
-	admin := r.Header.Get("Authorization") == "SSWS "+o.APIToken
+	o.mu.Lock()
+	bearerTok, isBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	admin := r.Header.Get("Authorization") == "SSWS "+o.APIToken || (isBearer && o.accessTokens[bearerTok])
+	o.mu.Unlock()
 	coll := "/api/v1/apps/" + o.AppID + "/credentials/secrets"
 	rest, ok := strings.CutPrefix(r.URL.Path, coll)
 	if !ok {
