@@ -548,3 +548,24 @@ func TestTwilioMainKeyRefused(t *testing.T) {
 	}
 	noCanary(t, "error", err.Error())
 }
+
+// TestTwilioRegion: Twilio credentials are regional; a secret on a regional
+// host needs an admin credential of that region (the admin secret's region,
+// default us1), checked before any call. Seen failing before the check: the
+// us1 credential was sent to the ie1 host.
+func TestTwilioRegion(t *testing.T) {
+	f, a, cur, admin := providers[1].setup(t, testConfig(nil))
+	v := cur.Clone()
+	v.Set("baseUrl", "https://api.dublin.ie1.twilio.com")
+	s := newStore(t, saas.NewRotator(a), v, admin)
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrNotAllowed) {
+		t.Fatalf("createSecret = %v, want ErrNotAllowed", err)
+	}
+	if n := totalCalls(f); n != 0 {
+		t.Errorf("%d calls reached Twilio, want 0", n)
+	}
+	s.admin = admin.Clone()
+	s.admin.Set("region", "ie1")
+	s.rotate() // the fake stands in for the ie1 host (TWILIO_BASE_URL)
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -72,6 +73,18 @@ func (t *Twilio) Permit(v, admin secret.Value) error {
 	if err := checkID("accountSid", sid); err != nil {
 		return err
 	}
+	// Twilio credentials are regional: an admin credential works only in
+	// its own region.
+	host, _ := v.Get("baseUrl")
+	want := twilioRegion(host)
+	have, _ := admin.Get("region")
+	if have == "" {
+		have = "us1"
+	}
+	if !strings.EqualFold(have, want) {
+		return fmt.Errorf("%w: the secret's Twilio region is %s but the admin credential's is %s (set the admin secret's region to the region its credential belongs to)",
+			ErrNotAllowed, want, strings.ToLower(have))
+	}
 	if sid == own {
 		return nil
 	}
@@ -83,6 +96,18 @@ func (t *Twilio) Permit(v, admin secret.Value) error {
 		return nil
 	}
 	return fmt.Errorf("%w: the secret's accountSid %s is not the admin's account %s (list subaccounts in the admin secret's %s)", ErrNotAllowed, sid, own, AllowAccountSIDs)
+}
+
+// twilioRegionHost matches a regional Twilio host, e.g. api.dublin.ie1.twilio.com.
+var twilioRegionHost = regexp.MustCompile(`(?i)\.([a-z]{2}[0-9])\.twilio\.com(:[0-9]+)?/*$`)
+
+// twilioRegion is the region of a secret's Twilio baseUrl: the region label
+// of a regional host, else us1 (Twilio's default).
+func twilioRegion(baseURL string) string {
+	if m := twilioRegionHost.FindStringSubmatch(baseURL); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return "us1"
 }
 
 func (t *Twilio) account(v secret.Value) (base, keys string, err error) {
