@@ -22,7 +22,8 @@ func TestRevokeGoneKeyIsSuccess(t *testing.T) {
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
 			f, a, cur, admin := p.setup(t, testConfig(nil))
-			ids := map[string]string{"sendgrid": "NoSuchKey0000000000000", "twilio": "SK00000000000000000000000000000000", "okta": "ocsNoSuchSecret0000"}
+			ids := map[string]string{"sendgrid": "NoSuchKey0000000000000", "twilio": "SK00000000000000000000000000000000", "okta": "ocsNoSuchSecret0000",
+				"entra-app-secret": "00000000-0000-0000-0000-000000000000"}
 			if err := a.Revoke(t.Context(), saas.RevokeKeyRequest{Secret: cur, Admin: admin, KeyID: ids[p.name]}); err != nil {
 				t.Fatalf("Revoke(unknown) = %v, want nil", err)
 			}
@@ -38,9 +39,10 @@ func TestRevokeGoneKeyIsSuccess(t *testing.T) {
 // echoes the request.
 func TestWrongAdminCredential(t *testing.T) {
 	wrong := map[string]map[string]string{
-		"sendgrid": {"apiKey": "SG.wrong.CANARYwrongadmin"},
-		"twilio":   {"accountSid": "", "authToken": "CANARYwrongtoken"},
-		"okta":     {"apiToken": "00CANARYwrongtoken"},
+		"sendgrid":         {"apiKey": "SG.wrong.CANARYwrongadmin"},
+		"twilio":           {"accountSid": "", "authToken": "CANARYwrongtoken"},
+		"okta":             {"apiToken": "00CANARYwrongtoken"},
+		"entra-app-secret": {"tenantId": "", "clientId": "", "clientSecret": "CANARYwrongsecret"},
 	}
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
@@ -50,6 +52,9 @@ func TestWrongAdminCredential(t *testing.T) {
 			if p.name == "twilio" {
 				adm["accountSid"], _ = cur.Get("accountSid")
 			}
+			if ef, ok := f.(*fakes.Entra); ok {
+				adm["tenantId"], adm["clientId"] = ef.TenantID, ef.AdminClientID
+			}
 			admin := obj(t, adm)
 			s := newStore(t, saas.NewRotator(a), cur, admin)
 			_, err := s.create(s.token(), false)
@@ -58,7 +63,7 @@ func TestWrongAdminCredential(t *testing.T) {
 			}
 			noCanary(t, "error", err.Error())
 			// The provider's documented error body reaches the operator.
-			summary := map[string]string{"sendgrid": "authorization required", "twilio": `"code":20003`, "okta": "E0000011"}[p.name]
+			summary := map[string]string{"sendgrid": "authorization required", "twilio": `"code":20003`, "okta": "E0000011", "entra-app-secret": "AADSTS7000215"}[p.name]
 			if !strings.Contains(err.Error(), summary) || !strings.Contains(err.Error(), "HTTP 401") {
 				t.Errorf("error %q does not carry the provider's status and message %q", err, summary)
 			}
@@ -67,8 +72,12 @@ func TestWrongAdminCredential(t *testing.T) {
 					t.Errorf("error holds an encoded credential: %v", err)
 				}
 			}
-			if got := f.Calls("list"); got != 1 {
-				t.Errorf("list calls = %d, want 1 (401 is not retried)", got)
+			first := "list"
+			if p.name == "entra-app-secret" {
+				first = "token" // the admin's token request is refused first
+			}
+			if got := f.Calls(first); got != 1 {
+				t.Errorf("%s calls = %d, want 1 (401 is not retried)", first, got)
 			}
 		})
 	}
@@ -348,10 +357,10 @@ func TestRegister(t *testing.T) {
 	if err := saas.Register(&reg, saas.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := reg.Engines(); !slices.Equal(got, []string{"okta", "sendgrid", "twilio"}) {
+	if got := reg.Engines(); !slices.Equal(got, []string{"entra-app-secret", "okta", "sendgrid", "twilio"}) {
 		t.Errorf("Engines = %v", got)
 	}
-	for _, e := range []string{"sendgrid", "twilio", "okta"} {
+	for _, e := range []string{"sendgrid", "twilio", "okta", "entra-app-secret"} {
 		r, err := reg.Lookup(secret.Value{Engine: e})
 		if err != nil {
 			t.Fatalf("Lookup(%s): %v", e, err)
@@ -374,7 +383,7 @@ func TestRegisterFromEnv(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "one engine", engines: []string{"twilio"}, want: []string{"twilio"}},
-		{name: "all", want: []string{"okta", "sendgrid", "twilio"}},
+		{name: "all", want: []string{"entra-app-secret", "okta", "sendgrid", "twilio"}},
 		{name: "unknown engine", engines: []string{"mailchimp"}, wantErr: true},
 		{name: "bad setting", env: map[string]string{saas.EnvMaxAttempts: "many"}, wantErr: true},
 	}

@@ -171,7 +171,8 @@ func TestEngineCreateRetried(t *testing.T) {
 		"sendgrid": {Method: "DELETE", Status: 500, Times: 100},
 		"twilio":   {Method: "DELETE", Status: 500, Times: 100},
 		// Skip the deactivation that makes room for the new secret.
-		"okta": {Path: "/lifecycle/deactivate", Status: 500, Times: 100, Skip: 1},
+		"okta":             {Path: "/lifecycle/deactivate", Status: 500, Times: 100, Skip: 1},
+		"entra-app-secret": {Path: "/removePassword", Status: 500, Times: 100},
 	}
 	for _, p := range providers {
 		for _, discardFails := range []bool{false, true} {

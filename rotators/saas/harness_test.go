@@ -106,6 +106,19 @@ var providers = []provider{
 			return f, &saas.Okta{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiToken": f.APIToken})
 		},
 	},
+	{
+		name: "entra-app-secret", idKey: "keyId", secretKey: "clientSecret",
+		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
+			f := fakes.NewEntra(t)
+			k := f.Seed(seedName(t))
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}, f.Client()
+			cur := obj(t, map[string]string{"engine": "entra-app-secret", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:entra-admin-AbCdEf",
+				"tenantId": f.TenantID, "applicationObjectId": f.AppObjectID, "clientId": f.AppClientID, "keyId": k.ID, "clientSecret": k.Secret,
+				saas.RecordKey: seedName(t)})
+			return f, &saas.Entra{Config: cfg, Client: cfg.Client()}, cur,
+				obj(t, map[string]string{"tenantId": f.TenantID, "clientId": f.AdminClientID, "clientSecret": f.AdminSecret})
+		},
+	},
 }
 
 // store is a minimal stand-in for Secrets Manager's versions and labels, to

@@ -41,7 +41,7 @@ type Okta struct {
 	Config Config
 	Client *Client
 
-	tokens oktaTokens // OAuth access tokens, reused until shortly before they expire
+	tokens tokenCache // OAuth access tokens, reused until shortly before they expire
 }
 
 var _ Adapter = (*Okta)(nil)

@@ -43,16 +43,37 @@ const oktaScopes = "okta.apps.read okta.apps.manage"
 // tokenMargin is how long before its expiry a cached access token is renewed.
 const tokenMargin = time.Minute
 
-// oktaTokens caches access tokens per org, client and key, so a step's
+// tokenCache caches access tokens per org, client and key, so a step's
 // several calls need one token request.
-type oktaTokens struct {
+type tokenCache struct {
 	mu     sync.Mutex
-	tokens map[string]oktaToken
+	tokens map[string]cachedToken
 }
 
-type oktaToken struct {
+type cachedToken struct {
 	value   string
 	expires time.Time
+}
+
+// get returns a cached token for key valid for more than tokenMargin.
+func (c *tokenCache) get(key string, now time.Time) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.tokens[key]
+	if !ok || !now.Add(tokenMargin).Before(t.expires) {
+		return "", false
+	}
+	return t.value, true
+}
+
+// put caches a token that expires after expiresIn seconds (capped at a day).
+func (c *tokenCache) put(key, value string, now time.Time, expiresIn int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tokens == nil {
+		c.tokens = map[string]cachedToken{}
+	}
+	c.tokens[key] = cachedToken{value: value, expires: now.Add(time.Duration(min(max(expiresIn, 0), 86400)) * time.Second)}
 }
 
 // oauthAuth returns the Bearer header of an access token got with the OAuth
@@ -79,15 +100,16 @@ func (o *Okta) oauthAuth(ctx context.Context, base string, admin secret.Value, c
 	sum := sha256.Sum256([]byte(base + "\x00" + clientID + "\x00" + pemKey + "\x00" + scopes + "\x00" + kid))
 	cacheKey := hex.EncodeToString(sum[:])
 	now := time.Now()
-	o.tokens.mu.Lock()
-	if t, ok := o.tokens.tokens[cacheKey]; ok && now.Add(tokenMargin).Before(t.expires) {
-		o.tokens.mu.Unlock()
-		return bearer(t.value), nil
+	if tok, ok := o.tokens.get(cacheKey, now); ok {
+		return bearer(tok), nil
 	}
-	o.tokens.mu.Unlock()
 
 	endpoint := base + "/oauth2/v1/token"
-	assertion, err := signJWT(signer, alg, kid, map[string]any{
+	hdr := map[string]any{}
+	if kid != "" {
+		hdr["kid"] = kid
+	}
+	assertion, err := signJWT(signer, alg, hdr, map[string]any{
 		"iss": clientID, "sub": clientID, "aud": endpoint,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": rand.Text(),
 	})
@@ -113,13 +135,7 @@ func (o *Okta) oauthAuth(ctx context.Context, base string, admin secret.Value, c
 	if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "Bearer") {
 		return nil, fmt.Errorf("%s: the answer holds no Bearer token (token type %q; a DPoP-bound token needs the service app's \"Require DPoP\" off)", op, tok.TokenType)
 	}
-	expires := now.Add(time.Duration(min(max(tok.ExpiresIn, 0), 86400)) * time.Second)
-	o.tokens.mu.Lock()
-	if o.tokens.tokens == nil {
-		o.tokens.tokens = map[string]oktaToken{}
-	}
-	o.tokens.tokens[cacheKey] = oktaToken{value: tok.AccessToken, expires: expires}
-	o.tokens.mu.Unlock()
+	o.tokens.put(cacheKey, tok.AccessToken, now, tok.ExpiresIn)
 	return bearer(tok.AccessToken), nil
 }
 
@@ -160,11 +176,12 @@ func parseSigner(pemKey string) (crypto.Signer, string, error) {
 	return nil, "", bad
 }
 
-// signJWT builds a compact JWS of claims with alg RS256 or ES256.
-func signJWT(signer crypto.Signer, alg, kid string, claims map[string]any) (string, error) {
+// signJWT builds a compact JWS of claims with alg RS256 or ES256 and the
+// extra header fields (kid, x5t, …).
+func signJWT(signer crypto.Signer, alg string, extra map[string]any, claims map[string]any) (string, error) {
 	header := map[string]any{"alg": alg, "typ": "JWT"}
-	if kid != "" {
-		header["kid"] = kid
+	for k, v := range extra {
+		header[k] = v
 	}
 	enc := base64.RawURLEncoding
 	h, _ := json.Marshal(header)

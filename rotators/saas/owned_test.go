@@ -30,6 +30,8 @@ func victimOf(t *testing.T, f fake) fakes.Key {
 		return f.Seed("production-sms")
 	case *fakes.Okta:
 		return f.Seed()
+	case *fakes.Entra:
+		return f.Seed("production-app-secret")
 	}
 	t.Fatalf("no victim for %T", f)
 	return fakes.Key{}
@@ -40,7 +42,8 @@ func victimOf(t *testing.T, f fake) fakes.Key {
 func finishWith(t *testing.T, s *store, p provider, prev secret.Value) error {
 	t.Helper()
 	pending := s.versions[s.current].Clone()
-	pending.Set(p.idKey, map[string]string{"sendgrid": "PendingKey000000000000", "twilio": "SKffffffffffffffffffffffffffffffff", "okta": "ocsPendingSecret0000"}[p.name])
+	pending.Set(p.idKey, map[string]string{"sendgrid": "PendingKey000000000000", "twilio": "SKffffffffffffffffffffffffffffffff", "okta": "ocsPendingSecret0000",
+		"entra-app-secret": "ffffffff-ffff-ffff-ffff-ffffffffffff"}[p.name])
 	load := func(v secret.Value) rotators.Loader {
 		return func(context.Context) (secret.Value, bool, error) { return v, true, nil }
 	}
@@ -306,7 +309,8 @@ func TestStalledProviderLeavesNoKey(t *testing.T) {
 			s := newStore(t, saas.NewRotator(a), cur, admin)
 			s.rotate()
 			before := f.Calls("create")
-			fault := fakes.Fault{Method: "POST", Path: map[string]string{"sendgrid": "/v3/api_keys", "twilio": "/Keys.json", "okta": "/credentials/secrets"}[p.name], Stall: true}
+			fault := fakes.Fault{Method: "POST", Path: map[string]string{"sendgrid": "/v3/api_keys", "twilio": "/Keys.json", "okta": "/credentials/secrets",
+				"entra-app-secret": "/addPassword"}[p.name], Stall: true}
 			if p.name == "okta" {
 				fault.Skip = 1 // the deactivation that makes room
 			}

@@ -181,7 +181,11 @@ func TestFaultsDuringRotation(t *testing.T) {
 				f, a, cur, admin := p.setup(t, testConfig(&waits))
 				s := newStore(t, saas.NewRotator(a), cur, admin)
 				s.rotate()
-				f.Inject(tc.fault)
+				fault := tc.fault
+				if p.name == "entra-app-secret" && fault.Method == "DELETE" {
+					fault.Method, fault.Path = "POST", "/removePassword" // Graph removes with a POST
+				}
+				f.Inject(fault)
 				tok := s.token()
 				steps := []struct {
 					name string
@@ -393,7 +397,7 @@ func TestVerifyWaitsForPropagation(t *testing.T) {
 					t.Fatal(err)
 				}
 				if tc.refusals > 0 {
-					paths := map[string]string{"sendgrid": "/v3/scopes", "twilio": "/Accounts/AC", "okta": "/introspect"}
+					paths := map[string]string{"sendgrid": "/v3/scopes", "twilio": "/Accounts/AC", "okta": "/introspect", "entra-app-secret": "/oauth2/v2.0/token"}
 					f.Inject(fakes.Fault{Path: paths[p.name], Status: tc.status, Times: tc.refusals})
 				}
 				err := s.test(tok)
