@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
@@ -103,7 +104,17 @@ type oktaSecret struct {
 	ClientSecret string `json:"client_secret"`
 }
 
-// Create implements Adapter: Okta generates the secret.
+// sswsHint adds, to a refusal of an SSWS API token, why such a token may
+// have stopped working.
+func sswsHint(auth http.Header, err error) error {
+	if err != nil && errors.Is(err, ErrUnauthorized) && strings.HasPrefix(auth.Get("Authorization"), "SSWS ") {
+		return fmt.Errorf("%w (Okta revokes an API token not used for 30 days and when its admin loses the role; prefer an OAuth service app: clientId and privateKey)", err)
+	}
+	return err
+}
+
+// Create implements Adapter with the secret Rotary chose (req.NewSecret), or
+// one Okta generates when it is empty.
 func (o *Okta) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	coll, err := o.secrets(req.Secret)
 	if err != nil {
@@ -120,7 +131,7 @@ func (o *Okta) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	}
 	resp, err := call(ctx, o.Client, op, http.MethodPost, coll, auth, body, "application/json", append(secretsOf(req.Secret, req.Admin), req.NewSecret))
 	if err != nil {
-		return Key{}, err
+		return Key{}, sswsHint(auth, err)
 	}
 	var s oktaSecret
 	if err := decode(op, resp, &s); err != nil {
@@ -176,6 +187,7 @@ func (o *Okta) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 	one := coll + "/" + url.PathEscape(req.KeyID)
 	secrets := secretsOf(req.Secret, req.Admin)
 	_, deactErr := call(ctx, o.Client, "okta: deactivate client secret", http.MethodPost, one+"/lifecycle/deactivate", auth, nil, "", secrets)
+	deactErr = sswsHint(auth, deactErr)
 	if errors.Is(deactErr, ErrNotFound) {
 		return nil
 	}
@@ -209,7 +221,7 @@ func (o *Okta) list(ctx context.Context, v, admin secret.Value) ([]oktaSecret, e
 	// but a 2xx body never reaches an error.
 	resp, err := call(ctx, o.Client, op, http.MethodGet, coll, auth, nil, "", secretsOf(v, admin))
 	if err != nil {
-		return nil, err
+		return nil, sswsHint(auth, err)
 	}
 	var got []oktaSecret
 	if err := decode(op, resp, &got); err != nil {

@@ -84,3 +84,15 @@ func TestOktaOAuthRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestOktaSSWSRefusalExplained: a refused SSWS API token's error says why
+// such tokens stop working (30 days unused) and what to use instead.
+func TestOktaSSWSRefusalExplained(t *testing.T) {
+	_, a, cur, _ := providers[2].setup(t, testConfig(nil))
+	s := newStore(t, saas.NewRotator(a), cur, obj(t, map[string]string{"apiToken": "00CANARYexpiredtoken0000000000000000000"}))
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrUnauthorized) || !strings.Contains(err.Error(), "30 days") {
+		t.Fatalf("createSecret = %v, want ErrUnauthorized with the API token expiry explained", err)
+	}
+	noCanary(t, "error", err.Error())
+}
