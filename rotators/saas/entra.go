@@ -108,6 +108,9 @@ func (e *Entra) Permit(v, admin secret.Value) error {
 		return err
 	}
 	own, _ := admin.Get("tenantId")
+	if own == "" {
+		return fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "tenantId", Problem: "must name the admin app's tenant"})
+	}
 	if !strings.EqualFold(own, tenant) {
 		return fmt.Errorf("%w: the secret's tenantId is not the admin app's tenant", ErrNotAllowed)
 	}
