@@ -111,7 +111,7 @@ var providers = []provider{
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewEntra(t)
 			k := f.Seed(seedName(t))
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}, f.Client()
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}, checked(t, "entra-app-secret", f)
 			cur := obj(t, map[string]string{"engine": "entra-app-secret", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:entra-admin-AbCdEf",
 				"tenantId": f.TenantID, "applicationObjectId": f.AppObjectID, "clientId": f.AppClientID, "keyId": k.ID, "clientSecret": k.Secret,
 				saas.RecordKey: seedName(t)})
