@@ -33,9 +33,22 @@ type Adapter interface {
 
 	// Find returns the IDs of live keys whose name req.Match accepts, except
 	// those in req.Keep. A provider whose keys carry no name (Okta client
-	// secrets) returns every key not in req.Keep instead, and says so in its
-	// Spec (Named false).
+	// secrets, Spec.Named false) returns instead the keys whose secret, as the
+	// provider shows it, is req.Holds, and nothing when req.Holds is empty:
+	// it never returns a key it cannot prove is the caller's.
 	Find(ctx context.Context, req FindKeysRequest) ([]string, error)
+
+	// Describe reads, with the admin credential, the key with ID req.Key.ID
+	// under the secret's provider settings: whether it exists, its name, and
+	// (for providers without names) whether the provider shows req.Key.Secret
+	// as its secret. The Rotator decides from it whether the key is one Rotary
+	// minted for the secret.
+	Describe(ctx context.Context, req DescribeKeyRequest) (KeyInfo, error)
+
+	// Permit checks, without calling the provider, that the admin secret may
+	// be used for the rotated secret's provider settings: the admin's account
+	// and allow-lists. Its error wraps ErrNotAllowed or a *secret.KeyError.
+	Permit(v, admin secret.Value) error
 }
 
 // Spec describes an adapter.
@@ -55,6 +68,10 @@ type Spec struct {
 	// limit). When set, Create revokes the AWSPREVIOUS key before minting,
 	// since Finish would revoke it anyway and the new key needs its slot.
 	MaxKeys int
+	// ChoosesSecret is true when the provider accepts a secret chosen by the
+	// caller: the Rotator then passes one in CreateKeyRequest.NewSecret, so
+	// that a key whose mint answer was lost can be found by its secret.
+	ChoosesSecret bool
 }
 
 // Key is one API key. String, GoString, Format and LogValue never show Secret.
@@ -81,6 +98,15 @@ type CreateKeyRequest struct {
 	Current Key          // the AWSCURRENT key
 	Admin   secret.Value // the admin secret named by masterarn
 	Name    string       // the name to give the key: KeyName(secret ARN, token)
+	// NewSecret is the secret to give the key when Spec.ChoosesSecret.
+	NewSecret string
+}
+
+// DescribeKeyRequest is the input to Adapter.Describe.
+type DescribeKeyRequest struct {
+	Secret secret.Value // the version holding Key: provider settings
+	Admin  secret.Value
+	Key    Key
 }
 
 // VerifyKeyRequest is the input to Adapter.Verify.
@@ -103,6 +129,7 @@ type FindKeysRequest struct {
 	Name   string   // the name to match
 	Prefix bool     // match every name starting with Name
 	Keep   []string // key IDs held by stored versions: never returned
+	Holds  string   // providers without names: the secret of the key to find
 }
 
 // Match reports whether a key with this name and ID is one Find should

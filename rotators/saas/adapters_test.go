@@ -2,10 +2,13 @@ package saas_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -19,7 +22,8 @@ func TestRevokeGoneKeyIsSuccess(t *testing.T) {
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
 			f, a, cur, admin := p.setup(t, testConfig(nil))
-			ids := map[string]string{"sendgrid": "NoSuchKey0000000000000", "twilio": "SK00000000000000000000000000000000", "okta": "ocsNoSuchSecret0000"}
+			ids := map[string]string{"sendgrid": "NoSuchKey0000000000000", "twilio": "SK00000000000000000000000000000000", "okta": "ocsNoSuchSecret0000",
+				"entra-app-secret": "00000000-0000-0000-0000-000000000000"}
 			if err := a.Revoke(t.Context(), saas.RevokeKeyRequest{Secret: cur, Admin: admin, KeyID: ids[p.name]}); err != nil {
 				t.Fatalf("Revoke(unknown) = %v, want nil", err)
 			}
@@ -35,9 +39,10 @@ func TestRevokeGoneKeyIsSuccess(t *testing.T) {
 // echoes the request.
 func TestWrongAdminCredential(t *testing.T) {
 	wrong := map[string]map[string]string{
-		"sendgrid": {"apiKey": "SG.wrong.CANARYwrongadmin"},
-		"twilio":   {"accountSid": "", "authToken": "CANARYwrongtoken"},
-		"okta":     {"apiToken": "00CANARYwrongtoken"},
+		"sendgrid":         {"apiKey": "SG.wrong.CANARYwrongadmin"},
+		"twilio":           {"accountSid": "", "authToken": "CANARYwrongtoken"},
+		"okta":             {"apiToken": "00CANARYwrongtoken"},
+		"entra-app-secret": {"tenantId": "", "clientId": "", "clientSecret": "CANARYwrongsecret"},
 	}
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
@@ -47,6 +52,9 @@ func TestWrongAdminCredential(t *testing.T) {
 			if p.name == "twilio" {
 				adm["accountSid"], _ = cur.Get("accountSid")
 			}
+			if ef, ok := f.(*fakes.Entra); ok {
+				adm["tenantId"], adm["clientId"] = ef.TenantID, ef.AdminClientID
+			}
 			admin := obj(t, adm)
 			s := newStore(t, saas.NewRotator(a), cur, admin)
 			_, err := s.create(s.token(), false)
@@ -55,7 +63,7 @@ func TestWrongAdminCredential(t *testing.T) {
 			}
 			noCanary(t, "error", err.Error())
 			// The provider's documented error body reaches the operator.
-			summary := map[string]string{"sendgrid": "authorization required", "twilio": `"code":20003`, "okta": "E0000011"}[p.name]
+			summary := map[string]string{"sendgrid": "authorization required", "twilio": `"code":20003`, "okta": "E0000011", "entra-app-secret": "AADSTS7000215"}[p.name]
 			if !strings.Contains(err.Error(), summary) || !strings.Contains(err.Error(), "HTTP 401") {
 				t.Errorf("error %q does not carry the provider's status and message %q", err, summary)
 			}
@@ -64,8 +72,12 @@ func TestWrongAdminCredential(t *testing.T) {
 					t.Errorf("error holds an encoded credential: %v", err)
 				}
 			}
-			if got := f.Calls("list"); got != 1 {
-				t.Errorf("list calls = %d, want 1 (401 is not retried)", got)
+			first := "list"
+			if p.name == "entra-app-secret" {
+				first = "token" // the admin's token request is refused first
+			}
+			if got := f.Calls(first); got != 1 {
+				t.Errorf("%s calls = %d, want 1 (401 is not retried)", first, got)
 			}
 		})
 	}
@@ -146,6 +158,9 @@ func TestSendGridCopiesScopes(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "restricted key", scopes: []string{"mail.send", "stats.read", "2fa_required", "sender_verification_eligible"}},
+		// Seen failing before the fix: the fake (like older accounts) refused
+		// the self-assigned scope with a 400.
+		{name: "older account's legacy scope", scopes: []string{"mail.send", "sender_verification_legacy"}},
 		{name: "no scopes listed", scopes: nil, wantErr: true},
 		{name: "only scopes SendGrid assigns itself", scopes: []string{"2fa_required", "sender_verification_eligible"}, wantErr: true},
 	} {
@@ -166,7 +181,12 @@ func TestSendGridCopiesScopes(t *testing.T) {
 			for _, live := range f.Live() {
 				if live.ID == got.ID {
 					found = true
-					gotScopes, want := slices.Sorted(slices.Values(live.Scopes)), slices.Sorted(slices.Values(tc.scopes))
+					own := func(scopes []string) []string { // less those SendGrid assigns itself
+						return slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool {
+							return strings.HasPrefix(sc, "2fa_") || strings.HasPrefix(sc, "sender_verification_")
+						})))
+					}
+					gotScopes, want := own(live.Scopes), own(tc.scopes)
 					if !slices.Equal(gotScopes, want) {
 						t.Errorf("new key scopes %v, want %v", gotScopes, want)
 					}
@@ -251,7 +271,7 @@ func TestOkta(t *testing.T) {
 		cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, f.Client()
 		k := f.Seed()
 		cur := obj(t, map[string]string{"engine": "okta", "orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID,
-			"keyId": k.ID, "clientSecret": k.Secret, "masterarn": "arn:x"})
+			"keyId": k.ID, "clientSecret": k.Secret, "masterarn": "arn:x", saas.RecordKey: seedName(t)})
 		rot := saas.NewRotator(&saas.Okta{Config: cfg, Client: cfg.Client()})
 		return f, rot, newStore(t, rot, cur, obj(t, map[string]string{"apiToken": f.APIToken}))
 	}
@@ -272,17 +292,23 @@ func TestOkta(t *testing.T) {
 			t.Errorf("deactivate %d, delete %d calls; want 1 and 1", f.Calls("deactivate"), f.Calls("delete"))
 		}
 	})
-	t.Run("a secret no version holds is removed", func(t *testing.T) {
+	t.Run("a secret Rotary did not mint for this secret is never removed", func(t *testing.T) {
+		// Before the fix, Find returned every secret of the app and
+		// createSecret deleted them all (test seen failing: "the stray
+		// secret was removed").
 		f, _, s := setup(t)
 		stray := f.Seed()
-		s.rotate()
-		for _, k := range f.All() {
-			if k.ID == stray.ID {
-				t.Error("the stray secret survived")
+		_, err := s.create(s.token(), false)
+		if err == nil {
+			t.Fatal("createSecret succeeded on an app that already holds two secrets")
+		}
+		for _, k := range []fakes.Key{stray} {
+			if !f.Works(k.Secret) {
+				t.Error("the stray secret was removed")
 			}
 		}
-		if len(f.Live()) != 2 {
-			t.Errorf("%d live secrets, want 2", len(f.Live()))
+		if got := f.Calls("deactivate") + f.Calls("delete"); got != 0 {
+			t.Errorf("%d deactivate/delete calls, want 0", got)
 		}
 	})
 	t.Run("client_secret_post", func(t *testing.T) {
@@ -331,10 +357,10 @@ func TestRegister(t *testing.T) {
 	if err := saas.Register(&reg, saas.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := reg.Engines(); !slices.Equal(got, []string{"okta", "sendgrid", "twilio"}) {
+	if got := reg.Engines(); !slices.Equal(got, []string{"entra-app-secret", "okta", "sendgrid", "twilio"}) {
 		t.Errorf("Engines = %v", got)
 	}
-	for _, e := range []string{"sendgrid", "twilio", "okta"} {
+	for _, e := range []string{"sendgrid", "twilio", "okta", "entra-app-secret"} {
 		r, err := reg.Lookup(secret.Value{Engine: e})
 		if err != nil {
 			t.Fatalf("Lookup(%s): %v", e, err)
@@ -357,7 +383,7 @@ func TestRegisterFromEnv(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "one engine", engines: []string{"twilio"}, want: []string{"twilio"}},
-		{name: "all", want: []string{"okta", "sendgrid", "twilio"}},
+		{name: "all", want: []string{"entra-app-secret", "okta", "sendgrid", "twilio"}},
 		{name: "unknown engine", engines: []string{"mailchimp"}, wantErr: true},
 		{name: "bad setting", env: map[string]string{saas.EnvMaxAttempts: "many"}, wantErr: true},
 	}
@@ -382,10 +408,10 @@ func TestTwilioMainKeyAdmin(t *testing.T) {
 	f := fakes.NewTwilio(t)
 	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
 	mainKey := f.SeedMain()
-	first := f.Seed("first")
+	first := f.Seed(seedName(t))
 	cur := obj(t, map[string]string{"engine": "twilio", "accountSid": f.AccountSID, "apiKeyId": first.ID, "apiKeySecret": first.Secret, "masterarn": "arn:x"})
 	s := newStore(t, saas.NewRotator(&saas.Twilio{Config: cfg, Client: cfg.Client()}), cur,
-		obj(t, map[string]string{"apiKeyId": mainKey.ID, "apiKeySecret": mainKey.Secret}))
+		obj(t, map[string]string{"accountSid": f.AccountSID, "apiKeyId": mainKey.ID, "apiKeySecret": mainKey.Secret}))
 	s.rotate()
 	s.rotate()
 	if f.Works(first.Secret) {
@@ -404,7 +430,7 @@ func TestSendGridSubuser(t *testing.T) {
 	f := fakes.NewSendGrid(t)
 	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
 	parent := f.Seed("parent-key", "mail.send")
-	sub := f.SeedFor("marketing", "sub-key", "mail.send")
+	sub := f.SeedFor("marketing", seedName(t), "mail.send")
 	cur := obj(t, map[string]string{"engine": "sendgrid", "apiKeyId": sub.ID, "apiKey": sub.Secret, "onBehalfOf": "marketing", "masterarn": "arn:x"})
 	s := newStore(t, saas.NewRotator(&saas.SendGrid{Config: cfg, Client: cfg.Client()}), cur, obj(t, map[string]string{"apiKey": f.AdminKey}))
 	s.rotate()
@@ -418,4 +444,137 @@ func TestSendGridSubuser(t *testing.T) {
 		}
 	}
 	checkCurrent(t, s, f, providers[0])
+}
+
+// TestSendGridKeyCapIsForbidden: SendGrid's 100-key cap answers 403; it is
+// ErrForbidden (a quota, not a refused credential), never retried, and
+// leaves no key behind. Seen failing before the fix: ErrUnauthorized.
+func TestSendGridKeyCapIsForbidden(t *testing.T) {
+	var waits []time.Duration
+	ff, a, cur, admin := providers[0].setup(t, testConfig(&waits))
+	f := ff.(*fakes.SendGrid)
+	for len(f.All()) < 100 {
+		f.Seed("someone-else", "mail.send")
+	}
+	s := newStore(t, saas.NewRotator(a), cur, admin)
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrForbidden) || errors.Is(err, saas.ErrUnauthorized) {
+		t.Fatalf("createSecret = %v, want ErrForbidden only", err)
+	}
+	if f.Calls("create") != 1 || len(waits) != 0 {
+		t.Errorf("%d create calls, waits %v; want 1 and none", f.Calls("create"), waits)
+	}
+	noCanary(t, "error", err.Error())
+}
+
+// TestSendGridGrantedScopesChecked: a key SendGrid minted with fewer scopes
+// than requested is revoked and the step fails with ErrScopesDiffer. Seen
+// failing before the fix: the key was stored with mail.send missing.
+func TestSendGridGrantedScopesChecked(t *testing.T) {
+	ff, a, cur, admin := providers[0].setup(t, testConfig(nil))
+	f := ff.(*fakes.SendGrid)
+	f.Withhold = []string{"mail.send"}
+	s := newStore(t, saas.NewRotator(a), cur, admin)
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrScopesDiffer) {
+		t.Fatalf("createSecret = %v, want ErrScopesDiffer", err)
+	}
+	if n := len(f.Live()); n != 1 {
+		t.Errorf("%d live keys, want only the current one (the short-scoped key revoked)", n)
+	}
+}
+
+// TestTwilioVerifySubaccount: a subaccount's key verifies (Twilio serves no
+// Balance for subaccounts), and so does a key the account does not let read
+// the account resource (403/404 mean authenticated); only 401 is a refusal.
+// Seen failing before the fix: HTTP 404 on Balance.json for the subaccount.
+func TestTwilioVerifySubaccount(t *testing.T) {
+	ff, a, cur, admin := providers[1].setup(t, testConfig(nil))
+	f := ff.(*fakes.Twilio)
+	f.Subaccount = true
+	s := newStore(t, saas.NewRotator(a), cur, admin)
+	s.rotate()
+	for _, status := range []int{403, 404} {
+		f.Inject(fakes.Fault{Method: "GET", Path: "/Accounts/" + f.AccountSID + ".json", Status: status})
+		key := saas.Key{ID: s.secretOf(s.current, "apiKeyId"), Secret: s.secretOf(s.current, "apiKeySecret")}
+		if err := a.Verify(t.Context(), saas.VerifyKeyRequest{Secret: s.versions[s.current], Key: key}); err != nil {
+			t.Errorf("Verify with a %d = %v, want authenticated", status, err)
+		}
+	}
+	bad := saas.Key{ID: s.secretOf(s.current, "apiKeyId"), Secret: "CANARYnot-the-secret"}
+	if err := a.Verify(t.Context(), saas.VerifyKeyRequest{Secret: s.versions[s.current], Key: bad}); !errors.Is(err, saas.ErrUnauthorized) {
+		t.Errorf("Verify with a wrong secret = %v, want ErrUnauthorized", err)
+	}
+}
+
+// twilioWith returns a store whose AWSCURRENT holds key k of the Twilio fake.
+func twilioWith(t *testing.T, k func(f *fakes.Twilio) fakes.Key) (*fakes.Twilio, *store) {
+	t.Helper()
+	ff, a, cur, admin := providers[1].setup(t, testConfig(nil))
+	f := ff.(*fakes.Twilio)
+	key := k(f)
+	v := cur.Clone()
+	v.Set("apiKeyId", key.ID)
+	v.Set("apiKeySecret", key.Secret)
+	return f, newStore(t, saas.NewRotator(a), v, admin)
+}
+
+// TestTwilioKeyTypePreserved: a Restricted key is replaced by a Restricted
+// key with the same policy (iam v1 Keys API), never by a Standard key. Seen
+// failing before the fix: the new key had no policy (a Standard key, which
+// may call every API: privilege escalation).
+func TestTwilioKeyTypePreserved(t *testing.T) {
+	const policy = `{"allow":["/twilio/messaging/messages/read","/twilio/messaging/messages/create"]}`
+	f, s := twilioWith(t, func(f *fakes.Twilio) fakes.Key { return f.SeedRestricted(seedName(t), policy) })
+	s.rotate()
+	s.rotate()
+	for _, k := range f.Live() {
+		if k.Policy == "" {
+			t.Errorf("key %s (%s) is a Standard key", k.ID, k.Name)
+			continue
+		}
+		var got, want any
+		_ = json.Unmarshal([]byte(k.Policy), &got)
+		_ = json.Unmarshal([]byte(policy), &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("key %s has policy %s, want %s", k.ID, k.Policy, policy)
+		}
+	}
+	checkCurrent(t, s, f, providers[1])
+}
+
+// TestTwilioMainKeyRefused: a Main key (which only the Console can create) is
+// refused with ErrMainKey and nothing is minted. Seen failing before the fix:
+// a Standard key was minted in its place, without /Keys access.
+func TestTwilioMainKeyRefused(t *testing.T) {
+	f, s := twilioWith(t, func(f *fakes.Twilio) fakes.Key { return f.SeedMain() })
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrMainKey) {
+		t.Fatalf("createSecret = %v, want ErrMainKey", err)
+	}
+	if f.Calls("create") != 0 {
+		t.Errorf("%d keys minted", f.Calls("create"))
+	}
+	noCanary(t, "error", err.Error())
+}
+
+// TestTwilioRegion: Twilio credentials are regional; a secret on a regional
+// host needs an admin credential of that region (the admin secret's region,
+// default us1), checked before any call. Seen failing before the check: the
+// us1 credential was sent to the ie1 host.
+func TestTwilioRegion(t *testing.T) {
+	f, a, cur, admin := providers[1].setup(t, testConfig(nil))
+	v := cur.Clone()
+	v.Set("baseUrl", "https://api.dublin.ie1.twilio.com")
+	s := newStore(t, saas.NewRotator(a), v, admin)
+	_, err := s.create(s.token(), false)
+	if !errors.Is(err, saas.ErrNotAllowed) {
+		t.Fatalf("createSecret = %v, want ErrNotAllowed", err)
+	}
+	if n := totalCalls(f); n != 0 {
+		t.Errorf("%d calls reached Twilio, want 0", n)
+	}
+	s.admin = admin.Clone()
+	s.admin.Set("region", "ie1")
+	s.rotate() // the fake stands in for the ie1 host (TWILIO_BASE_URL)
 }

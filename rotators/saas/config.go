@@ -36,6 +36,17 @@ const (
 	EnvSendGridBaseURL = "SENDGRID_BASE_URL"
 	EnvTwilioBaseURL   = "TWILIO_BASE_URL"
 	EnvOktaBaseURL     = "OKTA_BASE_URL"
+	// EnvEntraLoginBaseURL and EnvEntraGraphBaseURL replace the Microsoft
+	// Entra login and Microsoft Graph hosts for every secret (tests, proxies).
+	EnvEntraLoginBaseURL = "ENTRA_LOGIN_BASE_URL"
+	EnvEntraGraphBaseURL = "ENTRA_GRAPH_BASE_URL"
+	// EnvEntraLifetime is how long a minted Entra client secret stays valid
+	// (a Go duration, default 4320h = 180 days): at least two rotation
+	// periods, so the previous secret outlives its overlap.
+	EnvEntraLifetime = "ENTRA_SECRET_LIFETIME"
+	// EnvTwilioIAMBaseURL replaces Twilio's iam host (Restricted keys);
+	// unset, TWILIO_BASE_URL is used for it too when set.
+	EnvTwilioIAMBaseURL = "TWILIO_IAM_BASE_URL"
 )
 
 // Config configures the SaaS rotators. The zero value is usable: every unset
@@ -49,6 +60,10 @@ type Config struct {
 	// BaseURLs replaces the provider URL per engine ("sendgrid", "twilio",
 	// "okta") for every secret.
 	BaseURLs map[string]string
+
+	// EntraLifetime is how long a minted Entra client secret stays valid;
+	// default 180 days.
+	EntraLifetime time.Duration
 
 	// HTTPClient, when set, is used instead of a new client with Timeout.
 	HTTPClient *http.Client
@@ -79,6 +94,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err := dur(EnvMaxWait, &c.MaxWait); err != nil {
 		return Config{}, err
 	}
+	if err := dur(EnvEntraLifetime, &c.EntraLifetime); err != nil {
+		return Config{}, err
+	}
 	if v := strings.TrimSpace(getenv(EnvVerifyWait)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > 5*time.Minute {
@@ -98,7 +116,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.AllowedHosts = append(c.AllowedHosts, h)
 		}
 	}
-	for engine, name := range map[string]string{EngineSendGrid: EnvSendGridBaseURL, EngineTwilio: EnvTwilioBaseURL, EngineOkta: EnvOktaBaseURL} {
+	for engine, name := range map[string]string{EngineSendGrid: EnvSendGridBaseURL, EngineTwilio: EnvTwilioBaseURL, EngineOkta: EnvOktaBaseURL,
+		twilioIAM: EnvTwilioIAMBaseURL, entraLogin: EnvEntraLoginBaseURL, entraGraph: EnvEntraGraphBaseURL} {
 		v := strings.TrimSpace(getenv(name))
 		if v == "" {
 			continue
@@ -119,19 +138,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 func (c Config) Client() *Client {
 	hc := c.HTTPClient
 	if hc == nil {
-		t := c.Timeout
-		if t <= 0 {
-			t = 10 * time.Second
-		}
 		// Provider APIs do not redirect; following one could carry the
 		// admin credential somewhere the allow-list never checked.
-		hc = &http.Client{Timeout: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	attempts := c.MaxAttempts
 	if attempts <= 0 {
 		attempts = 4
 	}
-	return &Client{HTTP: hc, MaxAttempts: attempts, MaxWait: c.MaxWait, Sleep: c.Sleep}
+	t := c.Timeout
+	if t <= 0 {
+		t = 10 * time.Second
+	}
+	return &Client{HTTP: hc, Timeout: t, MaxAttempts: attempts, MaxWait: c.MaxWait, Sleep: c.Sleep}
 }
 
 // baseURL picks the URL for engine: the configured override, else the
@@ -161,7 +180,7 @@ func (c Config) baseURL(engine, fromSecret, def string, allowed []string) (strin
 }
 
 // Engines lists the engines this package rotates.
-func Engines() []string { return []string{EngineSendGrid, EngineTwilio, EngineOkta} }
+func Engines() []string { return []string{EngineSendGrid, EngineTwilio, EngineOkta, EngineEntra} }
 
 // Register adds the rotators of the named engines (all of Engines when none is
 // named) to reg under the api-key strategy. An unknown engine is an error.
@@ -179,6 +198,8 @@ func Register(reg *rotators.Registry, cfg Config, engines ...string) error {
 			a = &Twilio{Config: cfg, Client: client}
 		case EngineOkta:
 			a = &Okta{Config: cfg, Client: client}
+		case EngineEntra:
+			a = &Entra{Config: cfg, Client: client}
 		default:
 			return fmt.Errorf("saas: no adapter for engine %q (have %s)", e, strings.Join(Engines(), ", "))
 		}

@@ -149,3 +149,23 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		t.Fatalf("Do = %v, redirect followed %v; want an HTTP 302 error and no request to the target", err, hit.Load())
 	}
 }
+
+// TestOktaHosts: every Okta cloud domain, US DoD's okta.mil included, is an
+// allowed orgUrl without SAAS_ALLOWED_HOSTS. Seen failing before the fix:
+// acme.okta.mil was refused.
+func TestOktaHosts(t *testing.T) {
+	o := &Okta{}
+	for _, host := range []string{"acme.okta.com", "acme.oktapreview.com", "acme.okta-emea.com", "acme.okta-gov.com", "acme.okta.mil"} {
+		v, err := secret.Parse([]byte(`{"orgUrl":"https://` + host + `"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := o.org(v); err != nil || got != "https://"+host {
+			t.Errorf("org(%s) = %q, %v; want it allowed", host, got, err)
+		}
+	}
+	v, _ := secret.Parse([]byte(`{"orgUrl":"https://acme.okta.mil.attacker.example"}`))
+	if _, err := o.org(v); err == nil {
+		t.Error("a host merely containing okta.mil was allowed")
+	}
+}

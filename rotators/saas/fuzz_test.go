@@ -42,11 +42,39 @@ func FuzzRetryAfter(f *testing.F) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	c := &Client{Now: func() time.Time { return now }}
 	f.Fuzz(func(t *testing.T, retryAfter, reset string) {
-		h := http.Header{}
-		h.Set("Retry-After", retryAfter)
-		h.Set("X-Rate-Limit-Reset", reset)
-		if d, ok := c.retryAfter(h); ok && d < 0 {
-			t.Fatalf("retryAfter(%q, %q) = %v", retryAfter, reset, d)
+		for _, date := range []string{"", "Fri, 27 Nov 2026 11:00:00 GMT", "not a date"} {
+			h := http.Header{}
+			h.Set("Retry-After", retryAfter)
+			h.Set("X-Rate-Limit-Reset", reset)
+			if date != "" {
+				h.Set("Date", date)
+			}
+			if d, ok := c.retryAfter(h); ok && d < 0 {
+				t.Fatalf("retryAfter(%q, %q, Date %q) = %v", retryAfter, reset, date, d)
+			}
+		}
+	})
+}
+
+// FuzzSameSecret: a shown secret matches a held one only when it is the same
+// string, or Okta's masked form "<start>......<end>" whose visible parts (16
+// characters at least, fewer than the whole) are the held secret's start and
+// end.
+func FuzzSameSecret(f *testing.F) {
+	f.Add("abcdefghijklmnopqrstuvwxyz0123456789", "abcdefghij......uvwxyz0123456789")
+	f.Add("abcdefghijklmnopqrstuvwxyz0123456789", "abcdefghijklmnopqrstuvwxyz0123456789")
+	f.Add("short", "sh......rt")
+	f.Fuzz(func(t *testing.T, held, shown string) {
+		if !sameSecret(shown, held) {
+			return
+		}
+		if shown == held && held != "" {
+			return
+		}
+		start, end, ok := strings.Cut(shown, "......")
+		if !ok || len(start)+len(end) < 16 || len(start)+len(end) >= len(held) ||
+			!strings.HasPrefix(held, start) || !strings.HasSuffix(held, end) {
+			t.Fatalf("sameSecret(%q, %q) = true", shown, held)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package saas_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,6 +28,7 @@ type fake interface {
 	Live() []fakes.Key
 	All() []fakes.Key
 	Works(secret string) bool
+	Rename(id, name string)
 }
 
 // provider builds a fake, a rotator against it, the first AWSCURRENT value and
@@ -75,10 +77,10 @@ var providers = []provider{
 		name: "sendgrid", idKey: "apiKeyId", secretKey: "apiKey",
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewSendGrid(t)
-			k := f.Seed("first", "mail.send")
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
+			k := f.Seed(seedName(t), "mail.send")
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, checked(t, "sendgrid", f)
 			cur := obj(t, map[string]string{"engine": "sendgrid", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:sg-admin-AbCdEf",
-				"apiKeyId": k.ID, "apiKey": k.Secret})
+				"apiKeyId": k.ID, "apiKey": k.Secret, saas.RecordKey: seedName(t)})
 			return f, &saas.SendGrid{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiKey": f.AdminKey})
 		},
 	},
@@ -86,10 +88,10 @@ var providers = []provider{
 		name: "twilio", idKey: "apiKeyId", secretKey: "apiKeySecret",
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewTwilio(t)
-			k := f.Seed("first")
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
+			k := f.Seed(seedName(t))
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, checked(t, "twilio", f)
 			cur := obj(t, map[string]string{"engine": "twilio", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:tw-admin-AbCdEf",
-				"accountSid": f.AccountSID, "apiKeyId": k.ID, "apiKeySecret": k.Secret})
+				"accountSid": f.AccountSID, "apiKeyId": k.ID, "apiKeySecret": k.Secret, saas.RecordKey: seedName(t)})
 			return f, &saas.Twilio{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"accountSid": f.AccountSID, "authToken": f.AuthToken})
 		},
 	},
@@ -98,12 +100,42 @@ var providers = []provider{
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewOkta(t)
 			k := f.Seed()
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, f.Client()
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, checked(t, "okta", f)
 			cur := obj(t, map[string]string{"engine": "okta", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:okta-admin-AbCdEf",
-				"orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID, "keyId": k.ID, "clientSecret": k.Secret})
+				"orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID, "keyId": k.ID, "clientSecret": k.Secret, saas.RecordKey: seedName(t)})
 			return f, &saas.Okta{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiToken": f.APIToken})
 		},
 	},
+	{
+		name: "entra-app-secret", idKey: "keyId", secretKey: "clientSecret",
+		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
+			f := fakes.NewEntra(t)
+			k := f.Seed(seedName(t))
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}, checked(t, "entra-app-secret", f)
+			cur := obj(t, map[string]string{"engine": "entra-app-secret", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:entra-admin-AbCdEf",
+				"tenantId": f.TenantID, "applicationObjectId": f.AppObjectID, "clientId": f.AppClientID, "keyId": k.ID, "clientSecret": k.Secret,
+				saas.RecordKey: seedName(t)})
+			return f, &saas.Entra{Config: cfg, Client: cfg.Client()}, cur,
+				obj(t, map[string]string{"tenantId": f.TenantID, "clientId": f.AdminClientID, "clientSecret": f.AdminSecret})
+		},
+	},
+}
+
+// checked returns the fake's client with every exchange validated against
+// the provider's published OpenAPI documents (contract_test.go); a violation
+// fails the test at its end.
+func checked(t testing.TB, provider string, f fake) *http.Client {
+	t.Helper()
+	c := f.Client()
+	v := newValidator(t, provider, f.URL(), c.Transport)
+	t.Cleanup(func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		for _, msg := range v.violations {
+			t.Errorf("contract violation: %s", msg)
+		}
+	})
+	return &http.Client{Transport: v, CheckRedirect: c.CheckRedirect, Timeout: c.Timeout}
 }
 
 // store is a minimal stand-in for Secrets Manager's versions and labels, to
@@ -121,12 +153,24 @@ type store struct {
 	n        int
 }
 
-var storeCount int
+// storeCount counts the stores each test made, so each store of a test has
+// its own secret ARN and the first one's is known before it is made.
+var storeCount = map[string]int{}
+
+// testARN is the ARN of the nth store (from 1) a test makes.
+func testARN(t testing.TB, n int) string {
+	sum := sha256.Sum256([]byte(t.Name()))
+	return fmt.Sprintf("arn:aws:secretsmanager:us-east-1:111111111111:secret:app%x-%d-AbCdEf", sum[:4], n)
+}
+
+// seedName is the name of a test's first key: as if Rotary had minted it for
+// the test's first store, so that store's rotations may revoke it.
+func seedName(t testing.TB) string { return saas.SecretPrefix(testARN(t, 1)) + "seed" }
 
 func newStore(t *testing.T, rot *saas.Rotator, cur, admin secret.Value) *store {
-	storeCount++
+	storeCount[t.Name()]++
 	return &store{t: t, rot: rot, admin: admin, versions: map[string]secret.Value{"v0": cur}, current: "v0",
-		arn: fmt.Sprintf("arn:aws:secretsmanager:us-east-1:111111111111:secret:app%d-AbCdEf", storeCount)}
+		arn: testARN(t, storeCount[t.Name()])}
 }
 
 func (s *store) loader(id *string) rotators.Loader {

@@ -19,8 +19,13 @@ import (
 // Conditions callers branch on. An *HTTPError unwraps to one of them when its
 // status matches.
 var (
-	// ErrUnauthorized: the provider refused the credential (HTTP 401 or 403).
+	// ErrUnauthorized: the provider did not accept the credential (HTTP 401).
 	ErrUnauthorized = errors.New("provider refused the credential")
+	// ErrForbidden: the provider accepted the credential but refused the
+	// operation (HTTP 403): a missing permission (Okta E0000006, a SendGrid
+	// scope) or a quota (SendGrid's 100 keys). Never retried, and never
+	// taken for a new key that has not propagated yet.
+	ErrForbidden = errors.New("provider refused the operation: missing permission or quota reached")
 	// ErrNotFound: the provider has no such resource (HTTP 404).
 	ErrNotFound = errors.New("provider has no such resource")
 	// ErrRateLimited: the provider kept answering 429, or asked to wait
@@ -29,6 +34,11 @@ var (
 	// ErrUnavailable: the provider kept failing with a 5xx status.
 	ErrUnavailable = errors.New("provider unavailable")
 )
+
+// minAttempt is the least time left before ctx's deadline worth waiting for
+// and starting another attempt with: a retry or a wait that would leave less
+// is not started.
+const minAttempt = time.Second
 
 // maxBody is the most of a response body the client reads.
 const maxBody = 1 << 20
@@ -56,12 +66,14 @@ func (e *HTTPError) Error() string {
 	return msg
 }
 
-// Unwrap maps the status to ErrUnauthorized, ErrNotFound, ErrRateLimited or
-// ErrUnavailable.
+// Unwrap maps the status to ErrUnauthorized, ErrForbidden, ErrNotFound,
+// ErrRateLimited or ErrUnavailable.
 func (e *HTTPError) Unwrap() error {
 	switch {
-	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+	case e.Status == http.StatusUnauthorized:
 		return ErrUnauthorized
+	case e.Status == http.StatusForbidden:
+		return ErrForbidden
 	case e.Status == http.StatusNotFound:
 		return ErrNotFound
 	case e.Status == http.StatusTooManyRequests:
@@ -94,8 +106,11 @@ type Response struct {
 // answers and transport errors with capped exponential backoff, never other
 // 4xx answers, for at most MaxAttempts attempts and never past ctx's deadline.
 type Client struct {
-	HTTP        *http.Client // its Timeout bounds each attempt
-	MaxAttempts int          // attempts in all, at least 1
+	HTTP *http.Client // its Timeout bounds each attempt
+	// Timeout bounds each attempt too (0: only HTTP.Timeout and ctx), also
+	// when HTTP is a client without its own Timeout.
+	Timeout     time.Duration
+	MaxAttempts int // attempts in all, at least 1
 	MaxWait     time.Duration
 	// Sleep waits d or until ctx is done. Tests inject one that returns at once.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -133,7 +148,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		if wait < 0 || attempt >= attempts {
 			return nil, last
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		// Never start a wait, or an attempt after it, that cannot end before
+		// ctx's deadline.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+minAttempt {
 			return nil, last
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -148,7 +165,13 @@ func (c *Client) once(ctx context.Context, req Request, path string, attempt int
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
+	actx := ctx
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	hreq, err := http.NewRequestWithContext(actx, req.Method, req.URL, body)
 	if err != nil {
 		return nil, -1, fmt.Errorf("%s: build request for %s: %w", req.Op, path, err)
 	}
@@ -212,10 +235,16 @@ func (c *Client) backoff(attempt int) time.Duration {
 
 // retryAfter reads Retry-After (seconds or an HTTP date), or the epoch-second
 // reset headers SendGrid (X-RateLimit-Reset) and Okta (X-Rate-Limit-Reset) send.
+// Absolute times are measured against the response's own Date header, so a
+// skewed local clock neither hurries nor stalls the retry; the local clock is
+// used only when the answer has no valid Date.
 func (c *Client) retryAfter(h http.Header) (time.Duration, bool) {
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
+	}
+	if d, err := http.ParseTime(strings.TrimSpace(h.Get("Date"))); err == nil {
+		now = func() time.Time { return d }
 	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s >= 0 {

@@ -52,17 +52,28 @@ func TestClientRetries(t *testing.T) {
 		{name: "500 until attempts run out", answers: []answer{{status: 500}}, wantErr: ErrUnavailable, wantCalls: 4, nWaits: 3},
 		{name: "429 Retry-After seconds", answers: []answer{{status: 429, header: map[string]string{"Retry-After": "3"}}, {status: 200}},
 			wantCalls: 2, wantWaits: []time.Duration{3 * time.Second}},
-		{name: "429 Retry-After HTTP date", answers: []answer{{status: 429, header: map[string]string{"Retry-After": now.Add(4 * time.Second).Format(http.TimeFormat)}}, {status: 200}},
+		{name: "429 Retry-After HTTP date", answers: []answer{{status: 429, header: map[string]string{"Date": now.Format(http.TimeFormat), "Retry-After": now.Add(4 * time.Second).Format(http.TimeFormat)}}, {status: 200}},
 			wantCalls: 2, wantWaits: []time.Duration{4 * time.Second}},
-		{name: "429 Okta X-Rate-Limit-Reset", answers: []answer{{status: 429, header: map[string]string{"X-Rate-Limit-Reset": fmt.Sprint(now.Add(2 * time.Second).Unix())}}, {status: 200}},
+		{name: "429 Okta X-Rate-Limit-Reset", answers: []answer{{status: 429, header: map[string]string{"Date": now.Format(http.TimeFormat), "X-Rate-Limit-Reset": fmt.Sprint(now.Add(2 * time.Second).Unix())}}, {status: 200}},
 			wantCalls: 2, wantWaits: []time.Duration{2 * time.Second}},
+		// The provider's clock is an hour ahead of ours: its reset is
+		// measured against its Date. Seen failing before the fix: "asks to
+		// wait 1h0m2s, more than the cap".
+		{name: "429 SendGrid X-RateLimit-Reset, provider clock ahead", answers: []answer{{status: 429, header: map[string]string{
+			"Date": now.Add(time.Hour).Format(http.TimeFormat), "X-RateLimit-Reset": fmt.Sprint(now.Add(time.Hour + 2*time.Second).Unix())}}, {status: 200}},
+			wantCalls: 2, wantWaits: []time.Duration{2 * time.Second}},
+		// Its clock is an hour behind: seen failing before the fix (a wait
+		// of 0 instead of 4s, a burst of retries).
+		{name: "429 Retry-After HTTP date, provider clock behind", answers: []answer{{status: 429, header: map[string]string{
+			"Date": now.Add(-time.Hour).Format(http.TimeFormat), "Retry-After": now.Add(-time.Hour + 4*time.Second).Format(http.TimeFormat)}}, {status: 200}},
+			wantCalls: 2, wantWaits: []time.Duration{4 * time.Second}},
 		{name: "429 asking past the cap fails at once", answers: []answer{{status: 429, header: map[string]string{"Retry-After": "3600"}}},
 			wantErr: ErrRateLimited, wantCalls: 1},
 		{name: "429 until attempts run out", answers: []answer{{status: 429, header: map[string]string{"Retry-After": "1"}}},
 			wantErr: ErrRateLimited, wantCalls: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second}},
 		{name: "400 never retried", answers: []answer{{status: 400, body: `{"errors":[{"message":"bad"}]}`}}, wantCalls: 1},
 		{name: "401 never retried", answers: []answer{{status: 401}}, wantErr: ErrUnauthorized, wantCalls: 1},
-		{name: "403 never retried", answers: []answer{{status: 403}}, wantErr: ErrUnauthorized, wantCalls: 1},
+		{name: "403 never retried", answers: []answer{{status: 403}}, wantErr: ErrForbidden, wantCalls: 1},
 		{name: "404 never retried", answers: []answer{{status: 404}}, wantErr: ErrNotFound, wantCalls: 1},
 	}
 	for _, tc := range cases {
@@ -123,6 +134,40 @@ func TestClientStopsWithContext(t *testing.T) {
 		_, err := c.Do(ctx, Request{Op: "op", Method: http.MethodGet, URL: srv.URL})
 		if !errors.Is(err, ErrRateLimited) || slept || calls.Load() != 1 {
 			t.Fatalf("Do = %v, slept %v, calls %d; want ErrRateLimited at once", err, slept, calls.Load())
+		}
+	})
+	t.Run("no time left for an attempt after the wait", func(t *testing.T) {
+		// The wait (10s) fits before the deadline (10.5s) but the attempt
+		// after it would not: neither is started. Seen failing before the
+		// fix: the client slept and tried again.
+		srv, calls := scripted(t, answer{status: 429, header: map[string]string{"Retry-After": "10"}})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second+500*time.Millisecond)
+		defer cancel()
+		slept := false
+		c := &Client{HTTP: srv.Client(), MaxAttempts: 5, MaxWait: time.Minute, Sleep: func(context.Context, time.Duration) error { slept = true; return nil }}
+		_, err := c.Do(ctx, Request{Op: "op", Method: http.MethodGet, URL: srv.URL})
+		if !errors.Is(err, ErrRateLimited) || slept || calls.Load() != 1 {
+			t.Fatalf("Do = %v, slept %v, calls %d; want ErrRateLimited at once", err, slept, calls.Load())
+		}
+	})
+	t.Run("an attempt that stalls ends at the per-attempt timeout and is retried", func(t *testing.T) {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				<-r.Context().Done() // a provider that never answers
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		}))
+		t.Cleanup(srv.Close)
+		// srv.Client() has no Timeout of its own: Client.Timeout bounds the
+		// attempt. Seen failing before the fix: Do never returned.
+		c := &Client{HTTP: srv.Client(), Timeout: 200 * time.Millisecond, MaxAttempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}
+		if _, err := c.Do(t.Context(), Request{Op: "op", Method: http.MethodGet, URL: srv.URL}); err != nil {
+			t.Fatalf("Do = %v, want the second attempt's success", err)
+		}
+		if n.Load() != 2 {
+			t.Errorf("calls = %d, want 2", n.Load())
 		}
 	})
 	t.Run("already cancelled", func(t *testing.T) {

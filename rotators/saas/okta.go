@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
@@ -15,30 +16,51 @@ const EngineOkta = "okta"
 
 // oktaHosts are the Okta cloud domains an orgUrl may name without
 // SAAS_ALLOWED_HOSTS.
-var oktaHosts = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com"}
+var oktaHosts = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com", ".okta.mil"}
 
 // Okta rotates the client secret of an Okta OAuth 2.0 app
 // (/api/v1/apps/{appId}/credentials/secrets). Okta keeps at most two secrets
 // per app, so Create deactivates and deletes the AWSPREVIOUS secret before
-// adding one, and secrets have no name: every secret of the app that no stored
-// version holds is treated as a leftover of a failed attempt and removed.
+// adding one, when that secret is one Rotary minted for the rotated secret.
+// Secrets have no name: Rotary chooses each new secret's value itself, records
+// the key in the version it writes, and only ever removes a secret whose value
+// it holds (the one it just chose, or the AWSPREVIOUS version's). It never
+// removes a secret it did not mint for this secret.
 //
 // Rotated secret: {"engine":"okta","masterarn":"<admin secret ARN>",
 // "orgUrl":"https://acme.okta.com","appId":"0oa…","clientId":"0oa…",
 // "keyId":"<secret ID>","clientSecret":"…"} and optionally
 // "tokenEndpointAuthMethod":"client_secret_post" when the app authenticates
-// that way. Admin secret: {"apiToken":"…"}, an API token of an admin allowed
-// to manage the app (okta.apps.manage).
+// that way. Admin secret: an OAuth 2.0 service app,
+// {"clientId":"0oa…","privateKey":"-----BEGIN PRIVATE KEY-----…"} (and
+// optionally "privateKeyId", its kid) granted okta.apps.read and
+// okta.apps.manage, authenticating with private_key_jwt (recommended); or
+// {"apiToken":"…"}, an SSWS API token of an admin allowed to manage the app
+// (Okta revokes tokens unused for 30 days). Optionally "allowedAppIds", the
+// apps it may be used for.
 type Okta struct {
 	Config Config
 	Client *Client
+
+	tokens tokenCache // OAuth access tokens, reused until shortly before they expire
 }
 
 var _ Adapter = (*Okta)(nil)
 
 // Spec implements Adapter.
 func (o *Okta) Spec() Spec {
-	return Spec{Engine: EngineOkta, IDKey: "keyId", SecretKey: "clientSecret", Required: []string{"orgUrl", "appId", "clientId"}, Named: false, MaxKeys: 2}
+	return Spec{Engine: EngineOkta, IDKey: "keyId", SecretKey: "clientSecret", Required: []string{"orgUrl", "appId", "clientId"},
+		Named: false, MaxKeys: 2, ChoosesSecret: true}
+}
+
+// Permit implements Adapter: the app must be in the admin's allowedAppIds,
+// when the admin secret has that key.
+func (o *Okta) Permit(v, admin secret.Value) error {
+	app, _ := v.Get("appId")
+	if err := checkID("appId", app); err != nil {
+		return err
+	}
+	return allowed(admin, AllowAppIDs, "app", app)
 }
 
 func (o *Okta) org(v secret.Value) (string, error) {
@@ -58,10 +80,20 @@ func (o *Okta) secrets(v secret.Value) (string, error) {
 	return base + "/api/v1/apps/" + url.PathEscape(app) + "/credentials/secrets", nil
 }
 
-func (o *Okta) admin(admin secret.Value) (http.Header, error) {
+// admin returns the Authorization header of management calls: an OAuth 2.0
+// access token when the admin secret holds a service app (clientId and
+// privateKey), else the SSWS API token.
+func (o *Okta) admin(ctx context.Context, v, admin secret.Value) (http.Header, error) {
+	if id, _ := admin.Get(OktaAdminClientID); id != "" {
+		base, err := o.org(v)
+		if err != nil {
+			return nil, err
+		}
+		return o.oauthAuth(ctx, base, admin, id)
+	}
 	tok, _ := admin.Get("apiToken")
 	if tok == "" {
-		return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "apiToken", Problem: "must hold an Okta API token"})
+		return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "apiToken", Problem: "must hold an Okta API token, or clientId and privateKey must name an OAuth service app"})
 	}
 	return http.Header{"Authorization": {"SSWS " + tok}}, nil
 }
@@ -72,20 +104,34 @@ type oktaSecret struct {
 	ClientSecret string `json:"client_secret"`
 }
 
-// Create implements Adapter: Okta generates the secret.
+// sswsHint adds, to a refusal of an SSWS API token, why such a token may
+// have stopped working.
+func sswsHint(auth http.Header, err error) error {
+	if err != nil && errors.Is(err, ErrUnauthorized) && strings.HasPrefix(auth.Get("Authorization"), "SSWS ") {
+		return fmt.Errorf("%w (Okta revokes an API token not used for 30 days and when its admin loses the role; prefer an OAuth service app: clientId and privateKey)", err)
+	}
+	return err
+}
+
+// Create implements Adapter with the secret Rotary chose (req.NewSecret), or
+// one Okta generates when it is empty.
 func (o *Okta) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	coll, err := o.secrets(req.Secret)
 	if err != nil {
 		return Key{}, err
 	}
-	auth, err := o.admin(req.Admin)
+	auth, err := o.admin(ctx, req.Secret, req.Admin)
 	if err != nil {
 		return Key{}, err
 	}
 	const op = "okta: create client secret"
-	resp, err := call(ctx, o.Client, op, http.MethodPost, coll, auth, []byte("{}"), "application/json", secretsOf(req.Secret, req.Admin))
+	body := []byte("{}")
+	if req.NewSecret != "" {
+		body = jsonBody(map[string]string{"client_secret": req.NewSecret, "status": "ACTIVE"})
+	}
+	resp, err := call(ctx, o.Client, op, http.MethodPost, coll, auth, body, "application/json", append(secretsOf(req.Secret, req.Admin), req.NewSecret))
 	if err != nil {
-		return Key{}, err
+		return Key{}, sswsHint(auth, err)
 	}
 	var s oktaSecret
 	if err := decode(op, resp, &s); err != nil {
@@ -93,6 +139,9 @@ func (o *Okta) Create(ctx context.Context, req CreateKeyRequest) (Key, error) {
 	}
 	if s.Status != "" && s.Status != "ACTIVE" {
 		return Key{ID: s.ID}, fmt.Errorf("%s: new secret %s is %s, not ACTIVE", op, s.ID, s.Status)
+	}
+	if req.NewSecret != "" && s.ClientSecret != req.NewSecret {
+		return Key{ID: s.ID}, fmt.Errorf("%s: new secret %s does not hold the value Rotary chose", op, s.ID)
 	}
 	return Key{ID: s.ID, Secret: s.ClientSecret}, nil
 }
@@ -128,7 +177,7 @@ func (o *Okta) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 	if err != nil {
 		return err
 	}
-	auth, err := o.admin(req.Admin)
+	auth, err := o.admin(ctx, req.Secret, req.Admin)
 	if err != nil {
 		return err
 	}
@@ -138,6 +187,7 @@ func (o *Okta) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 	one := coll + "/" + url.PathEscape(req.KeyID)
 	secrets := secretsOf(req.Secret, req.Admin)
 	_, deactErr := call(ctx, o.Client, "okta: deactivate client secret", http.MethodPost, one+"/lifecycle/deactivate", auth, nil, "", secrets)
+	deactErr = sswsHint(auth, deactErr)
 	if errors.Is(deactErr, ErrNotFound) {
 		return nil
 	}
@@ -156,33 +206,61 @@ func (o *Okta) Revoke(ctx context.Context, req RevokeKeyRequest) error {
 	return err
 }
 
-// Find implements Adapter. Okta secrets have no name: it returns every
-// secret of the app not in req.Keep.
-func (o *Okta) Find(ctx context.Context, req FindKeysRequest) ([]string, error) {
-	coll, err := o.secrets(req.Secret)
+// list reads the app's client secrets.
+func (o *Okta) list(ctx context.Context, v, admin secret.Value) ([]oktaSecret, error) {
+	coll, err := o.secrets(v)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := o.admin(req.Admin)
+	auth, err := o.admin(ctx, v, admin)
 	if err != nil {
 		return nil, err
 	}
 	const op = "okta: list client secrets"
-	// The list holds every secret in clear: scrubbing cannot know them, but
-	// a 2xx body never reaches an error.
-	resp, err := call(ctx, o.Client, op, http.MethodGet, coll, auth, nil, "", secretsOf(req.Secret, req.Admin))
+	// The list holds secrets in clear or masked: scrubbing cannot know them,
+	// but a 2xx body never reaches an error.
+	resp, err := call(ctx, o.Client, op, http.MethodGet, coll, auth, nil, "", secretsOf(v, admin))
 	if err != nil {
-		return nil, err
+		return nil, sswsHint(auth, err)
 	}
 	var got []oktaSecret
 	if err := decode(op, resp, &got); err != nil {
 		return nil, err
 	}
+	return got, nil
+}
+
+// Find implements Adapter. Okta secrets have no name: it returns the secrets
+// of the app whose value, as Okta shows it, is req.Holds (and nothing when
+// Holds is empty), except those in req.Keep.
+func (o *Okta) Find(ctx context.Context, req FindKeysRequest) ([]string, error) {
+	if req.Holds == "" {
+		return nil, nil
+	}
+	got, err := o.list(ctx, req.Secret, req.Admin)
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
 	for _, s := range got {
-		if s.ID != "" && !contains(req.Keep, s.ID) {
+		if s.ID != "" && !contains(req.Keep, s.ID) && sameSecret(s.ClientSecret, req.Holds) {
 			ids = append(ids, s.ID)
 		}
 	}
 	return ids, nil
+}
+
+// Describe implements Adapter from the app's list of secrets: whether the
+// secret exists and whether Okta shows it with the value the version holds.
+func (o *Okta) Describe(ctx context.Context, req DescribeKeyRequest) (KeyInfo, error) {
+	got, err := o.list(ctx, req.Secret, req.Admin)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	for _, s := range got {
+		if s.ID == req.Key.ID && s.ID != "" {
+			return KeyInfo{Exists: true, Holds: sameSecret(s.ClientSecret, req.Key.Secret)}, nil
+		}
+	}
+	return KeyInfo{}, nil
 }

@@ -2,7 +2,10 @@ package saas
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,6 +46,27 @@ func KeyName(secretARN, token string) string {
 	return p + hex.EncodeToString(sum[:16])
 }
 
+// chosenSecret is the secret Rotary gives the key it mints for a rotation at
+// a provider that accepts a chosen secret: an HMAC-SHA256, keyed with the
+// admin secret's credentials, of the secret's ARN and the token, so only a
+// holder of the admin credential can know it, and a retried attempt with the
+// same token finds the key an attempt whose answer was lost minted. Without a
+// credential to key it (never, in practice) it is random.
+func chosenSecret(admin secret.Value, secretARN, token string) string {
+	creds := admin.Secrets()
+	if len(creds) == 0 {
+		return rand.Text() + rand.Text()
+	}
+	slices.Sort(creds)
+	k := sha256.New()
+	for _, c := range creds {
+		fmt.Fprintf(k, "%d:%s;", len(c), c)
+	}
+	m := hmac.New(sha256.New, k.Sum(nil))
+	fmt.Fprintf(m, "rotary chosen key secret v1\x00%s\x00%s", secretARN, token)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
 // Rotator runs the four rotation steps for any Adapter:
 //
 //   - Create revokes keys an earlier attempt minted for this secret (found by
@@ -60,7 +84,7 @@ type Rotator struct {
 	spec    Spec
 
 	// VerifyWait is the most testSecret waits, in all, for a new key the
-	// provider still refuses (401/403) to start working, since new keys can
+	// provider still refuses (401) to start working, since new keys can
 	// take seconds to propagate. Zero: a refusal fails at once.
 	VerifyWait time.Duration
 	// Sleep waits between verification attempts; nil waits for real.
@@ -103,44 +127,68 @@ func (r *Rotator) check(v secret.Value) error {
 	return v.Require(append([]string{r.spec.IDKey, r.spec.SecretKey}, r.spec.Required...)...)
 }
 
-func (r *Rotator) admin(ctx context.Context, load rotators.Loader) (secret.Value, error) {
+// admin reads the admin secret and checks it may be used for the rotated
+// secret v (its allowedSecretArns, and the adapter's account and allow-list
+// checks), before any provider call.
+func (r *Rotator) admin(ctx context.Context, load rotators.Loader, secretARN string, v secret.Value) (secret.Value, error) {
 	if load == nil {
 		return secret.Value{}, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "must name the admin secret holding the provider credential"}
 	}
-	v, ok, err := load(ctx)
+	a, ok, err := load(ctx)
 	if err != nil {
 		return secret.Value{}, fmt.Errorf("read the admin secret: %w", err)
 	}
 	if !ok {
 		return secret.Value{}, &secret.KeyError{Key: secret.KeyMasterARN, Problem: "must name the admin secret holding the provider credential"}
 	}
-	return v, nil
+	if err := allowed(a, AllowSecretARNs, "secret", secretARN); err != nil {
+		return secret.Value{}, err
+	}
+	if err := r.adapter.Permit(v, a); err != nil {
+		return secret.Value{}, err
+	}
+	return a, nil
+}
+
+// ownership asks the provider whether the key version v holds is one Rotary
+// minted for the secret.
+func (r *Rotator) ownership(ctx context.Context, secretARN string, v, admin secret.Value) (ownership, error) {
+	key := r.key(v)
+	info, err := r.adapter.Describe(ctx, DescribeKeyRequest{Secret: v, Admin: admin, Key: key})
+	if err != nil {
+		return forged, fmt.Errorf("check whose key %s is: %w", key.ID, err)
+	}
+	return r.ownedBy(info, secretARN, v), nil
 }
 
 // Create mints the pending key. Safe to call twice with the same token: the
 // second call revokes what the first minted before minting again, so at most
 // one key minted under the token is alive afterwards. On every failure after a
-// mint, the minted key is revoked before Create returns.
+// mint, the minted key is revoked before Create returns. It revokes only keys
+// Rotary minted for this secret: keys named for it (named providers), the
+// AWSPREVIOUS key when the provider confirms it is this secret's, and keys
+// holding the secret Create chose (providers without names).
 func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
 	const step = "createSecret"
 	cur := req.Current
 	if err := r.check(cur); err != nil {
 		return rotators.CreateResponse{}, r.errorf(step, "current version: %w", err)
 	}
-	admin, err := r.admin(ctx, req.Master)
+	admin, err := r.admin(ctx, req.Master, req.SecretARN, cur)
 	if err != nil {
 		return rotators.CreateResponse{}, r.errorf(step, "%w", err)
 	}
 	curKey := r.key(cur)
 	prevID := ""
+	var prev secret.Value
 	if req.Previous != nil {
-		prev, ok, err := req.Previous(ctx)
+		p, ok, err := req.Previous(ctx)
 		if err != nil {
 			return rotators.CreateResponse{}, r.errorf(step, "read the previous version: %w", err)
 		}
 		if ok {
-			if id := r.key(prev).ID; id != curKey.ID {
-				prevID = id
+			if id := r.key(p).ID; id != curKey.ID {
+				prevID, prev = id, p
 			}
 		}
 	}
@@ -149,50 +197,77 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	keep := compact(curKey.ID, prevID)
 
 	// Keys an earlier attempt minted for this secret that AWSCURRENT and
-	// AWSPREVIOUS do not hold were never stored (or were abandoned).
-	if err := r.sweep(ctx, cur, admin, prefix, true, keep); err != nil {
-		return rotators.CreateResponse{}, r.errorf(step, "revoke keys left by an earlier attempt: %w", err)
+	// AWSPREVIOUS do not hold were never stored (or were abandoned). Without
+	// names, nothing tells them from keys someone else made: they stay.
+	if r.spec.Named {
+		if err := r.sweep(ctx, cur, admin, FindKeysRequest{Name: prefix, Prefix: true, Keep: keep}); err != nil {
+			return rotators.CreateResponse{}, r.errorf(step, "revoke keys left by an earlier attempt: %w", err)
+		}
 	}
 	if r.spec.MaxKeys > 0 && prevID != "" {
-		if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: cur, Admin: admin, KeyID: prevID}); err != nil {
-			return rotators.CreateResponse{}, r.errorf(step, "revoke the previous key %s to make room: %w", prevID, err)
+		verdict, err := r.ownership(ctx, req.SecretARN, prev, admin)
+		if err != nil {
+			return rotators.CreateResponse{}, r.errorf(step, "%w", err)
+		}
+		switch verdict {
+		case owned:
+			if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: prev, Admin: admin, KeyID: prevID}); err != nil {
+				return rotators.CreateResponse{}, r.errorf(step, "revoke the previous key %s to make room: %w", prevID, err)
+			}
+		case gone:
+		default:
+			return rotators.CreateResponse{}, r.errorf(step, "%w: the provider keeps at most %d keys and the AWSPREVIOUS key %s was not minted by Rotary for this secret; remove it by hand to make room",
+				ErrNotOwned, r.spec.MaxKeys, prevID)
 		}
 		keep = compact(curKey.ID)
 	}
 
-	key, err := r.adapter.Create(ctx, CreateKeyRequest{Secret: cur, Current: curKey, Admin: admin, Name: name})
+	newSecret := ""
+	if r.spec.ChoosesSecret {
+		newSecret = chosenSecret(admin, req.SecretARN, req.Token)
+		// A key an earlier attempt with this token minted (its answer or its
+		// stored value lost) holds the same secret.
+		if err := r.sweep(ctx, cur, admin, FindKeysRequest{Holds: newSecret, Keep: keep}); err != nil {
+			return rotators.CreateResponse{}, r.errorf(step, "revoke the key an earlier attempt minted: %w", err)
+		}
+	}
+	key, err := r.adapter.Create(ctx, CreateKeyRequest{Secret: cur, Current: curKey, Admin: admin, Name: name, NewSecret: newSecret})
 	if err != nil {
 		// The provider may have minted the key and failed afterwards.
-		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(err, r.cleanup(ctx, cur, admin, prefix, keep, "")))
+		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(err, r.cleanup(ctx, cur, admin, prefix, keep, key.ID, newSecret)))
 	}
 	if key.ID == "" || key.Secret == "" {
 		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(
-			errors.New("provider returned a key without ID or secret"), r.cleanup(ctx, cur, admin, prefix, keep, key.ID)))
+			errors.New("provider returned a key without ID or secret"), r.cleanup(ctx, cur, admin, prefix, keep, key.ID, newSecret)))
 	}
 	if slices.Contains(keep, key.ID) {
 		return rotators.CreateResponse{}, r.errorf(step, "provider returned the ID of a stored key as a new key")
 	}
 	// An attempt the HTTP client retried after a lost answer may have minted a
 	// twin under the same name.
-	if err := r.sweep(ctx, cur, admin, prefix, true, append(keep, key.ID)); err != nil {
-		return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(
-			fmt.Errorf("revoke duplicate keys: %w", err), r.cleanup(ctx, cur, admin, prefix, keep, key.ID)))
+	if r.spec.Named {
+		if err := r.sweep(ctx, cur, admin, FindKeysRequest{Name: prefix, Prefix: true, Keep: append(keep, key.ID)}); err != nil {
+			return rotators.CreateResponse{}, r.errorf(step, "%w", errors.Join(
+				fmt.Errorf("revoke duplicate keys: %w", err), r.cleanup(ctx, cur, admin, prefix, keep, key.ID, newSecret)))
+		}
 	}
 	pending := cur.Clone()
 	pending.Set(r.spec.IDKey, key.ID)
 	pending.Set(r.spec.SecretKey, key.Secret)
+	pending.Set(RecordKey, name)
 	return rotators.CreateResponse{Pending: pending}, nil
 }
 
-// sweep revokes every key Find returns.
-func (r *Rotator) sweep(ctx context.Context, v, admin secret.Value, name string, prefix bool, keep []string) error {
-	ids, err := r.adapter.Find(ctx, FindKeysRequest{Secret: v, Admin: admin, Name: name, Prefix: prefix, Keep: keep})
+// sweep revokes every key Find returns, never one in find.Keep.
+func (r *Rotator) sweep(ctx context.Context, v, admin secret.Value, find FindKeysRequest) error {
+	find.Secret, find.Admin = v, admin
+	ids, err := r.adapter.Find(ctx, find)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, id := range ids {
-		if slices.Contains(keep, id) {
+		if slices.Contains(find.Keep, id) {
 			continue // an adapter must not return these; never revoke a stored key
 		}
 		if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: v, Admin: admin, KeyID: id}); err != nil {
@@ -203,19 +278,26 @@ func (r *Rotator) sweep(ctx context.Context, v, admin secret.Value, name string,
 }
 
 // cleanup retires what a failing Create minted: the key with ID minted when
-// known, and every key of the secret (names starting with prefix) not in
-// keep. It runs even when ctx is done.
-func (r *Rotator) cleanup(ctx context.Context, v, admin secret.Value, prefix string, keep []string, minted string) error {
+// known, every key of the secret (names starting with prefix) not in keep,
+// and, for providers without names, the key holding newSecret. It runs even
+// when ctx is done, for at most cleanupTimeout.
+func (r *Rotator) cleanup(ctx context.Context, v, admin secret.Value, prefix string, keep []string, minted, newSecret string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	var errs []error
-	if minted != "" {
+	if minted != "" && !slices.Contains(keep, minted) {
 		if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: v, Admin: admin, KeyID: minted}); err != nil {
 			errs = append(errs, fmt.Errorf("retire the minted key %s: %w", minted, err))
 		}
 	}
-	if err := r.sweep(ctx, v, admin, prefix, true, keep); err != nil {
-		errs = append(errs, fmt.Errorf("retire keys minted under this rotation: %w", err))
+	find := FindKeysRequest{Name: prefix, Prefix: true, Keep: keep}
+	if !r.spec.Named {
+		find = FindKeysRequest{Holds: newSecret, Keep: keep}
+	}
+	if r.spec.Named || newSecret != "" {
+		if err := r.sweep(ctx, v, admin, find); err != nil {
+			errs = append(errs, fmt.Errorf("retire keys minted under this rotation: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -226,7 +308,7 @@ func (r *Rotator) cleanup(ctx context.Context, v, admin secret.Value, prefix str
 // call twice.
 func (r *Rotator) Discard(ctx context.Context, req rotators.DiscardRequest) (rotators.DiscardResponse, error) {
 	const step = "discard"
-	admin, err := r.admin(ctx, req.Master)
+	admin, err := r.admin(ctx, req.Master, req.SecretARN, req.Pending)
 	if err != nil {
 		return rotators.DiscardResponse{}, r.errorf(step, "%w", err)
 	}
@@ -238,7 +320,7 @@ func (r *Rotator) Discard(ctx context.Context, req rotators.DiscardRequest) (rot
 	}
 	if r.spec.Named {
 		// Without names, Find cannot tell this rotation's keys from stored ones.
-		if err := r.sweep(ctx, req.Pending, admin, KeyName(req.SecretARN, req.Token), false, nil); err != nil {
+		if err := r.sweep(ctx, req.Pending, admin, FindKeysRequest{Name: KeyName(req.SecretARN, req.Token)}); err != nil {
 			errs = append(errs, fmt.Errorf("revoke keys minted under this rotation: %w", err))
 		}
 	}
@@ -281,7 +363,7 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 		if !errors.Is(err, ErrUnauthorized) || spent+wait > r.VerifyWait {
 			return rotators.TestResponse{}, err
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+minAttempt {
 			return rotators.TestResponse{}, err
 		}
 		if serr := sleep(ctx, wait); serr != nil {
@@ -292,7 +374,9 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 }
 
 // Finish revokes the key of the AWSPREVIOUS version (the key that stopped
-// being current one rotation ago) and keeps the AWSCURRENT key, which is
+// being current one rotation ago) when the provider confirms Rotary minted it
+// for this secret (a key without Rotary's record is left alone; a record the
+// provider contradicts is refused with ErrNotOwned), and keeps the AWSCURRENT key, which is
 // about to become AWSPREVIOUS, alive. It never revokes the pending or current
 // key, and a key already revoked counts as revoked: safe to call twice.
 func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotators.FinishResponse, error) {
@@ -334,9 +418,21 @@ func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotat
 	if prevID == "" || prevID == pendID || (curOK && prevID == curID) {
 		return rotators.FinishResponse{}, nil
 	}
-	admin, err := r.admin(ctx, req.Master)
+	admin, err := r.admin(ctx, req.Master, req.SecretARN, prev)
 	if err != nil {
 		return rotators.FinishResponse{}, r.errorf(step, "%w", err)
+	}
+	verdict, err := r.ownership(ctx, req.SecretARN, prev, admin)
+	if err != nil {
+		return rotators.FinishResponse{}, r.errorf(step, "%w", err)
+	}
+	switch verdict {
+	case gone, unmanaged:
+		// Revoked already, or a key Rotary did not mint (the first key,
+		// made by hand): Rotary leaves it to its owner.
+		return rotators.FinishResponse{}, nil
+	case forged:
+		return rotators.FinishResponse{}, r.errorf(step, "%w: the AWSPREVIOUS version records key %s as Rotary's, but the provider does not confirm it; left untouched", ErrNotOwned, prevID)
 	}
 	if err := r.adapter.Revoke(ctx, RevokeKeyRequest{Secret: prev, Admin: admin, KeyID: prevID}); err != nil {
 		return rotators.FinishResponse{}, r.errorf(step, "revoke the previous key %s: %w", prevID, err)

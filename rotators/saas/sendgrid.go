@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
@@ -27,8 +28,10 @@ const (
 // "baseUrl":"https://api.eu.sendgrid.com" for EU regional subusers, and
 // "onBehalfOf":"<subuser>" when a parent account's admin key manages a
 // subuser's keys. Admin secret: {"apiKey":"SG.…"}, a key with the api_keys
-// scopes (api_keys.create, api_keys.read, api_keys.delete). The new key gets
-// the current key's scopes.
+// scopes (api_keys.create, api_keys.read, api_keys.delete), and optionally
+// "allowedSubusers". The new key gets the scopes the current key holds: those
+// it reports itself (GET /v3/scopes with the key, which proves the secret
+// holds it) that the admin also lists for its ID, never more.
 type SendGrid struct {
 	Config Config
 	Client *Client
@@ -39,6 +42,20 @@ var _ Adapter = (*SendGrid)(nil)
 // Spec implements Adapter.
 func (s *SendGrid) Spec() Spec {
 	return Spec{Engine: EngineSendGrid, IDKey: "apiKeyId", SecretKey: "apiKey", Named: true}
+}
+
+// Permit implements Adapter: the subuser (onBehalfOf, "" for the parent
+// account) must be in the admin's allowedSubusers, when the admin has that key.
+func (s *SendGrid) Permit(v, admin secret.Value) error {
+	sub, _ := v.Get("onBehalfOf")
+	if _, present, err := allowList(admin, AllowSubusers); err != nil || !present {
+		return err
+	}
+	what := "subuser"
+	if sub == "" {
+		what = "parent account (subuser)"
+	}
+	return allowed(admin, AllowSubusers, what, sub)
 }
 
 func (s *SendGrid) base(v secret.Value) (string, error) {
@@ -72,6 +89,32 @@ func (s *SendGrid) admin(v, admin secret.Value) (http.Header, error) {
 // listed on a key but are not requested when minting one.
 var sendGridAutoScopes = map[string]bool{
 	"2fa_exempt": true, "2fa_required": true, "sender_verification_exempt": true, "sender_verification_eligible": true,
+	"sender_verification_legacy": true,
+}
+
+// ErrScopesDiffer: the provider minted a key whose permissions (SendGrid
+// scopes, a Twilio Restricted key's policy) are not the ones requested; the
+// key is revoked.
+var ErrScopesDiffer = errors.New("the provider granted other permissions than requested")
+
+// scopeDiff lists the requested scopes the granted list lacks and the
+// granted ones (other than SendGrid's own) that were not requested. A nil
+// granted list (an answer without scopes) is taken as granted as requested.
+func scopeDiff(requested, granted []string) (missing, extra []string) {
+	if granted == nil {
+		return nil, nil
+	}
+	for _, sc := range requested {
+		if !slices.Contains(granted, sc) {
+			missing = append(missing, sc)
+		}
+	}
+	for _, sc := range granted {
+		if !sendGridAutoScopes[sc] && !slices.Contains(requested, sc) {
+			extra = append(extra, sc)
+		}
+	}
+	return missing, extra
 }
 
 type sendGridKey struct {
@@ -95,9 +138,27 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 	if err := checkID("apiKeyId", req.Current.ID); err != nil {
 		return Key{}, err
 	}
-	secrets := secretsOf(req.Secret, req.Admin)
+	// A SendGrid key reads SG.<key ID>.<secret>: the current key must be the
+	// key apiKeyId names.
+	if parts := strings.Split(req.Current.Secret, "."); len(parts) == 3 && parts[0] == "SG" && parts[1] != req.Current.ID {
+		return Key{}, fmt.Errorf("sendgrid: %w: the current apiKey is not the key apiKeyId names", ErrNotOwned)
+	}
+	secrets := append(secretsOf(req.Secret, req.Admin), req.Current.Secret)
+	// The scopes the current key holds, asked with the key itself: only a
+	// holder of the key gets them.
+	const ownOp = "sendgrid: read the current key's own scopes"
+	resp, err := call(ctx, s.Client, ownOp, http.MethodGet, base+"/v3/scopes", bearer(req.Current.Secret), nil, "", secrets)
+	if err != nil {
+		return Key{}, err
+	}
+	var own struct {
+		Scopes []string `json:"scopes"`
+	}
+	if err := decode(ownOp, resp, &own); err != nil {
+		return Key{}, err
+	}
 	const readOp = "sendgrid: read the current key's scopes"
-	resp, err := call(ctx, s.Client, readOp, http.MethodGet, base+"/v3/api_keys/"+url.PathEscape(req.Current.ID), admin, nil, "", secrets)
+	resp, err = call(ctx, s.Client, readOp, http.MethodGet, base+"/v3/api_keys/"+url.PathEscape(req.Current.ID), admin, nil, "", secrets)
 	if err != nil {
 		return Key{}, err
 	}
@@ -116,12 +177,13 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 	}
 	var scopes []string
 	for _, sc := range listed {
-		if !sendGridAutoScopes[sc] {
+		// Never more than the key this secret holds reports for itself.
+		if !sendGridAutoScopes[sc] && slices.Contains(own.Scopes, sc) && !slices.Contains(scopes, sc) {
 			scopes = append(scopes, sc)
 		}
 	}
 	if len(scopes) == 0 {
-		return Key{}, errors.New(readOp + ": the provider listed no scopes; refusing to mint a full-access key")
+		return Key{}, errors.New(readOp + ": the provider listed no scopes the current key holds; refusing to mint a full-access key")
 	}
 	const op = "sendgrid: create key"
 	resp, err = call(ctx, s.Client, op, http.MethodPost, base+"/v3/api_keys", admin,
@@ -132,6 +194,14 @@ func (s *SendGrid) Create(ctx context.Context, req CreateKeyRequest) (Key, error
 	var k sendGridKey
 	if err := decode(op, resp, &k); err != nil {
 		return Key{}, err
+	}
+	// SendGrid may grant fewer scopes than asked (an admin key cannot give
+	// what it does not hold) or more: the new key must have exactly the
+	// scopes requested, besides those SendGrid assigns itself. The caller
+	// revokes a key returned with an error.
+	if missing, extra := scopeDiff(scopes, k.Scopes); len(missing)+len(extra) > 0 {
+		return Key{ID: k.ID}, fmt.Errorf("%s: %w: the new key %s lacks scopes %v and has unrequested scopes %v (give the admin key the scopes it must grant, or full access)",
+			op, ErrScopesDiffer, k.ID, missing, extra)
 	}
 	return Key{ID: k.ID, Secret: k.Key}, nil
 }
@@ -197,6 +267,46 @@ func (s *SendGrid) Find(ctx context.Context, req FindKeysRequest) ([]string, err
 		}
 	}
 	return ids, nil
+}
+
+// Describe implements Adapter with GET /v3/api_keys/{id} (as the admin, and
+// on behalf of the secret's subuser): the key's name, or Exists false on 404.
+func (s *SendGrid) Describe(ctx context.Context, req DescribeKeyRequest) (KeyInfo, error) {
+	base, err := s.base(req.Secret)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	admin, err := s.admin(req.Secret, req.Admin)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	if err := checkID("apiKeyId", req.Key.ID); err != nil {
+		return KeyInfo{}, err
+	}
+	const op = "sendgrid: read key"
+	resp, err := call(ctx, s.Client, op, http.MethodGet, base+"/v3/api_keys/"+url.PathEscape(req.Key.ID), admin, nil, "",
+		append(secretsOf(req.Secret, req.Admin), req.Key.Secret))
+	if errors.Is(err, ErrNotFound) {
+		return KeyInfo{}, nil
+	}
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	var got struct {
+		Result []sendGridKey `json:"result"`
+		sendGridKey
+	}
+	if err := decode(op, resp, &got); err != nil {
+		return KeyInfo{}, err
+	}
+	k := got.sendGridKey
+	if len(got.Result) > 0 {
+		k = got.Result[0]
+	}
+	if k.ID != "" && k.ID != req.Key.ID {
+		return KeyInfo{}, fmt.Errorf("%s: the provider answered for another key", op)
+	}
+	return KeyInfo{Exists: true, Name: k.Name}, nil
 }
 
 func contains(list []string, s string) bool {

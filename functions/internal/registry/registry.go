@@ -65,7 +65,8 @@ func MySQL(strategies ...string) Func {
 }
 
 // SaaS returns a Func registering the API-key rotators of the given SaaS
-// engines (sendgrid, twilio, okta), or of all of them when none is given.
+// engines (sendgrid, twilio, okta, entra-app-secret), or of all of them when
+// none is given.
 func SaaS(engines ...string) Func {
 	return func(reg *rotators.Registry, getenv func(string) string) error {
 		return saas.RegisterFromEnv(reg, getenv, engines...)

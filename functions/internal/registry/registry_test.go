@@ -81,7 +81,7 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 // TestAllEngines: the registry lists exactly the supported engines.
 func TestAllEngines(t *testing.T) {
 	got := fmt.Sprint(all(t).Engines())
-	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "entra-app-secret", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
 	if got != want {
 		t.Errorf("Engines() = %s, want %s", got, want)
 	}

@@ -28,6 +28,9 @@ type Fault struct {
 	// Applied makes the fake carry out the request first and then answer
 	// Status, as when a provider's answer is lost after it acted.
 	Applied bool
+	// Stall makes the fake carry out the request and then never answer,
+	// until the client gives up (a provider that hangs after acting).
+	Stall bool
 }
 
 // Key is a key the fake holds.
@@ -37,6 +40,7 @@ type Key struct {
 	Name    string
 	Secret  string
 	Scopes  []string
+	Policy  string // Twilio Restricted keys: the policy JSON
 	Active  bool
 	Created time.Time
 }
@@ -125,6 +129,16 @@ func (c *core) All() []Key {
 	return out
 }
 
+// Rename changes the name of the key with this ID (as a person could in the
+// provider's console).
+func (c *core) Rename(id, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k := c.byID(id); k != nil {
+		k.Name = name
+	}
+}
+
 // Works reports whether secret belongs to an existing active key.
 func (c *core) Works(secret string) bool {
 	c.mu.Lock()
@@ -199,8 +213,13 @@ func (c *core) serve(w http.ResponseWriter, r *http.Request, op string, h route)
 	c.calls[op]++
 	f, faulted := c.take(r)
 	var rep reply
-	if !faulted || f.Applied {
+	if !faulted || f.Applied || f.Stall {
 		rep = h(r, body)
+	}
+	if faulted && f.Stall {
+		c.mu.Unlock()
+		<-r.Context().Done()
+		return
 	}
 	if faulted {
 		rep = reply{status: f.Status, msg: http.StatusText(f.Status)}

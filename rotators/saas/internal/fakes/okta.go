@@ -1,8 +1,11 @@
 package fakes
 
 import (
+	"crypto"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +24,16 @@ type Okta struct {
 	APIToken string
 	AppID    string
 	ClientID string
+
+	serviceID     string           // the OAuth service app's client ID
+	servicePub    crypto.PublicKey // its registered public key
+	serviceScopes []string         // the scopes granted to it
+	jtis          map[string]bool  // client assertion IDs seen (replay)
+	accessTokens  map[string]bool  // tokens issued
 }
+
+// secretPattern is what Okta accepts as a caller-chosen client_secret.
+var secretPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{14,100}$`)
 
 // NewOkta starts a fake org with one app.
 func NewOkta(t testing.TB) *Okta {
@@ -69,8 +81,15 @@ func (o *Okta) handle(w http.ResponseWriter, r *http.Request) {
 		o.introspect(w, r)
 		return
 	}
+	if r.URL.Path == "/oauth2/v1/token" && r.Method == http.MethodPost {
+		o.token(w, r)
+		return
+	}
 	unauth := reply{status: http.StatusUnauthorized, msg: "Invalid token provided"}
-	admin := r.Header.Get("Authorization") == "SSWS "+o.APIToken
+	o.mu.Lock()
+	bearerTok, isBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	admin := r.Header.Get("Authorization") == "SSWS "+o.APIToken || (isBearer && o.accessTokens[bearerTok])
+	o.mu.Unlock()
 	coll := "/api/v1/apps/" + o.AppID + "/credentials/secrets"
 	rest, ok := strings.CutPrefix(r.URL.Path, coll)
 	if !ok {
@@ -97,14 +116,31 @@ func (o *Okta) handle(w http.ResponseWriter, r *http.Request) {
 			return reply{status: 200, body: out}
 		})
 	case id == "" && r.Method == http.MethodPost:
-		o.serve(w, r, "create", func(*http.Request, []byte) reply {
+		o.serve(w, r, "create", func(_ *http.Request, body []byte) reply {
 			if !admin {
 				return unauth
 			}
 			if len(o.keys) >= 2 {
 				return reply{status: 400, msg: "Api validation failed: client secret. You can create up to two Secret objects."}
 			}
-			k := o.add("ocs"+random(alnum, 17), "", Canary+random(alnum, 34), nil)
+			var in struct {
+				ClientSecret string `json:"client_secret"`
+				Status       string `json:"status"`
+			}
+			if len(body) > 0 && json.Unmarshal(body, &in) != nil {
+				return reply{status: 400, msg: "Api validation failed: malformed JSON"}
+			}
+			value := Canary + random(alnum, 34)
+			if in.ClientSecret != "" {
+				if !secretPattern.MatchString(in.ClientSecret) {
+					return reply{status: 400, msg: "Api validation failed: client_secret must be 14 to 100 characters of letters, digits, '-', '_' and '.'"}
+				}
+				value = in.ClientSecret
+			}
+			k := o.add("ocs"+random(alnum, 17), "", value, nil)
+			if in.Status == "INACTIVE" {
+				k.Active = false
+			}
 			return reply{status: 201, body: o.view(k)}
 		})
 	case action == "" && r.Method == http.MethodDelete:

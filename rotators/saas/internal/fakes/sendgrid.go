@@ -3,12 +3,14 @@ package fakes
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // autoScopes are scopes SendGrid assigns itself and refuses in requests here.
-var autoScopes = map[string]bool{"2fa_exempt": true, "2fa_required": true, "sender_verification_exempt": true, "sender_verification_eligible": true}
+var autoScopes = map[string]bool{"2fa_exempt": true, "2fa_required": true, "sender_verification_exempt": true,
+	"sender_verification_eligible": true, "sender_verification_legacy": true}
 
 // SendGrid fakes the SendGrid v3 API keys endpoints (POST/GET /v3/api_keys,
 // GET/DELETE /v3/api_keys/{api_key_id}) and GET /v3/scopes, with Bearer
@@ -18,6 +20,9 @@ var autoScopes = map[string]bool{"2fa_exempt": true, "2fa_required": true, "send
 type SendGrid struct {
 	*core
 	AdminKey string
+	// Withhold lists scopes a create silently leaves out of the new key, as
+	// SendGrid may when the admin key does not hold them itself.
+	Withhold []string
 }
 
 // NewSendGrid starts a fake whose admin key is random.
@@ -112,6 +117,7 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 			if in.Scopes == nil {
 				in.Scopes = []string{"full.access"}
 			}
+			in.Scopes = slices.DeleteFunc(in.Scopes, func(sc string) bool { return slices.Contains(s.Withhold, sc) })
 			// SendGrid adds these to every key itself.
 			in.Scopes = append(in.Scopes, "2fa_required", "sender_verification_eligible")
 			k := s.add(random(alnum, 22), in.Name, "", in.Scopes).fill()

@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,8 +13,9 @@ import (
 )
 
 // Twilio fakes the v2010 Key resource (POST/GET
-// /2010-04-01/Accounts/{AccountSid}/Keys.json, DELETE …/Keys/{Sid}.json) and
-// the Balance resource (GET …/Balance.json), with HTTP Basic authentication
+// /2010-04-01/Accounts/{AccountSid}/Keys.json, GET/DELETE …/Keys/{Sid}.json) and
+// the Account and Balance resources (GET /2010-04-01/Accounts/{AccountSid}.json,
+// GET …/Balance.json), with HTTP Basic authentication
 // and {"code","message","more_info","status"} error bodies. Only the account's
 // SID and auth token may manage keys; any live key may read the balance.
 type Twilio struct {
@@ -22,6 +24,9 @@ type Twilio struct {
 	AuthToken  string
 	// MaxPageSize caps PageSize, so tests can force next_page_uri paging.
 	MaxPageSize int
+	// Subaccount makes the account a subaccount, for which Twilio serves no
+	// Balance resource (404).
+	Subaccount bool
 
 	main []string // IDs of Main keys
 }
@@ -47,6 +52,72 @@ func (tw *Twilio) Seed(name string) Key {
 	return *tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
 }
 
+// SeedRestricted adds a live Restricted key with the given policy JSON.
+func (tw *Twilio) SeedRestricted(name, policy string) Key {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	k := tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
+	k.Policy = policy
+	return *k
+}
+
+// iam serves the iam v1 Key resource (POST /v1/Keys, GET /v1/Keys/{Sid}):
+// Standard keys and Restricted keys with their policy.
+func (tw *Twilio) iam(w http.ResponseWriter, r *http.Request, admin bool, unauth reply) {
+	view := func(k *Key) map[string]any {
+		var policy any
+		if k.Policy != "" {
+			_ = json.Unmarshal([]byte(k.Policy), &policy)
+		}
+		return map[string]any{"sid": k.ID, "friendly_name": k.Name, "policy": policy,
+			"date_created": k.Created.Format(time.RFC1123Z), "date_updated": k.Created.Format(time.RFC1123Z)}
+	}
+	sid, one := strings.CutPrefix(r.URL.Path, "/v1/Keys/")
+	switch {
+	case one && r.Method == http.MethodGet:
+		tw.serve(w, r, "get", func(*http.Request, []byte) reply {
+			if !admin {
+				return unauth
+			}
+			k := tw.byID(sid)
+			if k == nil {
+				return reply{status: 404, msg: "The requested resource was not found"}
+			}
+			return reply{status: 200, body: view(k)}
+		})
+	case r.URL.Path == "/v1/Keys" && r.Method == http.MethodPost:
+		tw.serve(w, r, "create", func(_ *http.Request, body []byte) reply {
+			if !admin {
+				return unauth
+			}
+			form, err := url.ParseQuery(string(body))
+			name, policy := form.Get("FriendlyName"), form.Get("Policy")
+			if err != nil || form.Get("AccountSid") != tw.AccountSID || len(name) > 64 {
+				return reply{status: 400, msg: "AccountSid is required and FriendlyName must be at most 64 characters"}
+			}
+			switch form.Get("KeyType") {
+			case "":
+				policy = ""
+			case "restricted":
+				if !json.Valid([]byte(policy)) {
+					return reply{status: 400, msg: "Policy is required for a restricted key"}
+				}
+			default:
+				return reply{status: 400, msg: "KeyType must be restricted"}
+			}
+			k := tw.add("SK"+random(hexdigits, 32), name, Canary+random(alnum, 26), nil)
+			k.Policy = policy
+			out := view(k)
+			out["secret"] = k.Secret
+			return reply{status: 201, body: out}
+		})
+	default:
+		tw.serve(w, r, "unknown", func(*http.Request, []byte) reply {
+			return reply{status: 404, msg: "The requested resource was not found"}
+		})
+	}
+}
+
 // SeedMain adds a live Main key (made in the Console only), which may manage
 // keys like the auth token.
 func (tw *Twilio) SeedMain() Key {
@@ -68,6 +139,10 @@ func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 		return admin || (k != nil && k.ID == user)
 	}
 	unauth := reply{status: http.StatusUnauthorized, msg: "Authenticate"}
+	if strings.HasPrefix(r.URL.Path, "/v1/Keys") {
+		tw.iam(w, r, admin, unauth)
+		return
+	}
 	prefix := "/2010-04-01/Accounts/" + tw.AccountSID
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	notFound := reply{status: 404, msg: fmt.Sprintf("The requested resource %s was not found", r.URL.Path)}
@@ -82,11 +157,25 @@ func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case rest == "/Balance.json" && r.Method == http.MethodGet:
+		tw.serve(w, r, "balance", func(*http.Request, []byte) reply {
+			if !keyAuth() {
+				return unauth
+			}
+			if tw.Subaccount {
+				return notFound // Twilio serves no balance for subaccounts
+			}
+			return reply{status: 200, body: map[string]any{"account_sid": tw.AccountSID, "balance": "12.34", "currency": "USD"}}
+		})
+	case rest == ".json" && r.Method == http.MethodGet:
 		tw.serve(w, r, "verify", func(*http.Request, []byte) reply {
 			if !keyAuth() {
 				return unauth
 			}
-			return reply{status: 200, body: map[string]any{"account_sid": tw.AccountSID, "balance": "12.34", "currency": "USD"}}
+			if !admin {
+				// Standard and Restricted keys may not read /Accounts.
+				return reply{status: http.StatusForbidden, msg: "Forbidden"}
+			}
+			return reply{status: 200, body: map[string]any{"sid": tw.AccountSID, "friendly_name": "fake", "status": "active", "type": "Full"}}
 		})
 	case rest == "/Keys.json" && r.Method == http.MethodPost:
 		tw.serve(w, r, "create", func(_ *http.Request, body []byte) reply {
@@ -126,6 +215,19 @@ func (tw *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 			}
 			return reply{status: 200, body: map[string]any{"keys": keys, "next_page_uri": next, "page": page, "page_size": size,
 				"uri": r.URL.RequestURI(), "first_page_uri": fmt.Sprintf("%s/Keys.json?PageSize=%d&Page=0", prefix, size)}}
+		})
+	case strings.HasPrefix(rest, "/Keys/") && strings.HasSuffix(rest, ".json") && r.Method == http.MethodGet:
+		sid := strings.TrimSuffix(strings.TrimPrefix(rest, "/Keys/"), ".json")
+		tw.serve(w, r, "get", func(*http.Request, []byte) reply {
+			if !admin {
+				return unauth
+			}
+			k := tw.byID(sid)
+			if k == nil {
+				return notFound
+			}
+			return reply{status: 200, body: map[string]any{"sid": k.ID, "friendly_name": k.Name,
+				"date_created": k.Created.Format(time.RFC1123Z), "date_updated": k.Created.Format(time.RFC1123Z)}}
 		})
 	case strings.HasPrefix(rest, "/Keys/") && strings.HasSuffix(rest, ".json") && r.Method == http.MethodDelete:
 		sid := strings.TrimSuffix(strings.TrimPrefix(rest, "/Keys/"), ".json")
