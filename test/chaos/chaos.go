@@ -38,6 +38,14 @@ type Target interface {
 	Users(ctx context.Context) ([]string, error)
 }
 
+// Holder is implemented by a Target whose accounts are not user names (API
+// keys listed by key ID): Holds reports whether the stored value v holds the
+// live credential of account (by default, v.Username equals account and v
+// authenticates).
+type Holder interface {
+	Holds(ctx context.Context, account string, v secret.Value) (bool, error)
+}
+
 // Case is one prepared secret ready for a schedule: a fresh emulator and a
 // fresh credential on the target.
 type Case struct {
@@ -150,6 +158,7 @@ type Result struct {
 	FaultFailed bool     // the faulted step returned an error
 	Fired       int      // DB faults: times the fault fired
 	Steps       int      // step invocations
+	Errors      []string // every error a step returned, for leak scans
 }
 
 // Run plays one schedule against a fresh case of strat and returns what the
@@ -214,6 +223,7 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 			}
 			ck.Observe(ctx, fmt.Sprintf("after %s (attempt %d)", step, attempt), false)
 			if err != nil {
+				res.Errors = append(res.Errors, err.Error())
 				if s.Retry == RetryStep && res.Steps < 4*maxAttempts {
 					i-- // the same step again
 					continue
@@ -230,6 +240,7 @@ func Run(t testing.TB, strat Strategy, s Schedule) Result {
 	ck.Gap = false
 	ck.Observe(ctx, "after the rotation", true)
 	if err := c.Env.Rotate(t, c.ARN); err != nil {
+		res.Errors = append(res.Errors, err.Error())
 		ck.violate("a later rotation failed: %v", err)
 	}
 	ck.Observe(ctx, "after a later rotation", true)
@@ -312,10 +323,15 @@ func (ck *Checker) Observe(ctx context.Context, where string, atRest bool) {
 	for _, u := range users {
 		held := false
 		for _, v := range stored {
-			if v.Username != u {
+			var ok bool
+			var err error
+			if h, isHolder := ck.Target.(Holder); isHolder {
+				ok, err = h.Holds(ctx, u, v)
+			} else if v.Username != u {
 				continue
+			} else {
+				ok, err = tg.Authenticates(ctx, v)
 			}
-			ok, err := tg.Authenticates(ctx, v)
 			if err != nil {
 				ck.violate("%s: could not check a stored version of %q: %v", where, u, err)
 				held = true
