@@ -124,7 +124,13 @@ func (r *Rotator) key(v secret.Value) Key {
 }
 
 func (r *Rotator) check(v secret.Value) error {
-	return v.Require(append([]string{r.spec.IDKey, r.spec.SecretKey}, r.spec.Required...)...)
+	if err := v.Require(append([]string{r.spec.IDKey, r.spec.SecretKey}, r.spec.Required...)...); err != nil {
+		return err
+	}
+	// The key ID names a key at the provider: refuse a malformed one before
+	// anything is minted, not a rotation later when it is revoked.
+	id, _ := v.Get(r.spec.IDKey)
+	return checkID(r.spec.IDKey, id)
 }
 
 // admin reads the admin secret and checks it may be used for the rotated
