@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -48,9 +49,19 @@ func memAdapter(name string, wrap func(r rotators.Rotator, db *chaos.MemDB) rota
 // TestConformingRotatorPasses: the in-memory rotator, written like the real
 // ones, passes every case.
 func TestConformingRotatorPasses(t *testing.T) {
-	r := rotatortest.Run(t, memAdapter("memdb", nil))
+	a := memAdapter("memdb", nil)
+	r := rotatortest.Run(t, a)
 	if r.Violations != 0 || r.Cases == 0 || r.Observations == 0 {
 		t.Fatalf("result %s", r)
+	}
+	// Every kind of case is there: a fault point per Secrets Manager call of
+	// each step, a hostile case per identifier.
+	kinds := map[string]int{}
+	for _, c := range rotatortest.Cases(t, a) {
+		kinds[strings.SplitN(c.Name, "/", 2)[0]]++
+	}
+	if kinds["happy-path"] != 1 || kinds["each-step-twice"] != 1 || kinds["fault"] < len(chaos.Steps) || kinds["hostile"] != len(rotatortest.Hostile) {
+		t.Errorf("cases by kind %v", kinds)
 	}
 }
 
