@@ -9,10 +9,11 @@ const SkipReason = "needs servers (PostgreSQL, MariaDB, moto_server or built fun
 // fast tier runs only tests that start no server and build no binary. Call it
 // first thing in a test or helper that starts a database, moto_server or the
 // Lambda RIE, on the test's own goroutine. Without -short (make test) it does
-// nothing: the full suite never skips.
+// nothing: the full suite never skips, and neither do programs that use the
+// start helpers outside go test (make demo), where testing.Short would panic.
 func NeedsServers(t testing.TB) {
 	t.Helper()
-	if testing.Short() {
+	if testing.Testing() && testing.Short() {
 		t.Skip(SkipReason)
 	}
 }
