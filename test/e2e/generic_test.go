@@ -8,6 +8,7 @@ import (
 
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
@@ -34,6 +35,7 @@ func TestGenericUnderRIE(t *testing.T) {
 	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("e2e/generic"), SecretString: aws.String(secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()),
+		Tags: rig.RotateTags(), // as the README tells users to
 	})
 	if err != nil {
 		t.Fatal(err)

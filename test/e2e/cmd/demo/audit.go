@@ -38,22 +38,21 @@ func auditFleet(ctx context.Context, w *rig.World, fn *rig.Function) (int, error
 	// A rotation that fails: the central function has no rotator for this
 	// engine, so createSecret fails and AWSPENDING stays; its start is then
 	// dated two days back, as if it had kept failing since.
-	sm = w.SecretsManager(rig.MemberB)
-	c, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("billing/oracle-app"),
-		SecretString: aws.String(`{"engine":"oracle","host":"127.0.0.1","username":"app","password":"` + randomText() + `"}`)})
+	stuck, err := w.CreateStuckSecret(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("plant a stuck rotation: %w", err)
 	}
-	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: c.ARN, RotationLambdaARN: aws.String(fn.ARN),
+	sm = w.SecretsManager(stuck.Account)
+	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(stuck.ARN), RotationLambdaARN: aws.String(fn.ARN),
 		RotationRules: &smRules{AutomaticallyAfterDays: aws.Int64(30)}}); err != nil {
 		return 0, fmt.Errorf("plant a stuck rotation: RotateSecret: %w", err)
 	}
 	w.AWS.WaitRotations()
-	runs := w.AWS.Rotations(aws.ToString(c.ARN))
+	runs := w.AWS.Rotations(stuck.ARN)
 	if len(runs) == 0 || runs[len(runs)-1].Outcome != localaws.Failed {
 		return 0, fmt.Errorf("plant a stuck rotation: the rotation of billing/oracle-app did not fail")
 	}
-	if _, err := w.AWS.SetSecretState(rig.MemberB, rig.Region, aws.ToString(c.ARN), localaws.SecretState{LastChanged: time.Now().Add(-50 * time.Hour)}); err != nil {
+	if _, err := w.AWS.SetSecretState(stuck.Account, rig.Region, stuck.ARN, localaws.SecretState{LastChanged: time.Now().Add(-50 * time.Hour)}); err != nil {
 		return 0, err
 	}
 	out.printf("  • planted billing/oracle-app in %s: its rotation fails at createSecret (no rotator for engine \"oracle\"), dated 2 days back\n", rig.MemberB)
