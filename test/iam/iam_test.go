@@ -44,6 +44,7 @@ var scenarioRun struct {
 // fleetRoles are the execution and member roles of the example deployment.
 var fleetRoles = []string{
 	roleARN(central, centralRoleName), roleARN(memberA, memberRol), roleARN(memberB, memberRol), roleARN(memberA, perAccountRole),
+	roleARN(memberA, accountModeRole),
 }
 
 func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
@@ -76,12 +77,24 @@ func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
 // central account itself, a Twilio API key in B with its admin secret; with
 // the per-account function in A, an alternating-users secret in A.
 func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
-	pg := rig.Postgres{DB: dbtest.StartPostgres(t)}
-	if err := pg.CheckPasswordEnforced(t.Context()); err != nil {
-		t.Fatal(err)
+	var pg rig.Postgres
+	var maria rig.MariaDB
+	var wg sync.WaitGroup
+	// Both servers start at once; a start-up failure marks t failed (dbtest's
+	// Fatalf ends only its goroutine) and is caught below.
+	wg.Go(func() { pg.DB = dbtest.StartPostgres(t) })
+	wg.Go(func() { maria.DB = dbtest.StartMariaDB(t) })
+	wg.Wait()
+	if pg.DB == nil || maria.DB == nil {
+		t.Fatal("the database servers did not start (see above)")
+	}
+	for _, tg := range []rig.Target{pg, maria} {
+		if err := tg.CheckPasswordEnforced(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bundle := filepath.Join(t.TempDir(), "ca-bundle.pem")
-	if err := rig.WriteCABundle(bundle, pg); err != nil {
+	if err := rig.WriteCABundle(bundle, pg, maria); err != nil {
 		t.Fatal(err)
 	}
 	w := newWorld(t, pg)
@@ -130,7 +143,7 @@ func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 
 	local := w.provision(t, rig.Case{Name: "local/postgres-multi", Account: memberA, Target: pg, Strategy: rotators.AlternatingUsers})
 	run("per-account postgres-multi, alternating users, member A", local, perAccountFunc)
-	return out, cmk
+	return append(out, runSuites(t, pg, maria, bundle)...), cmk
 }
 
 // fleetRequests returns the requests made by the fleet's roles and by Secrets
@@ -179,6 +192,9 @@ func explain(c Case, v Verdict) string {
 			fmt.Fprintf(&b, "; no statement of the %s policies allows it", d.Policy)
 		}
 	}
+	for _, m := range v.NearMisses {
+		fmt.Fprintf(&b, "; %s, statement %s matches the action and resource but not its condition %s", m.Policy, m.Sid, m.Condition)
+	}
 	var names []string
 	for _, p := range c.IdentityPolicies {
 		names = append(names, p.Name)
@@ -216,7 +232,8 @@ func mustAllow(t *testing.T, d *Deployment, reqs []scenario) []string {
 }
 
 // TestMustAllow: every request the functions make in the representative
-// rotations is allowed by the shipped policies.
+// rotations, and in the e2e suite's, make demo's and the fleet test's
+// rotations (runSuites), is allowed by the shipped policies.
 func TestMustAllow(t *testing.T) {
 	all, cmk := scenarios(t)
 	reqs := fleetRequests(all)
@@ -238,6 +255,19 @@ func TestMustAllow(t *testing.T) {
 		if !seen[a] {
 			t.Errorf("the scenarios made no %s request: the verdict would not cover it", a)
 		}
+	}
+	// The other suites' rotations (runSuites) reach the verdict too.
+	for _, suite := range suitePrefixes {
+		n := 0
+		for _, s := range reqs {
+			if strings.HasPrefix(s.name, suite) {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("no request of %q reached the verdict", suite)
+		}
+		t.Logf("%4d requests of %s", n, suite)
 	}
 	for _, msg := range mustAllow(t, deploy(t, stacks(cmk)), reqs) {
 		t.Error(msg)

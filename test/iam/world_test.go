@@ -41,6 +41,9 @@ const (
 	centralRoleName = "rotary-central-CentralFunctionRole-EXAMPLE1"
 	perAccountFn    = "rotary-postgres-multi" // infra/per-account.yaml, Rotator=postgres-multi, in member A
 	perAccountRole  = "rotary-postgres-multi-RotationFunctionRole-EXAMPLE2"
+	// The e2e suite's account-mode function (rig.AccountConfig): the central
+	// bootstrap deployed with infra/per-account.yaml in A as rig.AccountFunctionName.
+	accountModeRole = "rotary-account-RotationFunctionRole-EXAMPLE3"
 	keyID           = "1234abcd-12ab-34cd-56ef-1234567890ab"
 	rdsInstanceID   = "orders-db"
 )
@@ -87,14 +90,13 @@ func stacks(cmk *rig.Secret) []Stack {
 			Attrs:    map[string]string{"MemberRole.Arn": roleARN(m, memberRol)},
 		})
 	}
-	out = append(out, Stack{
-		File: "infra/per-account.yaml", Account: memberA, Region: region, StackName: "rotary-postgres-multi",
-		Params: map[string]string{"Rotator": "postgres-multi"},
-		Refs:   map[string]string{"RotationFunctionLogGroup": "/aws/lambda/" + perAccountFn, "RotationFunction": perAccountFn},
-		Attrs: map[string]string{
-			"RotationFunctionRole.Arn": roleARN(memberA, perAccountRole), "RotationFunction.Arn": fnARN(memberA, perAccountFn),
-		},
-	})
+	out = append(out,
+		perAccountStack("rotary-postgres-multi", map[string]string{"Rotator": "postgres-multi"}, perAccountFn, perAccountRole),
+		// The e2e suite's TestAccountMode runs the central bootstrap in account
+		// mode; its role's policies do not depend on Rotator.
+		perAccountStack("rotary-account", map[string]string{"Rotator": "postgres-single", "FunctionName": rig.AccountFunctionName},
+			rig.AccountFunctionName, accountModeRole),
+	)
 	if cmk != nil {
 		out = append(out, Stack{
 			File: "infra/examples/member-secret-cmk.yaml", Account: memberB, Region: region, StackName: "orders",
@@ -104,6 +106,18 @@ func stacks(cmk *rig.Secret) []Stack {
 		})
 	}
 	return out
+}
+
+// perAccountStack is infra/per-account.yaml deployed in member A as
+// stackName, its function fn with execution role role.
+func perAccountStack(stackName string, params map[string]string, fn, role string) Stack {
+	return Stack{
+		File: "infra/per-account.yaml", Account: memberA, Region: region, StackName: stackName, Params: params,
+		Refs: map[string]string{"RotationFunctionLogGroup": "/aws/lambda/" + fn, "RotationFunction": fn},
+		Attrs: map[string]string{
+			"RotationFunctionRole.Arn": roleARN(memberA, role), "RotationFunction.Arn": fnARN(memberA, fn),
+		},
+	}
 }
 
 // deploy renders every stack.
