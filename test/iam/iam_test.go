@@ -44,7 +44,7 @@ var scenarioRun struct {
 // fleetRoles are the execution and member roles of the example deployment.
 var fleetRoles = []string{
 	roleARN(central, centralRoleName), roleARN(memberA, memberRol), roleARN(memberB, memberRol), roleARN(memberA, perAccountRole),
-	roleARN(memberA, accountModeRole),
+	roleARN(memberA, accountModeRole), roleARN(memberA, genericRole),
 }
 
 func scenarios(t *testing.T) ([]scenario, *rig.Secret) {

@@ -3,12 +3,15 @@ package iam
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/fleet"
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -16,7 +19,8 @@ import (
 
 // suitePrefixes start the scenario names of runSuites, one per suite part.
 var suitePrefixes = []string{
-	"e2e TestCentralRotatesMemberSecrets and make demo", "e2e TestAccountMode", "make demo step 7", "fleet test",
+	"e2e TestCentralRotatesMemberSecrets and make demo", "e2e TestAccountMode", "e2e TestGenericUnderRIE",
+	"make demo step 7", "fleet test",
 }
 
 // runSuites replays, with the request log on, the rotations of the other
@@ -30,10 +34,13 @@ var suitePrefixes = []string{
 //
 // Not replayed: the e2e refusals (account not allowed: no request; wrong
 // ExternalId and a dropped RotationToken: refused, the must-deny side), the
-// demo's audit step (its own role), the generic function of
-// TestGenericUnderRIE (the same calls as the central function's generic
-// rotations of the fleet run).
+// demo's audit step (the audit function and its role are not part of this
+// deployment). TestGenericUnderRIE's generic function runs in member A,
+// deployed with infra/per-account.yaml (Rotator=generic), not in the
+// emulator's default account as in the e2e test.
 func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) []scenario {
+	start := time.Now()
+	defer func() { t.Logf("the other suites' rotations took %s", time.Since(start).Round(time.Millisecond)) }()
 	w := newWorld(t, pg)
 	var out []scenario
 	collect := func(name string) {
@@ -47,6 +54,8 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 	centralFunc := w.startFunction(t, "central", cfg, w.roleCredentials(t, central, centralRoleName, cfg.Name))
 	acfg := rig.AccountConfig(bundle)
 	accountFunc := w.startFunction(t, "central", acfg, w.roleCredentials(t, acfg.Home, accountModeRole, acfg.Name))
+	gcfg := rig.FunctionConfig{Name: genericFn, Home: memberA, Mode: awsx.ModeAccount}
+	genericFunc := w.startFunction(t, "generic", gcfg, w.roleCredentials(t, gcfg.Home, genericRole, gcfg.Name))
 	w.AWS.ResetRequestLog()
 
 	for _, c := range rig.CentralCases(pg, maria) {
@@ -68,6 +77,16 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 		w.rotate(t, s, accountFunc)
 		collect(fmt.Sprintf("e2e TestAccountMode: %s (%s, %s) in %s", c.Name, c.Target.Engine(), c.Strategy, c.Account))
 	}
+
+	created, err := w.SecretsManager(memberA).CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(rig.GenericSecretName), SecretString: aws.String(rig.GenericSecretValue()), Tags: rig.RotateTags(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := &rig.Secret{Case: rig.Case{Name: rig.GenericSecretName, Account: memberA}, ARN: aws.ToString(created.ARN)}
+	w.rotate(t, gen, genericFunc)
+	collect("e2e TestGenericUnderRIE: " + gen.Name + " in " + gen.Account + " by the generic function")
 
 	stuck, err := w.CreateStuckSecret(t.Context())
 	if err != nil {
@@ -125,4 +144,36 @@ func assumeExecutionRole(ctx context.Context, s *localaws.Server, account, name,
 	}
 	cr := out.Credentials
 	return localaws.Credentials{AccessKeyID: *cr.AccessKeyId, SecretAccessKey: *cr.SecretAccessKey, SessionToken: *cr.SessionToken, Account: account}, nil
+}
+
+// TestNegativeControlSuites: without the statements that let the roles
+// rotate tagged secrets, the must-allow verdict fails for requests of every
+// suite runSuites replays, naming them: the suites' requests are judged, not
+// only logged.
+func TestNegativeControlSuites(t *testing.T) {
+	all, cmk := scenarios(t)
+	d := deploy(t, stacks(cmk))
+	var removed, n int
+	for _, sid := range []string{"RotateTaggedSecrets", "RotateTaggedSecretsOfThisAccount"} {
+		d.Policies, n = WithoutStatement(d.Policies, sid)
+		if n == 0 {
+			t.Fatalf("no statement %s in the rendered policies", sid)
+		}
+		removed += n
+	}
+	bad := mustAllow(t, d, fleetRequests(all))
+	for _, suite := range suitePrefixes {
+		found := ""
+		for _, msg := range bad {
+			if strings.HasPrefix(msg, "must allow "+suite) && strings.Contains(msg, "secretsmanager:") {
+				found = msg
+				break
+			}
+		}
+		if found == "" {
+			t.Errorf("without the %d RotateTaggedSecrets* statements, no request of %q failed the verdict", removed, suite)
+			continue
+		}
+		t.Logf("as expected: %s", found)
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
@@ -44,8 +43,12 @@ const (
 	// The e2e suite's account-mode function (rig.AccountConfig): the central
 	// bootstrap deployed with infra/per-account.yaml in A as rig.AccountFunctionName.
 	accountModeRole = "rotary-account-RotationFunctionRole-EXAMPLE3"
-	keyID           = "1234abcd-12ab-34cd-56ef-1234567890ab"
-	rdsInstanceID   = "orders-db"
+	// The e2e suite's generic function (TestGenericUnderRIE), deployed with
+	// infra/per-account.yaml in A with Rotator=generic.
+	genericFn     = "rotary-generic"
+	genericRole   = "rotary-generic-RotationFunctionRole-EXAMPLE4"
+	keyID         = "1234abcd-12ab-34cd-56ef-1234567890ab"
+	rdsInstanceID = "orders-db"
 )
 
 // repoRoot is the repository root, two levels above this package.
@@ -96,6 +99,7 @@ func stacks(cmk *rig.Secret) []Stack {
 		// mode; its role's policies do not depend on Rotator.
 		perAccountStack("rotary-account", map[string]string{"Rotator": "postgres-single", "FunctionName": rig.AccountFunctionName},
 			rig.AccountFunctionName, accountModeRole),
+		perAccountStack(genericFn, map[string]string{"Rotator": "generic"}, genericFn, genericRole),
 	)
 	if cmk != nil {
 		out = append(out, Stack{
@@ -165,14 +169,12 @@ func newWorld(t *testing.T, pg rig.Postgres) *world {
 // execution role it is.
 func (w *world) roleCredentials(t *testing.T, account, name, session string) localaws.Credentials {
 	t.Helper()
-	arn := w.AWS.AddRole(localaws.Role{Account: account, Name: name, TrustedAccounts: []string{account}})
-	c := sts.NewFromConfig(w.AWS.AWSConfig(w.Account(account), region))
-	out, err := c.AssumeRole(t.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String(session)})
+	w.Account(account)
+	c, err := assumeExecutionRole(t.Context(), w.AWS, account, name, session)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr := out.Credentials
-	return localaws.Credentials{AccessKeyID: *cr.AccessKeyId, SecretAccessKey: *cr.SecretAccessKey, SessionToken: *cr.SessionToken, Account: account}
+	return c
 }
 
 func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
@@ -234,8 +236,8 @@ var builds struct {
 	err  error
 }
 
-// binaries builds the RIE and the functions the scenarios run (central and
-// postgres-multi) into a directory removed when the test binary exits.
+// binaries builds the RIE and the functions the scenarios run (central,
+// postgres-multi and generic) into a directory removed when the test binary exits.
 func binaries(t *testing.T) (rie string, fns map[string]string) {
 	t.Helper()
 	builds.once.Do(func() {
@@ -248,7 +250,7 @@ func binaries(t *testing.T) (rie string, fns map[string]string) {
 			return
 		}
 		builds.fns = map[string]string{}
-		for _, name := range []string{"central", "postgres-multi"} {
+		for _, name := range []string{"central", "postgres-multi", "generic"} {
 			if builds.fns[name], builds.err = lambdarie.BuildFunction(ctx, builds.dir, name); builds.err != nil {
 				return
 			}

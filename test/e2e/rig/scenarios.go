@@ -93,3 +93,13 @@ func (w *World) CreateStuckSecret(ctx context.Context) (*Secret, error) {
 	s.remember(v.Password)
 	return s, nil
 }
+
+// GenericSecretName is the secret TestGenericUnderRIE rotates with the
+// generic function (functions/generic, account mode).
+const GenericSecretName = "e2e/generic"
+
+// GenericSecretValue is its initial value (no real credential: the generic
+// engine only generates a new password).
+func GenericSecretValue() string {
+	return secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()
+}
