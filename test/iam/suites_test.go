@@ -17,10 +17,13 @@ import (
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
+// suiteStuck starts the names of the demo's stuck rotation's requests.
+const suiteStuck = "make demo step 7"
+
 // suitePrefixes start the scenario names of runSuites, one per suite part.
 var suitePrefixes = []string{
 	"e2e TestCentralRotatesMemberSecrets and make demo", "e2e TestAccountMode", "e2e TestGenericUnderRIE",
-	"make demo step 7", "fleet test",
+	suiteStuck, "fleet test",
 }
 
 // runSuites replays, with the request log on, the rotations of the other
@@ -99,7 +102,7 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 	if r.Run.Outcome != localaws.Failed {
 		t.Fatalf("the demo's stuck rotation of %s: outcome %s, want Failed", stuck.Name, r.Run.Outcome)
 	}
-	collect("make demo step 7: " + stuck.Name + " in " + stuck.Account + ", whose rotation fails for its engine")
+	collect(suiteStuck + ": " + stuck.Name + " in " + stuck.Account + ", whose rotation fails for its engine")
 
 	return append(out, runFleet(t)...)
 }
