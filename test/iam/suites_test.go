@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,30 +18,50 @@ import (
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
-// suiteStuck starts the names of the demo's stuck rotation's requests.
-const suiteStuck = "make demo step 7"
+// The names of runSuites' requests start with the suite part they belong
+// to; TestMustAllow requires each part to bring at least the given actions
+// to the verdict.
+const (
+	suiteCentral = "e2e TestCentralRotatesMemberSecrets and make demo"
+	suiteAccount = "e2e TestAccountMode"
+	suiteGeneric = "e2e TestGenericUnderRIE"
+	suiteStuck   = "make demo step 7, stuck rotation"
+	suiteAudit   = "make demo step 7, fleet audit"
+	suiteFleet   = "fleet test"
+)
 
-// suitePrefixes start the scenario names of runSuites, one per suite part.
-var suitePrefixes = []string{
-	"e2e TestCentralRotatesMemberSecrets and make demo", "e2e TestAccountMode", "e2e TestGenericUnderRIE",
-	suiteStuck, "fleet test",
-}
+var (
+	rotationActions = []string{"lambda:InvokeFunction", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+		"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
+	suites = []struct {
+		prefix  string
+		actions []string
+	}{
+		{suiteCentral, append(slices.Clone(rotationActions), "sts:AssumeRole")},
+		{suiteAccount, rotationActions},
+		{suiteGeneric, rotationActions},
+		// Fails at createSecret, before any write.
+		{suiteStuck, []string{"lambda:InvokeFunction", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}},
+		{suiteAudit, []string{"sts:AssumeRole", "secretsmanager:ListSecrets", "secretsmanager:ListSecretVersionIds"}},
+		{suiteFleet, append(slices.Clone(rotationActions), "sts:AssumeRole")},
+	}
+)
 
 // runSuites replays, with the request log on, the rotations of the other
 // suites from their own scenario definitions, with every function acting as
 // its execution role of the example deployment: the e2e suite's central
 // rotations (rig.CentralCases, rig.CentralRounds times each: also `make
 // demo`'s step 6, which rotates the same list once), its account-mode
-// rotations (rig.AccountCases with rig.AccountConfig), the demo's rotation
-// that fails for its engine (rig.CreateStuckSecret), and a small fleet run
-// (test/fleet). It returns every request logged.
+// rotations (rig.AccountCases with rig.AccountConfig), TestGenericUnderRIE's
+// rotation (the generic function deployed in member A with
+// infra/per-account.yaml, Rotator=generic, rather than in the emulator's
+// default account), the demo's step 7 (the rotation that fails for its
+// engine, rig.CreateStuckSecret, and the fleet audit, rig.Audit, as the audit
+// function's execution role through the members' rig.AuditRoleName roles),
+// and a small fleet run (test/fleet). It returns every request logged.
 //
 // Not replayed: the e2e refusals (account not allowed: no request; wrong
-// ExternalId and a dropped RotationToken: refused, the must-deny side), the
-// demo's audit step (the audit function and its role are not part of this
-// deployment). TestGenericUnderRIE's generic function runs in member A,
-// deployed with infra/per-account.yaml (Rotator=generic), not in the
-// emulator's default account as in the e2e test.
+// ExternalId and a dropped RotationToken: refused, the must-deny side).
 func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) []scenario {
 	start := time.Now()
 	defer func() { t.Logf("the other suites' rotations took %s", time.Since(start).Round(time.Millisecond)) }()
@@ -68,7 +89,7 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 		}
 		for round := 1; round <= rig.CentralRounds; round++ {
 			w.rotate(t, s, centralFunc)
-			collect(fmt.Sprintf("e2e TestCentralRotatesMemberSecrets and make demo: %s (%s, %s) in %s, rotation %d",
+			collect(fmt.Sprintf("%s: %s (%s, %s) in %s, rotation %d", suiteCentral,
 				c.Name, c.Target.Engine(), c.Strategy, c.Account, round))
 		}
 	}
@@ -78,7 +99,7 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 			t.Fatal(err)
 		}
 		w.rotate(t, s, accountFunc)
-		collect(fmt.Sprintf("e2e TestAccountMode: %s (%s, %s) in %s", c.Name, c.Target.Engine(), c.Strategy, c.Account))
+		collect(fmt.Sprintf("%s: %s (%s, %s) in %s", suiteAccount, c.Name, c.Target.Engine(), c.Strategy, c.Account))
 	}
 
 	created, err := w.SecretsManager(memberA).CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
@@ -89,7 +110,7 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 	}
 	gen := &rig.Secret{Case: rig.Case{Name: rig.GenericSecretName, Account: memberA}, ARN: aws.ToString(created.ARN)}
 	w.rotate(t, gen, genericFunc)
-	collect("e2e TestGenericUnderRIE: " + gen.Name + " in " + gen.Account + " by the generic function")
+	collect(suiteGeneric + ": " + gen.Name + " in " + gen.Account + " by the generic function")
 
 	stuck, err := w.CreateStuckSecret(t.Context())
 	if err != nil {
@@ -103,6 +124,14 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 		t.Fatalf("the demo's stuck rotation of %s: outcome %s, want Failed", stuck.Name, r.Run.Outcome)
 	}
 	collect(suiteStuck + ": " + stuck.Name + " in " + stuck.Account + ", whose rotation fails for its engine")
+
+	auditCreds := w.roleCredentials(t, central, auditFnRole, rig.AuditFunctionName)
+	w.AWS.ResetRequestLog()
+	rep := w.Audit(t.Context(), auditCreds, centralFunc.ARN, "rotary-*")
+	if rep.Summary.AccountsFailed != 0 || rep.Summary.Accounts != 3 {
+		t.Fatalf("the demo's fleet audit: %d of %d accounts failed", rep.Summary.AccountsFailed, rep.Summary.Accounts)
+	}
+	collect(suiteAudit + " of the central account and members A and B")
 
 	return append(out, runFleet(t)...)
 }
@@ -130,7 +159,7 @@ func runFleet(t *testing.T) []scenario {
 	}
 	var out []scenario
 	for _, r := range srv.RequestLog() {
-		out = append(out, scenario{"fleet test (small run, central mode, members A and B)", r})
+		out = append(out, scenario{suiteFleet + " (small run, central mode, members A and B)", r})
 	}
 	return out
 }
@@ -165,16 +194,19 @@ func TestNegativeControlSuites(t *testing.T) {
 		removed += n
 	}
 	bad := mustAllow(t, d, fleetRequests(all))
-	for _, suite := range suitePrefixes {
+	for _, suite := range suites {
+		if suite.prefix == suiteAudit {
+			continue // reads metadata only, with its own statements
+		}
 		found := ""
 		for _, msg := range bad {
-			if strings.HasPrefix(msg, "must allow "+suite) && strings.Contains(msg, "secretsmanager:") {
+			if strings.HasPrefix(msg, "must allow "+suite.prefix) && strings.Contains(msg, "secretsmanager:") {
 				found = msg
 				break
 			}
 		}
 		if found == "" {
-			t.Errorf("without the %d RotateTaggedSecrets* statements, no request of %q failed the verdict", removed, suite)
+			t.Errorf("without the %d RotateTaggedSecrets* statements, no request of %q failed the verdict", removed, suite.prefix)
 			continue
 		}
 		t.Logf("as expected: %s", found)

@@ -45,8 +45,12 @@ const (
 	accountModeRole = "rotary-account-RotationFunctionRole-EXAMPLE3"
 	// The e2e suite's generic function (TestGenericUnderRIE), deployed with
 	// infra/per-account.yaml in A with Rotator=generic.
-	genericFn     = "rotary-generic"
-	genericRole   = "rotary-generic-RotationFunctionRole-EXAMPLE4"
+	genericFn   = "rotary-generic"
+	genericRole = "rotary-generic-RotationFunctionRole-EXAMPLE4"
+	// The fleet audit's execution role (template.yaml AuditFunctionRole); in
+	// the members it assumes rig.AuditRoleName (infra/member-role.yaml
+	// AuditRole, deployed with AuditRoleArn).
+	auditFnRole   = "rotary-central-AuditFunctionRole-EXAMPLE5"
 	keyID         = "1234abcd-12ab-34cd-56ef-1234567890ab"
 	rdsInstanceID = "orders-db"
 )
@@ -80,7 +84,10 @@ func stacks(cmk *rig.Secret) []Stack {
 		// One invoke permission per member account, where the template has it.
 		Optional: map[string]string{"MemberAccountIds": memberA + "," + memberB},
 		Refs:     map[string]string{"CentralFunctionLogGroup": "/aws/lambda/" + centralFn, "CentralFunction": centralFn},
-		Attrs:    map[string]string{"CentralFunctionRole.Arn": centralRole, "CentralFunction.Arn": fnARN(central, centralFn)},
+		Attrs: map[string]string{
+			"CentralFunctionRole.Arn": centralRole, "CentralFunction.Arn": fnARN(central, centralFn),
+			"AuditFunctionRole.Arn": roleARN(central, auditFnRole),
+		},
 	}}
 	for _, m := range []string{memberA, memberB} {
 		out = append(out, Stack{
@@ -88,9 +95,10 @@ func stacks(cmk *rig.Secret) []Stack {
 			Params: map[string]string{
 				"CentralRoleArn": centralRole, "CentralFunctionArn": fnARN(central, centralFn),
 				"RoleName": memberRol, "ExternalId": rig.ExternalID, "OrgId": orgID,
+				"AuditRoleArn": roleARN(central, auditFnRole), "AuditRoleName": rig.AuditRoleName,
 			},
 			Optional: map[string]string{"CentralAccountId": central},
-			Attrs:    map[string]string{"MemberRole.Arn": roleARN(m, memberRol)},
+			Attrs:    map[string]string{"MemberRole.Arn": roleARN(m, memberRol), "AuditRole.Arn": roleARN(m, rig.AuditRoleName)},
 		})
 	}
 	out = append(out,

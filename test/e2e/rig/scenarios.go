@@ -8,8 +8,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/audit"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
 // The scenarios the end-to-end tests and the demo run, in one place so that
@@ -102,4 +104,30 @@ const GenericSecretName = "e2e/generic"
 // engine only generates a new password).
 func GenericSecretValue() string {
 	return secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()
+}
+
+// AuditRoleName is the read-only role the fleet audit assumes in the member
+// accounts (template.yaml and infra/member-role.yaml AuditRoleName), which
+// AddMember creates next to RoleName.
+const AuditRoleName = "rotary-audit"
+
+// AuditFunctionName is the audit function's name (template.yaml's default
+// AuditFunctionName).
+const AuditFunctionName = "rotary-audit"
+
+// Audit runs the fleet audit of `make demo`'s step 7 as the scheduled audit
+// function does: acting with creds (the central account's), it audits the
+// central account directly and the members through AuditRoleName with the
+// ExternalId, metadata only. fleetFunctions are the fleet's rotation
+// functions (ARNs or name globs).
+func (w *World) Audit(ctx context.Context, creds localaws.Credentials, fleetFunctions ...string) *audit.Report {
+	base := w.AWS.AWSConfig(creds, Region)
+	base.Retryer = audit.Retryer
+	clients := awsx.New(base, awsx.Config{Mode: awsx.ModeCentral, RoleName: AuditRoleName, ExternalID: ExternalID,
+		AllowedAccounts: []string{MemberA, MemberB}, HomeAccount: CentralAccount, FunctionName: AuditFunctionName})
+	cfg := audit.DefaultConfig()
+	cfg.FleetFunctions = fleetFunctions
+	sc := &audit.Scanner{Config: cfg, Clients: audit.AWSXClients{Clients: clients}, Home: CentralAccount,
+		Accounts: []string{CentralAccount, MemberA, MemberB}, Regions: []string{Region}}
+	return sc.Run(ctx)
 }
