@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/rotary-secrets/rotary/rotators"
-	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 )
 
@@ -16,17 +15,9 @@ import (
 func TestAccountMode(t *testing.T) {
 	pg, maria, bundle := targets(t)
 	w := world(t)
-	fn := startFunction(t, w, function(t, "central"), rig.FunctionConfig{
-		Name:     "rotary-account",
-		Home:     rig.MemberA,
-		Mode:     awsx.ModeAccount,
-		CABundle: bundle,
-	})
+	fn := startFunction(t, w, function(t, "central"), rig.AccountConfig(bundle))
 
-	for _, c := range []rig.Case{
-		{Name: "local/postgres-single", Account: rig.MemberA, Target: pg, Strategy: rotators.SingleUser},
-		{Name: "local/mariadb-multi", Account: rig.MemberA, Target: maria, Strategy: rotators.AlternatingUsers},
-	} {
+	for _, c := range rig.AccountCases(pg, maria) {
 		t.Run(c.Name, func(t *testing.T) {
 			s, err := w.Provision(t.Context(), c)
 			if err != nil {

@@ -26,15 +26,10 @@ import (
 func TestCentralRotatesMemberSecrets(t *testing.T) {
 	pg, maria, bundle := targets(t)
 	w := world(t)
-	fn := startFunction(t, w, function(t, "central"), centralConfig(bundle))
+	fn := startFunction(t, w, function(t, "central"), rig.CentralConfig(bundle))
 
 	var secrets []*rig.Secret
-	for i, c := range []rig.Case{
-		{Name: "orders/postgres-single", Account: rig.MemberA, Target: pg, Strategy: rotators.SingleUser},
-		{Name: "orders/postgres-multi", Account: rig.MemberB, Target: pg, Strategy: rotators.AlternatingUsers},
-		{Name: "billing/mariadb-single", Account: rig.MemberB, Target: maria, Strategy: rotators.SingleUser},
-		{Name: "billing/mariadb-multi", Account: rig.MemberA, Target: maria, Strategy: rotators.AlternatingUsers},
-	} {
+	for i, c := range rig.CentralCases(pg, maria) {
 		s, err := w.Provision(t.Context(), c)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
@@ -43,7 +38,7 @@ func TestCentralRotatesMemberSecrets(t *testing.T) {
 	}
 	for _, s := range secrets {
 		t.Run(s.Name, func(t *testing.T) {
-			for round := 1; round <= 2; round++ {
+			for round := 1; round <= rig.CentralRounds; round++ {
 				r, err := w.Rotate(t.Context(), s, fn)
 				if err != nil {
 					t.Fatal(err)
@@ -87,8 +82,8 @@ func TestCentralRotatesMemberSecrets(t *testing.T) {
 	if strings.Contains(logs, rig.ExternalID) {
 		t.Error("function logs hold the ExternalId")
 	}
-	if fn.TokensSeen() != len(secrets)*2 {
-		t.Errorf("the function saw %d RotationTokens, want %d (one per rotation)", fn.TokensSeen(), len(secrets)*2)
+	if fn.TokensSeen() != len(secrets)*rig.CentralRounds {
+		t.Errorf("the function saw %d RotationTokens, want %d (one per rotation)", fn.TokensSeen(), len(secrets)*rig.CentralRounds)
 	}
 	if err := fn.FindTokenLeak("function logs", logs); err != nil {
 		t.Error(err)
@@ -112,7 +107,7 @@ func TestCentralRefuses(t *testing.T) {
 	)
 	w.AddMember(notAllowed, rig.ExternalID)
 	w.AddMember(otherExtID, "another-external-id-9e2b")
-	cfg := centralConfig(bundle)
+	cfg := rig.CentralConfig(bundle)
 	cfg.Allowed = append(cfg.Allowed, otherExtID)
 	fn := startFunction(t, w, function(t, "central"), cfg)
 
@@ -181,7 +176,7 @@ func TestCentralRefuses(t *testing.T) {
 func TestDropTokenFails(t *testing.T) {
 	pg, _, bundle := targets(t)
 	w := world(t)
-	cfg := centralConfig(bundle)
+	cfg := rig.CentralConfig(bundle)
 	cfg.Name = "rotary-droptoken"
 	fn := startFunction(t, w, dropTokenFunction(t), cfg)
 	s, err := w.Provision(t.Context(), rig.Case{Name: "orders/postgres-droptoken", Account: rig.MemberA, Target: pg, Strategy: rotators.SingleUser})

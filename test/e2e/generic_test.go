@@ -6,8 +6,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
@@ -33,7 +33,8 @@ func TestGenericUnderRIE(t *testing.T) {
 	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
 	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("e2e/generic"), SecretString: aws.String(secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()),
+		Name: aws.String(rig.GenericSecretName), SecretString: aws.String(rig.GenericSecretValue()),
+		Tags: rig.RotateTags(), // as the README tells users to
 	})
 	if err != nil {
 		t.Fatal(err)

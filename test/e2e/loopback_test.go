@@ -11,7 +11,7 @@ import (
 func TestLoopbackOnly(t *testing.T) {
 	pg, maria, bundle := targets(t)
 	w := world(t)
-	fn := startFunction(t, w, function(t, "central"), centralConfig(bundle))
+	fn := startFunction(t, w, function(t, "central"), rig.CentralConfig(bundle))
 	for _, u := range []string{w.URL, fn.InvokeURL, "tcp://" + pg.Addr(), "tcp://" + maria.Addr()} {
 		if err := rig.CheckLoopback(u); err != nil {
 			t.Error(err)

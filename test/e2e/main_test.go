@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/test/dbtest"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
@@ -144,19 +143,6 @@ func world(t *testing.T) *rig.World {
 		t.Fatal(err)
 	}
 	return w
-}
-
-// centralConfig is the central function's configuration: central mode,
-// both members allowed, the members' ExternalId.
-func centralConfig(bundle string) rig.FunctionConfig {
-	return rig.FunctionConfig{
-		Name:       "rotary-central",
-		Home:       rig.CentralAccount,
-		Mode:       awsx.ModeCentral,
-		Allowed:    []string{rig.MemberA, rig.MemberB},
-		ExternalID: rig.ExternalID,
-		CABundle:   bundle,
-	}
 }
 
 // startFunction runs bootstrap with cfg in w; its logs are shown if t fails.

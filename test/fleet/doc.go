@@ -14,5 +14,10 @@
 // the cross-account client cache and the Secrets Manager traffic are the
 // same for every engine, and a database would measure the database.
 //
+// The secrets are tagged rotary:rotate=true, as the README tells users to.
+// Config.Central, Members, ExternalID and Prepare run the same load in a
+// given deployment (test/iam judges every request of a small run against the
+// shipped IAM).
+//
 // It is test infrastructure: production code must never import it.
 package fleet

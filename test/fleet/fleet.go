@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/generic"
@@ -48,6 +49,20 @@ type Config struct {
 	// Setup is called once the emulator runs, with its URL and the central
 	// function's credentials, before any rotation (for Function).
 	Setup func(url string, creds localaws.Credentials) error
+
+	// The deployment, for runs judged against the shipped IAM (test/iam).
+	// Zero values keep the load test's own: CentralAccount, Accounts member
+	// accounts MemberAccount(i), no ExternalId, the function rotary-central
+	// acting with the central account's credentials.
+	Central    string   // the central account
+	Members    []string // the member accounts (Accounts is then their number)
+	ExternalID string   // the member roles require it; the function sends it
+	// Prepare is called once the emulator serves (on its URL) and the
+	// accounts exist, before any secret is made: it may set up what the run
+	// is judged with (SetOrganization, roles) and returns the credentials
+	// the central function acts with (e.g. a session of its execution
+	// role). The emulator keeps its request log after Run returns.
+	Prepare func(srv *localaws.Server) (localaws.Credentials, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -72,7 +87,26 @@ func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Minute
 	}
+	if c.Central == "" {
+		c.Central = CentralAccount
+	}
+	if len(c.Members) == 0 {
+		for i := range c.Accounts {
+			c.Members = append(c.Members, MemberAccount(i+1))
+		}
+	}
+	c.Accounts = len(c.Members)
 	return c
+}
+
+// FunctionARN returns the ARN of the rotation function every secret names:
+// rotary-central in the central account.
+func (c Config) FunctionARN() string {
+	central := c.Central
+	if central == "" {
+		central = CentralAccount
+	}
+	return "arn:aws:lambda:us-east-1:" + central + ":function:rotary-central"
 }
 
 // Result is what a run measured. Durations are in milliseconds.
@@ -161,7 +195,12 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// FunctionARN is the rotation function every secret names.
+// TagRotate is the marker tag (value "true") of a secret a Rotary function
+// rotates; the shipped IAM touches only secrets carrying it.
+const TagRotate = "rotary:rotate"
+
+// FunctionARN is the rotation function every secret names in the load
+// test's own deployment (Config.FunctionARN with no Central).
 const FunctionARN = "arn:aws:lambda:us-east-1:" + CentralAccount + ":function:rotary-central"
 
 // MemberAccount returns the i-th member account ID.
@@ -180,17 +219,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer srv.WaitRotations()
 	srv.URL = hs.URL
 
-	fnCreds := srv.AddAccount(CentralAccount)
-	var members []string
+	fnCreds := srv.AddAccount(cfg.Central)
+	members := cfg.Members
 	admins := map[string]*secretsmanager.Client{}
-	for i := range cfg.Accounts {
-		acct := MemberAccount(i + 1)
-		members = append(members, acct)
-		srv.AddRole(localaws.Role{Account: acct, Name: awsx.DefaultRoleName, TrustedAccounts: []string{CentralAccount}})
+	for _, acct := range members {
+		srv.AddRole(localaws.Role{Account: acct, Name: awsx.DefaultRoleName, TrustedAccounts: []string{cfg.Central}, ExternalID: cfg.ExternalID})
 		c := srv.AddAccount(acct)
 		rec.admin[c.AccessKeyID] = true
 		admins[acct] = secretsmanager.NewFromConfig(srv.AWSConfig(c, "us-east-1"))
 	}
+	if cfg.Prepare != nil {
+		var err error
+		if fnCreds, err = cfg.Prepare(srv); err != nil {
+			return Result{}, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	fnARN := cfg.FunctionARN()
 
 	if cfg.Function != nil {
 		if cfg.Setup != nil {
@@ -198,17 +242,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				return Result{}, err
 			}
 		}
-		srv.RegisterFunction(FunctionARN, cfg.Function)
+		srv.RegisterFunction(fnARN, cfg.Function)
 	} else {
-		eng, err := newEngine(srv, fnCreds, members)
+		eng, err := newEngine(srv, fnCreds, cfg)
 		if err != nil {
 			return Result{}, err
 		}
 		h := lambda.NewHandler(eng.Handle)
-		srv.RegisterFunction(FunctionARN, localaws.HandlerFunction(h.Invoke))
+		srv.RegisterFunction(fnARN, localaws.HandlerFunction(h.Invoke))
 	}
 
-	// The secrets, spread evenly over the member accounts.
+	// The secrets, spread evenly over the member accounts, tagged for
+	// rotation as the README tells users to (the shipped IAM requires it).
 	type item struct {
 		acct, arn, initial string
 	}
@@ -219,6 +264,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		out, err := admins[acct].CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         aws.String(fmt.Sprintf("fleet/app-%04d", i)),
 			SecretString: aws.String(secret.Value{Engine: generic.Engine, Password: initial}.String()),
+			Tags:         []smtypes.Tag{{Key: aws.String(TagRotate), Value: aws.String("true")}},
 		})
 		if err != nil {
 			return Result{}, fmt.Errorf("create secret %d: %w", i, err)
@@ -243,7 +289,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				it := items[i]
 				t0 := time.Now()
 				_, errs[i] = admins[it.acct].RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-					SecretId: aws.String(it.arn), RotationLambdaARN: aws.String(FunctionARN),
+					SecretId: aws.String(it.arn), RotationLambdaARN: aws.String(fnARN),
 				})
 				lat[i] = time.Since(t0)
 			}
@@ -324,12 +370,13 @@ func rotated(ctx context.Context, sm *secretsmanager.Client, arn, token, initial
 }
 
 // newEngine builds the central engine as functions/central does: awsx
-// clients in central mode, allowed to reach every member account.
-func newEngine(srv *localaws.Server, creds localaws.Credentials, members []string) (*rotation.Engine, error) {
+// clients in central mode, allowed to reach every member account, with the
+// members' ExternalId.
+func newEngine(srv *localaws.Server, creds localaws.Credentials, cfg Config) (*rotation.Engine, error) {
 	base := srv.AWSConfig(creds, "us-east-1")
 	clients := awsx.New(base, awsx.Config{
-		Mode: awsx.ModeCentral, RoleName: awsx.DefaultRoleName, AllowedAccounts: members,
-		HomeAccount: CentralAccount, FunctionName: "rotary-central",
+		Mode: awsx.ModeCentral, RoleName: awsx.DefaultRoleName, AllowedAccounts: cfg.Members, ExternalID: cfg.ExternalID,
+		HomeAccount: cfg.Central, FunctionName: "rotary-central",
 	})
 	reg := &rotators.Registry{}
 	generic.Register(reg, password.Default(""))

@@ -44,6 +44,8 @@ var scenarioRun struct {
 // fleetRoles are the execution and member roles of the example deployment.
 var fleetRoles = []string{
 	roleARN(central, centralRoleName), roleARN(memberA, memberRol), roleARN(memberB, memberRol), roleARN(memberA, perAccountRole),
+	roleARN(memberA, accountModeRole), roleARN(memberA, genericRole),
+	roleARN(central, auditFnRole), roleARN(memberA, rig.AuditRoleName), roleARN(memberB, rig.AuditRoleName),
 }
 
 func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
@@ -76,12 +78,24 @@ func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
 // central account itself, a Twilio API key in B with its admin secret; with
 // the per-account function in A, an alternating-users secret in A.
 func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
-	pg := rig.Postgres{DB: dbtest.StartPostgres(t)}
-	if err := pg.CheckPasswordEnforced(t.Context()); err != nil {
-		t.Fatal(err)
+	var pg rig.Postgres
+	var maria rig.MariaDB
+	var wg sync.WaitGroup
+	// Both servers start at once; a start-up failure marks t failed (dbtest's
+	// Fatalf ends only its goroutine) and is caught below.
+	wg.Go(func() { pg.DB = dbtest.StartPostgres(t) })
+	wg.Go(func() { maria.DB = dbtest.StartMariaDB(t) })
+	wg.Wait()
+	if pg.DB == nil || maria.DB == nil {
+		t.Fatal("the database servers did not start (see above)")
+	}
+	for _, tg := range []rig.Target{pg, maria} {
+		if err := tg.CheckPasswordEnforced(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bundle := filepath.Join(t.TempDir(), "ca-bundle.pem")
-	if err := rig.WriteCABundle(bundle, pg); err != nil {
+	if err := rig.WriteCABundle(bundle, pg, maria); err != nil {
 		t.Fatal(err)
 	}
 	w := newWorld(t, pg)
@@ -130,7 +144,7 @@ func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 
 	local := w.provision(t, rig.Case{Name: "local/postgres-multi", Account: memberA, Target: pg, Strategy: rotators.AlternatingUsers})
 	run("per-account postgres-multi, alternating users, member A", local, perAccountFunc)
-	return out, cmk
+	return append(out, runSuites(t, pg, maria, bundle)...), cmk
 }
 
 // fleetRequests returns the requests made by the fleet's roles and by Secrets
@@ -179,6 +193,9 @@ func explain(c Case, v Verdict) string {
 			fmt.Fprintf(&b, "; no statement of the %s policies allows it", d.Policy)
 		}
 	}
+	for _, m := range v.NearMisses {
+		fmt.Fprintf(&b, "; %s, statement %s matches the action and resource but not its condition %s", m.Policy, m.Sid, m.Condition)
+	}
 	var names []string
 	for _, p := range c.IdentityPolicies {
 		names = append(names, p.Name)
@@ -216,7 +233,8 @@ func mustAllow(t *testing.T, d *Deployment, reqs []scenario) []string {
 }
 
 // TestMustAllow: every request the functions make in the representative
-// rotations is allowed by the shipped policies.
+// rotations, and in the e2e suite's, make demo's and the fleet test's
+// rotations (runSuites), is allowed by the shipped policies.
 func TestMustAllow(t *testing.T) {
 	all, cmk := scenarios(t)
 	reqs := fleetRequests(all)
@@ -238,6 +256,24 @@ func TestMustAllow(t *testing.T) {
 		if !seen[a] {
 			t.Errorf("the scenarios made no %s request: the verdict would not cover it", a)
 		}
+	}
+	// The other suites' rotations (runSuites) reach the verdict too, with
+	// the calls of a rotation made by the deployment's roles (a function
+	// acting with other credentials would drop out of fleetRequests).
+	for _, suite := range suites {
+		n, actions := 0, map[string]bool{}
+		for _, s := range reqs {
+			if strings.HasPrefix(s.name, suite.prefix) {
+				n++
+				actions[s.req.Action] = true
+			}
+		}
+		for _, a := range suite.actions {
+			if !actions[a] {
+				t.Errorf("no %s request of %q reached the verdict", a, suite.prefix)
+			}
+		}
+		t.Logf("%4d requests of %s", n, suite.prefix)
 	}
 	for _, msg := range mustAllow(t, deploy(t, stacks(cmk)), reqs) {
 		t.Error(msg)

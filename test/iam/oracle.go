@@ -58,6 +58,17 @@ type Verdict struct {
 	Errors   []string `json:"errors"`
 	Grants   []Reason `json:"grants"`
 	Denials  []Reason `json:"denials"`
+	// NearMisses (requests not allowed) are the Allow statements whose
+	// action and resource match but whose conditions do not.
+	NearMisses []NearMiss `json:"nearMisses"`
+}
+
+// NearMiss is an Allow statement that matched a request's action and
+// resource but not its conditions.
+type NearMiss struct {
+	Policy    string `json:"policy"`
+	Sid       string `json:"sid"`
+	Condition string `json:"condition"` // the statement's Condition block, JSON
 }
 
 // Allowed reports whether the request was allowed.

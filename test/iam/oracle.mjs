@@ -6,7 +6,11 @@
 //   "resourceAccount", "context": {key: [values]}, "identityPolicies":
 //   [{"name", "policy"}], "resourcePolicy": {...} | null, "resourcePolicyName"}]}
 // Output (stdout): {"results": [{"name", "decision", "errors", "grants":
-//   [{"policy", "sid"}], "denials": [{"policy", "sid", "type"}]}]}
+//   [{"policy", "sid"}], "denials": [{"policy", "sid", "type"}], "nearMisses":
+//   [{"policy", "sid", "condition"}]}]}
+// nearMisses (requests not allowed) are the Allow statements whose action and
+// resource match the request but whose conditions do not: the statement a
+// failure most likely concerns.
 // A case the simulator refuses to run (bad policy, unknown action or context
 // key) has decision "error" and the simulator's messages in errors.
 import { readFileSync } from 'node:fs'
@@ -30,7 +34,7 @@ for (const c of input.cases || []) {
     resourceControlPolicies: []
   }
   if (c.resourcePolicy) sim.resourcePolicy = c.resourcePolicy
-  const out = { name: c.name, decision: 'error', errors: [], grants: [], denials: [] }
+  const out = { name: c.name, decision: 'error', errors: [], grants: [], denials: [], nearMisses: [] }
   try {
     const r = await runSimulation(sim, {})
     if (r.resultType === 'error') {
@@ -48,6 +52,14 @@ for (const c of input.cases || []) {
           for (const d of getDenialReasons(analysis)) {
             out.denials.push({ policy: d.denialType === 'Explicit' ? policyName(d) : d.policyType, sid: d.denialType === 'Explicit' ? sid(d) : '', type: d.denialType })
           }
+          const miss = (s, policy) => {
+            if (!s.statement.isAllow() || !s.actionMatch || !s.resourceMatch || s.conditionMatch !== 'NoMatch') return
+            if (s.principalMatch && s.principalMatch !== 'Match') return
+            const st = s.statement.toJSON()
+            out.nearMisses.push({ policy, sid: s.statement.sid() || `statement #${s.statement.index()}`, condition: JSON.stringify(st.Condition || {}) })
+          }
+          for (const s of analysis.identityAnalysis?.unmatchedStatements || []) miss(s, names.get(s.policyId) || s.policyId)
+          for (const s of analysis.resourceAnalysis?.unmatchedStatements || []) miss(s, c.resourcePolicyName || 'resource policy')
         }
       }
     }

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
@@ -41,8 +40,19 @@ const (
 	centralRoleName = "rotary-central-CentralFunctionRole-EXAMPLE1"
 	perAccountFn    = "rotary-postgres-multi" // infra/per-account.yaml, Rotator=postgres-multi, in member A
 	perAccountRole  = "rotary-postgres-multi-RotationFunctionRole-EXAMPLE2"
-	keyID           = "1234abcd-12ab-34cd-56ef-1234567890ab"
-	rdsInstanceID   = "orders-db"
+	// The e2e suite's account-mode function (rig.AccountConfig): the central
+	// bootstrap deployed with infra/per-account.yaml in A as rig.AccountFunctionName.
+	accountModeRole = "rotary-account-RotationFunctionRole-EXAMPLE3"
+	// The e2e suite's generic function (TestGenericUnderRIE), deployed with
+	// infra/per-account.yaml in A with Rotator=generic.
+	genericFn   = "rotary-generic"
+	genericRole = "rotary-generic-RotationFunctionRole-EXAMPLE4"
+	// The fleet audit's execution role (template.yaml AuditFunctionRole); in
+	// the members it assumes rig.AuditRoleName (infra/member-role.yaml
+	// AuditRole, deployed with AuditRoleArn).
+	auditFnRole   = "rotary-central-AuditFunctionRole-EXAMPLE5"
+	keyID         = "1234abcd-12ab-34cd-56ef-1234567890ab"
+	rdsInstanceID = "orders-db"
 )
 
 // repoRoot is the repository root, two levels above this package.
@@ -74,7 +84,10 @@ func stacks(cmk *rig.Secret) []Stack {
 		// One invoke permission per member account, where the template has it.
 		Optional: map[string]string{"MemberAccountIds": memberA + "," + memberB},
 		Refs:     map[string]string{"CentralFunctionLogGroup": "/aws/lambda/" + centralFn, "CentralFunction": centralFn},
-		Attrs:    map[string]string{"CentralFunctionRole.Arn": centralRole, "CentralFunction.Arn": fnARN(central, centralFn)},
+		Attrs: map[string]string{
+			"CentralFunctionRole.Arn": centralRole, "CentralFunction.Arn": fnARN(central, centralFn),
+			"AuditFunctionRole.Arn": roleARN(central, auditFnRole),
+		},
 	}}
 	for _, m := range []string{memberA, memberB} {
 		out = append(out, Stack{
@@ -82,19 +95,20 @@ func stacks(cmk *rig.Secret) []Stack {
 			Params: map[string]string{
 				"CentralRoleArn": centralRole, "CentralFunctionArn": fnARN(central, centralFn),
 				"RoleName": memberRol, "ExternalId": rig.ExternalID, "OrgId": orgID,
+				"AuditRoleArn": roleARN(central, auditFnRole), "AuditRoleName": rig.AuditRoleName,
 			},
 			Optional: map[string]string{"CentralAccountId": central},
-			Attrs:    map[string]string{"MemberRole.Arn": roleARN(m, memberRol)},
+			Attrs:    map[string]string{"MemberRole.Arn": roleARN(m, memberRol), "AuditRole.Arn": roleARN(m, rig.AuditRoleName)},
 		})
 	}
-	out = append(out, Stack{
-		File: "infra/per-account.yaml", Account: memberA, Region: region, StackName: "rotary-postgres-multi",
-		Params: map[string]string{"Rotator": "postgres-multi"},
-		Refs:   map[string]string{"RotationFunctionLogGroup": "/aws/lambda/" + perAccountFn, "RotationFunction": perAccountFn},
-		Attrs: map[string]string{
-			"RotationFunctionRole.Arn": roleARN(memberA, perAccountRole), "RotationFunction.Arn": fnARN(memberA, perAccountFn),
-		},
-	})
+	out = append(out,
+		perAccountStack("rotary-postgres-multi", map[string]string{"Rotator": "postgres-multi"}, perAccountFn, perAccountRole),
+		// The e2e suite's TestAccountMode runs the central bootstrap in account
+		// mode; its role's policies do not depend on Rotator.
+		perAccountStack("rotary-account", map[string]string{"Rotator": "postgres-single", "FunctionName": rig.AccountFunctionName},
+			rig.AccountFunctionName, accountModeRole),
+		perAccountStack(genericFn, map[string]string{"Rotator": "generic"}, genericFn, genericRole),
+	)
 	if cmk != nil {
 		out = append(out, Stack{
 			File: "infra/examples/member-secret-cmk.yaml", Account: memberB, Region: region, StackName: "orders",
@@ -104,6 +118,18 @@ func stacks(cmk *rig.Secret) []Stack {
 		})
 	}
 	return out
+}
+
+// perAccountStack is infra/per-account.yaml deployed in member A as
+// stackName, its function fn with execution role role.
+func perAccountStack(stackName string, params map[string]string, fn, role string) Stack {
+	return Stack{
+		File: "infra/per-account.yaml", Account: memberA, Region: region, StackName: stackName, Params: params,
+		Refs: map[string]string{"RotationFunctionLogGroup": "/aws/lambda/" + fn, "RotationFunction": fn},
+		Attrs: map[string]string{
+			"RotationFunctionRole.Arn": roleARN(memberA, role), "RotationFunction.Arn": fnARN(memberA, fn),
+		},
+	}
 }
 
 // deploy renders every stack.
@@ -151,14 +177,12 @@ func newWorld(t *testing.T, pg rig.Postgres) *world {
 // execution role it is.
 func (w *world) roleCredentials(t *testing.T, account, name, session string) localaws.Credentials {
 	t.Helper()
-	arn := w.AWS.AddRole(localaws.Role{Account: account, Name: name, TrustedAccounts: []string{account}})
-	c := sts.NewFromConfig(w.AWS.AWSConfig(w.Account(account), region))
-	out, err := c.AssumeRole(t.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String(session)})
+	w.Account(account)
+	c, err := assumeExecutionRole(t.Context(), w.AWS, account, name, session)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr := out.Credentials
-	return localaws.Credentials{AccessKeyID: *cr.AccessKeyId, SecretAccessKey: *cr.SecretAccessKey, SessionToken: *cr.SessionToken, Account: account}
+	return c
 }
 
 func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
@@ -220,8 +244,8 @@ var builds struct {
 	err  error
 }
 
-// binaries builds the RIE and the functions the scenarios run (central and
-// postgres-multi) into a directory removed when the test binary exits.
+// binaries builds the RIE and the functions the scenarios run (central,
+// postgres-multi and generic) into a directory removed when the test binary exits.
 func binaries(t *testing.T) (rie string, fns map[string]string) {
 	t.Helper()
 	builds.once.Do(func() {
@@ -234,7 +258,7 @@ func binaries(t *testing.T) (rie string, fns map[string]string) {
 			return
 		}
 		builds.fns = map[string]string{}
-		for _, name := range []string{"central", "postgres-multi"} {
+		for _, name := range []string{"central", "postgres-multi", "generic"} {
 			if builds.fns[name], builds.err = lambdarie.BuildFunction(ctx, builds.dir, name); builds.err != nil {
 				return
 			}

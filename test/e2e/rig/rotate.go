@@ -71,9 +71,35 @@ func (s *Secret) FindLeak(what, text string) error {
 	return nil
 }
 
+// Rotary's marker tags (README "Deployment", infra/README.md "Marker tags"):
+// the shipped IAM lets a function touch only the secrets carrying them.
+const (
+	// TagRotate=TagRotateValue marks a secret a Rotary function rotates.
+	TagRotate      = "rotary:rotate"
+	TagRotateValue = "true"
+	// TagRole marks a secret a rotated secret's masterarn names, which the
+	// function may only read: RoleMaster for a database master, RoleAdmin
+	// for a SaaS admin secret.
+	TagRole    = "rotary:role"
+	RoleMaster = "master"
+	RoleAdmin  = "admin"
+)
+
+// RotateTags are the tags of a secret rotated by Rotary.
+func RotateTags() []types.Tag {
+	return []types.Tag{{Key: aws.String(TagRotate), Value: aws.String(TagRotateValue)}}
+}
+
+// RoleTags are the tags of a master (RoleMaster) or admin (RoleAdmin) secret.
+func RoleTags(role string) []types.Tag {
+	return []types.Tag{{Key: aws.String(TagRole), Value: aws.String(role)}}
+}
+
 // Provision creates the database user (and, for alternating users, a master
 // user with its own secret) and the secret in c.Account, in AWS's template
-// shape with rotationStrategy set. The user first proves it can log in.
+// shape with rotationStrategy set, tagged as the README tells users to: the
+// secret rotary:rotate=true, its master rotary:role=master. The user first
+// proves it can log in.
 func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 	if c.Strategy != rotators.SingleUser && c.Strategy != rotators.AlternatingUsers {
 		return nil, fmt.Errorf("provision %s: strategy %q is not single-user or alternating-users", c.Name, c.Strategy)
@@ -99,6 +125,7 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         aws.String(c.Name + "-master"),
 			SecretString: aws.String(c.Target.Secret(master, mpw).String()),
+			Tags:         RoleTags(RoleMaster),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("provision %s: create master secret: %w", c.Name, err)
@@ -109,6 +136,7 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(c.Name),
 		SecretString: aws.String(v.String()),
+		Tags:         RotateTags(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provision %s: create secret: %w", c.Name, err)

@@ -85,16 +85,19 @@ func (w *World) Account(id string) localaws.Credentials {
 	return c
 }
 
-// AddMember creates a member account whose RoleName role trusts the central
-// account and requires externalID ("" for none).
+// AddMember creates a member account whose RoleName role (rotation) and
+// AuditRoleName role (the fleet audit, read-only) trust the central account
+// and require externalID ("" for none).
 func (w *World) AddMember(account, externalID string) {
 	w.Account(account)
-	w.AWS.AddRole(localaws.Role{
-		Account:         account,
-		Name:            RoleName,
-		TrustedAccounts: []string{CentralAccount},
-		ExternalID:      externalID,
-	})
+	for _, name := range []string{RoleName, AuditRoleName} {
+		w.AWS.AddRole(localaws.Role{
+			Account:         account,
+			Name:            name,
+			TrustedAccounts: []string{CentralAccount},
+			ExternalID:      externalID,
+		})
+	}
 }
 
 // SecretsManager returns a client acting in account with the account's own

@@ -15,15 +15,14 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotary-secrets/rotary/shared/audit"
-	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
 // auditFleet is the demo's last step: it plants a rotation that keeps
 // failing and a secret without rotation, audits the three local accounts as
-// the scheduled audit function does (metadata only, through the member
-// roles) and prints the findings. It returns the number of failed checks.
+// the scheduled audit function does (rig.Audit: metadata only, the members
+// through their read-only audit roles) and prints the findings. It returns the number of failed checks.
 func auditFleet(ctx context.Context, w *rig.World, fn *rig.Function) (int, error) {
 	out.printf("\nStep 7/7  Auditing the fleet (functions/audit): every secret of the three accounts, metadata only\n")
 
@@ -38,36 +37,27 @@ func auditFleet(ctx context.Context, w *rig.World, fn *rig.Function) (int, error
 	// A rotation that fails: the central function has no rotator for this
 	// engine, so createSecret fails and AWSPENDING stays; its start is then
 	// dated two days back, as if it had kept failing since.
-	sm = w.SecretsManager(rig.MemberB)
-	c, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("billing/oracle-app"),
-		SecretString: aws.String(`{"engine":"oracle","host":"127.0.0.1","username":"app","password":"` + randomText() + `"}`)})
+	stuck, err := w.CreateStuckSecret(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("plant a stuck rotation: %w", err)
 	}
-	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: c.ARN, RotationLambdaARN: aws.String(fn.ARN),
+	sm = w.SecretsManager(stuck.Account)
+	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(stuck.ARN), RotationLambdaARN: aws.String(fn.ARN),
 		RotationRules: &smRules{AutomaticallyAfterDays: aws.Int64(30)}}); err != nil {
 		return 0, fmt.Errorf("plant a stuck rotation: RotateSecret: %w", err)
 	}
 	w.AWS.WaitRotations()
-	runs := w.AWS.Rotations(aws.ToString(c.ARN))
+	runs := w.AWS.Rotations(stuck.ARN)
 	if len(runs) == 0 || runs[len(runs)-1].Outcome != localaws.Failed {
 		return 0, fmt.Errorf("plant a stuck rotation: the rotation of billing/oracle-app did not fail")
 	}
-	if _, err := w.AWS.SetSecretState(rig.MemberB, rig.Region, aws.ToString(c.ARN), localaws.SecretState{LastChanged: time.Now().Add(-50 * time.Hour)}); err != nil {
+	if _, err := w.AWS.SetSecretState(stuck.Account, rig.Region, stuck.ARN, localaws.SecretState{LastChanged: time.Now().Add(-50 * time.Hour)}); err != nil {
 		return 0, err
 	}
 	out.printf("  • planted billing/oracle-app in %s: its rotation fails at createSecret (no rotator for engine \"oracle\"), dated 2 days back\n", rig.MemberB)
 
-	base := w.AWS.AWSConfig(w.Account(rig.CentralAccount), rig.Region)
-	base.Retryer = audit.Retryer
-	clients := awsx.New(base, awsx.Config{Mode: awsx.ModeCentral, RoleName: rig.RoleName, ExternalID: rig.ExternalID,
-		AllowedAccounts: []string{rig.MemberA, rig.MemberB}, HomeAccount: rig.CentralAccount, FunctionName: "rotary-audit"})
-	cfg := audit.DefaultConfig()
-	cfg.FleetFunctions = []string{fn.ARN, "rotary-*"}
-	sc := &audit.Scanner{Config: cfg, Clients: audit.AWSXClients{Clients: clients}, Home: rig.CentralAccount,
-		Accounts: []string{rig.CentralAccount, rig.MemberA, rig.MemberB}, Regions: []string{rig.Region}}
 	reads := w.AWS.Calls("GetSecretValue", "") + w.AWS.Calls("BatchGetSecretValue", "")
-	rep := sc.Run(ctx)
+	rep := w.Audit(ctx, w.Account(rig.CentralAccount), fn.ARN, "rotary-*")
 	reads = w.AWS.Calls("GetSecretValue", "") + w.AWS.Calls("BatchGetSecretValue", "") - reads
 
 	out.printf("\n  Audit of %d secrets in %d accounts: %d findings\n\n", rep.Summary.Secrets, rep.Summary.Accounts, rep.Summary.Findings)

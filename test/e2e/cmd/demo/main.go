@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/rotary-secrets/rotary/rotators"
-	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -186,14 +185,7 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("      %s  central account: the function's home\n", rig.CentralAccount)
 	out.printf("      %s  member A: role %s trusts the central account, with an ExternalId\n", rig.MemberA, rig.RoleName)
 	out.printf("      %s  member B: role %s trusts the central account, with an ExternalId\n", rig.MemberB, rig.RoleName)
-	fn, err := w.StartFunction(ctx, rieBin, central, rig.FunctionConfig{
-		Name:       "rotary-central",
-		Home:       rig.CentralAccount,
-		Mode:       awsx.ModeCentral,
-		Allowed:    []string{rig.MemberA, rig.MemberB},
-		ExternalID: rig.ExternalID,
-		CABundle:   bundle,
-	})
+	fn, err := w.StartFunction(ctx, rieBin, central, rig.CentralConfig(bundle))
 	if err != nil {
 		return fail(err)
 	}
@@ -201,12 +193,8 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("      ROTARY_MODE=central ROTARY_ALLOWED_ACCOUNTS=%s,%s ROTARY_ROLE_NAME=%s\n", rig.MemberA, rig.MemberB, rig.RoleName)
 
 	out.printf("\nStep 5/7  Creating database users and their secrets in the member accounts\n")
-	cases := []rig.Case{
-		{Name: "orders/postgres-single", Account: rig.MemberA, Target: pg, Strategy: rotators.SingleUser},
-		{Name: "orders/postgres-multi", Account: rig.MemberB, Target: pg, Strategy: rotators.AlternatingUsers},
-		{Name: "billing/mariadb-single", Account: rig.MemberB, Target: maria, Strategy: rotators.SingleUser},
-		{Name: "billing/mariadb-multi", Account: rig.MemberA, Target: maria, Strategy: rotators.AlternatingUsers},
-	}
+	out.printf("          (tagged as the shipped IAM requires: %s=%s on each secret, %s=%s on each master)\n", rig.TagRotate, rig.TagRotateValue, rig.TagRole, rig.RoleMaster)
+	cases := rig.CentralCases(pg, maria)
 	var secrets []*rig.Secret
 	for _, c := range cases {
 		s, err := w.Provision(ctx, c)
