@@ -8,6 +8,7 @@ import (
 
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
@@ -38,6 +39,7 @@ func TestAccountModeNoSTSUnderRIE(t *testing.T) {
 	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("e2e/home"), SecretString: aws.String(secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()),
+		Tags: rig.RotateTags(),
 	})
 	if err != nil {
 		t.Fatal(err)
