@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -132,7 +134,14 @@ type Result struct {
 	ServiceRetries     int            `json:"serviceRetries"`     // rotations that needed a second attempt
 	Failed             int            `json:"failedRotations"`
 	Lost               int            `json:"lostCredentials"`
+	// Errors holds, for the first failed rotations, what failed (the
+	// administrator's RotateSecret error or the last run's error), so a
+	// report says why; no secret value is in them.
+	Errors []string `json:"errors,omitempty"`
 }
+
+// maxErrors bounds Result.Errors.
+const maxErrors = 5
 
 // recorder wraps the emulator and counts the central function's calls.
 type recorder struct {
@@ -226,7 +235,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		srv.AddRole(localaws.Role{Account: acct, Name: awsx.DefaultRoleName, TrustedAccounts: []string{cfg.Central}, ExternalID: cfg.ExternalID})
 		c := srv.AddAccount(acct)
 		rec.admin[c.AccessKeyID] = true
-		admins[acct] = secretsmanager.NewFromConfig(srv.AWSConfig(c, "us-east-1"))
+		// The administrators drive the run; they are not under test, so
+		// their calls ride out the injected throttling (the function's own
+		// clients keep the SDK defaults).
+		admins[acct] = secretsmanager.NewFromConfig(srv.AWSConfig(c, "us-east-1"), func(o *secretsmanager.Options) {
+			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = 10
+				so.RateLimiter = ratelimit.None
+			})
+		})
 	}
 	if cfg.Prepare != nil {
 		var err error
@@ -321,13 +338,27 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	for i, it := range items {
 		runs := srv.Rotations(it.arn)
+		failed := false
 		switch {
 		case errs[i] != nil || len(runs) == 0:
-			res.Failed++
-			res.Lost++
-			continue
+			failed = true
+			if len(res.Errors) < maxErrors {
+				res.Errors = append(res.Errors, fmt.Sprintf("%s: RotateSecret: %v (%d runs)", it.arn, errs[i], len(runs)))
+			}
 		case runs[len(runs)-1].Outcome != localaws.Succeeded:
+			failed = true
+			if last := runs[len(runs)-1]; len(res.Errors) < maxErrors {
+				res.Errors = append(res.Errors, fmt.Sprintf("%s: rotation failed after %d attempts: %s", it.arn, last.Attempts, last.Error))
+			}
+		}
+		if failed {
 			res.Failed++
+			// A failed rotation must leave the secret as it was: its
+			// AWSCURRENT still the initial credential.
+			if !intact(ctx, admins[it.acct], it.arn, it.initial) {
+				res.Lost++
+			}
+			continue
 		}
 		last := runs[len(runs)-1]
 		if last.Attempts > 1 {
@@ -355,6 +386,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 // rotated reports whether the secret's rotation kept every credential: the
 // rotation's version is AWSCURRENT with a new value and the initial value is
 // AWSPREVIOUS.
+// intact reports whether the secret's AWSCURRENT still holds the initial
+// credential (what a failed rotation must leave).
+func intact(ctx context.Context, sm *secretsmanager.Client, arn, initial string) bool {
+	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return false
+	}
+	c, err := secret.Parse([]byte(aws.ToString(cur.SecretString)))
+	return err == nil && c.Password == initial
+}
+
 func rotated(ctx context.Context, sm *secretsmanager.Client, arn, token, initial string) bool {
 	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil || aws.ToString(cur.VersionId) != token {

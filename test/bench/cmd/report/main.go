@@ -154,13 +154,13 @@ func run(out string, secrets, accounts int, arch string, rieSecrets, rieCopies i
 	}
 	fmt.Printf("\nJSON report: %s\n", out)
 	if fr.Lost != 0 {
-		return fmt.Errorf("the fleet run lost %d credentials", fr.Lost)
+		return fmt.Errorf("the fleet run lost %d credentials (failed rotations: %v)", fr.Lost, fr.Errors)
 	}
 	if rep.Audit != nil && (rep.Audit.Missed || rep.Audit.ValueReads != 0) {
 		return fmt.Errorf("the audit scale run missed findings or read values: %s", rep.Audit.Summary())
 	}
 	if rep.FleetRIE != nil && rep.FleetRIE.Lost != 0 {
-		return fmt.Errorf("the fleet run under the RIE lost %d credentials", rep.FleetRIE.Lost)
+		return fmt.Errorf("the fleet run under the RIE lost %d credentials (failed rotations: %v)", rep.FleetRIE.Lost, rep.FleetRIE.Errors)
 	}
 	return nil
 }
