@@ -62,8 +62,3 @@ func (r *Rotator) Test(_ context.Context, req rotators.TestRequest) (rotators.Te
 	}
 	return rotators.TestResponse{}, nil
 }
-
-// Finish has nothing to do.
-func (r *Rotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
-}

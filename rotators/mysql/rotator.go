@@ -646,12 +646,6 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 	return rotators.TestResponse{}, nil
 }
 
-// Finish does nothing: database passwords need no clean-up once AWSCURRENT
-// moves. Safe to call any number of times.
-func (r *Rotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
-}
-
 // EndpointResolver returns the resolver SetEndpointResolver installed, for
 // start-up tests.
 func (r *Rotator) EndpointResolver() EndpointResolver { return r.cfg.Endpoints }

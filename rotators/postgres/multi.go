@@ -495,8 +495,3 @@ func (r *MultiUser) Test(ctx context.Context, req rotators.TestRequest) (rotator
 	err := testLogin(ctx, r.connector, req.Pending, req.Pending.Username == clone)
 	return rotators.TestResponse{}, scrub(err, nil, req.Pending)
 }
-
-// Finish does nothing: the previous user keeps working until the next rotation.
-func (r *MultiUser) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
-}

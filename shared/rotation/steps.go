@@ -213,8 +213,8 @@ func (r *run) finish(ctx context.Context) error {
 		if err := r.confine(pending); err != nil {
 			return err
 		}
-		if _, ok := rot.(rotators.Finisher); ok {
-			_, err = call(ctx, r, rot.Finish, rotators.FinishRequest{
+		if f, ok := rot.(rotators.Finisher); ok {
+			_, err = call(ctx, r, f.Finish, rotators.FinishRequest{
 				Rotation: r.rotation(),
 				Pending:  func(context.Context) (secret.Value, bool, error) { return pending, true, nil },
 				Current:  r.loader(currentID, ""),

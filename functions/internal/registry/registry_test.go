@@ -168,3 +168,19 @@ func TestSubsets(t *testing.T) {
 		t.Error("SaaS with an unknown engine succeeded")
 	}
 }
+
+// TestOptionalInterfaces: the shipped rotators carry exactly the optional
+// methods their work needs. Database and generic rotators have no finish work
+// and mint nothing (no extra Secrets Manager read); the SaaS ones mint on
+// Create, undo it when it cannot be stored, and revoke the old key on Finish.
+func TestOptionalInterfaces(t *testing.T) {
+	for _, r := range all(t).Rotators() {
+		_, finisher := r.(rotators.Finisher)
+		_, minter := r.(rotators.Minter)
+		_, isSaaS := r.(*saas.Rotator)
+		name := fmt.Sprintf("%T", r)
+		if finisher != isSaaS || minter != isSaaS {
+			t.Errorf("%s: Finisher %t, Minter %t; want both %t", name, finisher, minter, isSaaS)
+		}
+	}
+}
