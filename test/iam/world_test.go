@@ -304,7 +304,7 @@ func (w *world) makeRDSManaged(t *testing.T, s *rig.Secret) {
 		t.Fatal(err)
 	}
 	v.Host, v.Port = "", 0
-	if _, err := sm.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(s.MasterARN), SecretString: aws.String(v.String())}); err != nil {
+	if _, err := sm.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(s.MasterARN), SecretString: aws.String(v.StoredJSON())}); err != nil {
 		t.Fatal(err)
 	}
 	w.mu.Lock()

@@ -98,7 +98,7 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 		}
 		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         aws.String(c.Name + "-master"),
-			SecretString: aws.String(c.Target.Secret(master, mpw).String()),
+			SecretString: aws.String(c.Target.Secret(master, mpw).StoredJSON()),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("provision %s: create master secret: %w", c.Name, err)
@@ -108,7 +108,7 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 	}
 	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(c.Name),
-		SecretString: aws.String(v.String()),
+		SecretString: aws.String(v.StoredJSON()),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provision %s: create secret: %w", c.Name, err)
