@@ -16,6 +16,6 @@ func main() {
 }
 
 // register adds the Entra rotator, configured from the environment.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	return saas.RegisterFromEnv(reg, getenv, saas.EngineEntra)
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return saas.Build(reg, deps, saas.EngineEntra)
 }

@@ -16,6 +16,6 @@ func main() {
 
 // register adds the alternating-users rotator for every MySQL engine, configured from the
 // environment.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	return mysql.RegisterFromEnv(reg, getenv, rotators.AlternatingUsers)
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return mysql.Build(reg, deps, rotators.AlternatingUsers)
 }

@@ -17,6 +17,6 @@ func main() {
 
 // register adds the single-user and dual-password rotators for every MySQL engine, configured from the
 // environment.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	return mysql.RegisterFromEnv(reg, getenv, rotators.SingleUser, rotators.DualPassword)
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return mysql.Build(reg, deps, rotators.SingleUser, rotators.DualPassword)
 }

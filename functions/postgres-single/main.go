@@ -15,6 +15,6 @@ func main() {
 
 // register adds the single-user rotator for both PostgreSQL engines, configured from
 // the environment.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	return postgres.RegisterFromEnv(reg, getenv, rotators.SingleUser)
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return postgres.Build(reg, deps, rotators.SingleUser)
 }

@@ -30,7 +30,7 @@ func Register(t *testing.T, register lambdamain.Register, envs []Env, engines, s
 	for _, env := range envs {
 		t.Run(env.Name, func(t *testing.T) {
 			var reg rotators.Registry
-			err := register(&reg, func(k string) string { return env.Vars[k] })
+			err := register(&reg, rotators.Deps{Getenv: func(k string) string { return env.Vars[k] }})
 			if (err != nil) != env.WantErr {
 				t.Fatalf("register() = %v, want error %v", err, env.WantErr)
 			}

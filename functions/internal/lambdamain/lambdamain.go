@@ -14,22 +14,24 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
-	"github.com/rotary-secrets/rotary/rotators/mysql"
-	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/rotation"
 )
 
-// Register adds a function's rotators to reg, reading their settings through getenv.
-type Register func(reg *rotators.Registry, getenv func(string) string) error
+// Register adds a function's rotators to reg, built with the dependencies
+// start-up passes in (environment, RDS endpoint resolver, HTTP client,
+// clock): a rotators.Builder. A function's main.go names only the rotator
+// packages it carries, so its binary links no other driver.
+type Register = rotators.Builder
 
 // EnvMetricsNamespace names the CloudWatch namespace of the EMF metrics.
 const EnvMetricsNamespace = "ROTARY_METRICS_NAMESPACE"
@@ -52,10 +54,6 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	if err := checkFunction(getenv, builtFunction()); err != nil {
 		return nil, err
 	}
-	reg := &rotators.Registry{}
-	if err := register(reg, getenv); err != nil {
-		return nil, fmt.Errorf("rotators: %w", err)
-	}
 	cfg, err := awsx.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -69,20 +67,9 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		return nil, err
 	}
 	clients := awsx.New(base, cfg)
-	// RDS-managed master secrets hold no host: the PostgreSQL and MySQL
-	// rotators that use a master ask RDS, through the secret's account.
-	rdsEndpoints := rdsResolver{awsx.NewRDSEndpoints(clients)}
-	for _, r := range reg.Rotators() {
-		switch u := r.(type) {
-		case interface {
-			SetEndpointResolver(postgres.EndpointResolver)
-		}:
-			u.SetEndpointResolver(rdsEndpoints)
-		case interface {
-			SetEndpointResolver(mysql.EndpointResolver)
-		}:
-			u.SetEndpointResolver(rdsEndpoints)
-		}
+	reg := &rotators.Registry{}
+	if err := register(reg, deps(getenv, clients)); err != nil {
+		return nil, fmt.Errorf("rotators: %w", err)
 	}
 	own := secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {
 		if cfg.SecretsManagerEndpoint != "" {
@@ -98,6 +85,19 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 
 		CleanupReserve: reserve,
 	})
+}
+
+// deps returns what every function's rotators are built with: the
+// environment, the RDS endpoint resolver (RDS-managed master secrets hold no
+// host: the database rotators ask RDS, through the secret's account; one
+// resolver serves every database engine), the default HTTP client and the
+// real clock.
+func deps(getenv func(string) string, clients *awsx.Clients) rotators.Deps {
+	return rotators.Deps{
+		Getenv:    getenv,
+		Endpoints: rdsResolver{awsx.NewRDSEndpoints(clients)},
+		Now:       time.Now,
+	}
 }
 
 // rdsResolver resolves RDS-managed master secrets through the RDS API. It

@@ -8,16 +8,15 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/rotators/saas"
-	"github.com/rotary-secrets/rotary/shared/password"
 )
 
-// Func adds rotators to reg, reading their settings through getenv. It has the
+// Func adds rotators to reg, built with deps. It is a rotators.Builder, the
 // shape of lambdamain.Register.
-type Func func(reg *rotators.Registry, getenv func(string) string) error
+type Func = rotators.Builder
 
 // All registers every engine and strategy Rotary supports (see the package
 // documentation). It is what functions/central runs.
-func All(reg *rotators.Registry, getenv func(string) string) error {
+func All(reg *rotators.Registry, deps rotators.Deps) error {
 	for _, f := range []struct {
 		name string
 		add  Func
@@ -27,7 +26,7 @@ func All(reg *rotators.Registry, getenv func(string) string) error {
 		{"mysql", MySQL()},
 		{"saas", SaaS()},
 	} {
-		if err := f.add(reg, getenv); err != nil {
+		if err := f.add(reg, deps); err != nil {
 			return fmt.Errorf("register %s rotators: %w", f.name, err)
 		}
 	}
@@ -37,21 +36,16 @@ func All(reg *rotators.Registry, getenv func(string) string) error {
 // Generic registers the rotator of "generic" secrets (a random value that
 // lives only in Secrets Manager), with the password policy of AWS's template
 // variables.
-func Generic(reg *rotators.Registry, getenv func(string) string) error {
-	policy, err := password.FromEnv(getenv, "")
-	if err != nil {
-		return err
-	}
-	generic.Register(reg, policy)
-	return nil
+func Generic(reg *rotators.Registry, deps rotators.Deps) error {
+	return generic.Build(reg, deps)
 }
 
 // Postgres returns a Func registering the PostgreSQL rotators (engines
 // postgres and aurora-postgresql) for the given strategies, or for all of
 // them (single-user, alternating-users) when none is given.
 func Postgres(strategies ...string) Func {
-	return func(reg *rotators.Registry, getenv func(string) string) error {
-		return postgres.RegisterFromEnv(reg, getenv, strategies...)
+	return func(reg *rotators.Registry, deps rotators.Deps) error {
+		return postgres.Build(reg, deps, strategies...)
 	}
 }
 
@@ -59,8 +53,8 @@ func Postgres(strategies ...string) Func {
 // aurora-mysql and mariadb) for the given strategies, or for all of them
 // (single-user, alternating-users, dual-password) when none is given.
 func MySQL(strategies ...string) Func {
-	return func(reg *rotators.Registry, getenv func(string) string) error {
-		return mysql.RegisterFromEnv(reg, getenv, strategies...)
+	return func(reg *rotators.Registry, deps rotators.Deps) error {
+		return mysql.Build(reg, deps, strategies...)
 	}
 }
 
@@ -68,7 +62,7 @@ func MySQL(strategies ...string) Func {
 // engines (sendgrid, twilio, okta, entra-app-secret), or of all of them when
 // none is given.
 func SaaS(engines ...string) Func {
-	return func(reg *rotators.Registry, getenv func(string) string) error {
-		return saas.RegisterFromEnv(reg, getenv, engines...)
+	return func(reg *rotators.Registry, deps rotators.Deps) error {
+		return saas.Build(reg, deps, engines...)
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+func env(m map[string]string) rotators.Deps {
+	return rotators.Deps{Getenv: func(k string) string { return m[k] }}
 }
 
 func all(t *testing.T) *rotators.Registry {
