@@ -374,6 +374,11 @@ var safeExtraKeys = map[string]bool{
 	"baseUrl": true, "tokenEndpointAuthMethod": true, "onBehalfOf": true,
 }
 
+// IdentifierKeys lists, sorted, the extra keys whose string values are
+// identifiers, not credentials: Secrets leaves them out. The engine table
+// (functions/internal/registry.Table) names the same keys per engine.
+func IdentifierKeys() []string { return slices.Sorted(maps.Keys(safeExtraKeys)) }
+
 // Secrets returns every value in v that must never be printed: the password
 // and every leaf of every extra key not known to hold an identifier, however
 // deeply nested in objects and arrays: strings as they decode, numbers in

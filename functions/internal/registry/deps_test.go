@@ -5,41 +5,76 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rotary-secrets/rotary/functions/internal/registry"
 )
 
-// Drivers a function may link only when it carries the engine that uses it.
-const (
-	pgxPkg   = "github.com/jackc/pgx/v5"
-	mysqlPkg = "github.com/go-sql-driver/mysql"
-)
+const module = "github.com/rotary-secrets/rotary/"
 
-// goListDeps returns every package the function's binary links.
-func goListDeps(t *testing.T, function string) []string {
+// drivers are the database drivers a binary may link only when it carries
+// the engine that uses them.
+var drivers = []string{"github.com/jackc/pgx/v5", "github.com/go-sql-driver/mysql"}
+
+// linkedDrivers returns, per package (relative to the module), the drivers
+// among its dependencies, from one `go list`.
+func linkedDrivers(t *testing.T, pkgs []string) map[string][]string {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-deps", "github.com/rotary-secrets/rotary/functions/"+function).Output()
-	if err != nil {
-		t.Fatalf("go list -deps %s: %v", function, err)
+	args := []string{"list", "-f", `{{.ImportPath}} {{join .Deps " "}}`}
+	for _, p := range pkgs {
+		args = append(args, module+p)
 	}
-	return strings.Fields(string(out))
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	got := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		var linked []string
+		for _, d := range drivers {
+			if slices.Contains(fields[1:], d) {
+				linked = append(linked, d)
+			}
+		}
+		got[strings.TrimPrefix(fields[0], module)] = linked
+	}
+	return got
 }
 
-// TestNoUnusedDriver: no binary links a database driver it does not use
-// (`go list -deps`): the SaaS and generic functions carry neither pgx nor the
-// MySQL driver, each database function only its own, central both.
+// TestNoUnusedDriver: no binary links a database driver it does not use (go
+// list -deps): each per-engine function links exactly the drivers of its
+// row's rotator package (the SaaS and generic functions none, each database
+// function only its own), central those of every row.
 func TestNoUnusedDriver(t *testing.T) {
-	for function, want := range map[string][]string{
-		"okta": nil, "sendgrid": nil, "twilio": nil, "entra": nil, "generic": nil,
-		"postgres-single": {pgxPkg}, "postgres-multi": {pgxPkg},
-		"mysql-single": {mysqlPkg}, "mysql-multi": {mysqlPkg},
-		"central": {pgxPkg, mysqlPkg},
-	} {
-		t.Run(function, func(t *testing.T) {
-			deps := goListDeps(t, function)
-			for _, driver := range []string{pgxPkg, mysqlPkg} {
-				if got, w := slices.Contains(deps, driver), slices.Contains(want, driver); got != w {
-					t.Errorf("functions/%s links %s: %t, want %t", function, driver, got, w)
-				}
+	pkgs := []string{"functions/central"}
+	for _, e := range registry.Table {
+		pkgs = append(pkgs, e.Package)
+		for _, f := range e.Functions {
+			pkgs = append(pkgs, "functions/"+f.Name)
+		}
+	}
+	pkgs = slices.Compact(slices.Sorted(slices.Values(pkgs)))
+	linked := linkedDrivers(t, pkgs)
+	var all []string
+	for _, e := range registry.Table {
+		want := linked[e.Package]
+		all = append(all, want...)
+		for _, f := range e.Functions {
+			if got := linked["functions/"+f.Name]; !slices.Equal(got, want) {
+				t.Errorf("functions/%s links drivers %v, want %v (those of %s)", f.Name, got, want, e.Package)
 			}
-		})
+		}
+	}
+	all = slices.Compact(slices.Sorted(slices.Values(all)))
+	if got := linked["functions/central"]; !slices.Equal(slices.Sorted(slices.Values(got)), all) {
+		t.Errorf("functions/central links drivers %v, want %v", got, all)
+	}
+	for _, f := range []string{"okta", "sendgrid", "twilio", "entra", "generic"} {
+		if got := linked["functions/"+f]; len(got) != 0 {
+			t.Errorf("functions/%s links %v", f, got)
+		}
 	}
 }

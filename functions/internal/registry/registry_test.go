@@ -152,8 +152,9 @@ func TestAllConfigErrors(t *testing.T) {
 
 // TestSubsets: per-engine functions can register one strategy only.
 func TestSubsets(t *testing.T) {
+	pg, _ := registry.Lookup("postgres")
 	reg := &rotators.Registry{}
-	if err := registry.Postgres(rotators.SingleUser)(reg, env(nil)); err != nil {
+	if err := pg.Build(reg, env(nil), rotators.SingleUser); err != nil {
 		t.Fatal(err)
 	}
 	v := secret.Value{Engine: "postgres"}
@@ -161,10 +162,13 @@ func TestSubsets(t *testing.T) {
 	if _, err := reg.Lookup(v); !errors.Is(err, rotators.ErrNoRotator) {
 		t.Errorf("single-user only registry routed an alternating-users secret: %v", err)
 	}
-	if err := registry.MySQL("no-such-strategy")(&rotators.Registry{}, env(nil)); err == nil {
-		t.Error("MySQL with an unknown strategy succeeded")
+	for _, name := range []string{"mysql", "sendgrid", "generic"} {
+		e, _ := registry.Lookup(name)
+		if err := e.Build(&rotators.Registry{}, env(nil), "no-such-strategy"); err == nil {
+			t.Errorf("%s with an unknown strategy succeeded", name)
+		}
 	}
-	if err := registry.SaaS("github")(&rotators.Registry{}, env(nil)); err == nil {
+	if err := saas.Build(&rotators.Registry{}, env(nil), "github"); err == nil {
 		t.Error("SaaS with an unknown engine succeeded")
 	}
 }
