@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, nil)
 }
 
 // register adds the Entra rotator, configured from the environment.

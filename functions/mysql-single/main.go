@@ -9,10 +9,11 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, rdsx.Resolver)
 }
 
 // register adds the single-user and dual-password rotators for every MySQL engine, configured from the

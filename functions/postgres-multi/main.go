@@ -7,10 +7,11 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, rdsx.Resolver)
 }
 
 // register adds the alternating-users rotator for both PostgreSQL engines, configured from

@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, nil)
 }
 
 // register adds the SendGrid rotator, configured from the environment.

@@ -18,7 +18,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
@@ -198,7 +198,7 @@ func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Unlock()
 		if db != "" {
 			tags, _ := out["Tags"].([]any)
-			out["Tags"] = append(tags, map[string]any{"Key": awsx.TagRDSPrimaryInstance, "Value": db})
+			out["Tags"] = append(tags, map[string]any{"Key": rdsx.TagRDSPrimaryInstance, "Value": db})
 			b, _ := json.Marshal(out)
 			rec.Body = bytes.NewBuffer(b)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/rotation"
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -23,12 +24,15 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 // TestBuildPassesDeps: start-up builds the rotators with their dependencies
 // passed in: the function's environment, the RDS endpoint resolver (the same
-// for PostgreSQL and MySQL) and the clock. Nothing is installed afterwards.
+// for PostgreSQL and MySQL, made from the function's clients by the
+// constructor the function names) and the clock. Nothing is installed
+// afterwards.
 func TestBuildPassesDeps(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	vars := map[string]string{"ROTARY_HOME_ACCOUNT": "123456789012", "ROTARY_CONNECT_TIMEOUT": "3s"}
 	var got rotators.Deps
 	var my *mysql.Rotator
+	var made rotators.EndpointResolver
 	_, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler),
 		func(reg *rotators.Registry, deps rotators.Deps) error {
 			got = deps
@@ -40,6 +44,9 @@ func TestBuildPassesDeps(t *testing.T) {
 			}
 			my = reg.Rotators()[1].(*mysql.Rotator)
 			return nil
+		}, func(c *awsx.Clients) rotators.EndpointResolver {
+			made = rdsx.Resolver(c)
+			return made
 		})
 	if err != nil {
 		t.Fatal(err)
@@ -47,14 +54,23 @@ func TestBuildPassesDeps(t *testing.T) {
 	if got.Env("ROTARY_CONNECT_TIMEOUT") != "3s" {
 		t.Error("deps.Getenv does not read the function's environment")
 	}
-	if _, ok := got.Endpoints.(rdsResolver); !ok {
-		t.Errorf("deps.Endpoints = %T, want rdsResolver", got.Endpoints)
+	if made == nil || got.Endpoints != made {
+		t.Errorf("deps.Endpoints = %v, want the resolver the function's constructor made", got.Endpoints)
 	}
 	if got.Now == nil {
 		t.Error("deps.Now is nil")
 	}
-	if _, ok := my.EndpointResolver().(rdsResolver); !ok {
-		t.Errorf("mysql resolver = %T, want rdsResolver (built in, not installed afterwards)", my.EndpointResolver())
+	if my.EndpointResolver() != made {
+		t.Errorf("mysql resolver = %T, want the one start-up made (built in, not installed afterwards)", my.EndpointResolver())
+	}
+	// Without a constructor (SaaS and generic functions) there is none.
+	_, err = Build(context.Background(), env(vars), slog.New(slog.DiscardHandler),
+		func(reg *rotators.Registry, deps rotators.Deps) error {
+			got = deps
+			return generic.Build(reg, deps)
+		}, nil)
+	if err != nil || got.Endpoints != nil {
+		t.Errorf("without a constructor: Endpoints = %v (err %v), want nil", got.Endpoints, err)
 	}
 }
 
@@ -76,8 +92,8 @@ func TestRDSResolverNeverAnswersEmpty(t *testing.T) {
 	}
 	arn := aws.ToString(out.ARN)
 	clients := awsx.New(base, cfg)
-	host, port, err := rdsResolver{awsx.NewRDSEndpoints(clients)}.ResolveEndpoint(t.Context(), arn, "", "")
-	if !errors.Is(err, awsx.ErrNotRDSManaged) {
+	host, port, err := rdsx.Resolver(clients).ResolveEndpoint(t.Context(), arn, "", "")
+	if !errors.Is(err, rdsx.ErrNotRDSManaged) {
 		t.Fatalf("ResolveEndpoint = %q, %d, %v; want ErrNotRDSManaged", host, port, err)
 	}
 }
@@ -123,7 +139,7 @@ func TestBuildFailsFast(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := Build(context.Background(), env(c.env), slog.New(slog.DiscardHandler), c.register)
+			_, err := Build(context.Background(), env(c.env), slog.New(slog.DiscardHandler), c.register, nil)
 			if err == nil {
 				t.Fatal("Build accepted a bad configuration")
 			}
