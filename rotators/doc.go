@@ -7,7 +7,12 @@
 // not import the AWS SDK, must not log secret values, and must not put secret
 // values in errors (the engine also redacts them, as a second net).
 //
+// Rotator holds what every rotator does (Create, Set, Test); Finisher,
+// Discarder and Minter are optional interfaces carrying their own methods,
+// which the engine finds by type assertion.
+//
 // Each target lives in its own package (rotators/postgres, rotators/mysql,
-// rotators/saas, …). The Registry routes a secret to its Rotator by the
+// rotators/saas, …), built at start-up with its dependencies (Deps) by the
+// package's Build. The Registry routes a secret to its Rotator by the
 // secret's engine key and rotation strategy.
 package rotators

@@ -16,8 +16,6 @@ type named struct {
 
 type finisher struct{ named }
 
-func (finisher) NeedsFinish() {}
-
 func (finisher) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
 	return rotators.FinishResponse{}, nil
 }

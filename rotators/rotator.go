@@ -7,10 +7,16 @@ import (
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
-// Rotator changes one credential on one target. The engine calls the four steps
-// in order for a rotation, and any step may be called again after a failure or a
-// crash at any point, with the same token: every method must be safe to call
-// twice and must end in the same state as one call.
+// Rotator changes one credential on one target: what every rotator does. The
+// engine calls Create, Set and Test in order for a rotation (and, when the
+// rotator also implements Finisher, Finish), and any step may be called again
+// after a failure or a crash at any point, with the same token: every method
+// must be safe to call twice and must end in the same state as one call.
+//
+// The optional interfaces Finisher, Discarder and Minter carry the methods
+// only some rotators have, as io.WriterTo does for io.Reader: the engine finds
+// them with a type assertion and pays for them (a Secrets Manager read) only
+// for the rotators that implement them.
 type Rotator interface {
 	// Create returns the pending value, derived from the current one (a new
 	// password, the alternate user name, a newly minted API key). It must not
@@ -26,14 +32,6 @@ type Rotator interface {
 	// Test proves the pending value works on the target. It must not change the
 	// target.
 	Test(ctx context.Context, req TestRequest) (TestResponse, error)
-
-	// Finish runs just before the engine moves AWSCURRENT to the pending version
-	// (e.g. to revoke the API key that was AWSPREVIOUS before this rotation). It
-	// must not break AWSCURRENT or the pending value, and must succeed when its
-	// work is already done (a key already revoked). The engine calls it only for
-	// rotators that also implement Finisher; database rotators do nothing here,
-	// which saves finishSecret a Secrets Manager read.
-	Finish(ctx context.Context, req FinishRequest) (FinishResponse, error)
 }
 
 // Loader reads a secret version on demand, so a step pays for a Secrets Manager
@@ -97,32 +95,42 @@ type FinishRequest struct {
 // FinishResponse is the output of Finish.
 type FinishResponse struct{}
 
-// Minter is implemented by rotators whose Create changes the target, such as
-// minting an API key that a provider shows only once. For them the engine
-// checks that no pending value is stored yet before calling Create (one extra
-// Secrets Manager read), so a retried createSecret never mints a key that cannot
-// be stored; Create may then revoke any key it finds under the request's Token,
-// since none of them is held by a stored version.
-type Minter interface {
-	Rotator
-	MintsOnCreate()
-}
-
-// Finisher marks a rotator whose Finish has work to do. Only for these does the
-// engine read the pending value in finishSecret and call Finish.
+// Finisher is implemented by rotators with work to do when a rotation ends.
+// Only for these does the engine read the pending value in finishSecret and
+// call Finish; a rotator without finish work (every database rotator) simply
+// does not implement it, which saves finishSecret a Secrets Manager read.
 type Finisher interface {
-	Rotator
-	NeedsFinish()
+	// Finish runs just before the engine moves AWSCURRENT to the pending
+	// version (e.g. to revoke the API key that was AWSPREVIOUS before this
+	// rotation). It must not break AWSCURRENT or the pending value, and must
+	// succeed when its work is already done (a key already revoked): a retried
+	// finishSecret runs it again.
+	Finish(ctx context.Context, req FinishRequest) (FinishResponse, error)
 }
 
-// Discarder is implemented by rotators that must undo Create when the engine
-// could not store its result ("retire on failure"). The engine calls Discard
-// only after confirming that the pending value was not stored. Discard must
-// succeed when there is nothing left to undo.
+// Discarder is implemented by rotators whose Create changes the target (it
+// mints an API key that a provider shows only once) and that must undo that
+// change when the engine could not store Create's result ("retire on
+// failure"). The engine calls Discard only after confirming that the pending
+// value was not stored. Discard must succeed when there is nothing left to
+// undo.
 type Discarder interface {
-	Rotator
+	// Discard undoes what Create changed on the target for req.Pending.
 	Discard(ctx context.Context, req DiscardRequest) (DiscardResponse, error)
 }
+
+// Minter is a rotator whose Create changes the target: it is another name for
+// Discarder, not a marker. A Create that changes the target leaves something
+// no stored version holds whenever its result is not stored, so it must be
+// undoable (invariant 3: Discard); a Create that changes nothing has nothing
+// to discard. Having Discard is therefore exactly what makes a rotator a
+// minter, and one method cannot drift from a second declaration of the same
+// fact. For a Minter the engine checks that no pending value is stored yet
+// before calling Create (one extra Secrets Manager read), so a retried
+// createSecret never mints a key that cannot be stored; Create may then revoke
+// any key it finds under the request's Token, since none of them is held by a
+// stored version.
+type Minter = Discarder
 
 // DiscardRequest is the input to Discard.
 type DiscardRequest struct {

@@ -6,8 +6,9 @@ package main
 import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/functions/internal/registry"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 )
 
 func main() {
-	lambdamain.Run(registry.All)
+	lambdamain.Run(registry.All, rdsx.Resolver)
 }

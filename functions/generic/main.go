@@ -6,20 +6,14 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/generic"
-	"github.com/rotary-secrets/rotary/shared/password"
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, nil)
 }
 
 // register adds the generic rotator, with the password policy of AWS's
 // template variables.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	policy, err := password.FromEnv(getenv, "")
-	if err != nil {
-		return err
-	}
-	generic.Register(reg, policy)
-	return nil
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return generic.Build(reg, deps)
 }

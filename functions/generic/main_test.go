@@ -4,15 +4,13 @@ import (
 	"testing"
 
 	"github.com/rotary-secrets/rotary/functions/internal/functest"
-	"github.com/rotary-secrets/rotary/rotators"
-	"github.com/rotary-secrets/rotary/rotators/generic"
 )
 
 func TestRegister(t *testing.T) {
-	functest.Register(t, register, []functest.Env{
+	functest.Function(t, "generic", register, []functest.Env{
 		{Name: "defaults"},
 		{Name: "settings", Vars: map[string]string{"PASSWORD_LENGTH": "48", "EXCLUDE_PUNCTUATION": "true"}},
 		{Name: "impossible password policy", Vars: map[string]string{"PASSWORD_LENGTH": "0"}, WantErr: true},
 		{Name: "bad boolean", Vars: map[string]string{"EXCLUDE_NUMBERS": "maybe"}, WantErr: true},
-	}, []string{generic.Engine}, []string{rotators.SingleUser})
+	})
 }

@@ -9,14 +9,15 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, rdsx.Resolver)
 }
 
 // register adds the single-user and dual-password rotators for every MySQL engine, configured from the
 // environment.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	return mysql.RegisterFromEnv(reg, getenv, rotators.SingleUser, rotators.DualPassword)
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return mysql.Build(reg, deps, rotators.SingleUser, rotators.DualPassword)
 }

@@ -10,10 +10,10 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, nil)
 }
 
 // register adds the Okta rotator, configured from the environment.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	return saas.RegisterFromEnv(reg, getenv, saas.EngineOkta)
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return saas.Build(reg, deps, saas.EngineOkta)
 }

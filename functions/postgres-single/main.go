@@ -7,14 +7,15 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 )
 
 func main() {
-	lambdamain.Run(register)
+	lambdamain.Run(register, rdsx.Resolver)
 }
 
 // register adds the single-user rotator for both PostgreSQL engines, configured from
 // the environment.
-func register(reg *rotators.Registry, getenv func(string) string) error {
-	return postgres.RegisterFromEnv(reg, getenv, rotators.SingleUser)
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return postgres.Build(reg, deps, rotators.SingleUser)
 }

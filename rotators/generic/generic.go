@@ -35,6 +35,17 @@ func Register(reg *rotators.Registry, policy password.Policy) {
 	reg.Register(New(policy), rotators.SingleUser, Engine)
 }
 
+// Build is start-up's way in: it reads the password policy of AWS's
+// template variables through deps.Getenv and registers the rotator.
+func Build(reg *rotators.Registry, deps rotators.Deps) error {
+	policy, err := password.FromEnv(deps.Env, "")
+	if err != nil {
+		return err
+	}
+	Register(reg, policy)
+	return nil
+}
+
 // Create returns the current value with a new password. Safe to call twice:
 // nothing outside the returned value changes.
 func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
@@ -61,9 +72,4 @@ func (r *Rotator) Test(_ context.Context, req rotators.TestRequest) (rotators.Te
 		return rotators.TestResponse{}, errors.New("testSecret: pending value has no password")
 	}
 	return rotators.TestResponse{}, nil
-}
-
-// Finish has nothing to do.
-func (r *Rotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
 }

@@ -65,7 +65,7 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestRegister(t *testing.T) {
 	reg := &rotators.Registry{}
-	if err := RegisterFromEnv(reg, func(string) string { return "" }); err != nil {
+	if err := Build(reg, rotators.Deps{}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -7,14 +7,14 @@ import (
 	"os"
 	"testing"
 
-	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
 	"github.com/rotary-secrets/rotary/test/dbtest/fakemysql"
 )
 
 // The RDS API implementation satisfies the resolver interface.
-var _ EndpointResolver = (*awsx.RDSEndpoints)(nil)
+var _ EndpointResolver = (*rdsx.Endpoints)(nil)
 
 type resolverCall struct{ masterARN, instance, cluster string }
 
@@ -52,7 +52,7 @@ func TestMasterEndpointPinning(t *testing.T) {
 	}{
 		{name: "resolver agrees", resolver: &fixedResolver{host: m.Host, port: m.Port}},
 		{name: "no resolver", want: ErrNoMasterEndpoint},
-		{name: "not RDS-managed", resolver: &fixedResolver{err: awsx.ErrNotRDSManaged}, want: ErrNoMasterEndpoint},
+		{name: "not RDS-managed", resolver: &fixedResolver{err: rdsx.ErrNotRDSManaged}, want: ErrNoMasterEndpoint},
 		{name: "resolver gives no host", resolver: &fixedResolver{}, want: ErrNoMasterEndpoint},
 		{name: "resolver gives another host", resolver: &fixedResolver{host: "db.example.internal", port: m.Port}, want: ErrEndpointMismatch},
 		{name: "resolver gives another port", resolver: &fixedResolver{host: m.Host, port: m.Port + 1}, want: ErrEndpointMismatch},
@@ -110,7 +110,7 @@ func TestMasterPasswordNeverReachesUserHost(t *testing.T) {
 		want     error
 	}{
 		{name: "master without host, no resolver", master: master, want: ErrNoMasterEndpoint},
-		{name: "master without host, not RDS-managed", master: master, resolver: &fixedResolver{err: awsx.ErrNotRDSManaged}, want: ErrNoMasterEndpoint},
+		{name: "master without host, not RDS-managed", master: master, resolver: &fixedResolver{err: rdsx.ErrNotRDSManaged}, want: ErrNoMasterEndpoint},
 		{name: "RDS master of another server", master: master, resolver: &fixedResolver{host: m.Host, port: m.Port}, want: ErrEndpointMismatch},
 		{name: "master with its own host", master: createMaster(t, m), want: ErrEndpointMismatch},
 	}

@@ -272,20 +272,11 @@ func (r *Rotator) setSingle(ctx context.Context, req rotators.SetRequest) error 
 }
 
 // EndpointResolver finds the endpoint of the database an RDS-managed master
-// secret belongs to (such secrets hold only a username and password). The
-// method is postgres.EndpointResolver's, implemented by awsx.RDSEndpoints;
-// function start-up installs it with SetEndpointResolver. dbInstanceID and
-// dbClusterID are the user secret's dbInstanceIdentifier and
-// dbClusterIdentifier (either may be empty). An error, or an empty host, means
-// the endpoint is unknown, and the master secret is then not used.
-type EndpointResolver interface {
-	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
-}
-
-// SetEndpointResolver installs the resolver for master secrets without a
-// host. Function start-up calls it once, before the first rotation, because
-// the resolver needs the AWS clients that are built after the rotators.
-func (r *Rotator) SetEndpointResolver(e EndpointResolver) { r.cfg.Endpoints = e }
+// secret belongs to: rotators.EndpointResolver, the one resolver every
+// database engine shares (start-up passes it in Config.Endpoints, from
+// rotators.Deps). An error, or an empty host, means the endpoint is unknown,
+// and the master secret is then not used.
+type EndpointResolver = rotators.EndpointResolver
 
 // ErrEndpointMismatch is wrapped when the user secret's host and port are not
 // the master's endpoint: the master credential is never sent anywhere but
@@ -646,12 +637,6 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 	return rotators.TestResponse{}, nil
 }
 
-// Finish does nothing: database passwords need no clean-up once AWSCURRENT
-// moves. Safe to call any number of times.
-func (r *Rotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
-}
-
-// EndpointResolver returns the resolver SetEndpointResolver installed, for
+// EndpointResolver returns the resolver the rotator was built with, for
 // start-up tests.
 func (r *Rotator) EndpointResolver() EndpointResolver { return r.cfg.Endpoints }

@@ -18,7 +18,7 @@ import (
 const envColdStartChild = "ROTARY_TEST_COLDSTART_CHILD"
 
 // TestStartUpLeavesSystemRootsAlone: a function's start-up in this package
-// (RegisterFromEnv, with or without ROTARY_CA_BUNDLE) does not load the
+// (Build, with or without ROTARY_CA_BUNDLE) does not load the
 // system roots; the connector loads them on its first TLS connection. Loading
 // them (12 ms, 4 MiB) made postgres-single's init twice mysql-single's.
 //
@@ -45,7 +45,7 @@ func TestStartUpLeavesSystemRootsAlone(t *testing.T) {
 func coldStartChild(t *testing.T, bundle string) {
 	var reg rotators.Registry
 	env := map[string]string{postgres.EnvCABundle: bundle}
-	if err := postgres.RegisterFromEnv(&reg, func(k string) string { return env[k] }, rotators.SingleUser, rotators.AlternatingUsers); err != nil {
+	if err := postgres.Build(&reg, rotators.Deps{Getenv: func(k string) string { return env[k] }}, rotators.SingleUser, rotators.AlternatingUsers); err != nil {
 		t.Fatal(err)
 	}
 	ca := dbtest.NewCA(t)

@@ -27,14 +27,20 @@ type fleet struct {
 	multi  *postgres.MultiUser
 }
 
-func newFleet(t testing.TB, pg *dbtest.Postgres) fleet {
+// newFleet builds the fleet; resolver, when given, is the RDS endpoint
+// resolver the rotators are built with.
+func newFleet(t testing.TB, pg *dbtest.Postgres, resolver ...postgres.EndpointResolver) fleet {
 	t.Helper()
 	f := fleet{reg: &rotators.Registry{}}
+	cfg := config(pg)
+	if len(resolver) > 0 {
+		cfg.Endpoints = resolver[0]
+	}
 	var err error
-	if f.single, err = postgres.NewSingleUser(config(pg)); err != nil {
+	if f.single, err = postgres.NewSingleUser(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if f.multi, err = postgres.NewMultiUser(config(pg)); err != nil {
+	if f.multi, err = postgres.NewMultiUser(cfg); err != nil {
 		t.Fatal(err)
 	}
 	f.reg.Register(f.single, rotators.SingleUser, postgres.Engines...)
@@ -95,7 +101,11 @@ func TestEngineRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFleet(t, pg)
+			var resolver []postgres.EndpointResolver
+			if tt.rdsManaged {
+				resolver = append(resolver, &fixedResolver{host: pg.Host, port: pg.Port})
+			}
+			f := newFleet(t, pg, resolver...)
 			env := rotationtest.New(t, f.reg)
 			var user secret.Value
 			var masterPW string
@@ -105,7 +115,6 @@ func TestEngineRotation(t *testing.T) {
 				master := p.master
 				if tt.rdsManaged {
 					master = secret.Value{Username: p.master.Username, Password: p.master.Password}
-					f.multi.SetEndpointResolver(&fixedResolver{host: pg.Host, port: pg.Port})
 				}
 				p.user.MasterARN = env.CreateSecret(t, "master-"+randomHex(4), master)
 				user, masterPW = p.user, p.master.Password

@@ -83,8 +83,10 @@ func (d *direct) rotate(t *testing.T) (secret.Value, error) {
 	if _, err := d.rot.Test(ctx, rotators.TestRequest{Rotation: rot, Pending: pending, Current: fixed(d.current), Master: fixed(d.master)}); err != nil {
 		return pending, err
 	}
-	if _, err := d.rot.Finish(ctx, rotators.FinishRequest{Rotation: rot, Pending: fixed(pending), Current: fixed(d.current), Previous: fixed(d.previous), Master: fixed(d.master)}); err != nil {
-		return pending, err
+	if f, ok := d.rot.(rotators.Finisher); ok {
+		if _, err := f.Finish(ctx, rotators.FinishRequest{Rotation: rot, Pending: fixed(pending), Current: fixed(d.current), Previous: fixed(d.previous), Master: fixed(d.master)}); err != nil {
+			return pending, err
+		}
 	}
 	d.previous, d.current = d.current, pending
 	return pending, nil

@@ -35,19 +35,13 @@ type MultiUser struct {
 
 var _ rotators.Rotator = (*MultiUser)(nil)
 
-// EndpointResolver finds the endpoint of the database a master secret belongs
-// to. It is for RDS-managed master secrets, which hold only a username and
-// password: an implementation (awsx.RDSEndpoints) reads the secret's
-// aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag and asks the
-// RDS API, so this package needs no AWS SDK. dbInstanceID and dbClusterID are
-// the user secret's dbInstanceIdentifier and dbClusterIdentifier (either may be
-// empty). An empty host with a nil error means the master secret is not
-// RDS-managed: the rotation is then refused (ErrMasterEndpoint), as on an
-// error. The method uses plain types so that packages below rotators/ can
-// implement it without importing this one.
-type EndpointResolver interface {
-	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
-}
+// EndpointResolver finds the endpoint of the database an RDS-managed master
+// secret belongs to: rotators.EndpointResolver, the one resolver every
+// database engine shares (start-up passes it in Config.Endpoints, from
+// rotators.Deps). An empty host with a nil error means the master secret is
+// not RDS-managed: the rotation is then refused (ErrMasterEndpoint), as on an
+// error.
+type EndpointResolver = rotators.EndpointResolver
 
 // NewMultiUser returns the alternating-users rotator.
 func NewMultiUser(cfg Config) (*MultiUser, error) {
@@ -57,11 +51,6 @@ func NewMultiUser(cfg Config) (*MultiUser, error) {
 	}
 	return &MultiUser{connector: c}, nil
 }
-
-// SetEndpointResolver installs the resolver for RDS-managed master secrets.
-// Function start-up calls it once, before the first rotation, because the
-// resolver needs the AWS clients that are built after the rotators.
-func (r *MultiUser) SetEndpointResolver(e EndpointResolver) { r.cfg.Endpoints = e }
 
 // checkMultiSecret adds the masterarn requirement to checkSecret.
 func checkMultiSecret(v secret.Value) error {
@@ -494,9 +483,4 @@ func (r *MultiUser) Test(ctx context.Context, req rotators.TestRequest) (rotator
 	_, clone := pairOf(req.Pending.Username)
 	err := testLogin(ctx, r.connector, req.Pending, req.Pending.Username == clone)
 	return rotators.TestResponse{}, scrub(err, nil, req.Pending)
-}
-
-// Finish does nothing: the previous user keeps working until the next rotation.
-func (r *MultiUser) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
 }

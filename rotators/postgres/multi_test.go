@@ -10,7 +10,7 @@ import (
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
-	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
@@ -195,7 +195,7 @@ func TestMultiUserResync(t *testing.T) {
 
 // The RDS API implementation satisfies the resolver interface (test-only
 // import: the package itself never imports the AWS SDK).
-var _ postgres.EndpointResolver = (*awsx.RDSEndpoints)(nil)
+var _ postgres.EndpointResolver = (*rdsx.Endpoints)(nil)
 
 type resolverCall struct{ masterARN, instance, cluster string }
 

@@ -31,12 +31,14 @@ func Register(reg *rotators.Registry, cfg Config, strategies ...string) error {
 	return nil
 }
 
-// RegisterFromEnv reads the Config with ConfigFromEnv and registers the
-// strategies as Register does.
-func RegisterFromEnv(reg *rotators.Registry, getenv func(string) string, strategies ...string) error {
-	cfg, err := ConfigFromEnv(getenv)
+// Build is start-up's way in: it reads the Config with ConfigFromEnv through
+// deps.Getenv, takes the RDS endpoint resolver from deps.Endpoints, and
+// registers the strategies as Register does.
+func Build(reg *rotators.Registry, deps rotators.Deps, strategies ...string) error {
+	cfg, err := ConfigFromEnv(deps.Env)
 	if err != nil {
 		return err
 	}
+	cfg.Endpoints = deps.Endpoints
 	return Register(reg, cfg, strategies...)
 }

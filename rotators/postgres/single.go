@@ -195,8 +195,3 @@ func testLogin(ctx context.Context, c *connector, v secret.Value, actsAsOther bo
 	}
 	return nil
 }
-
-// Finish does nothing: the old password stopped working in Set.
-func (r *SingleUser) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
-}

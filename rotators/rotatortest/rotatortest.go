@@ -538,7 +538,7 @@ func (h holdingTarget) Holds(ctx context.Context, account string, v secret.Value
 // putValue stores v as the secret's new AWSCURRENT.
 func putValue(t testing.TB, env *rotationtest.Env, arn string, v secret.Value) {
 	t.Helper()
-	_, err := env.SM.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(v.String())})
+	_, err := env.SM.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(v.StoredJSON())})
 	if err != nil {
 		t.Fatalf("rotatortest: store the bound value: %v", err)
 	}

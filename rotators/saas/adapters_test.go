@@ -372,9 +372,9 @@ func TestRegister(t *testing.T) {
 	}
 }
 
-// TestRegisterFromEnv registers only the named engines, and fails on a bad
-// setting or an unknown engine.
-func TestRegisterFromEnv(t *testing.T) {
+// TestBuild registers only the named engines, and fails on a bad setting or
+// an unknown engine.
+func TestBuild(t *testing.T) {
 	cases := []struct {
 		name    string
 		env     map[string]string
@@ -390,9 +390,9 @@ func TestRegisterFromEnv(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var reg rotators.Registry
-			err := saas.RegisterFromEnv(&reg, func(k string) string { return tc.env[k] }, tc.engines...)
+			err := saas.Build(&reg, rotators.Deps{Getenv: func(k string) string { return tc.env[k] }}, tc.engines...)
 			if (err != nil) != tc.wantErr {
-				t.Fatalf("RegisterFromEnv = %v, want error %v", err, tc.wantErr)
+				t.Fatalf("Build = %v, want error %v", err, tc.wantErr)
 			}
 			if !tc.wantErr && !slices.Equal(reg.Engines(), tc.want) {
 				t.Errorf("Engines = %v, want %v", reg.Engines(), tc.want)

@@ -69,6 +69,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Sleep, when set, replaces the wait between attempts (tests).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now, when set, is the clock the HTTP client reads reset headers with.
+	Now func() time.Time
 }
 
 // ConfigFromEnv reads the SAAS_* and <PROVIDER>_BASE_URL variables (see the
@@ -150,7 +152,7 @@ func (c Config) Client() *Client {
 	if t <= 0 {
 		t = 10 * time.Second
 	}
-	return &Client{HTTP: hc, Timeout: t, MaxAttempts: attempts, MaxWait: c.MaxWait, Sleep: c.Sleep}
+	return &Client{HTTP: hc, Timeout: t, MaxAttempts: attempts, MaxWait: c.MaxWait, Sleep: c.Sleep, Now: c.Now}
 }
 
 // baseURL picks the URL for engine: the configured override, else the
@@ -213,13 +215,18 @@ func Register(reg *rotators.Registry, cfg Config, engines ...string) error {
 	return nil
 }
 
-// RegisterFromEnv reads the configuration with ConfigFromEnv and registers
-// the named engines (all when none is named). Its shape fits a function's
-// main: lambdamain.Run(func(reg, getenv) error { return saas.RegisterFromEnv(reg, getenv, saas.EngineSendGrid) }).
-func RegisterFromEnv(reg *rotators.Registry, getenv func(string) string, engines ...string) error {
-	cfg, err := ConfigFromEnv(getenv)
+// Build is start-up's way in: it reads the configuration with ConfigFromEnv
+// through deps.Getenv, uses deps.HTTP (when set) as the HTTP client and
+// deps.Now as the clock, and registers the named engines (all when none is
+// named), as Register does.
+func Build(reg *rotators.Registry, deps rotators.Deps, engines ...string) error {
+	cfg, err := ConfigFromEnv(deps.Env)
 	if err != nil {
 		return err
 	}
+	if deps.HTTP != nil {
+		cfg.HTTPClient = deps.HTTP
+	}
+	cfg.Now = deps.Now
 	return Register(reg, cfg, engines...)
 }

@@ -43,7 +43,7 @@ func newEngineEnv(t testing.TB, p provider, opts ...rotationtest.Options) *engin
 	name := saas.SecretPrefix(e.arn) + "seed"
 	f.Rename(id, name)
 	cur.Set(saas.RecordKey, name)
-	if _, err := env.SM.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(e.arn), SecretString: aws.String(cur.String())}); err != nil {
+	if _, err := env.SM.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(e.arn), SecretString: aws.String(cur.StoredJSON())}); err != nil {
 		t.Fatal(err)
 	}
 	e.remember(cur)

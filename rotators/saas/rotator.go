@@ -97,13 +97,6 @@ var (
 	_ rotators.Discarder = (*Rotator)(nil)
 )
 
-// MintsOnCreate marks Create as changing the provider (rotators.Minter): the
-// engine then never calls Create once a pending value is stored.
-func (r *Rotator) MintsOnCreate() {}
-
-// NeedsFinish marks Finish as having work (rotators.Finisher).
-func (r *Rotator) NeedsFinish() {}
-
 // NewRotator returns the Rotator for a.
 func NewRotator(a Adapter) *Rotator {
 	return &Rotator{adapter: a, spec: a.Spec()}

@@ -154,6 +154,12 @@ func (c *Clients) SecretsManager(ctx context.Context, secretARN, token string) (
 // GetCallerIdentity call. The first answer is cached.
 func (c *Clients) HomeAccount(ctx context.Context) (string, error) { return c.homeAccount(ctx) }
 
+// Base returns the SDK configuration the clients were made from (region,
+// endpoints, the function's own credentials), for clients of other services
+// that take per-secret credentials from SecretsManager's options (the RDS
+// endpoint resolver, shared/awsx/rdsx).
+func (c *Clients) Base() aws.Config { return c.base }
+
 func (c *Clients) homeAccount(ctx context.Context) (string, error) {
 	c.homeMu.Lock()
 	defer c.homeMu.Unlock()

@@ -67,13 +67,13 @@ func TestMasterConfinedCentralMode(t *testing.T) {
 	smC := secretsmanager.NewFromConfig(s.AWSConfig(credsC, ""))
 
 	outC, err := smC.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: ptr("c/master"), SecretString: ptr(secret.Value{Username: "c_master", Password: "c-master-password-canary"}.String()),
+		Name: ptr("c/master"), SecretString: ptr(secret.Value{Username: "c_master", Password: "c-master-password-canary"}.StoredJSON()),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	outB, err := smB.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: ptr("b/app"), SecretString: ptr(secret.Value{Engine: "generic", Username: "app", Password: "initial-password-0001", MasterARN: aws.ToString(outC.ARN)}.String()),
+		Name: ptr("b/app"), SecretString: ptr(secret.Value{Engine: "generic", Username: "app", Password: "initial-password-0001", MasterARN: aws.ToString(outC.ARN)}.StoredJSON()),
 	})
 	if err != nil {
 		t.Fatal(err)

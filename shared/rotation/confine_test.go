@@ -112,7 +112,7 @@ func TestMasterConfinedToOwnAccount(t *testing.T) {
 	credsB := env.AWS.AddAccount(foreignAccount)
 	smB := secretsmanager.NewFromConfig(env.AWS.AWSConfig(credsB, ""))
 	outB, err := smB.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: ptr("b/master"), SecretString: ptr(secret.Value{Username: "b_master", Password: "b-master-password-canary"}.String()),
+		Name: ptr("b/master"), SecretString: ptr(secret.Value{Username: "b_master", Password: "b-master-password-canary"}.StoredJSON()),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestMasterConfinedToOwnAccount(t *testing.T) {
 			// The secret's owner can also write the pending version itself.
 			_, err := env.SM.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
 				SecretId: ptr(arn), ClientRequestToken: ptr(token), VersionStages: []string{rotation.StagePending},
-				SecretString: ptr(secret.Value{Engine: "generic", Username: "app", Password: "planted-password-0001", MasterARN: masterARN}.String()),
+				SecretString: ptr(secret.Value{Engine: "generic", Username: "app", Password: "planted-password-0001", MasterARN: masterARN}.StoredJSON()),
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -473,8 +473,6 @@ type finishing struct {
 	finishes atomic.Int32
 }
 
-func (f *finishing) NeedsFinish() {}
-
 func (f *finishing) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
 	f.finishes.Add(1)
 	return rotators.FinishResponse{}, nil
@@ -524,4 +522,88 @@ func TestFinishReadsOnlyForFinishers(t *testing.T) {
 	if got := fin.finishes.Load(); got != 2 {
 		t.Fatalf("Finish calls = %d, want 2", got)
 	}
+}
+
+// minting is a rotator whose Create changes the target: it implements
+// rotators.Discarder, and so is a rotators.Minter.
+type minting struct {
+	rotators.Rotator
+	creates, discards atomic.Int32
+}
+
+func (m *minting) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
+	m.creates.Add(1)
+	return m.Rotator.Create(ctx, req)
+}
+
+func (m *minting) Discard(context.Context, rotators.DiscardRequest) (rotators.DiscardResponse, error) {
+	m.discards.Add(1)
+	return rotators.DiscardResponse{}, nil
+}
+
+// counting counts Create calls and has no optional method.
+type counting struct {
+	rotators.Rotator
+	creates atomic.Int32
+}
+
+func (c *counting) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
+	c.creates.Add(1)
+	return c.Rotator.Create(ctx, req)
+}
+
+// TestOptionalInterfacesByMethod: the engine finds Minter (Discard) and
+// Finisher (Finish) by their methods alone. A retried createSecret of a
+// minter finds the stored pending value and mints nothing; a rotator without
+// the method is called again and pays no extra read; a rotator without Finish
+// gets none (8 calls for a whole rotation).
+func TestOptionalInterfacesByMethod(t *testing.T) {
+	t.Run("minter", func(t *testing.T) {
+		m := &minting{Rotator: generic.New(password.Default(""))}
+		var _ rotators.Minter = m
+		env, arn := newEnv(t, m)
+		token := env.Begin(t, arn)
+		env.ResetSMCalls()
+		if err := env.Step(t, arn, token, rotation.StepCreate); err != nil {
+			t.Fatal(err)
+		}
+		if got := env.SMCalls(); got != 4 {
+			t.Errorf("createSecret of a minter: %d calls, want 4 (with the pending check)", got)
+		}
+		if err := env.Step(t, arn, token, rotation.StepCreate); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.creates.Load(); got != 1 {
+			t.Errorf("Create calls = %d after a retried createSecret, want 1 (the stored pending value stands)", got)
+		}
+		if got := m.discards.Load(); got != 0 {
+			t.Errorf("Discard calls = %d, want 0 (the pending value was stored)", got)
+		}
+	})
+	t.Run("plain", func(t *testing.T) {
+		c := &counting{Rotator: generic.New(password.Default(""))}
+		if _, ok := any(c).(rotators.Finisher); ok {
+			t.Fatal("a rotator without Finish is a Finisher")
+		}
+		if _, ok := any(c).(rotators.Minter); ok {
+			t.Fatal("a rotator without Discard is a Minter")
+		}
+		env, arn := newEnv(t, c)
+		env.ResetSMCalls()
+		if err := env.Rotate(t, arn); err != nil {
+			t.Fatal(err)
+		}
+		if got := env.SMCalls(); got != 8 {
+			t.Errorf("whole rotation: %d calls, want 8", got)
+		}
+		token := env.Begin(t, arn)
+		for range 2 {
+			if err := env.Step(t, arn, token, rotation.StepCreate); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := c.creates.Load(); got != 3 {
+			t.Errorf("Create calls = %d, want 3 (one rotation, then createSecret twice)", got)
+		}
+	})
 }

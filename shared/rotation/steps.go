@@ -57,7 +57,12 @@ func (r *run) create(ctx context.Context) error {
 	}
 	pending := resp.Pending
 	r.addSecrets(pending.Secrets()...)
-	body := pending.String()
+	stored, err := pending.MarshalStored()
+	if err != nil {
+		r.discard(ctx, rot, pending, cur)
+		return fmt.Errorf("create pending value: %w", err)
+	}
+	body := string(stored)
 	if len(body) > secret.MaxSize {
 		r.discard(ctx, rot, pending, cur)
 		return ErrPendingTooLarge
@@ -83,8 +88,8 @@ func (r *run) create(ctx context.Context) error {
 		return nil
 	}
 	// The write may have been applied before the error: look before undoing.
-	stored, _, gerr := r.read(ctx, r.ev.ClientRequestToken, StagePending)
-	if gerr == nil && stored.String() == body {
+	got, _, gerr := r.read(ctx, r.ev.ClientRequestToken, StagePending)
+	if gerr == nil && got.StoredJSON() == body {
 		r.note = logging.OutcomeStoredDespiteError
 		return nil
 	}
@@ -213,8 +218,8 @@ func (r *run) finish(ctx context.Context) error {
 		if err := r.confine(pending); err != nil {
 			return err
 		}
-		if _, ok := rot.(rotators.Finisher); ok {
-			_, err = call(ctx, r, rot.Finish, rotators.FinishRequest{
+		if f, ok := rot.(rotators.Finisher); ok {
+			_, err = call(ctx, r, f.Finish, rotators.FinishRequest{
 				Rotation: r.rotation(),
 				Pending:  func(context.Context) (secret.Value, bool, error) { return pending, true, nil },
 				Current:  r.loader(currentID, ""),

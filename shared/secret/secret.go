@@ -176,9 +176,11 @@ func parseBool(msg json.RawMessage) (bool, error) {
 	return false, errors.New("not a boolean")
 }
 
-// MarshalJSON writes the value with its real credentials, keys in a stable order,
-// every Extra key unchanged.
-func (v Value) MarshalJSON() ([]byte, error) {
+// MarshalStored returns the JSON to store in Secrets Manager: the value with
+// its real credentials, keys in a stable order, every Extra key unchanged,
+// <, > and & as they are. It is the one named way to get a Value's credentials
+// out as text; never log its result.
+func (v Value) MarshalStored() ([]byte, error) {
 	m := make(map[string]any, len(v.Extra)+10)
 	for k, raw := range v.Extra {
 		m[k] = raw
@@ -217,21 +219,31 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// String returns the JSON to store in Secrets Manager. It holds the real
-// credentials: never log it.
-func (v Value) String() string {
-	b, err := v.MarshalJSON()
+// StoredJSON is MarshalStored as a string, for building a SecretString; it
+// is "" when Extra holds a key that is not valid JSON (Parse and Set never
+// make one). It holds the real credentials: never log it.
+func (v Value) StoredJSON() string {
+	b, err := v.MarshalStored()
 	if err != nil {
 		return ""
 	}
 	return string(b)
 }
 
+// MarshalJSON writes what MarshalStored writes, so a Value inside a struct or
+// map encodes to its real value (encoding/json HTML-escapes it). Code that
+// stores a Value calls MarshalStored or StoredJSON by name.
+func (v Value) MarshalJSON() ([]byte, error) { return v.MarshalStored() }
+
+// String describes the value without its credentials: the engine, host,
+// port, username and dbname only. Use StoredJSON for the JSON to store.
+func (v Value) String() string { return "secret.Value" + v.describe() }
+
 // GoString keeps %#v from printing credentials.
 func (v Value) GoString() string { return "secret.Value" + v.describe() }
 
-// Format keeps %v, %+v and %s from printing credentials.
-func (v Value) Format(f fmt.State, verb rune) { fmt.Fprint(f, "secret.Value"+v.describe()) }
+// Format keeps %v, %+v, %s and every other verb from printing credentials.
+func (v Value) Format(f fmt.State, verb rune) { fmt.Fprint(f, v.String()) }
 
 func (v Value) describe() string {
 	return fmt.Sprintf("{engine=%q host=%q port=%d username=%q dbname=%q}", v.Engine, v.Host, v.Port, v.Username, v.DBName)
@@ -336,7 +348,7 @@ func (v *Value) Set(key, s string) {
 	if v.Extra == nil {
 		v.Extra = map[string]json.RawMessage{}
 	}
-	// Like MarshalJSON, store <, > and & as they are, not as \u003c and so on.
+	// Like MarshalStored, store <, > and & as they are, not as \u003c and so on.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -361,6 +373,11 @@ var safeExtraKeys = map[string]bool{
 	// SendGrid subuser name.
 	"baseUrl": true, "tokenEndpointAuthMethod": true, "onBehalfOf": true,
 }
+
+// IdentifierKeys lists, sorted, the extra keys whose string values are
+// identifiers, not credentials: Secrets leaves them out. The engine table
+// (functions/internal/registry.Table) names the same keys per engine.
+func IdentifierKeys() []string { return slices.Sorted(maps.Keys(safeExtraKeys)) }
 
 // Secrets returns every value in v that must never be printed: the password
 // and every leaf of every extra key not known to hold an identifier, however

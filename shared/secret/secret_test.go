@@ -43,13 +43,13 @@ func mustMarshal(t *testing.T, v any) []byte {
 	return b
 }
 
-// stored returns the JSON Rotary stores for v (MarshalJSON, as String does).
-// json.Marshal gives the same JSON with <, > and & escaped.
+// stored returns the JSON Rotary stores for v (MarshalStored, as StoredJSON
+// does). json.Marshal gives the same JSON with <, > and & escaped.
 func stored(t *testing.T, v secret.Value) []byte {
 	t.Helper()
-	b, err := v.MarshalJSON()
+	b, err := v.MarshalStored()
 	if err != nil {
-		t.Fatalf("MarshalJSON: %v", err)
+		t.Fatalf("MarshalStored: %v", err)
 	}
 	return b
 }
@@ -363,6 +363,9 @@ func TestValueNeverPrintsSecrets(t *testing.T) {
 		"Sprintln":   fmt.Sprintln(v),
 		"LogValue":   v.LogValue().String(),
 		"GoStringer": v.GoString(),
+		"String":     v.String(),
+		"Stringer":   fmt.Stringer(v).String(),
+		"Print":      fmt.Sprint(v, &v),
 	}
 	for name, out := range outputs {
 		t.Run(name, func(t *testing.T) {
@@ -396,10 +399,13 @@ func TestMarshalWritesRealValues(t *testing.T) {
 	v.Set("apiKey", "<k&>")
 	want := `{"apiKey":"<k&>","password":"<p&a\"s\\s>` + canary + `","port":5432,"username":"u"}`
 	if got := string(stored(t, v)); got != want {
-		t.Errorf("MarshalJSON = %s\nwant %s", got, want)
+		t.Errorf("MarshalStored = %s\nwant %s", got, want)
 	}
-	if got := v.String(); got != want {
-		t.Errorf("String = %s\nwant the stored JSON %s", got, want)
+	if got := v.StoredJSON(); got != want {
+		t.Errorf("StoredJSON = %s\nwant the stored JSON %s", got, want)
+	}
+	if got, err := v.MarshalJSON(); err != nil || string(got) != want {
+		t.Errorf("MarshalJSON = %s, %v\nwant the stored JSON %s", got, err, want)
 	}
 	// json.Marshal HTML-escapes a Marshaler's output; the JSON still holds the
 	// real password.
@@ -684,4 +690,33 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("LogValue = %s, which depends on secret values (%s without them)", got, want)
 		}
 	})
+}
+
+// TestStoredRoundTrips: the JSON MarshalStored writes parses back to the
+// same value (every key, the port's form, the credentials), while String,
+// fmt and slog describe the same value without any credential.
+func TestStoredRoundTrips(t *testing.T) {
+	v := canaryValue(t)
+	v.Set(secret.KeyStrategy, "single-user")
+	b, err := v.MarshalStored()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustParse(t, string(b))
+	if diff := cmp.Diff(decodeAny(t, stored(t, got)), decodeAny(t, b)); diff != "" {
+		t.Errorf("round trip changed the value (-got +want):\n%s", diff)
+	}
+	if got.Password != v.Password || got.StoredJSON() != string(b) {
+		t.Errorf("round trip lost the credentials")
+	}
+	if !strings.Contains(string(b), canary) {
+		t.Fatal("the stored JSON does not hold the credentials")
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("m", "v", got)
+	for what, out := range map[string]string{"String": got.String(), "%v": fmt.Sprintf("%v", got), "slog": logs.String()} {
+		if strings.Contains(out, canary) {
+			t.Errorf("%s prints a credential: %s", what, out)
+		}
+	}
 }

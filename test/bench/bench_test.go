@@ -52,7 +52,7 @@ func genericSubject() bench.Subject {
 	generic.Register(reg, password.Default(""))
 	sm := bench.NewMemSM()
 	arn := acct + "bench/generic-AbCdEf"
-	sm.Put(arn, secret.Value{Engine: generic.Engine, Password: "initial-" + randomHex(8)}.String())
+	sm.Put(arn, secret.Value{Engine: generic.Engine, Password: "initial-" + randomHex(8)}.StoredJSON())
 	return bench.Subject{Name: "generic", Registry: reg, SM: sm, ARN: arn}
 }
 
@@ -80,7 +80,7 @@ func pgSubject(t *testing.T, alternating bool) bench.Subject {
 		pg.Exec(t, "GRANT "+pgx.Identifier{user}.Sanitize()+" TO "+pgx.Identifier{master}.Sanitize()+" WITH ADMIN OPTION")
 		t.Cleanup(func() { pg.DropRole(t, user+postgres.CloneSuffix) })
 		v.MasterARN = acct + "bench/" + master + "-AbCdEf"
-		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw, Host: pg.Host, Port: pg.Port}.String())
+		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw, Host: pg.Host, Port: pg.Port}.StoredJSON())
 	} else {
 		r, err := postgres.NewSingleUser(cfg)
 		if err != nil {
@@ -89,7 +89,7 @@ func pgSubject(t *testing.T, alternating bool) bench.Subject {
 		reg.Register(r, rotators.SingleUser, postgres.Engines...)
 		stats = func() (int64, int64) { s := r.Stats(); return s.Logins, s.FailedLogins }
 	}
-	sm.Put(arn, v.String())
+	sm.Put(arn, v.StoredJSON())
 	return bench.Subject{Name: name, Registry: reg, SM: sm, ARN: arn, Stats: stats}
 }
 
@@ -118,10 +118,10 @@ func mariaSubject(t *testing.T, alternating bool) bench.Subject {
 		t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS ?@'%'", master) })
 		v.MasterARN = acct + "bench/" + master + "-AbCdEf"
 		// A master without host is used only at an RDS-resolved endpoint.
-		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw, Host: m.Host, Port: m.Port}.String())
+		sm.Put(v.MasterARN, secret.Value{Username: master, Password: mpw, Host: m.Host, Port: m.Port}.StoredJSON())
 	}
 	reg.Register(r, strategy, mysql.Engines...)
-	sm.Put(arn, v.String())
+	sm.Put(arn, v.StoredJSON())
 	return bench.Subject{Name: name, Registry: reg, SM: sm, ARN: arn, Stats: func() (int64, int64) {
 		s := r.Stats()
 		return s.Logins, s.FailedLogins

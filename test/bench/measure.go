@@ -157,13 +157,13 @@ func MeasureFunction(tb testing.TB, s FunctionSubject) FunctionFigures {
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(srv.DefaultCredentials(), ""))
 	v := s.Value
 	if s.Master != nil {
-		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench/master"), SecretString: aws.String(s.Master.String())})
+		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench/master"), SecretString: aws.String(s.Master.StoredJSON())})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		v.MasterARN = aws.ToString(out.ARN)
 	}
-	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench/" + s.Name), SecretString: aws.String(v.String())})
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench/" + s.Name), SecretString: aws.String(v.StoredJSON())})
 	if err != nil {
 		tb.Fatal(err)
 	}

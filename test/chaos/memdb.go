@@ -141,11 +141,6 @@ func (r *MemRotator) Test(_ context.Context, req rotators.TestRequest) (rotators
 	return rotators.TestResponse{}, r.DB.login(req.Pending.Username, req.Pending.Password)
 }
 
-// Finish does nothing.
-func (r *MemRotator) Finish(context.Context, rotators.FinishRequest) (rotators.FinishResponse, error) {
-	return rotators.FinishResponse{}, nil
-}
-
 // Broken is a deliberately broken rotator: its Create changes the password on
 // the target before the engine has stored it, which breaks AWSCURRENT until
 // finishSecret and, when the store fails, leaves a credential no stored version

@@ -168,7 +168,7 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	}
 
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(srv.DefaultCredentials(), ""))
-	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("chaos/rie"), SecretString: aws.String(c.value.String())})
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("chaos/rie"), SecretString: aws.String(c.value.StoredJSON())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,7 @@ func TestCentralRefuses(t *testing.T) {
 	t.Run("unknown engine", func(t *testing.T) {
 		sm := w.SecretsManager(rig.MemberA)
 		v := secret.Value{Engine: "oracle", Host: "127.0.0.1", Port: 1521, Username: "scott", Password: "Init-" + rig.RandomHex(8)}
-		out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("legacy/oracle"), SecretString: aws.String(v.String())})
+		out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("legacy/oracle"), SecretString: aws.String(v.StoredJSON())})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ func TestAccountModeNoSTSUnderRIE(t *testing.T) {
 	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
 	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("e2e/home"), SecretString: aws.String(secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()),
+		Name: aws.String("e2e/home"), SecretString: aws.String(secret.Value{Engine: "generic", Password: "initial-value-0001"}.StoredJSON()),
 		Tags: rig.RotateTags(),
 	})
 	if err != nil {

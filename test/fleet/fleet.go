@@ -280,7 +280,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		initial := "initial-" + fmt.Sprint(i) + "-" + randomSuffix()
 		out, err := admins[acct].CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         aws.String(fmt.Sprintf("fleet/app-%04d", i)),
-			SecretString: aws.String(secret.Value{Engine: generic.Engine, Password: initial}.String()),
+			SecretString: aws.String(secret.Value{Engine: generic.Engine, Password: initial}.StoredJSON()),
 			Tags:         []smtypes.Tag{{Key: aws.String(TagRotate), Value: aws.String("true")}},
 		})
 		if err != nil {

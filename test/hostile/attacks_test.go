@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotary-secrets/rotary/rotators"
-	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -165,7 +165,7 @@ func TestMasterWithoutHost(t *testing.T) {
 			if c.rds {
 				host, port := hostPort(t, c.target)
 				db := w.AWS.AddDBInstance(localaws.DBInstance{Account: memberA, Region: rig.Region, Identifier: "db-" + rig.RandomHex(3), Engine: c.target.Engine(), Address: host, Port: port})
-				if err := w.AWS.PlantSystemTag(masterARN, awsx.TagRDSPrimaryInstance, db); err != nil {
+				if err := w.AWS.PlantSystemTag(masterARN, rdsx.TagRDSPrimaryInstance, db); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/rotary-secrets/rotary/rotators"
-	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -67,11 +67,11 @@ func TestLegitimateMasters(t *testing.T) {
 			ident := "orders-" + rig.RandomHex(3)
 			var tag, dbARN string
 			if c.cluster {
-				tag = awsx.TagRDSPrimaryCluster
+				tag = rdsx.TagRDSPrimaryCluster
 				dbARN = w.AWS.AddDBCluster(localaws.DBCluster{Account: memberA, Region: rig.Region, Identifier: ident, Engine: "aurora-mysql", Endpoint: host, Port: port})
 				v.DBClusterIdentifier = ident
 			} else {
-				tag = awsx.TagRDSPrimaryInstance
+				tag = rdsx.TagRDSPrimaryInstance
 				dbARN = w.AWS.AddDBInstance(localaws.DBInstance{Account: memberA, Region: rig.Region, Identifier: ident, Engine: c.target.Engine(), Address: host, Port: port})
 				v.DBInstanceIdentifier = ident
 			}

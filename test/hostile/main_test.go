@@ -246,7 +246,7 @@ func (s *secrets) findLeak(what, text string) error {
 func createSecret(t *testing.T, w *rig.World, account, name string, v secret.Value) string {
 	t.Helper()
 	out, err := w.SecretsManager(account).CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: aws.String(name), SecretString: aws.String(v.String()),
+		Name: aws.String(name), SecretString: aws.String(v.StoredJSON()),
 	})
 	if err != nil {
 		t.Fatalf("create secret %s in %s: %v", name, account, err)

@@ -216,7 +216,7 @@ func TestSaaSOnlyWhatItOwns(t *testing.T) {
 		for k, val := range map[string]string{"engine": "sendgrid", "masterarn": adminARN, "apiKeyId": own.ID, "apiKey": own.Secret} {
 			v.Set(k, val)
 		}
-		if _, err := w.SecretsManager(memberA).PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(v.String())}); err != nil {
+		if _, err := w.SecretsManager(memberA).PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(v.StoredJSON())}); err != nil {
 			t.Fatal(err)
 		}
 		s := &rig.Secret{Case: rig.Case{Name: "hostile/sendgrid-previous", Account: memberA, Strategy: rotators.APIKey}, ARN: arn}

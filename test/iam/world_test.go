@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
@@ -222,7 +222,7 @@ func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Unlock()
 		if db != "" {
 			tags, _ := out["Tags"].([]any)
-			out["Tags"] = append(tags, map[string]any{"Key": awsx.TagRDSPrimaryInstance, "Value": db})
+			out["Tags"] = append(tags, map[string]any{"Key": rdsx.TagRDSPrimaryInstance, "Value": db})
 			b, _ := json.Marshal(out)
 			rec.Body = bytes.NewBuffer(b)
 		}
@@ -328,7 +328,7 @@ func (w *world) makeRDSManaged(t *testing.T, s *rig.Secret) {
 		t.Fatal(err)
 	}
 	v.Host, v.Port = "", 0
-	if _, err := sm.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(s.MasterARN), SecretString: aws.String(v.String())}); err != nil {
+	if _, err := sm.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(s.MasterARN), SecretString: aws.String(v.StoredJSON())}); err != nil {
 		t.Fatal(err)
 	}
 	w.mu.Lock()

@@ -10,7 +10,7 @@ import (
 
 // The fake RDS API: DescribeDBInstances and DescribeDBClusters (Query
 // protocol, version 2014-10-31), enough for the resolver of RDS-managed master
-// secrets (shared/awsx.RDSEndpoints). Databases are registered by tests with
+// secrets (shared/rdsx.Endpoints). Databases are registered by tests with
 // AddDBInstance and AddDBCluster; a caller sees only those of its own account
 // and region, as with RDS (no cross-account resource sharing is modelled).
 

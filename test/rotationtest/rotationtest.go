@@ -128,7 +128,7 @@ func (e *Env) CreateSecret(t testing.TB, name string, v secret.Value) string {
 	t.Helper()
 	out, err := e.SM.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),
-		SecretString: aws.String(v.String()),
+		SecretString: aws.String(v.StoredJSON()),
 	})
 	if err != nil {
 		t.Fatalf("rotationtest: create secret %s: %v", name, err)

@@ -21,12 +21,13 @@ import (
 
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/functions/internal/registry"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
 )
 
 func main() {
 	logger := logging.New()
-	engine, err := lambdamain.Build(context.Background(), os.Getenv, logger, registry.All)
+	engine, err := lambdamain.Build(context.Background(), os.Getenv, logger, registry.All, rdsx.Resolver)
 	if err != nil {
 		logger.Error("droptoken: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)

@@ -49,10 +49,10 @@ func TestCheckFunction(t *testing.T) {
 func TestBuildAcceptsAnyFunctionOutsideABinary(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	_, err := Build(context.Background(), env(map[string]string{"ROTARY_HOME_ACCOUNT": "123456789012", EnvFunction: "sendgrid"}),
-		slog.New(slog.DiscardHandler), func(reg *rotators.Registry, _ func(string) string) error {
+		slog.New(slog.DiscardHandler), func(reg *rotators.Registry, _ rotators.Deps) error {
 			reg.Register(generic.New(password.Default("")), rotators.SingleUser, "generic")
 			return nil
-		})
+		}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

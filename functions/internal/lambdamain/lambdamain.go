@@ -14,22 +14,29 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/rotators"
-	"github.com/rotary-secrets/rotary/rotators/mysql"
-	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/rotation"
 )
 
-// Register adds a function's rotators to reg, reading their settings through getenv.
-type Register func(reg *rotators.Registry, getenv func(string) string) error
+// Register adds a function's rotators to reg, built with the dependencies
+// start-up passes in (environment, RDS endpoint resolver, HTTP client,
+// clock): a rotators.Builder. A function's main.go names only the rotator
+// packages it carries, so its binary links no other driver.
+type Register = rotators.Builder
+
+// Endpoints builds the RDS endpoint resolver from the function's AWS clients.
+// A function with a database rotator passes rdsx.Resolver to Run; the others
+// pass nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
+type Endpoints func(*awsx.Clients) rotators.EndpointResolver
 
 // EnvMetricsNamespace names the CloudWatch namespace of the EMF metrics.
 const EnvMetricsNamespace = "ROTARY_METRICS_NAMESPACE"
@@ -37,9 +44,9 @@ const EnvMetricsNamespace = "ROTARY_METRICS_NAMESPACE"
 // Run builds the engine from the environment and starts the Lambda runtime.
 // A configuration error is logged as one JSON line and the process exits with
 // status 1, so the Lambda init phase fails visibly instead of every rotation.
-func Run(register Register) {
+func Run(register Register, endpoints Endpoints) {
 	logger := logging.New()
-	engine, err := Build(context.Background(), os.Getenv, logger, register)
+	engine, err := Build(context.Background(), os.Getenv, logger, register, endpoints)
 	if err != nil {
 		logger.Error("rotary: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)
@@ -47,14 +54,11 @@ func Run(register Register) {
 	lambda.Start(engine.Handle)
 }
 
-// Build reads the configuration through getenv and returns a ready engine.
-func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register) (*rotation.Engine, error) {
+// Build reads the configuration through getenv and returns a ready engine,
+// its rotators built with their dependencies (endpoints may be nil).
+func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register, endpoints Endpoints) (*rotation.Engine, error) {
 	if err := checkFunction(getenv, builtFunction()); err != nil {
 		return nil, err
-	}
-	reg := &rotators.Registry{}
-	if err := register(reg, getenv); err != nil {
-		return nil, fmt.Errorf("rotators: %w", err)
 	}
 	cfg, err := awsx.ConfigFromEnv(getenv)
 	if err != nil {
@@ -69,20 +73,9 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 		return nil, err
 	}
 	clients := awsx.New(base, cfg)
-	// RDS-managed master secrets hold no host: the PostgreSQL and MySQL
-	// rotators that use a master ask RDS, through the secret's account.
-	rdsEndpoints := rdsResolver{awsx.NewRDSEndpoints(clients)}
-	for _, r := range reg.Rotators() {
-		switch u := r.(type) {
-		case interface {
-			SetEndpointResolver(postgres.EndpointResolver)
-		}:
-			u.SetEndpointResolver(rdsEndpoints)
-		case interface {
-			SetEndpointResolver(mysql.EndpointResolver)
-		}:
-			u.SetEndpointResolver(rdsEndpoints)
-		}
+	reg := &rotators.Registry{}
+	if err := register(reg, deps(getenv, clients, endpoints)); err != nil {
+		return nil, fmt.Errorf("rotators: %w", err)
 	}
 	own := secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {
 		if cfg.SecretsManagerEndpoint != "" {
@@ -100,27 +93,17 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	})
 }
 
-// rdsResolver resolves RDS-managed master secrets through the RDS API. It
-// never answers without an endpoint: a master secret that is not RDS-managed
-// is an error wrapping awsx.ErrNotRDSManaged, and an empty host from RDS is an
-// error too, so a rotator can only refuse such a master secret, never fall
-// back to the user secret's endpoint.
-type rdsResolver struct{ r *awsx.RDSEndpoints }
-
-// errNoEndpoint is returned when RDS describes the database without an
-// endpoint.
-var errNoEndpoint = errors.New("RDS gave no endpoint for the master secret's database")
-
-// ResolveEndpoint returns the master secret's database endpoint or an error.
-func (x rdsResolver) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
-	host, port, err := x.r.ResolveEndpoint(ctx, masterARN, dbInstanceID, dbClusterID)
-	if err != nil {
-		return "", 0, err
+// deps returns what every function's rotators are built with: the
+// environment, the RDS endpoint resolver when the function has one
+// (RDS-managed master secrets hold no host: the database rotators ask RDS,
+// through the secret's account; one resolver serves every database engine),
+// the default HTTP client and the real clock.
+func deps(getenv func(string) string, clients *awsx.Clients, endpoints Endpoints) rotators.Deps {
+	d := rotators.Deps{Getenv: getenv, Now: time.Now}
+	if endpoints != nil {
+		d.Endpoints = endpoints(clients)
 	}
-	if host == "" {
-		return "", 0, errNoEndpoint
-	}
-	return host, port, nil
+	return d
 }
 
 // clientsFor adapts awsx.Clients to the engine. Secrets Manager always sends a

@@ -14,38 +14,63 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/rotation"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
-type needsRDS struct {
-	rotators.Rotator
-	got postgres.EndpointResolver
-}
-
-func (n *needsRDS) SetEndpointResolver(e postgres.EndpointResolver) { n.got = e }
-
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func TestBuildWiresRDSResolver(t *testing.T) {
+// TestBuildPassesDeps: start-up builds the rotators with their dependencies
+// passed in: the function's environment, the RDS endpoint resolver (the same
+// for PostgreSQL and MySQL, made from the function's clients by the
+// constructor the function names) and the clock. Nothing is installed
+// afterwards.
+func TestBuildPassesDeps(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
-	n := &needsRDS{Rotator: generic.New(password.Default(""))}
-	my := mysql.NewMultiUser(mysql.Config{Passwords: password.Default(password.MySQLExclude)})
-	_, err := Build(context.Background(), env(map[string]string{"ROTARY_HOME_ACCOUNT": "123456789012"}), slog.New(slog.DiscardHandler),
-		func(reg *rotators.Registry, _ func(string) string) error {
-			reg.Register(n, rotators.AlternatingUsers, "postgres")
-			reg.Register(my, rotators.AlternatingUsers, mysql.Engines...)
+	vars := map[string]string{"ROTARY_HOME_ACCOUNT": "123456789012", "ROTARY_CONNECT_TIMEOUT": "3s"}
+	var got rotators.Deps
+	var my *mysql.Rotator
+	var made rotators.EndpointResolver
+	_, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler),
+		func(reg *rotators.Registry, deps rotators.Deps) error {
+			got = deps
+			if err := postgres.Build(reg, deps, rotators.AlternatingUsers); err != nil {
+				return err
+			}
+			if err := mysql.Build(reg, deps, rotators.AlternatingUsers); err != nil {
+				return err
+			}
+			my = reg.Rotators()[1].(*mysql.Rotator)
 			return nil
+		}, func(c *awsx.Clients) rotators.EndpointResolver {
+			made = rdsx.Resolver(c)
+			return made
 		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := n.got.(rdsResolver); !ok {
-		t.Fatalf("postgres resolver = %T, want rdsResolver", n.got)
+	if got.Env("ROTARY_CONNECT_TIMEOUT") != "3s" {
+		t.Error("deps.Getenv does not read the function's environment")
 	}
-	if _, ok := my.EndpointResolver().(rdsResolver); !ok {
-		t.Fatalf("mysql resolver = %T, want rdsResolver", my.EndpointResolver())
+	if made == nil || got.Endpoints != made {
+		t.Errorf("deps.Endpoints = %v, want the resolver the function's constructor made", got.Endpoints)
+	}
+	if got.Now == nil {
+		t.Error("deps.Now is nil")
+	}
+	if my.EndpointResolver() != made {
+		t.Errorf("mysql resolver = %T, want the one start-up made (built in, not installed afterwards)", my.EndpointResolver())
+	}
+	// Without a constructor (SaaS and generic functions) there is none.
+	_, err = Build(context.Background(), env(vars), slog.New(slog.DiscardHandler),
+		func(reg *rotators.Registry, deps rotators.Deps) error {
+			got = deps
+			return generic.Build(reg, deps)
+		}, nil)
+	if err != nil || got.Endpoints != nil {
+		t.Errorf("without a constructor: Endpoints = %v (err %v), want nil", got.Endpoints, err)
 	}
 }
 
@@ -67,8 +92,8 @@ func TestRDSResolverNeverAnswersEmpty(t *testing.T) {
 	}
 	arn := aws.ToString(out.ARN)
 	clients := awsx.New(base, cfg)
-	host, port, err := rdsResolver{awsx.NewRDSEndpoints(clients)}.ResolveEndpoint(t.Context(), arn, "", "")
-	if !errors.Is(err, awsx.ErrNotRDSManaged) {
+	host, port, err := rdsx.Resolver(clients).ResolveEndpoint(t.Context(), arn, "", "")
+	if !errors.Is(err, rdsx.ErrNotRDSManaged) {
 		t.Fatalf("ResolveEndpoint = %q, %d, %v; want ErrNotRDSManaged", host, port, err)
 	}
 }
@@ -82,7 +107,7 @@ func TestBuildFailsFast(t *testing.T) {
 	}{
 		"wildcard without org": {
 			env: map[string]string{"ROTARY_MODE": "central", "ROTARY_ALLOWED_ACCOUNTS": "*"},
-			register: func(reg *rotators.Registry, _ func(string) string) error {
+			register: func(reg *rotators.Registry, _ rotators.Deps) error {
 				generic.Register(reg, password.Default(""))
 				return nil
 			},
@@ -90,15 +115,15 @@ func TestBuildFailsFast(t *testing.T) {
 		},
 		"impossible password policy": {
 			env: map[string]string{"PASSWORD_LENGTH": "2"},
-			register: func(reg *rotators.Registry, getenv func(string) string) error {
-				_, err := password.FromEnv(getenv, "")
+			register: func(reg *rotators.Registry, deps rotators.Deps) error {
+				_, err := password.FromEnv(deps.Getenv, "")
 				return err
 			},
 			want: password.ErrPolicy,
 		},
 		"garbage cleanup reserve": {
 			env: map[string]string{"ROTARY_CLEANUP_RESERVE": "soon"},
-			register: func(reg *rotators.Registry, _ func(string) string) error {
+			register: func(reg *rotators.Registry, _ rotators.Deps) error {
 				generic.Register(reg, password.Default(""))
 				return nil
 			},
@@ -106,7 +131,7 @@ func TestBuildFailsFast(t *testing.T) {
 		},
 		"bad password source": {
 			env: map[string]string{"PASSWORD_SOURCE": "dice"},
-			register: func(reg *rotators.Registry, _ func(string) string) error {
+			register: func(reg *rotators.Registry, _ rotators.Deps) error {
 				generic.Register(reg, password.Default(""))
 				return nil
 			},
@@ -114,7 +139,7 @@ func TestBuildFailsFast(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := Build(context.Background(), env(c.env), slog.New(slog.DiscardHandler), c.register)
+			_, err := Build(context.Background(), env(c.env), slog.New(slog.DiscardHandler), c.register, nil)
 			if err == nil {
 				t.Fatal("Build accepted a bad configuration")
 			}

@@ -14,8 +14,8 @@ import (
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+func env(m map[string]string) rotators.Deps {
+	return rotators.Deps{Getenv: func(k string) string { return m[k] }}
 }
 
 func all(t *testing.T) *rotators.Registry {
@@ -152,8 +152,9 @@ func TestAllConfigErrors(t *testing.T) {
 
 // TestSubsets: per-engine functions can register one strategy only.
 func TestSubsets(t *testing.T) {
+	pg, _ := registry.Lookup("postgres")
 	reg := &rotators.Registry{}
-	if err := registry.Postgres(rotators.SingleUser)(reg, env(nil)); err != nil {
+	if err := pg.Build(reg, env(nil), rotators.SingleUser); err != nil {
 		t.Fatal(err)
 	}
 	v := secret.Value{Engine: "postgres"}
@@ -161,10 +162,29 @@ func TestSubsets(t *testing.T) {
 	if _, err := reg.Lookup(v); !errors.Is(err, rotators.ErrNoRotator) {
 		t.Errorf("single-user only registry routed an alternating-users secret: %v", err)
 	}
-	if err := registry.MySQL("no-such-strategy")(&rotators.Registry{}, env(nil)); err == nil {
-		t.Error("MySQL with an unknown strategy succeeded")
+	for _, name := range []string{"mysql", "sendgrid", "generic"} {
+		e, _ := registry.Lookup(name)
+		if err := e.Build(&rotators.Registry{}, env(nil), "no-such-strategy"); err == nil {
+			t.Errorf("%s with an unknown strategy succeeded", name)
+		}
 	}
-	if err := registry.SaaS("github")(&rotators.Registry{}, env(nil)); err == nil {
+	if err := saas.Build(&rotators.Registry{}, env(nil), "github"); err == nil {
 		t.Error("SaaS with an unknown engine succeeded")
+	}
+}
+
+// TestOptionalInterfaces: the shipped rotators carry exactly the optional
+// methods their work needs. Database and generic rotators have no finish work
+// and mint nothing (no extra Secrets Manager read); the SaaS ones mint on
+// Create, undo it when it cannot be stored, and revoke the old key on Finish.
+func TestOptionalInterfaces(t *testing.T) {
+	for _, r := range all(t).Rotators() {
+		_, finisher := r.(rotators.Finisher)
+		_, minter := r.(rotators.Minter)
+		_, isSaaS := r.(*saas.Rotator)
+		name := fmt.Sprintf("%T", r)
+		if finisher != isSaaS || minter != isSaaS {
+			t.Errorf("%s: Finisher %t, Minter %t; want both %t", name, finisher, minter, isSaaS)
+		}
 	}
 }

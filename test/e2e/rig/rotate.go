@@ -124,7 +124,7 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 		}
 		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         aws.String(c.Name + "-master"),
-			SecretString: aws.String(c.Target.Secret(master, mpw).String()),
+			SecretString: aws.String(c.Target.Secret(master, mpw).StoredJSON()),
 			Tags:         RoleTags(RoleMaster),
 		})
 		if err != nil {
@@ -135,7 +135,7 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 	}
 	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(c.Name),
-		SecretString: aws.String(v.String()),
+		SecretString: aws.String(v.StoredJSON()),
 		Tags:         RotateTags(),
 	})
 	if err != nil {

@@ -86,7 +86,7 @@ const (
 func (w *World) CreateStuckSecret(ctx context.Context) (*Secret, error) {
 	v := secret.Value{Engine: "oracle", Host: "127.0.0.1", Username: "app", Password: NewPassword()}
 	out, err := w.SecretsManager(StuckSecretAccount).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(StuckSecretName), SecretString: aws.String(v.String()), Tags: RotateTags(),
+		Name: aws.String(StuckSecretName), SecretString: aws.String(v.StoredJSON()), Tags: RotateTags(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", StuckSecretName, err)
@@ -103,7 +103,7 @@ const GenericSecretName = "e2e/generic"
 // GenericSecretValue is its initial value (no real credential: the generic
 // engine only generates a new password).
 func GenericSecretValue() string {
-	return secret.Value{Engine: "generic", Password: "initial-value-0001"}.String()
+	return secret.Value{Engine: "generic", Password: "initial-value-0001"}.StoredJSON()
 }
 
 // AuditRoleName is the read-only role the fleet audit assumes in the member

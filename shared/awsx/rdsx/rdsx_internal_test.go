@@ -1,4 +1,4 @@
-package awsx
+package rdsx
 
 import (
 	"errors"
@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/rotary-secrets/rotary/shared/awsx"
 )
 
 // fakeRDS answers DescribeDBInstances and DescribeDBClusters in the RDS query
@@ -83,7 +85,7 @@ func TestResolveRDS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			client, asked := fakeRDS(t)
-			loc := SecretLocation{Partition: "aws", Region: "eu-west-1", Account: "111111111111"}
+			loc := awsx.SecretLocation{Partition: "aws", Region: "eu-west-1", Account: "111111111111"}
 			host, port, err := resolveRDS(t.Context(), client, loc, tt.instance, tt.cluster, tt.userInst, tt.userClust)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("resolveRDS: %v, want error %v", err, tt.wantErr)

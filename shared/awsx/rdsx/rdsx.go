@@ -1,4 +1,4 @@
-package awsx
+package rdsx
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/awsx"
 )
 
 // System tags RDS puts on the master user secrets it manages.
@@ -22,37 +25,37 @@ const (
 // database cannot be found through the RDS API.
 var ErrNotRDSManaged = errors.New("master secret has no aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag")
 
-// rdsAPI is the part of the RDS client RDSEndpoints uses.
+// rdsAPI is the part of the RDS client Endpoints uses.
 type rdsAPI interface {
 	DescribeDBInstances(ctx context.Context, in *rds.DescribeDBInstancesInput, optFns ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error)
 	DescribeDBClusters(ctx context.Context, in *rds.DescribeDBClustersInput, optFns ...func(*rds.Options)) (*rds.DescribeDBClustersOutput, error)
 }
 
-// RDSEndpoints finds the endpoint of the database an RDS-managed master secret
+// Endpoints finds the endpoint of the database an RDS-managed master secret
 // belongs to: DescribeSecret on the master secret (through Clients, so in the
 // secret's own account) for its aws:rds:primaryDBInstanceArn or
 // aws:rds:primaryDBClusterArn tag, then DescribeDBInstances or
 // DescribeDBClusters in that account and region. A tag naming a database in
 // another partition, region or account is refused (ErrForeignRDSResource)
 // before any RDS call. It implements
-// postgres.EndpointResolver (and any rotator's resolver with the same method).
+// rotators.EndpointResolver.
 // It reads no secret value.
-type RDSEndpoints struct {
-	clients *Clients
+type Endpoints struct {
+	clients *awsx.Clients
 	rdsOpts []func(*rds.Options)
 }
 
-// NewRDSEndpoints returns a resolver using c's clients and credentials;
+// NewEndpoints returns a resolver using c's clients and credentials;
 // optFns adjust the RDS client (e.g. BaseEndpoint in tests).
-func NewRDSEndpoints(c *Clients, optFns ...func(*rds.Options)) *RDSEndpoints {
-	return &RDSEndpoints{clients: c, rdsOpts: optFns}
+func NewEndpoints(c *awsx.Clients, optFns ...func(*rds.Options)) *Endpoints {
+	return &Endpoints{clients: c, rdsOpts: optFns}
 }
 
 // ResolveEndpoint returns the host and port of the master secret's database
 // (a cluster's writer endpoint for a cluster). dbInstanceID and dbClusterID,
 // the user secret's identifiers, must name the same database when set.
-func (r *RDSEndpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
-	loc, err := ParseSecretARN(masterARN)
+func (r *Endpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+	loc, err := awsx.ParseSecretARN(masterARN)
 	if err != nil {
 		return "", 0, err
 	}
@@ -77,7 +80,7 @@ func (r *RDSEndpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanc
 		return "", 0, ErrNotRDSManaged
 	}
 	opts := sm.Options()
-	client := rds.NewFromConfig(r.clients.base, append([]func(*rds.Options){func(o *rds.Options) {
+	client := rds.NewFromConfig(r.clients.Base(), append([]func(*rds.Options){func(o *rds.Options) {
 		o.Region = loc.Region
 		o.Credentials = opts.Credentials
 	}}, r.rdsOpts...)...)
@@ -91,7 +94,7 @@ var ErrForeignRDSResource = errors.New("the master secret's RDS tag names a data
 
 // checkRDSARN checks that a tag value is the ARN of an RDS resource of kind
 // ("db" or "cluster") in loc's partition, region and account.
-func checkRDSARN(tagARN, kind string, loc SecretLocation) error {
+func checkRDSARN(tagARN, kind string, loc awsx.SecretLocation) error {
 	a, err := arn.Parse(tagARN)
 	if err != nil || a.Service != "rds" || !strings.HasPrefix(a.Resource, kind+":") || len(a.Resource) == len(kind)+1 {
 		return fmt.Errorf("%w: %q is not an RDS %s ARN", ErrForeignRDSResource, tagARN, kind)
@@ -106,7 +109,7 @@ func checkRDSARN(tagARN, kind string, loc SecretLocation) error {
 // resolveRDS asks RDS for the tagged instance's or cluster's endpoint, after
 // checking that the tag names a database of the secret's own account and
 // region.
-func resolveRDS(ctx context.Context, client rdsAPI, loc SecretLocation, instanceARN, clusterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+func resolveRDS(ctx context.Context, client rdsAPI, loc awsx.SecretLocation, instanceARN, clusterARN, dbInstanceID, dbClusterID string) (string, int, error) {
 	if instanceARN != "" {
 		if err := checkRDSARN(instanceARN, "db", loc); err != nil {
 			return "", 0, err
@@ -149,4 +152,30 @@ func sameIdentifier(arn, id string) bool {
 	}
 	i := strings.LastIndex(arn, ":")
 	return i >= 0 && strings.EqualFold(arn[i+1:], id)
+}
+
+// errNoEndpoint is returned when RDS describes the database without an
+// endpoint.
+var errNoEndpoint = errors.New("RDS gave no endpoint for the master secret's database")
+
+// Resolver returns the RDS endpoint resolver of a function's clients, as
+// function start-up takes it (lambdamain.Run). It never answers without an
+// endpoint: a master secret that is not RDS-managed is an error wrapping
+// ErrNotRDSManaged, and an empty host from RDS is an error too, so a rotator
+// can only refuse such a master secret, never fall back to the user secret's
+// endpoint.
+func Resolver(c *awsx.Clients) rotators.EndpointResolver { return nonEmpty{NewEndpoints(c)} }
+
+type nonEmpty struct{ r *Endpoints }
+
+// ResolveEndpoint returns the master secret's database endpoint or an error.
+func (x nonEmpty) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+	host, port, err := x.r.ResolveEndpoint(ctx, masterARN, dbInstanceID, dbClusterID)
+	if err != nil {
+		return "", 0, err
+	}
+	if host == "" {
+		return "", 0, errNoEndpoint
+	}
+	return host, port, nil
 }

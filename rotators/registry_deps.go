@@ -1,0 +1,59 @@
+package rotators
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// EndpointResolver finds the endpoint of the database an RDS-managed master
+// secret belongs to (such secrets hold only a username and password): an
+// implementation reads the master secret's aws:rds:primaryDBInstanceArn or
+// aws:rds:primaryDBClusterArn tag and asks the RDS API, so no rotator needs
+// the AWS SDK. dbInstanceID and dbClusterID are the user secret's
+// dbInstanceIdentifier and dbClusterIdentifier (either may be empty). An
+// error, or an empty host, means the endpoint is unknown, and the master
+// secret is then not used. One resolver serves every database engine.
+type EndpointResolver interface {
+	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
+}
+
+// Deps are what function start-up passes to a rotator package when it builds
+// the package's rotators: each rotator gets its dependencies at construction,
+// none is installed afterwards. A package uses the ones it needs and ignores
+// the others.
+type Deps struct {
+	// Getenv reads the package's settings (nil reads none: every setting
+	// takes its default). A bad setting is an error at start-up.
+	Getenv func(string) string
+	// Endpoints resolves RDS-managed master secrets (database rotators);
+	// nil refuses every master secret without a host.
+	Endpoints EndpointResolver
+	// HTTP is the client for target APIs (SaaS rotators); nil means the
+	// package's own default client.
+	HTTP *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Env returns the setting name through Getenv, or "" without one.
+func (d Deps) Env(name string) string {
+	if d.Getenv == nil {
+		return ""
+	}
+	return d.Getenv(name)
+}
+
+// Clock returns Now, or time.Now without one.
+func (d Deps) Clock() func() time.Time {
+	if d.Now == nil {
+		return time.Now
+	}
+	return d.Now
+}
+
+// Builder adds rotators to reg, each built with deps. A function's main.go
+// passes one to start-up (lambdamain.Run); each engine package exports a
+// Build function (postgres.Build, mysql.Build, saas.Build, generic.Build)
+// taking the strategies or engines a function carries.
+type Builder func(reg *Registry, deps Deps) error
