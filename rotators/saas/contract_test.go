@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,17 +44,27 @@ func newContractEnv(t *testing.T, p provider, outer, inner []wrapper) *contractE
 	c := loadContracts(t)
 	installChecker(t, a, f, c, outer, inner)
 	var reg rotators.Registry
-	reg.Register(saas.NewRotator(a), rotators.APIKey, a.Spec().Engine)
+	if ea, ok := a.(*saas.Entra); ok {
+		reg.Register(saas.NewEntraRotator(ea), rotators.APIKey, a.Spec().Engine)
+	} else {
+		reg.Register(saas.NewRotator(a), rotators.APIKey, a.Spec().Engine)
+	}
 	env := rotationtest.New(t, &reg, rotationtest.Options{Server: localaws.Options{RotationRetries: 2}})
 	cur.MasterARN = env.CreateSecret(t, p.name+"-admin", admin)
 	return &contractEnv{Env: env, f: f, a: a, arn: env.CreateSecret(t, p.name+"-app", cur), check: c}
+}
+
+// contractProviders is every provider of the generic tests, and the Entra
+// ones.
+func contractProviders() []provider {
+	return append(slices.Clone(providers), entraProviders...)
 }
 
 // TestContractRotations: rotations, retries, faults, a refused key and a
 // revocation of a key already gone, with every exchange valid by the
 // providers' documents.
 func TestContractRotations(t *testing.T) {
-	for _, p := range providers {
+	for _, p := range contractProviders() {
 		t.Run(p.name, func(t *testing.T) {
 			e := newContractEnv(t, p, nil, nil)
 			spec := e.a.Spec()
@@ -115,7 +126,7 @@ func TestContractNegativeControls(t *testing.T) {
 		{name: "adapter sends an undocumented field", outer: []wrapper{extraField}, want: "request"},
 		{name: "adapter calls an undocumented path", outer: []wrapper{otherPath}, want: "request"},
 	}
-	for _, p := range providers {
+	for _, p := range contractProviders() {
 		for _, tc := range cases {
 			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
 				e := newContractEnv(t, p, tc.outer, tc.inner)
