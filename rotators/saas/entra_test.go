@@ -1,7 +1,12 @@
 package saas_test
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"slices"
@@ -214,7 +219,7 @@ func TestEntraRefusals(t *testing.T) {
 		{"object ID not a GUID", other(cur, "applicationObjectId", "x/../../me"), admin, "applicationObjectId"},
 		{"app not allowed for the admin", cur, other(admin, "allowedClientIds", bogus), "allowedClientIds"},
 		{"no admin credential", cur, other(other(admin, "certificate", ""), "privateKey", ""), "certificate"},
-		{"key not matching the certificate", cur, other(admin, "privateKey", strings.Replace(f.AdminKeyPEM, "A", "B", 1)), "privateKey"},
+		{"key not matching the certificate", cur, other(admin, "privateKey", otherKeyPEM(t)), "privateKey"},
 		{"admin rotating itself", other(cur, "clientId", f.AdminClientID), admin, ""},
 		{"object of an app the admin does not own", other(cur, "applicationObjectId", f.OtherObjectID), admin, ""},
 		{"object not of the clientId's app", other(cur, "clientId", f.OtherClientID), admin, ""},
@@ -301,4 +306,69 @@ func TestEntraRegisterFromEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEntraVerifyWaitsForReplication: a new secret Entra still refuses
+// (invalid_client while it replicates) is retried with doubling waits, and
+// the rotation completes.
+func TestEntraVerifyWaitsForReplication(t *testing.T) {
+	var waits []time.Duration
+	e := newEntraEnv(t, true, func(a *saas.Entra) rotators.Rotator {
+		r := saas.NewEntraRotator(a)
+		r.VerifyWait = 15 * time.Second
+		r.Sleep = func(ctx context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			return ctx.Err()
+		}
+		return r
+	})
+	e.f.Replication = 2
+	if err := e.Rotate(t, e.arn); err != nil {
+		t.Fatalf("rotation: %v", err)
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second}; !slices.Equal(waits, want) {
+		t.Errorf("testSecret waited %v, want %v", waits, want)
+	}
+	if !e.works(t, "AWSCURRENT") {
+		t.Error("AWSCURRENT does not authenticate")
+	}
+	e.check.assertClean(t)
+}
+
+// TestEntraNoLeaks: the admin's private key, certificate and client secret,
+// every minted secret and every token stay out of the engine's logs and of
+// the errors of a failing rotation.
+func TestEntraNoLeaks(t *testing.T) {
+	for _, cert := range []bool{true, false} {
+		e := newEntraEnv(t, cert, entraRotator)
+		if err := e.Rotate(t, e.arn); err != nil {
+			t.Fatal(err)
+		}
+		e.f.EchoRequests(true)
+		e.f.Inject(fakes.Fault{Path: "/addPassword", Status: 500, Times: 100})
+		err := e.Rotate(t, e.arn)
+		if err == nil {
+			t.Fatal("rotation succeeded against a failing Graph")
+		}
+		var values []string
+		for _, v := range e.AllValues(t, e.arn) {
+			values = append(values, v.Secrets()...)
+		}
+		values = append(values, e.f.AdminSecret, e.f.AdminKeyPEM)
+		for _, text := range []string{e.Logs(), err.Error()} {
+			rotationtest.AssertNoLeak(t, "engine logs and error", text, values...)
+			noCanary(t, "engine logs and error", text)
+		}
+	}
+}
+
+// otherKeyPEM is an RSA private key that is not the admin certificate's.
+func otherKeyPEM(t *testing.T) string {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }

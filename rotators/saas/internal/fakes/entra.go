@@ -41,8 +41,12 @@ type Entra struct {
 	AppClientID   string
 	OtherObjectID string // an application the admin does not own
 	OtherClientID string
+	// Replication is how many token requests with a new secret are refused
+	// (invalid_client) before it works, as while Entra replicates it.
+	Replication int
 
 	adminCert *x509.Certificate
+	fresh     map[string]int    // key ID → refusals left
 	tokens    map[string]string // access token → client ID
 	assertion map[string]bool   // jti values seen, to refuse replays
 }
@@ -72,7 +76,7 @@ func NewEntra(t testing.TB) *Entra {
 		AdminCertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		AdminKeyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8})),
 		AppObjectID:  newGUID(), AppClientID: newGUID(), OtherObjectID: newGUID(), OtherClientID: newGUID(),
-		adminCert: cert, tokens: map[string]string{}, assertion: map[string]bool{},
+		adminCert: cert, tokens: map[string]string{}, assertion: map[string]bool{}, fresh: map[string]int{},
 	}
 	e.core = newCore(t, http.HandlerFunc(e.handle), func(status int, msg string) any {
 		code := map[int]string{400: "Request_BadRequest", 401: "InvalidAuthenticationToken", 403: "Authorization_RequestDenied",
@@ -179,6 +183,7 @@ func (e *Entra) handle(w http.ResponseWriter, r *http.Request) {
 			}
 			k := e.add(newGUID(), name, random(alnum, 3)+"8Q~"+Canary+random(alnum, 30), nil)
 			k.Owner = id
+			e.fresh[k.ID] = e.Replication
 			v := e.view(k, end)
 			v["secretText"] = k.Secret
 			return reply{status: 200, body: v}
@@ -249,6 +254,10 @@ func (e *Entra) token(r *http.Request, body []byte) reply {
 			app = e.OtherObjectID
 		}
 		k := e.active(form.Get("client_secret"))
+		if k != nil && e.fresh[k.ID] > 0 {
+			e.fresh[k.ID]--
+			k = nil
+		}
 		if k == nil || k.Owner != app {
 			return oauthError(401, "invalid_client", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", 7000215)
 		}
