@@ -68,7 +68,7 @@ type entraEnv struct {
 	bodies []string // addPassword request bodies
 }
 
-func newEntraEnv(t *testing.T, cert bool, rot func(*saas.Entra) rotators.Rotator) *entraEnv {
+func newEntraEnv(t testing.TB, cert bool, rot func(*saas.Entra) rotators.Rotator) *entraEnv {
 	t.Helper()
 	f, a, cur, admin := entraSetup(t, testConfig(nil), cert)
 	e := &entraEnv{f: f, a: a, check: loadContracts(t)}
@@ -371,4 +371,31 @@ func otherKeyPEM(t *testing.T) string {
 	}
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// BenchmarkEntraRotation reports, per whole rotation through the engine, the
+// Secrets Manager calls and the Entra calls (token requests and Graph calls).
+func BenchmarkEntraRotation(b *testing.B) {
+	e := newEntraEnv(b, true, entraRotator)
+	if err := e.Rotate(b, e.arn); err != nil { // past the first rotation: AWSPREVIOUS exists
+		b.Fatal(err)
+	}
+	count := func(ops ...string) (n int) {
+		for _, op := range ops {
+			n += e.f.Calls(op)
+		}
+		return n
+	}
+	tokens, graph := count("token"), count("get", "create", "delete")
+	e.ResetSMCalls()
+	n := 0
+	for b.Loop() {
+		if err := e.Rotate(b, e.arn); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(e.SMCalls())/float64(n), "sm-calls/op")
+	b.ReportMetric(float64(count("token")-tokens)/float64(n), "token-calls/op")
+	b.ReportMetric(float64(count("get", "create", "delete")-graph)/float64(n), "graph-calls/op")
 }
