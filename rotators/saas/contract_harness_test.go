@@ -210,6 +210,9 @@ func (c *contractChecker) roundTrip(next http.RoundTripper, req *http.Request) (
 		c.violate("request %s (%s %s): %v", what, d.file, route.Operation.OperationID, err)
 	}
 
+	if err := oneClientAuth(route, req, body); err != nil {
+		c.violate("request %s (%s %s): %v", what, d.file, route.Operation.OperationID, err)
+	}
 	if err := closedForm(route, req.Header.Get("Content-Type"), body); err != nil {
 		c.violate("request %s (%s %s): %v", what, d.file, route.Operation.OperationID, err)
 	}
@@ -254,6 +257,32 @@ func closedForm(route *routers.Route, contentType string, body []byte) error {
 		if _, ok := sch.Properties[k]; !ok {
 			return fmt.Errorf("form field %q is not defined", k)
 		}
+	}
+	return nil
+}
+
+// oneClientAuth refuses client credentials sent both in the Authorization
+// header and in the form body where the operation takes them in the body
+// (OAuth 2.0: a client must use one authentication method).
+func oneClientAuth(route *routers.Route, req *http.Request, body []byte) error {
+	security := route.Operation.Security
+	if security == nil {
+		security = &route.Spec.Security
+	}
+	inBody := false
+	for _, alt := range *security {
+		for name := range alt {
+			if ss := route.Spec.Components.SecuritySchemes[name]; ss != nil && ss.Value != nil && ss.Value.Scheme == "postBody" {
+				inBody = true
+			}
+		}
+	}
+	if !inBody || req.Header.Get("Authorization") == "" {
+		return nil
+	}
+	form, _ := url.ParseQuery(string(body))
+	if form.Get("client_secret") != "" || form.Get("client_assertion") != "" {
+		return errors.New("client credentials sent both in the Authorization header and in the body")
 	}
 	return nil
 }
