@@ -340,11 +340,14 @@ func authenticate(body []byte) openapi3filter.AuthenticationFunc {
 }
 
 // installChecker routes the adapter's HTTP traffic through c, before any
-// other wrapper given in outer (outermost first) and after those in inner.
-// It finds the adapter's *saas.Client in its exported Client field, and
-// falls back to the fake's client, which the adapters share.
+// other wrapper given in outer (outermost first) and after those in inner,
+// to the fake's own transport (replacing any checking transport the setup
+// installed, so the negative controls here fail nothing else). It finds the
+// adapter's *saas.Client in its exported Client field, and falls back to the
+// fake's client.
 func installChecker(t testing.TB, a saas.Adapter, f fake, c *contractChecker, outer, inner []func(http.RoundTripper) http.RoundTripper) {
 	t.Helper()
+	base := f.Client().Transport
 	hc := f.Client()
 	if v := reflect.ValueOf(a); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
 		if fc := v.Elem().FieldByName("Client"); fc.IsValid() {
@@ -353,7 +356,7 @@ func installChecker(t testing.TB, a saas.Adapter, f fake, c *contractChecker, ou
 			}
 		}
 	}
-	rt := hc.Transport
+	rt := base
 	for _, w := range inner {
 		rt = w(rt)
 	}

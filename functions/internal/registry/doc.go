@@ -7,7 +7,6 @@
 //	postgres, aurora-postgresql              single-user, alternating-users
 //	mysql, aurora-mysql, mariadb             single-user, alternating-users, dual-password
 //	sendgrid, twilio, okta                   api-key
-//	entra-app-secret                         api-key
 //
 // A secret whose engine is not listed fails with rotators.ErrNoRotator before
 // anything is written (the engine routes before it stores a pending value).

@@ -26,7 +26,6 @@ func All(reg *rotators.Registry, getenv func(string) string) error {
 		{"postgres", Postgres()},
 		{"mysql", MySQL()},
 		{"saas", SaaS()},
-		{"entra", Entra},
 	} {
 		if err := f.add(reg, getenv); err != nil {
 			return fmt.Errorf("register %s rotators: %w", f.name, err)
@@ -71,10 +70,4 @@ func SaaS(engines ...string) Func {
 	return func(reg *rotators.Registry, getenv func(string) string) error {
 		return saas.RegisterFromEnv(reg, getenv, engines...)
 	}
-}
-
-// Entra registers the rotator of Microsoft Entra ID application client
-// secrets (engine entra-app-secret, strategy api-key).
-func Entra(reg *rotators.Registry, getenv func(string) string) error {
-	return saas.RegisterEntraFromEnv(reg, getenv)
 }

@@ -53,7 +53,6 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 		{engine: "sendgrid", want: "*saas.Rotator"},
 		{engine: "twilio", want: "*saas.Rotator"},
 		{engine: "okta", strategy: rotators.APIKey, want: "*saas.Rotator"},
-		{engine: "entra-app-secret", want: "*saas.EntraRotator"},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%s/master=%t", tc.engine, tc.strategy, tc.master), func(t *testing.T) {
@@ -82,7 +81,7 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 // TestAllEngines: the registry lists exactly the supported engines.
 func TestAllEngines(t *testing.T) {
 	got := fmt.Sprint(all(t).Engines())
-	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "entra-app-secret", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
 	if got != want {
 		t.Errorf("Engines() = %s, want %s", got, want)
 	}
@@ -92,7 +91,6 @@ func TestAllEngines(t *testing.T) {
 	pkgs = append(pkgs, postgres.Engines...)
 	pkgs = append(pkgs, mysql.Engines...)
 	pkgs = append(pkgs, saas.Engines()...)
-	pkgs = append(pkgs, saas.EngineEntra)
 	if len(pkgs) != len(all(t).Engines()) {
 		t.Errorf("packages list %d engines %v, the registry %d", len(pkgs), pkgs, len(all(t).Engines()))
 	}

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/saas"
 	"github.com/rotary-secrets/rotary/rotators/saas/internal/fakes"
+	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/localaws"
 	"github.com/rotary-secrets/rotary/test/rotationtest"
 )
@@ -28,36 +28,33 @@ import (
 
 type wrapper = func(http.RoundTripper) http.RoundTripper
 
-// contractEnv is one provider fake behind the engine, its adapter's traffic
+// contractEnv is one provider fake behind the engine (engine_test.go's
+// engineEnv, set up as every engine test sets it up), its adapter's traffic
 // checked.
 type contractEnv struct {
-	*rotationtest.Env
-	f     fake
+	*engineEnv
 	a     saas.Adapter
-	arn   string
 	check *contractChecker
 }
 
 func newContractEnv(t *testing.T, p provider, outer, inner []wrapper) *contractEnv {
 	t.Helper()
-	f, a, cur, admin := p.setup(t, testConfig(nil))
-	c := loadContracts(t)
-	installChecker(t, a, f, c, outer, inner)
-	var reg rotators.Registry
-	if ea, ok := a.(*saas.Entra); ok {
-		reg.Register(saas.NewEntraRotator(ea), rotators.APIKey, a.Spec().Engine)
-	} else {
-		reg.Register(saas.NewRotator(a), rotators.APIKey, a.Spec().Engine)
+	c := &contractEnv{check: loadContracts(t)}
+	q := p
+	q.setup = func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
+		f, a, cur, admin := p.setup(t, cfg)
+		installChecker(t, a, f, c.check, outer, inner)
+		c.a = a
+		return f, a, cur, admin
 	}
-	env := rotationtest.New(t, &reg, rotationtest.Options{Server: localaws.Options{RotationRetries: 2}})
-	cur.MasterARN = env.CreateSecret(t, p.name+"-admin", admin)
-	return &contractEnv{Env: env, f: f, a: a, arn: env.CreateSecret(t, p.name+"-app", cur), check: c}
+	c.engineEnv = newEngineEnv(t, q, rotationtest.Options{Server: localaws.Options{RotationRetries: 2}})
+	return c
 }
 
-// contractProviders is every provider of the generic tests, and the Entra
-// ones.
+// contractProviders is every provider of the generic tests (harness_test.go):
+// a provider added there is checked here too.
 func contractProviders() []provider {
-	return append(slices.Clone(providers), entraProviders...)
+	return slices.Clone(providers)
 }
 
 // TestContractRotations: rotations, retries, faults, a refused key and a
