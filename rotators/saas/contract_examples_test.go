@@ -29,6 +29,10 @@ func TestContractDocumentsExamples(t *testing.T) {
 	form := map[string]string{"Authorization": "Basic QUM6dG9rZW4=", "Content-Type": "application/x-www-form-urlencoded"}
 	twErr := `{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}`
 	jwtForm := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	sgJSON := map[string]string{"Authorization": "Bearer SG.x", "Content-Type": "application/json"}
+	oktaJSON := map[string]string{"Authorization": "SSWS t", "Content-Type": "application/json"}
+	graphJSON := map[string]string{"Authorization": "Bearer eyJ", "Content-Type": "application/json"}
+	const app = "01234567-89ab-cdef-0123-456789abcdef"
 	cases := []contractExchange{
 		{name: "twilio fetch account", method: "GET", url: "/2010-04-01/Accounts/" + ac + ".json", header: basicAuth, status: 200,
 			respBody: `{"sid":"` + ac + `","owner_account_sid":"` + ac + `","status":"active","type":"Full","friendly_name":"sub","date_created":"Thu, 30 Jul 2015 20:00:00 +0000"}`},
@@ -72,6 +76,20 @@ func TestContractDocumentsExamples(t *testing.T) {
 			header: map[string]string{"Authorization": "DPoP eyJ"}, status: 200, respBody: `[]`, wantViolated: true},
 		{name: "okta secret of unknown status", method: "GET", url: "/api/v1/apps/0oa1/credentials/secrets",
 			header: map[string]string{"Authorization": "SSWS t"}, status: 200, respBody: `[{"id":"ocs1","status":"REVOKED"}]`, wantViolated: true},
+		// A request with a value of the wrong type or outside its enum
+		// fails, each beside its valid twin.
+		{name: "sendgrid create key", method: "POST", url: "/v3/api_keys", header: sgJSON, body: `{"name":"rotary-x","scopes":["mail.send"]}`,
+			status: 201, respBody: `{"api_key":"SG.x","api_key_id":"k1","name":"rotary-x","scopes":["mail.send"]}`},
+		{name: "sendgrid scopes as a string", method: "POST", url: "/v3/api_keys", header: sgJSON, body: `{"name":"rotary-x","scopes":"mail.send"}`,
+			status: 201, respBody: `{"api_key":"SG.x","api_key_id":"k1","name":"rotary-x","scopes":["mail.send"]}`, wantViolated: true},
+		{name: "okta create an inactive secret", method: "POST", url: "/api/v1/apps/0oa1/credentials/secrets", header: oktaJSON, body: `{"status":"INACTIVE"}`,
+			status: 201, respBody: `{"id":"ocs1","status":"INACTIVE","client_secret":"s3cr3t-s3cr3t-s3cr3t"}`},
+		{name: "okta create a secret of unknown status", method: "POST", url: "/api/v1/apps/0oa1/credentials/secrets", header: oktaJSON, body: `{"status":"SLEEPING"}`,
+			status: 201, respBody: `{"id":"ocs1","status":"INACTIVE","client_secret":"s3cr3t-s3cr3t-s3cr3t"}`, wantViolated: true},
+		{name: "entra remove password", method: "POST", url: "/v1.0/applications/" + app + "/removePassword", header: graphJSON,
+			body: `{"keyId":"` + app + `"}`, status: 204},
+		{name: "entra remove password by a keyId not a GUID", method: "POST", url: "/v1.0/applications/" + app + "/removePassword", header: graphJSON,
+			body: `{"keyId":"not-a-guid"}`, status: 204, wantViolated: true},
 		{name: "sendgrid 100-key cap", method: "POST", url: "/v3/api_keys", header: map[string]string{"Authorization": "Bearer SG.x", "Content-Type": "application/json"},
 			body: `{"name":"rotary-x","scopes":["mail.send"]}`, status: 403, respBody: `{"errors":[{"field":null,"message":"Cannot create more than 100 API keys"}]}`},
 	}
@@ -100,6 +118,9 @@ func TestContractDocumentsExamples(t *testing.T) {
 			got := c.Violations()
 			if tc.wantViolated && len(got) == 0 {
 				t.Error("the checker accepted an exchange the documents do not allow")
+			}
+			if tc.wantViolated {
+				t.Logf("seen: %.300s", got)
 			}
 			if !tc.wantViolated && len(got) > 0 {
 				t.Errorf("the checker refused a documented exchange: %.400s", got)

@@ -34,7 +34,7 @@ func TestEntraCertificateAdmin(t *testing.T) {
 	bad := admin.Clone()
 	bad.Set("certificateThumbprint", "00"+thumb[2:])
 	s2 := newStore(t, saas.NewRotator(&saas.Entra{Config: saas.Config{BaseURLs: map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()},
-		HTTPClient: f.Client()}, Client: saas.Config{HTTPClient: f.Client()}.Client()}), s.versions[s.current], bad)
+		HTTPClient: checked(t, f)}, Client: saas.Config{HTTPClient: checked(t, f)}.Client()}), s.versions[s.current], bad)
 	if _, err := s2.create(s2.token(), false); !errors.Is(err, saas.ErrUnauthorized) {
 		t.Errorf("createSecret with a wrong thumbprint = %v, want ErrUnauthorized", err)
 	}

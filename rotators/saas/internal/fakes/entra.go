@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,12 @@ func NewEntra(t testing.TB) *Entra {
 	t.Helper()
 	e := &Entra{TenantID: guid(), AdminClientID: guid(), AdminSecret: "adm~" + Canary + random(alnum, 30), AppObjectID: guid(), AppClientID: guid(),
 		adminToks: map[string]bool{}, usedJTIs: map[string]bool{}}
-	e.core = newCore(t, http.HandlerFunc(e.handle), func(status int, msg string) any {
+	e.core = newCore(t, http.HandlerFunc(e.handle), func(path string, status int, msg string) any {
+		// The token endpoint answers every error in OAuth 2.0's shape, with
+		// Entra's extensions; Graph in its own.
+		if strings.HasSuffix(path, "/oauth2/v2.0/token") {
+			return entraOAuthError(status, "", msg)
+		}
 		code := map[int]string{400: "Request_BadRequest", 401: "InvalidAuthenticationToken", 403: "Authorization_RequestDenied",
 			404: "Request_ResourceNotFound", 429: "TooManyRequests"}[status]
 		if code == "" {
@@ -180,12 +186,30 @@ func (e *Entra) handle(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// entraOAuthError is the token endpoint's error body: OAuth 2.0's, with
+// Entra's extensions (the AADSTS code, a timestamp, trace and correlation
+// IDs). code "" takes the usual code for the status.
+func entraOAuthError(status int, code, desc string) map[string]any {
+	body := oauthError(status, desc)
+	if code != "" {
+		body["error"] = code
+	}
+	codes := []int{}
+	if n, err := strconv.Atoi(strings.TrimPrefix(strings.SplitN(desc, ":", 2)[0], "AADSTS")); err == nil {
+		codes = append(codes, n)
+	}
+	body["error_codes"] = codes
+	body["timestamp"] = time.Now().UTC().Format("2006-01-02 15:04:05Z")
+	body["trace_id"], body["correlation_id"] = guid(), guid()
+	return body
+}
+
 // token serves the client credentials grant for the admin app (client
 // secret or certificate assertion) and for the application (client secret).
 func (e *Entra) token(r *http.Request, body []byte) reply {
 	form, _ := url.ParseQuery(string(body))
 	fail := func(status int, code, desc string) reply {
-		return reply{status: status, body: map[string]any{"error": code, "error_description": desc, "error_codes": []int{}, "timestamp": time.Now().UTC().Format(time.RFC3339)}}
+		return reply{status: status, body: entraOAuthError(status, code, desc)}
 	}
 	if form.Get("grant_type") != "client_credentials" || form.Get("scope") != "https://graph.microsoft.com/.default" {
 		return fail(400, "invalid_request", "AADSTS900144: grant_type client_credentials and scope https://graph.microsoft.com/.default are required.")
