@@ -5,7 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -24,7 +24,9 @@ import (
 
 // Entra fakes the Microsoft Entra ID pieces of a client secret rotation: the
 // v2.0 token endpoint (POST /{tenant}/oauth2/v2.0/token, client credentials
-// with client_secret or a certificate client assertion carrying x5t), and
+// with client_secret or a certificate client assertion: PS256 with the
+// certificate's SHA-256 thumbprint in x5t#S256, as Microsoft's "certificate
+// credentials" documentation describes it), and
 // Microsoft Graph's application password credentials (GET
 // /v1.0/applications/{id}, POST …/addPassword, POST …/removePassword), with
 // Graph's {"error":{"code","message"}} bodies and the token endpoint's
@@ -39,7 +41,7 @@ type Entra struct {
 	AppClientID   string
 
 	certPub   crypto.PublicKey // the admin app's certificate key, if any
-	certThumb []byte           // its SHA-1 thumbprint
+	certThumb []byte           // its SHA-256 thumbprint
 	adminToks map[string]bool
 	usedJTIs  map[string]bool
 }
@@ -79,7 +81,8 @@ func (e *Entra) Seed(name string) Key {
 }
 
 // AdminCertificate gives the admin app a certificate credential and returns
-// its private key (PEM) and SHA-1 thumbprint (hex, as the portal shows it).
+// its private key (PEM) and SHA-256 thumbprint (hex, as openssl x509
+// -fingerprint -sha256 prints it, without the colons).
 func (e *Entra) AdminCertificate() (privateKeyPEM, thumbprint string) {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -91,7 +94,7 @@ func (e *Entra) AdminCertificate() (privateKeyPEM, thumbprint string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sum := sha1.Sum(der)
+	sum := sha256.Sum256(der)
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(k)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -235,18 +238,18 @@ func (e *Entra) token(r *http.Request, body []byte) reply {
 			return fail(401, "invalid_client", "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required.")
 		}
 		assertion := form.Get("client_assertion")
-		claims, err := verifyJWT(assertion, e.certPub)
-		if err != nil {
+		alg, claims, err := verifyJWT(assertion, e.certPub)
+		if err != nil || alg != "PS256" {
 			return fail(401, "invalid_client", "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.")
 		}
 		var header struct {
-			X5T string `json:"x5t"`
+			X5TS256 string `json:"x5t#S256"`
 		}
 		hb, _ := base64.RawURLEncoding.DecodeString(strings.Split(assertion, ".")[0])
 		_ = json.Unmarshal(hb, &header)
 		exp, _ := claims["exp"].(float64)
 		jti, _ := claims["jti"].(string)
-		if header.X5T != base64.RawURLEncoding.EncodeToString(e.certThumb) || claims["iss"] != id || claims["sub"] != id ||
+		if header.X5TS256 != base64.RawURLEncoding.EncodeToString(e.certThumb) || claims["iss"] != id || claims["sub"] != id ||
 			claims["aud"] != e.URL()+"/"+e.TenantID+"/oauth2/v2.0/token" || time.Unix(int64(exp), 0).Before(time.Now()) || jti == "" || e.usedJTIs[jti] {
 			return fail(401, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range, or is otherwise invalid.")
 		}
