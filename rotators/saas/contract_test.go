@@ -151,13 +151,6 @@ func (c *contractChecker) Violations() []string {
 	return slices.Clone(c.violations)
 }
 
-// Requests returns how many requests went through the checker.
-func (c *contractChecker) Requests() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.requests
-}
-
 // Operations returns the operations seen, as "file operationId status".
 func (c *contractChecker) Operations() []string {
 	c.mu.Lock()
@@ -174,7 +167,10 @@ func (c *contractChecker) Operations() []string {
 // when no request reached the checker (the suite would prove nothing).
 func (c *contractChecker) assertClean(t testing.TB) {
 	t.Helper()
-	if c.Requests() == 0 {
+	c.mu.Lock()
+	n := c.requests
+	c.mu.Unlock()
+	if n == 0 {
 		t.Fatal("no provider request went through the contract checker: the adapter does not use the fake's HTTP client")
 	}
 	for _, v := range c.Violations() {
