@@ -149,7 +149,7 @@ func TestErrorsNeverHoldSecrets(t *testing.T) {
 func TestSendGridCopiesScopes(t *testing.T) {
 	cfg := testConfig(nil)
 	f := fakes.NewSendGrid(t)
-	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, checked(t, f)
 	a := &saas.SendGrid{Config: cfg, Client: cfg.Client()}
 	admin := obj(t, map[string]string{"apiKey": f.AdminKey})
 	for _, tc := range []struct {
@@ -215,7 +215,7 @@ func TestSecretBaseURL(t *testing.T) {
 			f := fakes.NewSendGrid(t)
 			k := f.Seed("eu", "mail.send")
 			cfg := testConfig(nil)
-			cfg.HTTPClient, cfg.AllowedHosts = f.Client(), tc.allowed
+			cfg.HTTPClient, cfg.AllowedHosts = checked(t, f), tc.allowed
 			rot := saas.NewRotator(&saas.SendGrid{Config: cfg, Client: cfg.Client()})
 			cur := obj(t, map[string]string{"engine": "sendgrid", "apiKeyId": k.ID, "apiKey": k.Secret, "baseUrl": f.URL(), "masterarn": "arn:x"})
 			s := newStore(t, rot, cur, obj(t, map[string]string{"apiKey": f.AdminKey}))
@@ -242,7 +242,7 @@ func TestTwilioPaging(t *testing.T) {
 	cfg := testConfig(nil)
 	f := fakes.NewTwilio(t)
 	f.MaxPageSize = 2
-	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, checked(t, f)
 	a := &saas.Twilio{Config: cfg, Client: cfg.Client()}
 	for range 5 {
 		f.Seed("someone-else")
@@ -268,7 +268,7 @@ func TestOkta(t *testing.T) {
 	setup := func(t *testing.T) (*fakes.Okta, *saas.Rotator, *store) {
 		cfg := testConfig(nil)
 		f := fakes.NewOkta(t)
-		cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, f.Client()
+		cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, checked(t, f)
 		k := f.Seed()
 		cur := obj(t, map[string]string{"engine": "okta", "orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID,
 			"keyId": k.ID, "clientSecret": k.Secret, "masterarn": "arn:x", saas.RecordKey: seedName(t)})
@@ -406,7 +406,7 @@ func TestBuild(t *testing.T) {
 func TestTwilioMainKeyAdmin(t *testing.T) {
 	cfg := testConfig(nil)
 	f := fakes.NewTwilio(t)
-	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, f.Client()
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, checked(t, f)
 	mainKey := f.SeedMain()
 	first := f.Seed(seedName(t))
 	cur := obj(t, map[string]string{"engine": "twilio", "accountSid": f.AccountSID, "apiKeyId": first.ID, "apiKeySecret": first.Secret, "masterarn": "arn:x"})
@@ -428,7 +428,7 @@ func TestTwilioMainKeyAdmin(t *testing.T) {
 func TestSendGridSubuser(t *testing.T) {
 	cfg := testConfig(nil)
 	f := fakes.NewSendGrid(t)
-	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, f.Client()
+	cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, checked(t, f)
 	parent := f.Seed("parent-key", "mail.send")
 	sub := f.SeedFor("marketing", seedName(t), "mail.send")
 	cur := obj(t, map[string]string{"engine": "sendgrid", "apiKeyId": sub.ID, "apiKey": sub.Secret, "onBehalfOf": "marketing", "masterarn": "arn:x"})

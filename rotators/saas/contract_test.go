@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,354 +23,406 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/rotary-secrets/rotary/rotators/saas"
-	"github.com/rotary-secrets/rotary/rotators/saas/internal/fakes"
 )
 
-// Contract tests: every request an adapter sends and every response a fake
-// returns is validated against the providers' published OpenAPI documents
-// (trimmed, pinned copies in testdata/openapi; see its README). A fake that
-// answers what the spec does not allow, or an adapter that sends what it does
-// not accept, fails the test.
+// The contract checker: every request an adapter sends and every answer a
+// fake gives, in every test of this package that uses a provider fake
+// (checked) and in the contract suite (contract_suite_test.go), is validated
+// with kin-openapi against the hand-written subsets of the providers'
+// published OpenAPI documents in testdata/openapi (see its SOURCES.md). A
+// fake that answers what a document does not allow, or an adapter that sends
+// what it does not accept, fails the test.
 
-// specFiles lists the documents each provider's traffic is checked against,
-// by URL path prefix.
-var specFiles = map[string]map[string]string{
-	"sendgrid": {"/v3/api_keys": "sendgrid_api_keys.json", "/v3/scopes": "sendgrid_scopes.json"},
-	"twilio":   {"/2010-04-01/": "twilio_api_v2010.json", "/v1/Keys": "twilio_iam_v1.json"},
-	"okta":     {"/api/v1/apps/": "okta_management.json", "/oauth2/v1/": "okta_oauth.json"},
-	// Generated from Graph's published CSDL (see testdata/openapi/README.md).
-	"entra-app-secret": {"/v1.0/applications/": "msgraph_applications.json"},
+// contractDir holds the trimmed, hand-written OpenAPI documents of the
+// providers (see its SOURCES.md). Every *.yaml file there is loaded, so a new
+// provider's document joins the contract suite by being added.
+const contractDir = "testdata/openapi"
+
+// rfc2822 is the layout of Twilio's date-time-rfc-2822 format.
+var rfc2822 = regexp.MustCompile(`^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$`)
+
+// contractDoc is one loaded document and its router.
+type contractDoc struct {
+	file   string
+	doc    *openapi3.T
+	router routers.Router
 }
 
-// specUnchecked lists, per provider, path suffixes no published OpenAPI
-// document describes, which the validator lets through unchecked: the
-// Microsoft identity platform's token endpoint.
-var specUnchecked = map[string][]string{"entra-app-secret": {"/oauth2/v2.0/token"}}
-
-// validator is an http.RoundTripper that validates each exchange against the
-// provider's documents and records every violation.
-type validator struct {
-	base      http.RoundTripper
-	unchecked []string                  // path suffixes let through unchecked
-	routers   map[string]routers.Router // by path prefix
-	// mutate, when set, changes a response body before validation (tests of
-	// the validator itself).
-	mutate func(path string, body []byte) []byte
+// contractChecker validates every request sent through its transport and
+// every response received against the provider documents, and records each
+// violation. It never changes a request or a response.
+type contractChecker struct {
+	docs []contractDoc
 
 	mu         sync.Mutex
 	violations []string
-	checked    int
+	ops        map[string]int // "file operationId status" → count
+	requests   int
 }
 
-var specCache sync.Map // file name -> *openapi3.T (loaded once per test binary)
-
-func init() {
-	// The providers' form bodies hold only strings (Twilio's Policy is a JSON
-	// document in a string, as its documentation's examples send it), and
-	// kin-openapi's form decoder turns a property without a type into null:
-	// decode each field as the string it is.
-	openapi3filter.RegisterBodyDecoder("application/x-www-form-urlencoded",
-		func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-			data, err := io.ReadAll(body)
-			if err != nil {
-				return nil, err
-			}
-			values, err := url.ParseQuery(string(data))
-			if err != nil {
-				return nil, err
-			}
-			out := map[string]any{}
-			for k, vs := range values {
-				out[k] = vs[0]
-			}
-			return out, nil
-		})
-}
-
-func loadSpec(t testing.TB, name string) *openapi3.T {
-	t.Helper()
-	if d, ok := specCache.Load(name); ok {
-		return d.(*openapi3.T)
-	}
-	data, err := os.ReadFile(filepath.Join("testdata", "openapi", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = nullable31(t, data)
-	doc, err := openapi3.NewLoader().LoadFromData(data)
-	if err != nil {
-		t.Fatalf("load %s: %v", name, err)
-	}
-	if err := doc.Validate(context.Background(), openapi3.DisableExamplesValidation()); err != nil {
-		t.Fatalf("%s is not a valid OpenAPI document: %v", name, err)
-	}
-	// Twilio's documents name their host per path: the fake stands in for
-	// it through the document's servers, so drop the per-path ones.
-	for _, item := range doc.Paths.Map() {
-		item.Servers = nil
-		for _, op := range item.Operations() {
-			op.Servers = nil
+// contractDocs loads and validates every document in contractDir, once per
+// test binary: the documents and their routers are only read afterwards.
+var contractDocs = sync.OnceValues(func() ([]contractDoc, error) {
+	openapi3.DefineStringFormatValidator("date-time-rfc-2822", openapi3.NewCallbackValidator(func(s string) error {
+		if !rfc2822.MatchString(s) {
+			return fmt.Errorf("%q is not an RFC 2822 date", s)
 		}
+		return nil
+	}))
+	files, err := filepath.Glob(filepath.Join(contractDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no contract documents in %s (%v)", contractDir, err)
 	}
-	specCache.Store(name, doc)
-	return doc
-}
-
-// nullable31 rewrites, in an OpenAPI 3.1 document, the 3.0 keyword
-// "nullable": true (which 3.1 ignores) as a "null" type. SendGrid's published
-// 3.1 documents use it for fields the API does send as null (an error's
-// "field"), so their intent is plain.
-func nullable31(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var doc map[string]any
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.1") {
-		return data
-	}
-	var walk func(any)
-	walk = func(n any) {
-		switch n := n.(type) {
-		case map[string]any:
-			if n["nullable"] == true {
-				if typ, ok := n["type"].(string); ok {
-					n["type"] = []any{typ, "null"}
-				}
-				delete(n, "nullable")
-			}
-			for _, v := range n {
-				walk(v)
-			}
-		case []any:
-			for _, v := range n {
-				walk(v)
-			}
+	var docs []contractDoc
+	for _, f := range files {
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", f, err)
 		}
+		if err := doc.Validate(loader.Context); err != nil {
+			return nil, fmt.Errorf("%s is not a valid OpenAPI document: %w", f, err)
+		}
+		// Route on paths only: the fakes listen on 127.0.0.1, not on the
+		// providers' hosts.
+		doc.Servers = nil
+		r, err := gorillamux.NewRouter(doc)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", f, err)
+		}
+		docs = append(docs, contractDoc{file: filepath.Base(f), doc: doc, router: r})
 	}
-	walk(doc)
-	out, err := json.Marshal(doc)
+	return docs, nil
+})
+
+// loadContracts returns a checker with no violations over every document in
+// contractDir.
+func loadContracts(t testing.TB) *contractChecker {
+	t.Helper()
+	docs, err := contractDocs()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &contractChecker{docs: docs, ops: map[string]int{}}
+}
+
+// checked returns the fake's client with every exchange going through a
+// contract checker; a violation fails the test at its end. Every provider
+// fake of this package's tests is reached through it.
+func checked(t testing.TB, f fake) *http.Client {
+	t.Helper()
+	c := loadContracts(t)
+	hc := f.Client()
+	t.Cleanup(func() {
+		for _, v := range c.Violations() {
+			t.Errorf("contract violation: %s", v)
+		}
+	})
+	return &http.Client{Transport: c.Wrap(hc.Transport), CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout}
+}
+
+// documentedStatus reports whether the contract documents allow status as an
+// answer to method on path (by its code, its NXX range or a default). Tests
+// inject only statuses a provider documents at the place they inject them.
+func documentedStatus(t testing.TB, method, path string, status int) bool {
+	t.Helper()
+	req, err := http.NewRequest(method, "https://provider.example"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, route, _, err := loadContracts(t).find(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	rs := route.Operation.Responses
+	return rs.Status(status) != nil || rs.Value(fmt.Sprintf("%dXX", status/100)) != nil || rs.Default() != nil
+}
+
+func (c *contractChecker) violate(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.violations = append(c.violations, fmt.Sprintf(format, args...))
+}
+
+// Violations returns what the checker found so far.
+func (c *contractChecker) Violations() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.violations)
+}
+
+// Operations returns the operations seen, as "file operationId status".
+func (c *contractChecker) Operations() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k := range c.ops {
+		out = append(out, k)
+	}
+	slices.Sort(out)
 	return out
 }
 
-// newValidator wraps base for a provider whose fake listens at serverURL.
-func newValidator(t testing.TB, provider, serverURL string, base http.RoundTripper) *validator {
+// assertClean fails t when any request or response broke a contract, or
+// when no request reached the checker (the suite would prove nothing).
+func (c *contractChecker) assertClean(t testing.TB) {
 	t.Helper()
-	v := &validator{base: base, routers: map[string]routers.Router{}, unchecked: specUnchecked[provider]}
-	for prefix, file := range specFiles[provider] {
-		doc := *loadSpec(t, file) // a shallow copy: only Servers changes
-		doc.Servers = openapi3.Servers{{URL: serverURL}}
-		r, err := gorillamux.NewRouter(&doc)
-		if err != nil {
-			t.Fatalf("router for %s: %v", file, err)
-		}
-		v.routers[prefix] = r
+	c.mu.Lock()
+	n := c.requests
+	c.mu.Unlock()
+	if n == 0 {
+		t.Fatal("no provider request went through the contract checker: the adapter does not use the fake's HTTP client")
 	}
-	return v
+	for _, v := range c.Violations() {
+		t.Errorf("contract violation: %s", v)
+	}
 }
 
-func (v *validator) violation(format string, args ...any) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.violations = append(v.violations, fmt.Sprintf(format, args...))
+// find returns the documented operation for req.
+func (c *contractChecker) find(req *http.Request) (contractDoc, *routers.Route, map[string]string, error) {
+	for _, d := range c.docs {
+		route, params, err := d.router.FindRoute(req)
+		if err == nil {
+			return d, route, params, nil
+		}
+		if errors.Is(err, routers.ErrMethodNotAllowed) {
+			return d, nil, nil, fmt.Errorf("%s documents the path but not the method", d.file)
+		}
+	}
+	return contractDoc{}, nil, nil, errors.New("no contract document has this path")
 }
 
-// RoundTrip implements http.RoundTripper.
-func (v *validator) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		body, _ = io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(body))
+// Wrap returns a transport that checks each exchange and passes it to next.
+func (c *contractChecker) Wrap(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
 	}
-	for _, suffix := range v.unchecked {
-		if strings.HasSuffix(req.URL.Path, suffix) {
-			return v.base.RoundTrip(req)
-		}
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) { return c.roundTrip(next, req) })
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func readBody(rc io.ReadCloser) []byte {
+	if rc == nil || rc == http.NoBody {
+		return nil
 	}
-	var router routers.Router
-	for prefix, r := range v.routers {
-		if strings.HasPrefix(req.URL.Path, prefix) {
-			router = r
-		}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	return b
+}
+
+func bodyOf(b []byte) io.ReadCloser {
+	if len(b) == 0 {
+		return http.NoBody
 	}
-	var in *openapi3filter.RequestValidationInput
-	if router == nil {
-		v.violation("%s %s: no document describes this path", req.Method, req.URL.Path)
-	} else if route, params, err := router.FindRoute(req); err != nil {
-		v.violation("%s %s: not in the spec: %v", req.Method, req.URL.Path, err)
-	} else {
-		check := req.Clone(req.Context())
-		check.Body = io.NopCloser(bytes.NewReader(body))
-		in = &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
-		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-			v.violation("request %s %s: %v", req.Method, req.URL.Path, err)
-		}
+	return io.NopCloser(bytes.NewReader(b))
+}
+
+// setBody makes b the body of r, for reading and for GetBody (which
+// kin-openapi prefers when set).
+func setBody(r *http.Request, b []byte) {
+	r.Body, r.ContentLength = bodyOf(b), int64(len(b))
+	r.GetBody = func() (io.ReadCloser, error) { return bodyOf(b), nil }
+}
+
+func (c *contractChecker) roundTrip(next http.RoundTripper, req *http.Request) (*http.Response, error) {
+	body := readBody(req.Body)
+	setBody(req, body)
+	c.mu.Lock()
+	c.requests++
+	c.mu.Unlock()
+	what := req.Method + " " + req.URL.Path
+
+	probe := req.Clone(req.Context())
+	setBody(probe, body)
+	d, route, params, err := c.find(probe)
+	if err != nil {
+		c.violate("request %s: %v", what, err)
+		return next.RoundTrip(req)
 	}
-	resp, err := v.base.RoundTrip(req)
-	if err != nil || in == nil {
+	opts := &openapi3filter.Options{
+		IncludeResponseStatus:             true,
+		RejectWhenRequestBodyNotSpecified: true,
+		MultiError:                        true,
+		AuthenticationFunc:                authenticate(body),
+	}
+	in := &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route, Options: opts}
+	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+		c.violate("request %s (%s %s): %v", what, d.file, route.Operation.OperationID, err)
+	}
+
+	if err := oneClientAuth(route, req, body); err != nil {
+		c.violate("request %s (%s %s): %v", what, d.file, route.Operation.OperationID, err)
+	}
+	if err := closedForm(route, req.Header.Get("Content-Type"), body); err != nil {
+		c.violate("request %s (%s %s): %v", what, d.file, route.Operation.OperationID, err)
+	}
+
+	resp, err := next.RoundTrip(req)
+	if err != nil {
 		return resp, err
 	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if v.mutate != nil {
-		data = v.mutate(req.URL.Path, data)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(data))
-	ok2xx := resp.StatusCode >= 200 && resp.StatusCode < 300
+	rbody := readBody(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(rbody))
+	c.mu.Lock()
+	c.ops[fmt.Sprintf("%s %s %d", d.file, route.Operation.OperationID, resp.StatusCode)]++
+	c.mu.Unlock()
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
-		Body: io.NopCloser(bytes.NewReader(data)),
-		// A status the document does not define is a violation for a
-		// success; error statuses injected by fault tests are not all
-		// documented, so only their bodies are checked when they are.
-		Options: &openapi3filter.Options{IncludeResponseStatus: ok2xx}}
-	if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
-		v.violation("response %d to %s %s: %v", resp.StatusCode, req.Method, req.URL.Path, err)
+		Body: io.NopCloser(bytes.NewReader(rbody)), Options: opts}
+	if err := openapi3filter.ValidateResponse(context.WithoutCancel(req.Context()), out); err != nil {
+		c.violate("response to %s (%s %s, HTTP %d): %v", what, d.file, route.Operation.OperationID, resp.StatusCode, err)
 	}
-	v.mu.Lock()
-	v.checked++
-	v.mu.Unlock()
 	return resp, nil
 }
 
-// validated returns a provider set up with its client going through a
-// validator, which fails the test at the end if anything violated the spec.
-func validated(t *testing.T, p provider, cfg saas.Config) (fake, saas.Adapter, *validator, *store) {
+// closedForm checks a form body against a closed schema: kin-openapi decodes
+// only the fields a form schema defines, so it never sees unknown ones.
+func closedForm(route *routers.Route, contentType string, body []byte) error {
+	rb := route.Operation.RequestBody
+	if rb == nil || rb.Value == nil || !strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		return nil
+	}
+	mt := rb.Value.Content.Get("application/x-www-form-urlencoded")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil
+	}
+	sch := mt.Schema.Value
+	if sch.AdditionalProperties.Has == nil || *sch.AdditionalProperties.Has {
+		return nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return fmt.Errorf("form body does not parse: %w", err)
+	}
+	for k := range form {
+		if _, ok := sch.Properties[k]; !ok {
+			return fmt.Errorf("form field %q is not defined", k)
+		}
+	}
+	return nil
+}
+
+// oneClientAuth refuses client credentials sent both in the Authorization
+// header and in the form body where the operation takes them in the body
+// (OAuth 2.0: a client must use one authentication method).
+func oneClientAuth(route *routers.Route, req *http.Request, body []byte) error {
+	security := route.Operation.Security
+	if security == nil {
+		security = &route.Spec.Security
+	}
+	inBody := false
+	for _, alt := range *security {
+		for name := range alt {
+			if ss := route.Spec.Components.SecuritySchemes[name]; ss != nil && ss.Value != nil && ss.Value.Scheme == "postBody" {
+				inBody = true
+			}
+		}
+	}
+	if !inBody || req.Header.Get("Authorization") == "" {
+		return nil
+	}
+	form, _ := url.ParseQuery(string(body))
+	if form.Get("client_secret") != "" || form.Get("client_assertion") != "" {
+		return errors.New("client credentials sent both in the Authorization header and in the body")
+	}
+	return nil
+}
+
+// authenticate checks a request carries the credential a security scheme
+// describes: its form, never its value.
+func authenticate(body []byte) openapi3filter.AuthenticationFunc {
+	return func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+		r := in.RequestValidationInput.Request
+		ss := in.SecurityScheme
+		auth := r.Header.Get("Authorization")
+		switch {
+		case ss.Type == "http" && strings.EqualFold(ss.Scheme, "basic"):
+			if u, p, ok := r.BasicAuth(); !ok || u == "" || p == "" {
+				return errors.New("no HTTP Basic credentials")
+			}
+		case ss.Type == "http" && strings.EqualFold(ss.Scheme, "bearer"):
+			if tok, ok := strings.CutPrefix(auth, "Bearer "); !ok || strings.TrimSpace(tok) == "" {
+				return errors.New("no Bearer token")
+			}
+		case ss.Type == "http" && ss.Scheme == "postBody":
+			form, err := url.ParseQuery(string(body))
+			if err != nil || auth != "" {
+				return errors.New("client credentials must be in the form body only")
+			}
+			fields, _ := ss.Extensions["x-rotary-body-fields"].([]any)
+			if len(fields) == 0 {
+				return errors.New("postBody scheme without x-rotary-body-fields")
+			}
+			for _, f := range fields {
+				if form.Get(fmt.Sprint(f)) == "" {
+					return fmt.Errorf("form field %v missing", f)
+				}
+			}
+		case ss.Type == "apiKey" && ss.In == "header":
+			v := r.Header.Get(ss.Name)
+			prefix, _ := ss.Extensions["x-rotary-prefix"].(string)
+			if rest, ok := strings.CutPrefix(v, prefix); !ok || strings.TrimSpace(rest) == "" {
+				return fmt.Errorf("header %s must be %q and a credential", ss.Name, prefix)
+			}
+		case ss.Type == "oauth2":
+			tok, bearer := strings.CutPrefix(auth, "Bearer ")
+			dtok, dpop := strings.CutPrefix(auth, "DPoP ")
+			switch {
+			case bearer && strings.TrimSpace(tok) != "":
+			case dpop && strings.TrimSpace(dtok) != "" && r.Header.Get("DPoP") != "":
+			default:
+				return errors.New("no OAuth 2.0 access token (Bearer, or DPoP with a DPoP proof)")
+			}
+		default:
+			return fmt.Errorf("security scheme %s (%s) is not supported by the checker", in.SecuritySchemeName, ss.Type)
+		}
+		return nil
+	}
+}
+
+// installChecker routes the adapter's HTTP traffic through c, before any
+// other wrapper given in outer (outermost first) and after those in inner,
+// to the fake's own transport (replacing any checking transport the setup
+// installed, so the negative controls here fail nothing else). It finds the
+// adapter's *saas.Client in its exported Client field, and falls back to the
+// fake's client.
+func installChecker(t testing.TB, a saas.Adapter, f fake, c *contractChecker, outer, inner []func(http.RoundTripper) http.RoundTripper) {
 	t.Helper()
-	var v *validator
-	wrap := func(f fake, c *http.Client) *http.Client {
-		v = newValidator(t, p.name, f.URL(), c.Transport)
-		return &http.Client{Transport: v, CheckRedirect: c.CheckRedirect}
-	}
-	f, a, cur, admin := p.setup(t, cfg)
-	// Rebuild the adapter with the validating client.
-	hc := wrap(f, f.Client())
-	cfg.HTTPClient = hc
-	cfg.BaseURLs = map[string]string{p.name: f.URL()}
-	switch p.name {
-	case "sendgrid":
-		a = &saas.SendGrid{Config: cfg, Client: cfg.Client()}
-	case "twilio":
-		a = &saas.Twilio{Config: cfg, Client: cfg.Client()}
-	case "okta":
-		a = &saas.Okta{Config: cfg, Client: cfg.Client()}
-	case "entra-app-secret":
-		cfg.BaseURLs = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}
-		a = &saas.Entra{Config: cfg, Client: cfg.Client()}
-	}
-	t.Cleanup(func() {
-		if v.checked == 0 {
-			t.Error("the validator saw no exchange; the test proves nothing")
+	base := f.Client().Transport
+	hc := f.Client()
+	if v := reflect.ValueOf(a); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+		if fc := v.Elem().FieldByName("Client"); fc.IsValid() {
+			if sc, ok := fc.Interface().(*saas.Client); ok && sc != nil && sc.HTTP != nil {
+				hc = sc.HTTP
+			}
 		}
-		for _, msg := range v.violations {
-			t.Errorf("contract violation: %s", msg)
-		}
-	})
-	return f, a, v, newStore(t, saas.NewRotator(a), cur, admin)
+	}
+	rt := base
+	for _, w := range inner {
+		rt = w(rt)
+	}
+	rt = c.Wrap(rt)
+	for i := len(outer) - 1; i >= 0; i-- {
+		rt = outer[i](rt)
+	}
+	hc.Transport = rt
 }
 
-// TestContract runs rotations, including their failure paths, through the
-// validator for every provider with a pinned document.
-func TestContract(t *testing.T) {
-	for _, p := range providers {
-		t.Run(p.name, func(t *testing.T) {
-			f, _, _, s := validated(t, p, testConfig(nil))
-			s.rotate()
-			s.rotate()
-			s.rotate()
-			// A revoked pending key (testSecret's 401) and a lost create.
-			tok := s.token()
-			if _, err := s.create(tok, true); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.create(tok, false); err != nil {
-				t.Fatal(err)
-			}
-			_ = s.set(tok)
-			_ = s.test(tok)
-			_ = s.finish(tok)
-			checkCurrent(t, s, f, p)
-		})
+// corruptJSON turns a JSON body into one no provider document allows for
+// the same operation: an object becomes an array and an array an object.
+func corruptJSON(b []byte) []byte {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return b
 	}
-	t.Run("twilio restricted key", func(t *testing.T) {
-		f, _, _, s := validated(t, providers[1], testConfig(nil))
-		tw := f.(*fakes.Twilio)
-		k := tw.SeedRestricted(seedName(t), `{"allow":["/twilio/messaging/messages/read"]}`)
-		v := s.versions[s.current].Clone()
-		v.Set("apiKeyId", k.ID)
-		v.Set("apiKeySecret", k.Secret)
-		s.versions[s.current] = v
-		s.rotate()
-		s.rotate()
-	})
-	t.Run("okta oauth admin", func(t *testing.T) {
-		f, _, _, s := validated(t, providers[2], testConfig(nil))
-		id, key := f.(*fakes.Okta).ServiceApp(false, "okta.apps.read", "okta.apps.manage")
-		s.admin = obj(t, map[string]string{saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: key})
-		s.rotate()
-		s.rotate()
-	})
-}
-
-// TestContractCatchesWrongFake: a fake answer the spec does not allow is
-// reported.
-func TestContractCatchesWrongFake(t *testing.T) {
-	for _, p := range providers {
-		t.Run(p.name, func(t *testing.T) {
-			f, _, cur, admin := p.setup(t, testConfig(nil))
-			v := newValidator(t, p.name, f.URL(), f.Client().Transport)
-			// Every JSON string value of the answer becomes a number.
-			v.mutate = func(_ string, body []byte) []byte {
-				return bytes.ReplaceAll(body, []byte(`":"`), []byte(`":12345,"x":"`))
-			}
-			cfg := testConfig(nil)
-			cfg.HTTPClient, cfg.BaseURLs = &http.Client{Transport: v}, map[string]string{p.name: f.URL()}
-			var ad saas.Adapter
-			switch p.name {
-			case "sendgrid":
-				ad = &saas.SendGrid{Config: cfg, Client: cfg.Client()}
-			case "twilio":
-				ad = &saas.Twilio{Config: cfg, Client: cfg.Client()}
-			case "okta":
-				ad = &saas.Okta{Config: cfg, Client: cfg.Client()}
-			case "entra-app-secret":
-				cfg.BaseURLs = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}
-				ad = &saas.Entra{Config: cfg, Client: cfg.Client()}
-			}
-			s := newStore(t, saas.NewRotator(ad), cur, admin)
-			_, _ = s.create(s.token(), false)
-			if len(v.violations) == 0 {
-				t.Fatal("a response with numbers for strings passed the contract")
-			}
-		})
-	}
-}
-
-// TestContractCatchesWrongRequest: a request the spec does not accept is
-// reported.
-func TestContractCatchesWrongRequest(t *testing.T) {
-	cases := map[string]struct{ method, path, body, ctype string }{
-		"sendgrid":         {http.MethodPost, "/v3/api_keys", `{"scopes":"mail.send"}`, "application/json"},
-		"twilio":           {http.MethodPost, "/v1/Keys", "FriendlyName=x", "application/x-www-form-urlencoded"},
-		"okta":             {http.MethodPost, "/api/v1/apps/0oa1/credentials/secrets", `{"status":"SLEEPING"}`, "application/json"},
-		"entra-app-secret": {http.MethodPost, "/v1.0/applications/x/removePassword", `{"keyId":"not-a-guid"}`, "application/json"},
-	}
-	for _, p := range providers {
-		t.Run(p.name, func(t *testing.T) {
-			f, _, _, _ := p.setup(t, testConfig(nil))
-			v := newValidator(t, p.name, f.URL(), f.Client().Transport)
-			c := cases[p.name]
-			req, _ := http.NewRequestWithContext(t.Context(), c.method, f.URL()+c.path, strings.NewReader(c.body))
-			req.Header.Set("Content-Type", c.ctype)
-			if resp, err := v.RoundTrip(req); err == nil {
-				resp.Body.Close()
-			}
-			if len(v.violations) == 0 {
-				t.Fatalf("the malformed request %s %s %s passed the contract", c.method, c.path, c.body)
-			}
-		})
+	switch v.(type) {
+	case []any:
+		out, _ := json.Marshal(map[string]any{"unexpected": v})
+		return out
+	default:
+		out, _ := json.Marshal([]any{v})
+		return out
 	}
 }

@@ -160,7 +160,7 @@ func (e *Entra) token(ctx context.Context, op, login, resource, tenant, clientID
 }
 
 // admin returns the Authorization header of Graph calls: a token for the
-// admin app, by certificate (client assertion with x5t) or client secret,
+// admin app, by certificate (PS256 client assertion with x5t#S256) or client secret,
 // cached until shortly before it expires.
 func (e *Entra) admin(ctx context.Context, v, admin secret.Value) (http.Header, error) {
 	login, _, resource, err := e.hosts(v)
@@ -185,16 +185,19 @@ func (e *Entra) admin(ctx context.Context, v, admin secret.Value) (http.Header, 
 	secrets := admin.Secrets()
 	switch {
 	case pemKey != "":
+		// Microsoft's certificate credentials: a PS256 assertion naming the
+		// certificate by its SHA-256 thumbprint (x5t#S256).
 		signer, alg, err := parseSigner(pemKey)
 		if err != nil || alg != "RS256" {
 			return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "privateKey", Problem: "must be the PEM RSA private key of the admin app's certificate"})
 		}
 		raw, err := hex.DecodeString(strings.ReplaceAll(strings.ReplaceAll(thumb, ":", ""), " ", ""))
-		if err != nil || len(raw) != 20 {
-			return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "certificateThumbprint", Problem: "must be the certificate's SHA-1 thumbprint in hex, as the Entra portal shows it"})
+		if err != nil || len(raw) != sha256.Size {
+			return nil, fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "certificateThumbprint",
+				Problem: "must be the certificate's SHA-256 thumbprint in hex (openssl x509 -noout -fingerprint -sha256), not the SHA-1 one the Entra portal shows"})
 		}
 		endpoint := login + "/" + url.PathEscape(tenant) + "/oauth2/v2.0/token"
-		assertion, err := signJWT(signer, alg, map[string]any{"x5t": base64.RawURLEncoding.EncodeToString(raw)}, map[string]any{
+		assertion, err := signJWT(signer, "PS256", map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(raw)}, map[string]any{
 			"iss": clientID, "sub": clientID, "aud": endpoint, "jti": rand.Text(),
 			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		})

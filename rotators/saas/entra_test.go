@@ -6,6 +6,7 @@ import (
 
 	"github.com/rotary-secrets/rotary/rotators/saas"
 	"github.com/rotary-secrets/rotary/rotators/saas/internal/fakes"
+	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
 // The generic kit (overlap, retried create, faults, discard, stalls, leak
@@ -13,8 +14,12 @@ import (
 // providers; these tests cover what is special about it.
 
 // TestEntraCertificateAdmin: an admin app authenticating with a certificate
-// (RS256 client assertion with x5t) rotates the app's secrets, with one token
-// for two rotations.
+// (PS256 client assertion naming it by its SHA-256 thumbprint in x5t#S256, as
+// Microsoft's certificate credentials documentation describes; the fake
+// refuses anything else) rotates the app's secrets, with one token for two
+// rotations. Seen failing before the change, with the fake following the
+// documentation: the SHA-256 thumbprint refused as "must be the
+// certificate's SHA-1 thumbprint".
 func TestEntraCertificateAdmin(t *testing.T) {
 	ff, a, cur, _ := providers[3].setup(t, testConfig(nil))
 	f := ff.(*fakes.Entra)
@@ -34,9 +39,22 @@ func TestEntraCertificateAdmin(t *testing.T) {
 	bad := admin.Clone()
 	bad.Set("certificateThumbprint", "00"+thumb[2:])
 	s2 := newStore(t, saas.NewRotator(&saas.Entra{Config: saas.Config{BaseURLs: map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()},
-		HTTPClient: f.Client()}, Client: saas.Config{HTTPClient: f.Client()}.Client()}), s.versions[s.current], bad)
+		HTTPClient: checked(t, f)}, Client: saas.Config{HTTPClient: checked(t, f)}.Client()}), s.versions[s.current], bad)
 	if _, err := s2.create(s2.token(), false); !errors.Is(err, saas.ErrUnauthorized) {
 		t.Errorf("createSecret with a wrong thumbprint = %v, want ErrUnauthorized", err)
+	}
+	// A SHA-1 thumbprint (the one the portal shows) is refused before any
+	// call, naming the key.
+	tokens := f.Calls("token")
+	sha1 := admin.Clone()
+	sha1.Set("certificateThumbprint", thumb[:40])
+	s3 := newStore(t, saas.NewRotator(a), s.versions[s.current], sha1)
+	var kerr *secret.KeyError
+	if _, err := s3.create(s3.token(), false); !errors.As(err, &kerr) || kerr.Key != "certificateThumbprint" {
+		t.Errorf("createSecret with a SHA-1 thumbprint = %v, want a KeyError naming certificateThumbprint", err)
+	}
+	if n := f.Calls("token") - tokens; n != 0 {
+		t.Errorf("%d token requests with a SHA-1 thumbprint, want 0", n)
 	}
 }
 

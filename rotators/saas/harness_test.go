@@ -78,7 +78,7 @@ var providers = []provider{
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewSendGrid(t)
 			k := f.Seed(seedName(t), "mail.send")
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, checked(t, "sendgrid", f)
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineSendGrid: f.URL()}, checked(t, f)
 			cur := obj(t, map[string]string{"engine": "sendgrid", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:sg-admin-AbCdEf",
 				"apiKeyId": k.ID, "apiKey": k.Secret, saas.RecordKey: seedName(t)})
 			return f, &saas.SendGrid{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiKey": f.AdminKey})
@@ -89,7 +89,7 @@ var providers = []provider{
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewTwilio(t)
 			k := f.Seed(seedName(t))
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, checked(t, "twilio", f)
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineTwilio: f.URL()}, checked(t, f)
 			cur := obj(t, map[string]string{"engine": "twilio", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:tw-admin-AbCdEf",
 				"accountSid": f.AccountSID, "apiKeyId": k.ID, "apiKeySecret": k.Secret, saas.RecordKey: seedName(t)})
 			return f, &saas.Twilio{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"accountSid": f.AccountSID, "authToken": f.AuthToken})
@@ -100,7 +100,7 @@ var providers = []provider{
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewOkta(t)
 			k := f.Seed()
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, checked(t, "okta", f)
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, checked(t, f)
 			cur := obj(t, map[string]string{"engine": "okta", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:okta-admin-AbCdEf",
 				"orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID, "keyId": k.ID, "clientSecret": k.Secret, saas.RecordKey: seedName(t)})
 			return f, &saas.Okta{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiToken": f.APIToken})
@@ -111,7 +111,7 @@ var providers = []provider{
 		setup: func(t testing.TB, cfg saas.Config) (fake, saas.Adapter, secret.Value, secret.Value) {
 			f := fakes.NewEntra(t)
 			k := f.Seed(seedName(t))
-			cfg.BaseURLs, cfg.HTTPClient = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}, checked(t, "entra-app-secret", f)
+			cfg.BaseURLs, cfg.HTTPClient = map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()}, checked(t, f)
 			cur := obj(t, map[string]string{"engine": "entra-app-secret", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:entra-admin-AbCdEf",
 				"tenantId": f.TenantID, "applicationObjectId": f.AppObjectID, "clientId": f.AppClientID, "keyId": k.ID, "clientSecret": k.Secret,
 				saas.RecordKey: seedName(t)})
@@ -119,23 +119,6 @@ var providers = []provider{
 				obj(t, map[string]string{"tenantId": f.TenantID, "clientId": f.AdminClientID, "clientSecret": f.AdminSecret})
 		},
 	},
-}
-
-// checked returns the fake's client with every exchange validated against
-// the provider's published OpenAPI documents (contract_test.go); a violation
-// fails the test at its end.
-func checked(t testing.TB, provider string, f fake) *http.Client {
-	t.Helper()
-	c := f.Client()
-	v := newValidator(t, provider, f.URL(), c.Transport)
-	t.Cleanup(func() {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		for _, msg := range v.violations {
-			t.Errorf("contract violation: %s", msg)
-		}
-	})
-	return &http.Client{Transport: v, CheckRedirect: c.CheckRedirect, Timeout: c.Timeout}
 }
 
 // store is a minimal stand-in for Secrets Manager's versions and labels, to

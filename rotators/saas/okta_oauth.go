@@ -176,8 +176,8 @@ func parseSigner(pemKey string) (crypto.Signer, string, error) {
 	return nil, "", bad
 }
 
-// signJWT builds a compact JWS of claims with alg RS256 or ES256 and the
-// extra header fields (kid, x5t, …).
+// signJWT builds a compact JWS of claims with alg RS256 or PS256 (an RSA
+// signer) or ES256 (EC) and the extra header fields (kid, x5t#S256, …).
 func signJWT(signer crypto.Signer, alg string, extra map[string]any, claims map[string]any) (string, error) {
 	header := map[string]any{"alg": alg, "typ": "JWT"}
 	for k, v := range extra {
@@ -191,7 +191,13 @@ func signJWT(signer crypto.Signer, alg string, extra map[string]any, claims map[
 	var sig []byte
 	switch k := signer.(type) {
 	case *rsa.PrivateKey:
-		s, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+		var s []byte
+		var err error
+		if alg == "PS256" {
+			s, err = rsa.SignPSS(rand.Reader, k, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		} else {
+			s, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+		}
 		if err != nil {
 			return "", err
 		}

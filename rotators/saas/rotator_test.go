@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -381,11 +382,33 @@ func TestVerifyWaitsForPropagation(t *testing.T) {
 		// Seen failing before the fix: a 403 was taken for propagation and
 		// waited for (waits [1s 2s 4s]).
 		{name: "403 is a permission fault, not propagation", refusals: 5, status: 403, verifyWait: 7 * time.Second, wantErr: saas.ErrForbidden},
-		{name: "other errors are not waited for", refusals: 1, status: 400, verifyWait: 7 * time.Second, wantErr: errors.New("")},
+		// status 0: a client error the provider documents for its
+		// verification request, other than 401, 403 and 429.
+		{name: "other errors are not waited for", refusals: 1, verifyWait: 7 * time.Second, wantErr: errors.New("")},
+	}
+	// Each provider's verification request, for its injected faults (a
+	// substring of its path) and for the statuses its document allows there.
+	verification := map[string]struct{ method, path, fault string }{
+		"sendgrid":         {http.MethodGet, "/v3/scopes", "/v3/scopes"},
+		"twilio":           {http.MethodGet, "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef.json", "/Accounts/AC"},
+		"okta":             {http.MethodPost, "/oauth2/v1/introspect", "/introspect"},
+		"entra-app-secret": {http.MethodPost, "/01234567-89ab-cdef-0123-456789abcdef/oauth2/v2.0/token", "/oauth2/v2.0/token"},
 	}
 	for _, p := range providers {
 		for _, tc := range cases {
 			t.Run(p.name+"/"+tc.name, func(t *testing.T) {
+				v := verification[p.name]
+				if tc.refusals > 0 && tc.status == 0 {
+					for _, st := range []int{http.StatusBadRequest, http.StatusNotFound} {
+						if documentedStatus(t, v.method, v.path, st) {
+							tc.status = st
+							break
+						}
+					}
+				}
+				if tc.refusals > 0 && !documentedStatus(t, v.method, v.path, tc.status) {
+					t.Skipf("%s never answers %d to its verification request %s %s (testdata/openapi)", p.name, tc.status, v.method, v.path)
+				}
 				f, a, cur, admin := p.setup(t, testConfig(nil))
 				rot := saas.NewRotator(a)
 				var waits []time.Duration
@@ -397,13 +420,12 @@ func TestVerifyWaitsForPropagation(t *testing.T) {
 					t.Fatal(err)
 				}
 				if tc.refusals > 0 {
-					paths := map[string]string{"sendgrid": "/v3/scopes", "twilio": "/Accounts/AC", "okta": "/introspect", "entra-app-secret": "/oauth2/v2.0/token"}
-					f.Inject(fakes.Fault{Path: paths[p.name], Status: tc.status, Times: tc.refusals})
+					f.Inject(fakes.Fault{Path: v.fault, Status: tc.status, Times: tc.refusals})
 				}
 				err := s.test(tok)
-				if p.name == "twilio" && tc.status == 403 {
+				if p.name == "twilio" && (tc.status == 403 || tc.status == 404) {
 					// Twilio's verification is authentication-only: a 403
-					// proves the key authenticated.
+					// or a 404 proves the key authenticated.
 					tc.wantErr = nil
 				}
 				switch {

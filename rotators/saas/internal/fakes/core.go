@@ -54,11 +54,11 @@ type core struct {
 	faults  []Fault
 	calls   map[string]int
 	echo    bool
-	errBody func(status int, msg string) any
+	errBody func(path string, status int, msg string) any // the error body for a status at a path
 	clock   time.Time
 }
 
-func newCore(t testing.TB, h http.Handler, errBody func(int, string) any) *core {
+func newCore(t testing.TB, h http.Handler, errBody func(path string, status int, msg string) any) *core {
 	t.Helper()
 	c := &core{t: t, calls: map[string]int{}, errBody: errBody, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	c.srv = httptest.NewTLSServer(h)
@@ -234,13 +234,27 @@ func (c *core) serve(w http.ResponseWriter, r *http.Request, op string, h route)
 		if echo {
 			msg += fmt.Sprintf(" (request had Authorization %q and body %q)", r.Header.Get("Authorization"), body)
 		}
-		rep.body = c.errBody(rep.status, msg)
+		rep.body = c.errBody(r.URL.Path, rep.status, msg)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rep.status)
 	if rep.body != nil {
 		_ = json.NewEncoder(w).Encode(rep.body)
 	}
+}
+
+// oauthError is an OAuth 2.0 token endpoint error body (RFC 6749 section
+// 5.2): what authorization servers answer at their token and introspection
+// endpoints, injected faults included, instead of their APIs' error bodies.
+func oauthError(status int, msg string) map[string]any {
+	code := map[int]string{400: "invalid_request", 401: "invalid_client", 403: "access_denied", 429: "temporarily_unavailable"}[status]
+	if code == "" {
+		code = "server_error"
+		if status == http.StatusServiceUnavailable {
+			code = "temporarily_unavailable"
+		}
+	}
+	return map[string]any{"error": code, "error_description": msg}
 }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

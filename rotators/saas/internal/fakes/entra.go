@@ -5,7 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,9 @@ import (
 
 // Entra fakes the Microsoft Entra ID pieces of a client secret rotation: the
 // v2.0 token endpoint (POST /{tenant}/oauth2/v2.0/token, client credentials
-// with client_secret or a certificate client assertion carrying x5t), and
+// with client_secret or a certificate client assertion: PS256 with the
+// certificate's SHA-256 thumbprint in x5t#S256, as Microsoft's "certificate
+// credentials" documentation describes it), and
 // Microsoft Graph's application password credentials (GET
 // /v1.0/applications/{id}, POST …/addPassword, POST …/removePassword), with
 // Graph's {"error":{"code","message"}} bodies and the token endpoint's
@@ -38,7 +41,7 @@ type Entra struct {
 	AppClientID   string
 
 	certPub   crypto.PublicKey // the admin app's certificate key, if any
-	certThumb []byte           // its SHA-1 thumbprint
+	certThumb []byte           // its SHA-256 thumbprint
 	adminToks map[string]bool
 	usedJTIs  map[string]bool
 }
@@ -53,7 +56,12 @@ func NewEntra(t testing.TB) *Entra {
 	t.Helper()
 	e := &Entra{TenantID: guid(), AdminClientID: guid(), AdminSecret: "adm~" + Canary + random(alnum, 30), AppObjectID: guid(), AppClientID: guid(),
 		adminToks: map[string]bool{}, usedJTIs: map[string]bool{}}
-	e.core = newCore(t, http.HandlerFunc(e.handle), func(status int, msg string) any {
+	e.core = newCore(t, http.HandlerFunc(e.handle), func(path string, status int, msg string) any {
+		// The token endpoint answers every error in OAuth 2.0's shape, with
+		// Entra's extensions; Graph in its own.
+		if strings.HasSuffix(path, "/oauth2/v2.0/token") {
+			return entraOAuthError(status, "", msg)
+		}
 		code := map[int]string{400: "Request_BadRequest", 401: "InvalidAuthenticationToken", 403: "Authorization_RequestDenied",
 			404: "Request_ResourceNotFound", 429: "TooManyRequests"}[status]
 		if code == "" {
@@ -73,7 +81,8 @@ func (e *Entra) Seed(name string) Key {
 }
 
 // AdminCertificate gives the admin app a certificate credential and returns
-// its private key (PEM) and SHA-1 thumbprint (hex, as the portal shows it).
+// its private key (PEM) and SHA-256 thumbprint (hex, as openssl x509
+// -fingerprint -sha256 prints it, without the colons).
 func (e *Entra) AdminCertificate() (privateKeyPEM, thumbprint string) {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -85,7 +94,7 @@ func (e *Entra) AdminCertificate() (privateKeyPEM, thumbprint string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sum := sha1.Sum(der)
+	sum := sha256.Sum256(der)
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(k)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -180,12 +189,30 @@ func (e *Entra) handle(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// entraOAuthError is the token endpoint's error body: OAuth 2.0's, with
+// Entra's extensions (the AADSTS code, a timestamp, trace and correlation
+// IDs). code "" takes the usual code for the status.
+func entraOAuthError(status int, code, desc string) map[string]any {
+	body := oauthError(status, desc)
+	if code != "" {
+		body["error"] = code
+	}
+	codes := []int{}
+	if n, err := strconv.Atoi(strings.TrimPrefix(strings.SplitN(desc, ":", 2)[0], "AADSTS")); err == nil {
+		codes = append(codes, n)
+	}
+	body["error_codes"] = codes
+	body["timestamp"] = time.Now().UTC().Format("2006-01-02 15:04:05Z")
+	body["trace_id"], body["correlation_id"] = guid(), guid()
+	return body
+}
+
 // token serves the client credentials grant for the admin app (client
 // secret or certificate assertion) and for the application (client secret).
 func (e *Entra) token(r *http.Request, body []byte) reply {
 	form, _ := url.ParseQuery(string(body))
 	fail := func(status int, code, desc string) reply {
-		return reply{status: status, body: map[string]any{"error": code, "error_description": desc, "error_codes": []int{}, "timestamp": time.Now().UTC().Format(time.RFC3339)}}
+		return reply{status: status, body: entraOAuthError(status, code, desc)}
 	}
 	if form.Get("grant_type") != "client_credentials" || form.Get("scope") != "https://graph.microsoft.com/.default" {
 		return fail(400, "invalid_request", "AADSTS900144: grant_type client_credentials and scope https://graph.microsoft.com/.default are required.")
@@ -211,18 +238,18 @@ func (e *Entra) token(r *http.Request, body []byte) reply {
 			return fail(401, "invalid_client", "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required.")
 		}
 		assertion := form.Get("client_assertion")
-		claims, err := verifyJWT(assertion, e.certPub)
-		if err != nil {
+		alg, claims, err := verifyJWT(assertion, e.certPub)
+		if err != nil || alg != "PS256" {
 			return fail(401, "invalid_client", "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.")
 		}
 		var header struct {
-			X5T string `json:"x5t"`
+			X5TS256 string `json:"x5t#S256"`
 		}
 		hb, _ := base64.RawURLEncoding.DecodeString(strings.Split(assertion, ".")[0])
 		_ = json.Unmarshal(hb, &header)
 		exp, _ := claims["exp"].(float64)
 		jti, _ := claims["jti"].(string)
-		if header.X5T != base64.RawURLEncoding.EncodeToString(e.certThumb) || claims["iss"] != id || claims["sub"] != id ||
+		if header.X5TS256 != base64.RawURLEncoding.EncodeToString(e.certThumb) || claims["iss"] != id || claims["sub"] != id ||
 			claims["aud"] != e.URL()+"/"+e.TenantID+"/oauth2/v2.0/token" || time.Unix(int64(exp), 0).Before(time.Now()) || jti == "" || e.usedJTIs[jti] {
 			return fail(401, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range, or is otherwise invalid.")
 		}

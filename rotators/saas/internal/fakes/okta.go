@@ -40,7 +40,12 @@ func NewOkta(t testing.TB) *Okta {
 	t.Helper()
 	o := &Okta{APIToken: "00" + Canary + random(alnum, 34), AppID: "0oa" + random(alnum, 17)}
 	o.ClientID = o.AppID
-	o.core = newCore(t, http.HandlerFunc(o.handle), func(status int, msg string) any {
+	o.core = newCore(t, http.HandlerFunc(o.handle), func(path string, status int, msg string) any {
+		// The authorization server answers its client errors in OAuth 2.0's
+		// shape; rate limits and server errors in Okta's.
+		if strings.HasPrefix(path, "/oauth2/") && status < http.StatusTooManyRequests {
+			return oauthError(status, msg)
+		}
 		code := map[int]string{400: "E0000001", 401: "E0000011", 403: "E0000006", 404: "E0000007", 429: "E0000047"}[status]
 		if code == "" {
 			code = "E0000009"

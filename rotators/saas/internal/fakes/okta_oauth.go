@@ -67,8 +67,8 @@ func (o *Okta) token(w http.ResponseWriter, r *http.Request) {
 		if o.servicePub == nil {
 			return invalid("invalid_client", "no such client")
 		}
-		claims, err := verifyJWT(form.Get("client_assertion"), o.servicePub)
-		if err != nil {
+		alg, claims, err := verifyJWT(form.Get("client_assertion"), o.servicePub)
+		if err != nil || alg == "PS256" {
 			return invalid("invalid_client", "The client_assertion signature is invalid.")
 		}
 		exp, _ := claims["exp"].(float64)
@@ -107,40 +107,47 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// verifyJWT checks a compact JWS signed with RS256 or ES256 by pub and
-// returns its claims.
-func verifyJWT(token string, pub crypto.PublicKey) (map[string]any, error) {
+// verifyJWT checks a compact JWS signed with RS256, PS256 or ES256 by pub and
+// returns its header's alg and its claims.
+func verifyJWT(token string, pub crypto.PublicKey) (alg string, claims map[string]any, err error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return nil, errors.New("not a compact JWS")
+		return "", nil, errors.New("not a compact JWS")
 	}
 	enc := base64.RawURLEncoding
 	hb, err1 := enc.DecodeString(parts[0])
 	cb, err2 := enc.DecodeString(parts[1])
 	sig, err3 := enc.DecodeString(parts[2])
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, errors.New("malformed JWS")
+		return "", nil, errors.New("malformed JWS")
 	}
 	var header struct {
 		Alg string `json:"alg"`
 	}
-	var claims map[string]any
 	if json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil {
-		return nil, errors.New("malformed JWS")
+		return "", nil, errors.New("malformed JWS")
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		if header.Alg != "RS256" || rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) != nil {
-			return nil, errors.New("bad signature")
+		switch header.Alg {
+		case "RS256":
+			err = rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig)
+		case "PS256":
+			err = rsa.VerifyPSS(k, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		default:
+			err = errors.New("unsupported alg")
+		}
+		if err != nil {
+			return "", nil, errors.New("bad signature")
 		}
 	case *ecdsa.PublicKey:
 		if header.Alg != "ES256" || len(sig) != 64 ||
 			!ecdsa.Verify(k, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-			return nil, errors.New("bad signature")
+			return "", nil, errors.New("bad signature")
 		}
 	default:
-		return nil, errors.New("unsupported key type")
+		return "", nil, errors.New("unsupported key type")
 	}
-	return claims, nil
+	return header.Alg, claims, nil
 }

@@ -29,7 +29,7 @@ type SendGrid struct {
 func NewSendGrid(t testing.TB) *SendGrid {
 	t.Helper()
 	s := &SendGrid{AdminKey: "SG." + random(alnum, 22) + "." + Canary + "admin" + random(alnum, 32)}
-	s.core = newCore(t, http.HandlerFunc(s.handle), func(_ int, msg string) any {
+	s.core = newCore(t, http.HandlerFunc(s.handle), func(_ string, _ int, msg string) any {
 		return map[string]any{"errors": []map[string]any{{"field": nil, "message": msg}}}
 	})
 	return s
@@ -79,7 +79,7 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 			if k == nil {
 				return unauth
 			}
-			return reply{status: 200, body: map[string]any{"scopes": k.Scopes}}
+			return reply{status: 200, body: map[string]any{"scopes": listed(k.Scopes)}}
 		})
 	case path == "/v3/api_keys" && r.Method == http.MethodGet:
 		s.serve(w, r, "list", func(*http.Request, []byte) reply {
@@ -122,7 +122,7 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 			in.Scopes = append(in.Scopes, "2fa_required", "sender_verification_eligible")
 			k := s.add(random(alnum, 22), in.Name, "", in.Scopes).fill()
 			k.Owner = owner
-			return reply{status: 201, body: map[string]any{"api_key": k.Secret, "api_key_id": k.ID, "name": k.Name, "scopes": k.Scopes}}
+			return reply{status: 201, body: map[string]any{"api_key": k.Secret, "api_key_id": k.ID, "name": k.Name, "scopes": listed(k.Scopes)}}
 		})
 	case strings.HasPrefix(path, "/v3/api_keys/") && (r.Method == http.MethodGet || r.Method == http.MethodDelete):
 		id := strings.TrimPrefix(path, "/v3/api_keys/")
@@ -142,9 +142,17 @@ func (s *SendGrid) handle(w http.ResponseWriter, r *http.Request) {
 				s.remove(id)
 				return reply{status: 204}
 			}
-			return reply{status: 200, body: map[string]any{"result": []map[string]any{{"name": k.Name, "api_key_id": k.ID, "scopes": k.Scopes}}}}
+			return reply{status: 200, body: map[string]any{"result": []map[string]any{{"name": k.Name, "api_key_id": k.ID, "scopes": listed(k.Scopes)}}}}
 		})
 	default:
 		s.serve(w, r, "unknown", func(*http.Request, []byte) reply { return reply{status: 404, msg: "not found"} })
 	}
+}
+
+// listed is scopes as SendGrid lists them: an array, empty rather than null.
+func listed(scopes []string) []string {
+	if scopes == nil {
+		return []string{}
+	}
+	return scopes
 }

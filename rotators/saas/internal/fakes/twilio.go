@@ -35,7 +35,7 @@ type Twilio struct {
 func NewTwilio(t testing.TB) *Twilio {
 	t.Helper()
 	tw := &Twilio{AccountSID: "AC" + random(hexdigits, 32), AuthToken: Canary + random(hexdigits, 26), MaxPageSize: 1000}
-	tw.core = newCore(t, http.HandlerFunc(tw.handle), func(status int, msg string) any {
+	tw.core = newCore(t, http.HandlerFunc(tw.handle), func(_ string, status int, msg string) any {
 		code := map[int]int{400: 21100, 401: 20003, 403: 20403, 404: 20404, 429: 20429}[status]
 		if code == 0 {
 			code = 20500
