@@ -37,7 +37,13 @@ func TestEntraCertificateAdmin(t *testing.T) {
 	}
 	// A thumbprint of another certificate is refused by Entra.
 	bad := admin.Clone()
-	bad.Set("certificateThumbprint", "00"+thumb[2:])
+	// Change the first digit (a fixed "00" prefix would leave a thumbprint
+	// that already starts with it unchanged, 1 run in 256).
+	flip := "0"
+	if thumb[0] == '0' {
+		flip = "1"
+	}
+	bad.Set("certificateThumbprint", flip+thumb[1:])
 	s2 := newStore(t, saas.NewRotator(&saas.Entra{Config: saas.Config{BaseURLs: map[string]string{"entra-login": f.URL(), "entra-graph": f.URL()},
 		HTTPClient: checked(t, f)}, Client: saas.Config{HTTPClient: checked(t, f)}.Client()}), s.versions[s.current], bad)
 	if _, err := s2.create(s2.token(), false); !errors.Is(err, saas.ErrUnauthorized) {
