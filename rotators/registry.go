@@ -85,10 +85,13 @@ func (g *Registry) AnyFinisher() bool {
 // when it has several, a secret with masterarn means alternating-users and one
 // without means single-user (as AWS's templates are chosen).
 func (g *Registry) Lookup(v secret.Value) (Rotator, error) {
-	if v.Engine == "" {
+	engine := strings.ToLower(v.Engine)
+	if engine == "" {
+		engine = implicitEngine(v)
+	}
+	if engine == "" {
 		return nil, &secret.KeyError{Key: secret.KeyEngine, Problem: "is missing or empty"}
 	}
-	engine := strings.ToLower(v.Engine)
 	var matches []entry
 	for _, e := range g.entries {
 		if e.engine == engine {
@@ -125,4 +128,15 @@ func (g *Registry) Lookup(v secret.Value) (Rotator, error) {
 		have = append(have, e.strategy)
 	}
 	return nil, fmt.Errorf("%w: engine %q has no strategy %q here (supported: %s)", ErrNoRotator, v.Engine, want, strings.Join(have, ", "))
+}
+
+// implicitEngine is the engine of a secret AWS's own template leaves without
+// an engine key: an ElastiCache RBAC user secret (AWS's
+// SecretsManagerElasticacheUserRotation) holds user_arn, an ElastiCache user
+// ARN, and no engine. "" when there is none.
+func implicitEngine(v secret.Value) string {
+	if a, ok := v.Get("user_arn"); ok && strings.HasPrefix(a, "arn:") && strings.Contains(a, ":elasticache:") {
+		return "elasticache"
+	}
+	return ""
 }

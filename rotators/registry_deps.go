@@ -18,6 +18,31 @@ type EndpointResolver interface {
 	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
 }
 
+// ElastiCacheUser is what the ElastiCache API says about an RBAC user
+// (DescribeUsers). None of its fields is secret.
+type ElastiCacheUser struct {
+	ARN            string // arn:<partition>:elasticache:<region>:<account>:user:<id>
+	UserID         string
+	UserName       string // the name clients log in with
+	Status         string // "active", "modifying", "deleting"
+	Engine         string // "redis", "valkey"
+	Authentication string // "password", "iam", "no-password"
+	PasswordCount  int
+}
+
+// ElastiCacheUsers is the part of the ElastiCache API the elasticache
+// rotator uses, in the account and region of the secret it rotates: an
+// implementation (shared/awsx/elasticachex) gets that account's credentials
+// for secretARN the way Secrets Manager clients are had (an assumed member
+// role in central mode), so no rotator needs the AWS SDK.
+type ElastiCacheUsers interface {
+	// DescribeUser returns the user userID in the region of secretARN.
+	DescribeUser(ctx context.Context, secretARN, userID string) (ElastiCacheUser, error)
+	// SetPasswords replaces the user's passwords with passwords (one or two;
+	// ModifyUser's Passwords), changing nothing else (no access string).
+	SetPasswords(ctx context.Context, secretARN, userID string, passwords []string) error
+}
+
 // Deps are what function start-up passes to a rotator package when it builds
 // the package's rotators: each rotator gets its dependencies at construction,
 // none is installed afterwards. A package uses the ones it needs and ignores
@@ -29,6 +54,9 @@ type Deps struct {
 	// Endpoints resolves RDS-managed master secrets (database rotators);
 	// nil refuses every master secret without a host.
 	Endpoints EndpointResolver
+	// ElastiCache is the ElastiCache user API of each secret's own account
+	// (the elasticache rotator); nil refuses every ElastiCache secret.
+	ElastiCache ElastiCacheUsers
 	// HTTP is the client for target APIs (SaaS rotators); nil means the
 	// package's own default client.
 	HTTP *http.Client

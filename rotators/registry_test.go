@@ -108,3 +108,22 @@ func TestRegistryAnyEngine(t *testing.T) {
 		t.Error("AnyFinisher() = true without a Finisher")
 	}
 }
+
+// TestRegistryImplicitElastiCache: AWS's ElastiCache user secret has no
+// engine key; its ElastiCache user_arn routes it to the elasticache engine,
+// and only that (a user_arn of another service does not).
+func TestRegistryImplicitElastiCache(t *testing.T) {
+	ec := &named{name: "elasticache"}
+	var reg rotators.Registry
+	reg.Register(ec, rotators.SingleUser, "elasticache")
+	v := secret.Value{Username: "app", Password: "p"}
+	v.Set("user_arn", "arn:aws:elasticache:eu-west-1:111111111111:user:app-user")
+	if got, err := reg.Lookup(v); err != nil || got != ec {
+		t.Fatalf("Lookup(AWS's ElastiCache secret) = %v, %v; want the elasticache rotator", got, err)
+	}
+	v.Set("user_arn", "arn:aws:iam::111111111111:user/app")
+	var ke *secret.KeyError
+	if _, err := reg.Lookup(v); !errors.As(err, &ke) || ke.Key != secret.KeyEngine {
+		t.Fatalf("Lookup(engine-less secret with an IAM user_arn) = %v, want a KeyError for engine", err)
+	}
+}

@@ -145,7 +145,19 @@ func hostile() []row {
 			req: request(memberASession, "rds:DescribeDBInstances", rdsInstanceARN(memberB), nil)},
 		{who: "central function role", what: "describe a database of member A directly",
 			req: request(centralSession, "rds:DescribeDBInstances", rdsInstanceARN(memberA), nil)},
+		{who: "member role of A", what: "set the passwords of an ElastiCache user of A not tagged rotary:rotate=true",
+			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberA), nil)},
+		{who: "member role of A", what: "set the passwords of a tagged ElastiCache user of B",
+			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberB), rotateTagged)},
 	}
+}
+
+// rotateTagged is the request context of a resource tagged rotary:rotate=true.
+var rotateTagged = map[string][]string{"aws:ResourceTag/rotary:rotate": {"true"}}
+
+// elastiCacheUserARN is an ElastiCache RBAC user of account.
+func elastiCacheUserARN(account string) string {
+	return "arn:aws:elasticache:" + region + ":" + account + ":user:app-user"
 }
 
 // legitimate are the requests each role needs (the must-allow verdict runs on
@@ -167,6 +179,8 @@ func legitimate() []row {
 			req: request(memberASession, "secretsmanager:GetSecretValue", secretARN(memberA, "db/master-WxYzAb"), marked), allow: true},
 		{who: "member role of A", what: "describe a database of A (RDS-managed master's endpoint)",
 			req: request(memberASession, "rds:DescribeDBInstances", rdsInstanceARN(memberA), nil), allow: true},
+		{who: "member role of A", what: "set the passwords of A's ElastiCache user tagged rotary:rotate=true",
+			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberA), rotateTagged), allow: true},
 		{who: "member role of B", what: "decrypt with B's secrets key through Secrets Manager",
 			req: request(memberBSession, "kms:Decrypt", keyARN(memberB), viaSM), allow: true},
 		{who: "central function role", what: "write a tagged secret of the central account rotated by the central function",

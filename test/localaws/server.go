@@ -108,6 +108,7 @@ type Server struct {
 	total     int
 	runs      map[string][]*RotationRun // secret ARN -> runs
 	rds       map[string]rdsDB          // DB ARN -> instance or cluster (rds.go)
+	ecUsers   map[string]*ecUser        // ElastiCache user ARN -> user (elasticache.go)
 
 	rotMu   sync.Mutex
 	rotCond *sync.Cond
@@ -350,6 +351,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if isRDSAction(form.Get("Action")) {
 			s.serveRDS(w, r, form, body)
+			return
+		}
+		if isElastiCacheAction(form.Get("Action")) {
+			s.serveElastiCache(w, r, form, body)
 			return
 		}
 		s.serveSTS(w, r, form, body)

@@ -38,15 +38,20 @@ type Register = rotators.Builder
 // pass nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
 type Endpoints func(*awsx.Clients) rotators.EndpointResolver
 
+// Wiring puts a target API built from the function's AWS clients into the
+// rotators' dependencies (elasticachex.Wire sets Deps.ElastiCache): a
+// function passes the ones its rotators need to Run, and links no other.
+type Wiring func(*awsx.Clients, *rotators.Deps)
+
 // EnvMetricsNamespace names the CloudWatch namespace of the EMF metrics.
 const EnvMetricsNamespace = "ROTARY_METRICS_NAMESPACE"
 
 // Run builds the engine from the environment and starts the Lambda runtime.
 // A configuration error is logged as one JSON line and the process exits with
 // status 1, so the Lambda init phase fails visibly instead of every rotation.
-func Run(register Register, endpoints Endpoints) {
+func Run(register Register, endpoints Endpoints, wirings ...Wiring) {
 	logger := logging.New()
-	engine, err := Build(context.Background(), os.Getenv, logger, register, endpoints)
+	engine, err := Build(context.Background(), os.Getenv, logger, register, endpoints, wirings...)
 	if err != nil {
 		logger.Error("rotary: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)
@@ -55,8 +60,9 @@ func Run(register Register, endpoints Endpoints) {
 }
 
 // Build reads the configuration through getenv and returns a ready engine,
-// its rotators built with their dependencies (endpoints may be nil).
-func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register, endpoints Endpoints) (*rotation.Engine, error) {
+// its rotators built with their dependencies (endpoints may be nil; each of
+// wirings adds a target API).
+func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register, endpoints Endpoints, wirings ...Wiring) (*rotation.Engine, error) {
 	if err := checkFunction(getenv, builtFunction()); err != nil {
 		return nil, err
 	}
@@ -74,7 +80,11 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	}
 	clients := awsx.New(base, cfg)
 	reg := &rotators.Registry{}
-	if err := register(reg, deps(getenv, clients, endpoints)); err != nil {
+	d := deps(getenv, clients, endpoints)
+	for _, w := range wirings {
+		w(clients, &d)
+	}
+	if err := register(reg, d); err != nil {
 		return nil, fmt.Errorf("rotators: %w", err)
 	}
 	own := secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {

@@ -14,6 +14,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/elasticachex"
 	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/rotation"
@@ -147,5 +148,29 @@ func TestBuildFailsFast(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
 		})
+	}
+}
+
+// TestBuildAppliesWirings: each wiring the function names puts its target
+// API, made from the function's clients, into the deps the rotators are
+// built with; without one the field stays nil.
+func TestBuildAppliesWirings(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	vars := map[string]string{"ROTARY_HOME_ACCOUNT": "123456789012"}
+	var got rotators.Deps
+	register := func(reg *rotators.Registry, deps rotators.Deps) error {
+		got = deps
+		return generic.Build(reg, deps)
+	}
+	var clients *awsx.Clients
+	if _, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler), register, nil,
+		func(c *awsx.Clients, d *rotators.Deps) { clients = c; d.ElastiCache = elasticachex.New(c) }); err != nil {
+		t.Fatal(err)
+	}
+	if clients == nil || got.ElastiCache == nil {
+		t.Fatalf("the wiring was not applied: ElastiCache = %v", got.ElastiCache)
+	}
+	if _, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler), register, nil); err != nil || got.ElastiCache != nil {
+		t.Errorf("without a wiring: ElastiCache = %v (err %v), want nil", got.ElastiCache, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/generic"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
@@ -93,6 +94,12 @@ var Table = []Engine{
 		Strategies: []string{rotators.APIKey}, Functions: []Function{{Name: "entra", Strategies: []string{rotators.APIKey}}},
 		Identifiers: []string{"keyId", "clientId"},
 		Build:       saasBuild(saas.EngineEntra),
+	},
+	{
+		Name: "elasticache", Package: "rotators/elasticache", Engines: elasticache.Engines,
+		Strategies: []string{rotators.SingleUser}, Functions: []Function{{Name: "elasticache", Strategies: []string{rotators.SingleUser}}},
+		Identifiers: []string{elasticache.KeyUserARN},
+		Build:       elasticache.Build,
 	},
 	{
 		Name: generic.Engine, Package: "rotators/generic", Engines: []string{generic.Engine},

@@ -1,0 +1,92 @@
+// Package elasticachex is the ElastiCache user API of each secret's own
+// account (rotators.ElastiCacheUsers) for the elasticache rotator: its
+// credentials are those awsx.Clients gives for the secret (an assumed member
+// role in central mode), its region the secret's. It is its own package so
+// that only the functions carrying the elasticache rotator link the
+// ElastiCache client.
+//
+// It reads no secret value; the passwords it sends are never logged.
+package elasticachex
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/awsx"
+)
+
+// Users implements rotators.ElastiCacheUsers with awsx.Clients.
+type Users struct {
+	clients *awsx.Clients
+	opts    []func(*elasticache.Options)
+}
+
+var _ rotators.ElastiCacheUsers = (*Users)(nil)
+
+// New returns the API of c's accounts; optFns adjust the client (e.g.
+// BaseEndpoint in tests).
+func New(c *awsx.Clients, optFns ...func(*elasticache.Options)) *Users {
+	return &Users{clients: c, opts: optFns}
+}
+
+// Wire is start-up's hook (lambdamain.Run) for functions carrying the
+// elasticache rotator: it puts the API into deps.
+func Wire(c *awsx.Clients, deps *rotators.Deps) { deps.ElastiCache = New(c) }
+
+// client returns an ElastiCache client with secretARN's account's
+// credentials, in its region.
+func (u *Users) client(ctx context.Context, secretARN string) (*elasticache.Client, error) {
+	loc, err := awsx.ParseSecretARN(secretARN)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := u.clients.SecretsManager(ctx, secretARN, "elasticache")
+	if err != nil {
+		return nil, err
+	}
+	creds := sm.Options().Credentials
+	return elasticache.NewFromConfig(u.clients.Base(), append([]func(*elasticache.Options){func(o *elasticache.Options) {
+		o.Region = loc.Region
+		o.Credentials = creds
+	}}, u.opts...)...), nil
+}
+
+// DescribeUser returns the user userID (DescribeUsers).
+func (u *Users) DescribeUser(ctx context.Context, secretARN, userID string) (rotators.ElastiCacheUser, error) {
+	c, err := u.client(ctx, secretARN)
+	if err != nil {
+		return rotators.ElastiCacheUser{}, err
+	}
+	out, err := c.DescribeUsers(ctx, &elasticache.DescribeUsersInput{UserId: aws.String(userID)})
+	if err != nil {
+		return rotators.ElastiCacheUser{}, err
+	}
+	if len(out.Users) != 1 {
+		return rotators.ElastiCacheUser{}, fmt.Errorf("DescribeUsers returned %d users for %s", len(out.Users), userID)
+	}
+	x := out.Users[0]
+	got := rotators.ElastiCacheUser{
+		ARN: aws.ToString(x.ARN), UserID: aws.ToString(x.UserId), UserName: aws.ToString(x.UserName),
+		Status: aws.ToString(x.Status), Engine: aws.ToString(x.Engine),
+	}
+	if x.Authentication != nil {
+		got.Authentication = string(x.Authentication.Type)
+		got.PasswordCount = int(aws.ToInt32(x.Authentication.PasswordCount))
+	}
+	return got, nil
+}
+
+// SetPasswords replaces the user's passwords (ModifyUser with Passwords
+// only: the access string and authentication mode are not sent).
+func (u *Users) SetPasswords(ctx context.Context, secretARN, userID string, passwords []string) error {
+	c, err := u.client(ctx, secretARN)
+	if err != nil {
+		return err
+	}
+	_, err = c.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String(userID), Passwords: passwords})
+	return err
+}

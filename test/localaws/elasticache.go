@@ -1,0 +1,280 @@
+package localaws
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// The fake ElastiCache user API: DescribeUsers and ModifyUser (Query
+// protocol, version 2015-02-02), enough for the elasticache rotator. Users
+// are registered by tests with AddElastiCacheUser; a caller sees only those
+// of its own account and region. ModifyUser with Passwords hands the new list
+// to the user's Apply (a real redis-server's ACL SETUSER, RedisACL) and
+// leaves the user "modifying" until the next DescribeUsers, as ElastiCache
+// does while it propagates; the access string is never changed by a
+// Passwords-only call. Behaviour follows the ElastiCache API reference
+// (ModifyUser: at most two passwords, each 16 to 128 characters;
+// UserNotFound; InvalidUserState for a user that is not active;
+// InvalidParameterValue), see the package README.
+
+// ecNamespace is the XML namespace of ElastiCache's Query responses.
+const ecNamespace = "http://elasticache.amazonaws.com/doc/2015-02-02/"
+
+// ElastiCacheUser is an RBAC user the fake ElastiCache API describes.
+type ElastiCacheUser struct {
+	Account      string // 12 digits
+	Region       string // default: the server's region
+	UserID       string
+	UserName     string
+	AccessString string // default "on ~* +@all"
+	// Authentication is "password" (default), "iam" or "no-password".
+	Authentication string
+	// Apply makes passwords the user's passwords on the cache (nil: none).
+	Apply func(ctx context.Context, userName string, passwords []string) error
+}
+
+// ARN returns arn:aws:elasticache:<Region>:<Account>:user:<UserID>.
+func (u ElastiCacheUser) ARN() string {
+	return "arn:aws:elasticache:" + u.Region + ":" + u.Account + ":user:" + u.UserID
+}
+
+type ecUser struct {
+	ElastiCacheUser
+	passwords int
+	status    string
+}
+
+// AddElastiCacheUser registers a user with passwords passwords (already set
+// on the cache) and returns its ARN, the secret's user_arn.
+func (s *Server) AddElastiCacheUser(u ElastiCacheUser, passwords int) string {
+	if !validAccountID(u.Account) || u.UserID == "" || u.UserName == "" {
+		panic(fmt.Sprintf("localaws: AddElastiCacheUser: need a 12-digit account, a user ID and a name, got %q, %q, %q", u.Account, u.UserID, u.UserName))
+	}
+	if u.Region == "" {
+		u.Region = s.opts.Region
+	}
+	if u.AccessString == "" {
+		u.AccessString = "on ~* +@all"
+	}
+	if u.Authentication == "" {
+		u.Authentication = "password"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accounts[u.Account] = true
+	if s.ecUsers == nil {
+		s.ecUsers = map[string]*ecUser{}
+	}
+	s.ecUsers[u.ARN()] = &ecUser{ElastiCacheUser: u, passwords: passwords, status: "active"}
+	return u.ARN()
+}
+
+// ElastiCacheUserStatus returns a user's status and password count.
+func (s *Server) ElastiCacheUserStatus(arn string) (status string, passwords int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.ecUsers[arn]
+	if u == nil {
+		return "", 0, false
+	}
+	return u.status, u.passwords, true
+}
+
+// isElastiCacheAction reports whether a Query action is one of the fake
+// ElastiCache API's.
+func isElastiCacheAction(action string) bool {
+	return action == "DescribeUsers" || action == "ModifyUser"
+}
+
+func (s *Server) serveElastiCache(w http.ResponseWriter, r *http.Request, form url.Values, body []byte) {
+	action := form.Get("Action")
+	caller, region, aerr := s.authenticate(r, body, false)
+	if aerr != nil {
+		writeECError(w, aerr)
+		return
+	}
+	account := caller.creds.Account
+	f := s.count(action, account)
+	if f != nil {
+		switch f.Kind {
+		case Throttle:
+			writeECError(w, &apiError{400, "Throttling", "Rate exceeded"})
+			return
+		case InternalError:
+			writeECError(w, &apiError{500, "InternalFailure", "An internal error occurred."})
+			return
+		case Latency:
+			sleep(r.Context(), f.Latency)
+		}
+	}
+	var (
+		out any
+		e   *apiError
+	)
+	if action == "DescribeUsers" {
+		out, e = s.describeUsers(account, region, form.Get("UserId"))
+	} else {
+		out, e = s.modifyUser(r.Context(), account, region, form)
+	}
+	if e == nil && f != nil && f.Kind == AppliedThenFailed {
+		e = &apiError{500, "InternalFailure", "An internal error occurred."}
+	}
+	if e != nil {
+		writeECError(w, e)
+		return
+	}
+	b, err := xml.Marshal(out)
+	if err != nil {
+		writeECError(w, &apiError{500, "InternalFailure", "could not encode the response"})
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", newUUID())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+type ecAuthentication struct {
+	Type          string `xml:"Type"`
+	PasswordCount int    `xml:"PasswordCount"`
+}
+
+type ecUserXML struct {
+	UserID         string           `xml:"UserId"`
+	UserName       string           `xml:"UserName"`
+	Status         string           `xml:"Status"`
+	Engine         string           `xml:"Engine"`
+	AccessString   string           `xml:"AccessString"`
+	Authentication ecAuthentication `xml:"Authentication"`
+	ARN            string           `xml:"ARN"`
+}
+
+func (u *ecUser) xml() ecUserXML {
+	return ecUserXML{UserID: u.UserID, UserName: u.UserName, Status: u.status, Engine: "redis", AccessString: u.AccessString,
+		Authentication: ecAuthentication{Type: u.Authentication, PasswordCount: u.passwords}, ARN: u.ARN()}
+}
+
+type describeUsersResponse struct {
+	XMLName xml.Name         `xml:"DescribeUsersResponse"`
+	Xmlns   string           `xml:"xmlns,attr"`
+	Users   []ecUserXML      `xml:"DescribeUsersResult>Users>member"`
+	Meta    responseMetadata `xml:"ResponseMetadata"`
+}
+
+type modifyUserResponse struct {
+	XMLName xml.Name         `xml:"ModifyUserResponse"`
+	Xmlns   string           `xml:"xmlns,attr"`
+	User    ecUserXML        `xml:"ModifyUserResult"`
+	Meta    responseMetadata `xml:"ResponseMetadata"`
+}
+
+// ecLookup returns the user userID of (account, region), nil if none.
+// Callers hold s.mu.
+func (s *Server) ecLookup(account, region, userID string) *ecUser {
+	return s.ecUsers["arn:aws:elasticache:"+region+":"+account+":user:"+userID]
+}
+
+func (s *Server) describeUsers(account, region, userID string) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := describeUsersResponse{Xmlns: ecNamespace, Meta: responseMetadata{newUUID()}}
+	if userID != "" {
+		u := s.ecLookup(account, region, userID)
+		if u == nil {
+			return nil, errf(404, "UserNotFound", "User %s not found.", userID)
+		}
+		out.Users = append(out.Users, u.xml())
+		if u.status == "modifying" {
+			u.status = "active" // applied: the next description says so
+		}
+		return out, nil
+	}
+	for _, u := range s.ecUsers {
+		if u.Account == account && u.Region == region {
+			out.Users = append(out.Users, u.xml())
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) modifyUser(ctx context.Context, account, region string, form url.Values) (any, *apiError) {
+	userID := form.Get("UserId")
+	if userID == "" {
+		return nil, errf(400, "MissingParameter", "The request must contain the parameter UserId.")
+	}
+	var passwords []string
+	for i := 1; ; i++ {
+		p, ok := form["Passwords.member."+strconv.Itoa(i)]
+		if !ok {
+			break
+		}
+		passwords = append(passwords, p[0])
+	}
+	for k := range form {
+		if k != "Action" && k != "Version" && k != "UserId" && !strings.HasPrefix(k, "Passwords.member.") {
+			return nil, errf(400, "InvalidParameterCombination", "the fake ElastiCache API takes only UserId and Passwords, not %s", k)
+		}
+	}
+	if len(passwords) == 0 {
+		return nil, errf(400, "InvalidParameterCombination", "No modifications were requested.")
+	}
+	if len(passwords) > 2 {
+		return nil, errf(400, "InvalidParameterValue", "A user can have at most 2 passwords.")
+	}
+	for _, p := range passwords {
+		if len(p) < 16 || len(p) > 128 {
+			return nil, errf(400, "InvalidParameterValue", "Passwords must be between 16 and 128 characters.")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.ecLookup(account, region, userID)
+	if u == nil {
+		return nil, errf(404, "UserNotFound", "User %s not found.", userID)
+	}
+	if u.status != "active" {
+		return nil, errf(400, "InvalidUserState", "User %s is not in active state.", userID)
+	}
+	if u.Authentication != "password" {
+		return nil, errf(400, "InvalidParameterCombination", "User %s does not use password authentication.", userID)
+	}
+	if u.Apply != nil {
+		if err := u.Apply(ctx, u.UserName, passwords); err != nil {
+			return nil, errf(500, "InternalFailure", "the cache refused the passwords")
+		}
+	}
+	u.passwords = len(passwords)
+	u.status = "modifying"
+	return modifyUserResponse{Xmlns: ecNamespace, User: u.xml(), Meta: responseMetadata{newUUID()}}, nil
+}
+
+// writeECError writes ElastiCache's Query error document.
+func writeECError(w http.ResponseWriter, e *apiError) {
+	typ := "Sender"
+	if e.status >= 500 {
+		typ = "Receiver"
+	}
+	var body struct {
+		XMLName xml.Name `xml:"ErrorResponse"`
+		Xmlns   string   `xml:"xmlns,attr"`
+		Error   struct {
+			Type    string `xml:"Type"`
+			Code    string `xml:"Code"`
+			Message string `xml:"Message"`
+		} `xml:"Error"`
+		RequestID string `xml:"RequestId"`
+	}
+	body.Xmlns = ecNamespace
+	body.Error.Type, body.Error.Code, body.Error.Message = typ, e.code, e.msg
+	body.RequestID = newUUID()
+	b, _ := xml.Marshal(body)
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", body.RequestID)
+	w.WriteHeader(e.status)
+	_, _ = w.Write(b)
+}
