@@ -6,9 +6,10 @@ package main
 import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/functions/internal/registry"
+	"github.com/rotary-secrets/rotary/shared/awsx/iamx"
 	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 )
 
 func main() {
-	lambdamain.Run(registry.All, rdsx.Resolver)
+	lambdamain.Run(registry.All, rdsx.Resolver, iamx.Extra)
 }

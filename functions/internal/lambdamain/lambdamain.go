@@ -38,15 +38,21 @@ type Register = rotators.Builder
 // pass nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
 type Endpoints func(*awsx.Clients) rotators.EndpointResolver
 
+// Extra adds a dependency built from the function's AWS clients to what its
+// rotators get (iamx.Extra gives the iam-access-key rotator the IAM API of
+// each secret's own account). A function passes only the ones it needs, so
+// it links no other client.
+type Extra func(*awsx.Clients, *rotators.Deps)
+
 // EnvMetricsNamespace names the CloudWatch namespace of the EMF metrics.
 const EnvMetricsNamespace = "ROTARY_METRICS_NAMESPACE"
 
 // Run builds the engine from the environment and starts the Lambda runtime.
 // A configuration error is logged as one JSON line and the process exits with
 // status 1, so the Lambda init phase fails visibly instead of every rotation.
-func Run(register Register, endpoints Endpoints) {
+func Run(register Register, endpoints Endpoints, extras ...Extra) {
 	logger := logging.New()
-	engine, err := Build(context.Background(), os.Getenv, logger, register, endpoints)
+	engine, err := Build(context.Background(), os.Getenv, logger, register, endpoints, extras...)
 	if err != nil {
 		logger.Error("rotary: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)
@@ -55,8 +61,9 @@ func Run(register Register, endpoints Endpoints) {
 }
 
 // Build reads the configuration through getenv and returns a ready engine,
-// its rotators built with their dependencies (endpoints may be nil).
-func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register, endpoints Endpoints) (*rotation.Engine, error) {
+// its rotators built with their dependencies (endpoints may be nil; extras add
+// more).
+func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register, endpoints Endpoints, extras ...Extra) (*rotation.Engine, error) {
 	if err := checkFunction(getenv, builtFunction()); err != nil {
 		return nil, err
 	}
@@ -74,7 +81,11 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	}
 	clients := awsx.New(base, cfg)
 	reg := &rotators.Registry{}
-	if err := register(reg, deps(getenv, clients, endpoints)); err != nil {
+	d := deps(getenv, clients, endpoints)
+	for _, x := range extras {
+		x(clients, &d)
+	}
+	if err := register(reg, d); err != nil {
 		return nil, fmt.Errorf("rotators: %w", err)
 	}
 	own := secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {
