@@ -145,8 +145,19 @@ func hostile() []row {
 			req: request(memberASession, "rds:DescribeDBInstances", rdsInstanceARN(memberB), nil)},
 		{who: "central function role", what: "describe a database of member A directly",
 			req: request(centralSession, "rds:DescribeDBInstances", rdsInstanceARN(memberA), nil)},
+		{who: "member role of A", what: "create an access key for an IAM user of A not tagged rotary:rotate=true",
+			req: request(memberASession, "iam:CreateAccessKey", iamUserARN(memberA, "admin"), nil)},
+		{who: "member role of A", what: "delete an access key of a tagged IAM user of B",
+			req: request(memberASession, "iam:DeleteAccessKey", iamUserARN(memberB, "deploy-bot"), rotateTag)},
+		{who: "central function role", what: "create an access key for a tagged IAM user of member A directly",
+			req: request(centralSession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTag)},
 	}
 }
+
+// rotateTag is the context of a resource tagged rotary:rotate=true.
+var rotateTag = map[string][]string{"aws:ResourceTag/rotary:rotate": {"true"}}
+
+func iamUserARN(account, name string) string { return "arn:aws:iam::" + account + ":user/" + name }
 
 // legitimate are the requests each role needs (the must-allow verdict runs on
 // the scenarios' real requests; these are for the table).
@@ -167,6 +178,10 @@ func legitimate() []row {
 			req: request(memberASession, "secretsmanager:GetSecretValue", secretARN(memberA, "db/master-WxYzAb"), marked), allow: true},
 		{who: "member role of A", what: "describe a database of A (RDS-managed master's endpoint)",
 			req: request(memberASession, "rds:DescribeDBInstances", rdsInstanceARN(memberA), nil), allow: true},
+		{who: "member role of A", what: "create, list, deactivate, delete access keys of an IAM user of A tagged rotary:rotate=true (iam-access-key)",
+			req: request(memberASession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTag), allow: true},
+		{who: "per-account function role in A", what: "delete an access key of an IAM user of A tagged rotary:rotate=true",
+			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTag), allow: true},
 		{who: "member role of B", what: "decrypt with B's secrets key through Secrets Manager",
 			req: request(memberBSession, "kms:Decrypt", keyARN(memberB), viaSM), allow: true},
 		{who: "central function role", what: "write a tagged secret of the central account rotated by the central function",
