@@ -17,8 +17,8 @@ type AccessKey struct {
 // iam-access-key rotator uses, already bound to one secret's own account.
 // Implementations return errors that never hold a secret access key.
 type AccessKeyAPI interface {
-	// UserARN returns the ARN of the IAM user (iam:GetUser).
-	UserARN(ctx context.Context, user string) (string, error)
+	// User returns the IAM user's ARN and tags (iam:GetUser).
+	User(ctx context.Context, user string) (arn string, tags map[string]string, err error)
 	// ListAccessKeys lists the user's access keys (iam:ListAccessKeys).
 	ListAccessKeys(ctx context.Context, user string) ([]AccessKey, error)
 	// CreateAccessKey creates an active key for user (iam:CreateAccessKey)

@@ -12,6 +12,9 @@
 // secret holds is never touched: it is reported (ErrUnheldKey) and the
 // rotation stops until an operator removes it.
 //
+// A secret rotates only the IAM user whose TagSecret tag names it; every step
+// checks that before it changes anything (ErrNotOwned).
+//
 // The package never calls Secrets Manager and imports no AWS SDK: the IAM and
 // STS calls go through rotators.AccessKeyAPI, which start-up binds to the
 // secret's own account (rotators.Deps.AccessKeys).
@@ -39,6 +42,12 @@ const (
 	KeySecretAccessKey = "secretAccessKey" // the secret
 )
 
+// TagSecret is the IAM user tag that gives a user to one secret: its value
+// must be the secret's name or full ARN. A rotation checks it (iam:GetUser)
+// before it changes anything, so a secret naming another user of the account
+// (an administrator, say) cannot have that user's keys created into it.
+const TagSecret = "rotary:secret"
+
 // EnvVerifyWait bounds how long testSecret retries sts:GetCallerIdentity with
 // the new key while IAM propagates it (Go duration, default 15s, 0 tries once).
 const EnvVerifyWait = "ROTARY_IAM_VERIFY_WAIT"
@@ -59,6 +68,9 @@ var (
 	// ErrWrongIdentity reports a new key that authenticates as someone other
 	// than the secret's user.
 	ErrWrongIdentity = errors.New("the pending access key does not authenticate as the secret's IAM user")
+	// ErrNotOwned reports an IAM user whose TagSecret tag does not name the
+	// rotated secret: no secret may re-key a user that was not given to it.
+	ErrNotOwned = errors.New("the IAM user is not tagged for this secret")
 	// ErrForeignVersion reports a version of the secret naming another user
 	// or engine: its key is not retired.
 	ErrForeignVersion = errors.New("a version of the secret names another IAM user")
@@ -166,6 +178,35 @@ func (r *Rotator) api(ctx context.Context, rot rotators.Rotation) (rotators.Acce
 	return r.clients.AccessKeys(ctx, rot.SecretARN, rot.Token)
 }
 
+// owned returns the user's ARN after checking that its TagSecret tag names
+// the secret (its full ARN, or its name: the ARN's resource without the
+// 7-character random suffix).
+func owned(ctx context.Context, api rotators.AccessKeyAPI, user, secretARN string) (string, error) {
+	arn, tags, err := api.User(ctx, user)
+	if err != nil {
+		return "", fmt.Errorf("get IAM user %s: %w", user, err)
+	}
+	v, ok := tags[TagSecret]
+	if !ok || v == "" || (v != secretARN && v != secretName(secretARN)) {
+		return "", fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, user, TagSecret)
+	}
+	return arn, nil
+}
+
+// secretName returns the name part of a secret ARN
+// (arn:…:secret:<name>-<6 characters>), "" when it has none.
+func secretName(arn string) string {
+	i := strings.Index(arn, ":secret:")
+	if i < 0 {
+		return ""
+	}
+	res := arn[i+len(":secret:"):]
+	if len(res) < 8 || res[len(res)-7] != '-' {
+		return ""
+	}
+	return res[:len(res)-7]
+}
+
 // retire deactivates, then deletes, a key of user.
 func retire(ctx context.Context, api rotators.AccessKeyAPI, user, id string) error {
 	if err := api.SetAccessKeyActive(ctx, user, id, false); err != nil {
@@ -194,6 +235,9 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	}
 	prev, hasPrev, err := heldBy(ctx, req.Previous, cur.user, "AWSPREVIOUS")
 	if err != nil {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
+	}
+	if _, err := owned(ctx, api, cur.user, req.SecretARN); err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
 	keys, err := api.ListAccessKeys(ctx, cur.user)
@@ -252,6 +296,9 @@ func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.Se
 	if err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
+	if _, err := owned(ctx, api, pend.user, req.SecretARN); err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
 	keys, err := api.ListAccessKeys(ctx, pend.user)
 	if err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: list access keys of %s: %w", pend.user, err)
@@ -281,9 +328,9 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 	if err != nil {
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}
-	want, err := api.UserARN(ctx, pend.user)
+	want, err := owned(ctx, api, pend.user, req.SecretARN)
 	if err != nil {
-		return rotators.TestResponse{}, fmt.Errorf("testSecret: get user %s: %w", pend.user, err)
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}
 	deadline := time.Now().Add(r.verifyWait)
 	for wait := 500 * time.Millisecond; ; wait *= 2 {
@@ -329,6 +376,9 @@ func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotat
 	}
 	api, err := r.api(ctx, req.Rotation)
 	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	if _, err := owned(ctx, api, cur.user, req.SecretARN); err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
 	keys, err := api.ListAccessKeys(ctx, cur.user)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,7 +47,7 @@ func newTarget(t testing.TB) *iamTarget {
 // user registers a user with one key and returns its starting secret.
 func (tg *iamTarget) user(t testing.TB, name string) secret.Value {
 	t.Helper()
-	tg.srv.AddUser(localaws.IAMUser{Account: account, Name: name})
+	tg.srv.AddUser(localaws.IAMUser{Account: account, Name: name, Tags: map[string]string{iamkey.TagSecret: secretARN}})
 	k, err := tg.srv.IssueUserKey(account, name)
 	if err != nil {
 		t.Fatal(err)
@@ -91,14 +92,20 @@ func TestConformance(t *testing.T) {
 		IdentifierKeys: []string{secret.KeyUsername, iamkey.KeyAccessKeyID},
 		New: func(t testing.TB) *rotatortest.Target {
 			n++
-			name := "app" + string(rune('a'+n%26)) + "-" + itoa(n)
-			v := tg.user(t, name)
+			user := "app" + string(rune('a'+n%26)) + "-" + itoa(n)
+			v := tg.user(t, user)
 			return &rotatortest.Target{
 				Rotators: tg.registry(),
 				Value:    v,
-				Login:    tg.login,
+				// The user is given to the stored secret by its name.
+				Bind: func(arn string, v secret.Value) (secret.Value, bool) {
+					name := arn[strings.Index(arn, ":secret:")+len(":secret:") : len(arn)-7]
+					tg.srv.TagUser(account, user, iamkey.TagSecret, name)
+					return v, false
+				},
+				Login: tg.login,
 				Credentials: func(context.Context) ([]string, error) {
-					ids, _ := tg.srv.UserKeys(account, name)
+					ids, _ := tg.srv.UserKeys(account, user)
 					return ids, nil
 				},
 				Holds: func(ctx context.Context, id string, v secret.Value) (bool, error) {
@@ -296,5 +303,35 @@ func TestNoIAM(t *testing.T) {
 	_, err = r.Create(t.Context(), rotators.CreateRequest{Rotation: rotators.Rotation{SecretARN: secretARN}, Current: v})
 	if !errors.Is(err, iamkey.ErrNoIAM) {
 		t.Fatalf("Create: %v, want ErrNoIAM", err)
+	}
+}
+
+// TestNotOwned: a user whose rotary:secret tag is missing or names another
+// secret is refused before any key is created or retired: a secret cannot
+// have another user's keys (an administrator's) created into it.
+func TestNotOwned(t *testing.T) {
+	tg := newTarget(t)
+	r := iamkey.New(tg.clients, 0)
+	for _, tag := range []string{"", "app/other", secretARN + "x", "arn:aws:secretsmanager:us-east-1:" + account + ":secret:app/other-AbCdEf"} {
+		cur := tg.user(t, "admin")
+		tg.srv.AddUser(localaws.IAMUser{Account: account, Name: "admin", Tags: map[string]string{iamkey.TagSecret: tag}})
+		k, err := tg.srv.IssueUserKey(account, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
+		cur.Set(iamkey.KeySecretAccessKey, k.SecretAccessKey)
+		if _, err := rotate(t, r, cur, nil); !errors.Is(err, iamkey.ErrNotOwned) {
+			t.Errorf("tag %q: %v, want ErrNotOwned", tag, err)
+		}
+		if ids, _ := tg.srv.UserKeys(account, "admin"); len(ids) != 1 {
+			t.Errorf("tag %q: admin has %d keys, want 1", tag, len(ids))
+		}
+	}
+	// The secret's name (without the ARN's random suffix) is accepted.
+	cur := tg.user(t, "named")
+	tg.srv.TagUser(account, "named", iamkey.TagSecret, "app/iam")
+	if _, err := rotate(t, r, cur, nil); err != nil {
+		t.Errorf("user tagged with the secret's name: %v", err)
 	}
 }

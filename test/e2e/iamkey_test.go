@@ -37,7 +37,8 @@ func TestIAMAccessKeyUnderRIE(t *testing.T) {
 	const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:iam-access-key"
 	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
 
-	userARN := aws0.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: "deploy-bot"})
+	userARN := aws0.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: "deploy-bot",
+		Tags: map[string]string{"rotary:rotate": "true", "rotary:secret": "e2e/iam-access-key"}})
 	k, err := aws0.IssueUserKey(localaws.DefaultAccount, "deploy-bot")
 	if err != nil {
 		t.Fatal(err)

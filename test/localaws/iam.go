@@ -3,10 +3,12 @@ package localaws
 import (
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,7 +34,8 @@ const maxAccessKeysPerUser = 2
 type IAMUser struct {
 	Account string // 12 digits
 	Name    string
-	Path    string // default "/"
+	Path    string            // default "/"
+	Tags    map[string]string // returned by GetUser
 }
 
 // ARN returns arn:aws:iam::<Account>:user<Path><Name>.
@@ -79,8 +82,24 @@ func (s *Server) AddUser(u IAMUser) string {
 			delete(s.keys, k.creds.AccessKeyID)
 		}
 	}
+	u.Tags = maps.Clone(u.Tags)
 	s.iam[iamUserKey{u.Account, u.Name}] = &iamUser{IAMUser: u, id: "AIDA" + randomString(upperDigits, 17), created: s.now()}
 	return u.ARN()
+}
+
+// TagUser sets a tag on a registered user (tests: the iam-access-key
+// rotator's rotary:secret tag, known once the secret exists).
+func (s *Server) TagUser(account, name, key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.iam[iamUserKey{account, name}]
+	if u == nil {
+		panic(fmt.Sprintf("localaws: TagUser: no IAM user %s in account %s", name, account))
+	}
+	if u.Tags == nil {
+		u.Tags = map[string]string{}
+	}
+	u.Tags[key] = value
 }
 
 // UserKeys returns the IDs of a user's access keys, oldest first, and which
@@ -180,11 +199,17 @@ type iamKeyXML struct {
 }
 
 type iamUserXML struct {
-	Path       string `xml:"Path"`
-	UserName   string `xml:"UserName"`
-	UserID     string `xml:"UserId"`
-	Arn        string `xml:"Arn"`
-	CreateDate string `xml:"CreateDate"`
+	Path       string      `xml:"Path"`
+	UserName   string      `xml:"UserName"`
+	UserID     string      `xml:"UserId"`
+	Arn        string      `xml:"Arn"`
+	CreateDate string      `xml:"CreateDate"`
+	Tags       []iamTagXML `xml:"Tags>member,omitempty"`
+}
+
+type iamTagXML struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
 }
 
 // iamResponse is <Action>Response with an optional <Action>Result.
@@ -241,7 +266,7 @@ func (s *Server) iamAction(account, action string, form url.Values) (any, *apiEr
 		return iamOut(action, struct {
 			XMLName xml.Name   `xml:"GetUserResult"`
 			User    iamUserXML `xml:"User"`
-		}{User: iamUserXML{Path: u.Path, UserName: u.Name, UserID: u.id, Arn: u.ARN(), CreateDate: iamTime(u.created)}}), nil
+		}{User: iamUserXML{Path: u.Path, UserName: u.Name, UserID: u.id, Arn: u.ARN(), CreateDate: iamTime(u.created), Tags: tagsXML(u.Tags)}}), nil
 	case "CreateAccessKey":
 		k, e := s.createAccessKeyLocked(u)
 		if e != nil {
@@ -306,4 +331,13 @@ func (s *Server) createAccessKeyLocked(u *iamUser) (*iamKey, *apiError) {
 	u.keys = append(u.keys, k)
 	s.keys[k.creds.AccessKeyID] = &keyRec{creds: k.creds, arn: u.ARN(), userID: u.id}
 	return k, nil
+}
+
+func tagsXML(tags map[string]string) []iamTagXML {
+	var out []iamTagXML
+	for k, v := range tags {
+		out = append(out, iamTagXML{k, v})
+	}
+	slices.SortFunc(out, func(a, b iamTagXML) int { return strings.Compare(a.Key, b.Key) })
+	return out
 }

@@ -71,15 +71,19 @@ type api struct {
 	stsOpts []func(*sts.Options)
 }
 
-func (a *api) UserARN(ctx context.Context, user string) (string, error) {
+func (a *api) User(ctx context.Context, user string) (string, map[string]string, error) {
 	out, err := a.iam.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if out.User == nil {
-		return "", errors.New("iam:GetUser returned no user")
+		return "", nil, errors.New("iam:GetUser returned no user")
 	}
-	return aws.ToString(out.User.Arn), nil
+	tags := map[string]string{}
+	for _, t := range out.User.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return aws.ToString(out.User.Arn), tags, nil
 }
 
 func (a *api) ListAccessKeys(ctx context.Context, user string) ([]rotators.AccessKey, error) {

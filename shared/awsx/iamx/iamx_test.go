@@ -56,8 +56,9 @@ func TestSecretsOwnAccount(t *testing.T) {
 	if err != nil || who != "arn:aws:iam::"+memberA+":user/deploy-bot" {
 		t.Fatalf("CallerARN = %q, %v", who, err)
 	}
-	if u, err := api.UserARN(t.Context(), "deploy-bot"); err != nil || u != who {
-		t.Fatalf("UserARN = %q, %v", u, err)
+	srv.TagUser(memberA, "deploy-bot", "rotary:secret", arn(memberA))
+	if u, tags, err := api.User(t.Context(), "deploy-bot"); err != nil || u != who || tags["rotary:secret"] != arn(memberA) {
+		t.Fatalf("User = %q %v, %v", u, tags, err)
 	}
 	for acct, want := range map[string]int{central: 1, memberA: 2, memberB: 1} {
 		if ids, _ := srv.UserKeys(acct, "deploy-bot"); len(ids) != want {
