@@ -151,6 +151,8 @@ func hostile() []row {
 			req: request(memberASession, "iam:DeleteAccessKey", iamUserARN(memberB, "deploy-bot"), rotateTag)},
 		{who: "central function role", what: "create an access key for a tagged IAM user of member A directly",
 			req: request(centralSession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTag)},
+		{who: "member role of A", what: "re-tag a tagged IAM user of A (give it to another secret with rotary:secret)",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), rotateTag)},
 	}
 }
 
