@@ -62,6 +62,9 @@ type Deps struct {
 	HTTP *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AccessKeys opens the IAM access-key API of a secret's own account
+	// (iam-access-key rotator); nil refuses every such rotation.
+	AccessKeys AccessKeyClients
 }
 
 // Env returns the setting name through Getenv, or "" without one.

@@ -7,9 +7,10 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/functions/internal/registry"
 	"github.com/rotary-secrets/rotary/shared/awsx/elasticachex"
+	"github.com/rotary-secrets/rotary/shared/awsx/iamx"
 	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 )
 
 func main() {
-	lambdamain.Run(registry.All, rdsx.Resolver, elasticachex.Wire)
+	lambdamain.Run(registry.All, rdsx.Resolver, elasticachex.Wire, iamx.Extra)
 }

@@ -367,7 +367,7 @@ func (v Value) Strategy() string {
 
 // safeExtraKeys are extra keys whose values are identifiers, not credentials.
 var safeExtraKeys = map[string]bool{
-	KeyStrategy: true, "apiKeyId": true, "apiKeyName": true, "keyId": true, "clientId": true,
+	KeyStrategy: true, "accessKeyId": true, "apiKeyId": true, "apiKeyName": true, "keyId": true, "clientId": true,
 	"accountSid": true, "appId": true, "orgUrl": true, "region": true, "adminSecretArn": true,
 	// SaaS provider settings (rotators/saas): a host, an OAuth method name, a
 	// SendGrid subuser name.

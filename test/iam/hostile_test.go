@@ -149,6 +149,14 @@ func hostile() []row {
 			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberA), nil)},
 		{who: "member role of A", what: "set the passwords of a tagged ElastiCache user of B",
 			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberB), rotateTagged)},
+		{who: "member role of A", what: "create an access key for an IAM user of A not tagged rotary:rotate=true",
+			req: request(memberASession, "iam:CreateAccessKey", iamUserARN(memberA, "admin"), nil)},
+		{who: "member role of A", what: "delete an access key of a tagged IAM user of B",
+			req: request(memberASession, "iam:DeleteAccessKey", iamUserARN(memberB, "deploy-bot"), rotateTagged)},
+		{who: "central function role", what: "create an access key for a tagged IAM user of member A directly",
+			req: request(centralSession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
+		{who: "member role of A", what: "re-tag a tagged IAM user of A (give it to another secret with rotary:secret)",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 	}
 }
 
@@ -159,6 +167,8 @@ var rotateTagged = map[string][]string{"aws:ResourceTag/rotary:rotate": {"true"}
 func elastiCacheUserARN(account string) string {
 	return "arn:aws:elasticache:" + region + ":" + account + ":user:app-user"
 }
+
+func iamUserARN(account, name string) string { return "arn:aws:iam::" + account + ":user/" + name }
 
 // legitimate are the requests each role needs (the must-allow verdict runs on
 // the scenarios' real requests; these are for the table).
@@ -181,6 +191,10 @@ func legitimate() []row {
 			req: request(memberASession, "rds:DescribeDBInstances", rdsInstanceARN(memberA), nil), allow: true},
 		{who: "member role of A", what: "set the passwords of A's ElastiCache user tagged rotary:rotate=true",
 			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberA), rotateTagged), allow: true},
+		{who: "member role of A", what: "create, list, deactivate, delete access keys of an IAM user of A tagged rotary:rotate=true (iam-access-key)",
+			req: request(memberASession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged), allow: true},
+		{who: "per-account function role in A", what: "delete an access key of an IAM user of A tagged rotary:rotate=true",
+			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged), allow: true},
 		{who: "member role of B", what: "decrypt with B's secrets key through Secrets Manager",
 			req: request(memberBSession, "kms:Decrypt", keyARN(memberB), viaSM), allow: true},
 		{who: "central function role", what: "write a tagged secret of the central account rotated by the central function",

@@ -109,6 +109,7 @@ type Server struct {
 	runs      map[string][]*RotationRun // secret ARN -> runs
 	rds       map[string]rdsDB          // DB ARN -> instance or cluster (rds.go)
 	ecUsers   map[string]*ecUser        // ElastiCache user ARN -> user (elasticache.go)
+	iam       map[iamUserKey]*iamUser   // IAM users (iam.go)
 
 	rotMu   sync.Mutex
 	rotCond *sync.Cond
@@ -348,6 +349,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeXMLError(w, &apiError{400, "InvalidAction", "Could not find operation for the request"})
 				return
 			}
+		}
+		if isIAMAction(form.Get("Action")) {
+			s.serveIAM(w, r, form, body)
+			return
 		}
 		if isRDSAction(form.Get("Action")) {
 			s.serveRDS(w, r, form, body)

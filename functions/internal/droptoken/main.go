@@ -22,13 +22,14 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
 	"github.com/rotary-secrets/rotary/functions/internal/registry"
 	"github.com/rotary-secrets/rotary/shared/awsx/elasticachex"
+	"github.com/rotary-secrets/rotary/shared/awsx/iamx"
 	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/logging"
 )
 
 func main() {
 	logger := logging.New()
-	engine, err := lambdamain.Build(context.Background(), os.Getenv, logger, registry.All, rdsx.Resolver, elasticachex.Wire)
+	engine, err := lambdamain.Build(context.Background(), os.Getenv, logger, registry.All, rdsx.Resolver, elasticachex.Wire, iamx.Extra)
 	if err != nil {
 		logger.Error("droptoken: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)

@@ -9,6 +9,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/rotators/iamkey"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -54,6 +55,7 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 		{engine: "sendgrid", want: "*saas.Rotator"},
 		{engine: "twilio", want: "*saas.Rotator"},
 		{engine: "okta", strategy: rotators.APIKey, want: "*saas.Rotator"},
+		{engine: "iam-access-key", want: "*iamkey.Rotator"},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%s/master=%t", tc.engine, tc.strategy, tc.master), func(t *testing.T) {
@@ -82,13 +84,14 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 // TestAllEngines: the registry lists exactly the supported engines.
 func TestAllEngines(t *testing.T) {
 	got := fmt.Sprint(all(t).Engines())
-	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "elasticache", "entra-app-secret", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "elasticache", "entra-app-secret", "generic", "iam-access-key", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
 	if got != want {
 		t.Errorf("Engines() = %s, want %s", got, want)
 	}
 	// The packages' own lists agree with the table above.
 	var pkgs []string
 	pkgs = append(pkgs, generic.Engine)
+	pkgs = append(pkgs, iamkey.Engine)
 	pkgs = append(pkgs, postgres.Engines...)
 	pkgs = append(pkgs, mysql.Engines...)
 	pkgs = append(pkgs, saas.Engines()...)
@@ -184,6 +187,9 @@ func TestOptionalInterfaces(t *testing.T) {
 		_, finisher := r.(rotators.Finisher)
 		_, minter := r.(rotators.Minter)
 		_, isSaaS := r.(*saas.Rotator)
+		if _, ok := r.(*iamkey.Rotator); ok {
+			isSaaS = true // mints a key on Create, retires the old one on Finish
+		}
 		name := fmt.Sprintf("%T", r)
 		if finisher != isSaaS || minter != isSaaS {
 			t.Errorf("%s: Finisher %t, Minter %t; want both %t", name, finisher, minter, isSaaS)

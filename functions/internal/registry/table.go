@@ -8,6 +8,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/rotators/iamkey"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -100,6 +101,12 @@ var Table = []Engine{
 		Strategies: []string{rotators.SingleUser}, Functions: []Function{{Name: "elasticache", Strategies: []string{rotators.SingleUser}}},
 		Identifiers: []string{elasticache.KeyUserARN},
 		Build:       elasticache.Build,
+	},
+	{
+		Name: "iamkey", Package: "rotators/iamkey", Engines: []string{iamkey.Engine},
+		Strategies: []string{rotators.APIKey}, Functions: []Function{{Name: "iam-access-key", Strategies: []string{rotators.APIKey}}},
+		Identifiers: []string{iamkey.KeyAccessKeyID},
+		Build:       iamkey.Build,
 	},
 	{
 		Name: generic.Engine, Package: "rotators/generic", Engines: []string{generic.Engine},

@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
+	"github.com/rotary-secrets/rotary/test/e2e/rig"
+	"github.com/rotary-secrets/rotary/test/localaws"
+)
+
+// TestIAMAccessKeyUnderRIE rotates an IAM user's access key twice with the
+// built iam-access-key bootstrap under the Runtime Interface Emulator,
+// against localaws's IAM API: after each rotation the user holds exactly the
+// AWSCURRENT and AWSPREVIOUS keys, and the AWSCURRENT one authenticates as the
+// user.
+func TestIAMAccessKeyUnderRIE(t *testing.T) {
+	rie, boot := rieBinary(t), function(t, "iam-access-key")
+	aws0 := localaws.Start(t)
+	creds := aws0.DefaultCredentials()
+	fn, err := lambdarie.Start(t.Context(), rie, boot, []string{
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+		"AWS_ENDPOINT_URL=" + aws0.URL,
+		"ROTARY_HOME_ACCOUNT=" + localaws.DefaultAccount,
+		"ROTARY_FUNCTION=iam-access-key",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fn.Stop)
+	const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:iam-access-key"
+	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
+
+	userARN := aws0.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: "deploy-bot",
+		Tags: map[string]string{"rotary:rotate": "true", "rotary:secret": "e2e/iam-access-key"}})
+	k, err := aws0.IssueUserKey(localaws.DefaultAccount, "deploy-bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := secret.Value{Engine: "iam-access-key", Username: "deploy-bot"}
+	v.Set("accessKeyId", k.AccessKeyID)
+	v.Set("secretAccessKey", k.SecretAccessKey)
+	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
+	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("e2e/iam-access-key"), SecretString: aws.String(v.StoredJSON()), Tags: rig.RotateTags(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(fnARN)}); err != nil {
+			t.Fatal(err)
+		}
+		runs := aws0.Rotations(aws.ToString(out.ARN))
+		if len(runs) != i+1 || runs[i].Outcome != localaws.Succeeded {
+			t.Fatalf("rotation %d: runs = %+v\nfunction logs:\n%s", i, runs, fn.Logs())
+		}
+		ids := map[string]bool{}
+		for _, stage := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
+			got, err := sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: out.ARN, VersionStage: aws.String(stage)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sv, err := secret.Parse([]byte(aws.ToString(got.SecretString)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _ := sv.Get("accessKeyId")
+			ids[id] = true
+			if stage == "AWSCURRENT" {
+				sk, _ := sv.Get("secretAccessKey")
+				if who := callerARN(t, aws0, id, sk); who != userARN {
+					t.Fatalf("rotation %d: AWSCURRENT key is %q, want %s", i, who, userARN)
+				}
+			}
+		}
+		have, _ := aws0.UserKeys(localaws.DefaultAccount, "deploy-bot")
+		if len(have) != 2 || !ids[have[0]] || !ids[have[1]] {
+			t.Fatalf("rotation %d: user keys %v, want AWSCURRENT's and AWSPREVIOUS's %v", i, have, ids)
+		}
+	}
+}
+
+// callerARN returns who sts:GetCallerIdentity says the key is ("" when refused).
+func callerARN(t *testing.T, s *localaws.Server, id, sk string) string {
+	cfg := s.AWSConfig(localaws.Credentials{AccessKeyID: id, SecretAccessKey: sk}, "us-east-1")
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return ""
+	}
+	return aws.ToString(out.Arn)
+}

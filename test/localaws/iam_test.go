@@ -1,0 +1,97 @@
+package localaws_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rotary-secrets/rotary/test/localaws"
+)
+
+// TestIAMAccessKeys: keys issued by CreateAccessKey are credentials of the
+// server tied to their user (sts:GetCallerIdentity answers the user), an
+// Inactive or deleted key is refused, the quota is two keys, and a caller
+// sees only the users of its own account.
+func TestIAMAccessKeys(t *testing.T) {
+	s := localaws.Start(t, localaws.Options{VerifySignatures: true})
+	admin := s.AddAccount("111111111111")
+	other := s.AddAccount("222222222222")
+	userARN := s.AddUser(localaws.IAMUser{Account: "111111111111", Name: "deploy-bot", Path: "/ci/"})
+	if userARN != "arn:aws:iam::111111111111:user/ci/deploy-bot" {
+		t.Fatalf("AddUser ARN %s", userARN)
+	}
+	c := iam.NewFromConfig(s.AWSConfig(admin, region))
+	ctx := t.Context()
+	user := aws.String("deploy-bot")
+
+	out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := localaws.Credentials{AccessKeyID: aws.ToString(out.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(out.AccessKey.SecretAccessKey)}
+	who, err := stsClient(s, key).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(who.Arn) != userARN || aws.ToString(who.Account) != "111111111111" {
+		t.Fatalf("GetCallerIdentity with the new key: %v %v", who, err)
+	}
+	wrong := key
+	wrong.SecretAccessKey = "not-the-secret-key-0123456789"
+	if _, err := stsClient(s, wrong).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "SignatureDoesNotMatch" {
+		t.Errorf("wrong secret key: %v", err)
+	}
+	got, err := c.GetUser(ctx, &iam.GetUserInput{UserName: user})
+	if err != nil || aws.ToString(got.User.Arn) != userARN || aws.ToString(got.User.Path) != "/ci/" {
+		t.Fatalf("GetUser: %v %v", got, err)
+	}
+
+	if _, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: user}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: user}); code(err) != "LimitExceeded" {
+		t.Errorf("third key: %v, want LimitExceeded", err)
+	}
+	list, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: user})
+	if err != nil || len(list.AccessKeyMetadata) != 2 || list.AccessKeyMetadata[0].Status != iamtypes.StatusTypeActive {
+		t.Fatalf("ListAccessKeys: %v %v", list, err)
+	}
+
+	if _, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: user, AccessKeyId: aws.String(key.AccessKeyID), Status: iamtypes.StatusTypeInactive}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stsClient(s, key).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "InvalidClientTokenId" {
+		t.Errorf("inactive key: %v, want InvalidClientTokenId", err)
+	}
+	if _, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: user, AccessKeyId: aws.String(key.AccessKeyID), Status: iamtypes.StatusTypeActive}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stsClient(s, key).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Errorf("re-activated key: %v", err)
+	}
+
+	// Another account sees neither the user nor its keys.
+	oc := iam.NewFromConfig(s.AWSConfig(other, region))
+	if _, err := oc.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: user, AccessKeyId: aws.String(key.AccessKeyID)}); code(err) != "NoSuchEntity" {
+		t.Errorf("delete from another account: %v, want NoSuchEntity", err)
+	}
+
+	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: user, AccessKeyId: aws.String(key.AccessKeyID)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stsClient(s, key).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "InvalidClientTokenId" {
+		t.Errorf("deleted key: %v, want InvalidClientTokenId", err)
+	}
+	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: user, AccessKeyId: aws.String(key.AccessKeyID)}); code(err) != "NoSuchEntity" {
+		t.Errorf("delete twice: %v, want NoSuchEntity", err)
+	}
+	if _, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("a'b")}); code(err) != "ValidationError" {
+		t.Errorf("malformed user name: %v, want ValidationError", err)
+	}
+	if _, err := c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("nobody")}); code(err) != "NoSuchEntity" {
+		t.Errorf("unknown user: %v, want NoSuchEntity", err)
+	}
+	if n := s.Calls("CreateAccessKey", "111111111111"); n != 3 {
+		t.Errorf("%d CreateAccessKey calls counted, want 3", n)
+	}
+}
