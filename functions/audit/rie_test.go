@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 )
@@ -56,7 +57,9 @@ func TestBuiltFunctionUnderRIE(t *testing.T) {
 	if err := json.Unmarshal(body, &sum); err != nil || sum.Accounts != 2 || sum.Secrets != 2 || sum.ByCheck["rotation-stuck"] != 1 {
 		t.Fatalf("answer %s (err %v): want the summary of 2 accounts, 2 secrets, one stuck rotation\nlogs:\n%s", body, err, fn.Logs())
 	}
-	logs := fn.Logs()
+	logs := fn.WaitLogs(10*time.Second, func(logs string) bool {
+		return strings.Count(logs, `"message":"audit finding"`) >= sum.Findings && strings.Contains(logs, `"HighFindings"`)
+	})
 	if n := strings.Count(logs, `"message":"audit finding"`); n != sum.Findings {
 		t.Errorf("%d finding lines, want %d:\n%s", n, sum.Findings, logs)
 	}

@@ -151,6 +151,21 @@ func Start(ctx context.Context, rie, bootstrap string, env []string) (*Function,
 // JSON log lines and EMF records among them).
 func (f *Function) Logs() string { return f.logs.String() }
 
+// WaitLogs returns the function's output once done reports true for it, or
+// as it is after timeout: the RIE relays the function's output on its own
+// schedule, so lines written during an invocation may arrive after the
+// invocation's answer.
+func (f *Function) WaitLogs(timeout time.Duration, done func(logs string) bool) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		logs := f.Logs()
+		if done(logs) || time.Now().After(deadline) {
+			return logs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Follow calls fn with each complete line the RIE and the function write from
 // now on, in order, until the returned stop is called. fn runs while output is
 // being written, so it must be quick (print the line, send it on a buffered
