@@ -146,6 +146,9 @@ func TestNoFallback(t *testing.T) {
 		{name: "ldaps to the plain port", cfg: testConfig(s), edit: func(v *secret.Value) { v.Port = s.Port }},
 		{name: "starttls to the ldaps port", cfg: testConfig(s), edit: func(v *secret.Value) { v.Set(KeyTLSMode, TLSModeStartTLS) }},
 		{name: "ssl false", cfg: testConfig(s), edit: func(v *secret.Value) { v.SSL = &off }, want: ErrPlaintext},
+		{name: "masterarn", cfg: testConfig(s), edit: func(v *secret.Value) {
+			v.MasterARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:admin-AbCdEf"
+		}, want: ErrAdminUnsupported},
 		{name: "unknown tls mode", cfg: testConfig(s), edit: func(v *secret.Value) { v.Set(KeyTLSMode, "none") }, want: ErrPlaintext},
 	}
 	for _, tc := range cases {

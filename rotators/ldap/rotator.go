@@ -60,6 +60,10 @@ var (
 	// ErrRejected is returned when the server refuses a bind (invalid
 	// credentials).
 	ErrRejected = errors.New("ldap: the server refused the credentials")
+	// ErrAdminUnsupported is returned for a secret naming a master
+	// credential (masterarn): admin-driven rotation is not implemented, and
+	// a single-user rotation would not be what the secret asks for.
+	ErrAdminUnsupported = errors.New("ldap: admin-driven rotation (masterarn) is not supported yet; remove masterarn to rotate as the user itself")
 	// ErrWrongIdentity is returned when the server says a bind was made as
 	// another identity than the secret's DN.
 	ErrWrongIdentity = errors.New("ldap: the bind identity is not the secret's DN")
@@ -161,6 +165,9 @@ var hostName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9
 func parseTarget(v secret.Value) (target, error) {
 	if err := v.Require(secret.KeyHost, secret.KeyUsername, secret.KeyPassword); err != nil {
 		return target{}, err
+	}
+	if v.MasterARN != "" {
+		return target{}, ErrAdminUnsupported
 	}
 	if !hostName.MatchString(v.Host) {
 		return target{}, &secret.KeyError{Key: secret.KeyHost, Problem: "is not a host name or IP address"}

@@ -372,6 +372,8 @@ var safeExtraKeys = map[string]bool{
 	// SaaS provider settings (rotators/saas): a host, an OAuth method name, a
 	// SendGrid subuser name.
 	"baseUrl": true, "tokenEndpointAuthMethod": true, "onBehalfOf": true,
+	// LDAP (rotators/ldap): how TLS starts, "ldaps" or "starttls".
+	"tlsMode": true,
 }
 
 // IdentifierKeys lists, sorted, the extra keys whose string values are

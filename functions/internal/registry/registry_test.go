@@ -8,6 +8,7 @@ import (
 	"github.com/rotary-secrets/rotary/functions/internal/registry"
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/rotators/ldap"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -81,7 +82,7 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 // TestAllEngines: the registry lists exactly the supported engines.
 func TestAllEngines(t *testing.T) {
 	got := fmt.Sprint(all(t).Engines())
-	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "entra-app-secret", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "entra-app-secret", "generic", "ldap", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
 	if got != want {
 		t.Errorf("Engines() = %s, want %s", got, want)
 	}
@@ -91,6 +92,7 @@ func TestAllEngines(t *testing.T) {
 	pkgs = append(pkgs, postgres.Engines...)
 	pkgs = append(pkgs, mysql.Engines...)
 	pkgs = append(pkgs, saas.Engines()...)
+	pkgs = append(pkgs, ldap.Engines...)
 	if len(pkgs) != len(all(t).Engines()) {
 		t.Errorf("packages list %d engines %v, the registry %d", len(pkgs), pkgs, len(all(t).Engines()))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/generic"
+	"github.com/rotary-secrets/rotary/rotators/ldap"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -93,6 +94,12 @@ var Table = []Engine{
 		Strategies: []string{rotators.APIKey}, Functions: []Function{{Name: "entra", Strategies: []string{rotators.APIKey}}},
 		Identifiers: []string{"keyId", "clientId"},
 		Build:       saasBuild(saas.EngineEntra),
+	},
+	{
+		Name: "ldap", Package: "rotators/ldap", Engines: ldap.Engines,
+		Strategies: []string{rotators.SingleUser}, Functions: []Function{{Name: "ldap", Strategies: []string{rotators.SingleUser}}},
+		Identifiers: []string{ldap.KeyTLSMode},
+		Build:       ldap.Build,
 	},
 	{
 		Name: generic.Engine, Package: "rotators/generic", Engines: []string{generic.Engine},
