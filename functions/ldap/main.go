@@ -1,7 +1,7 @@
-// Command ldap is the Rotary function for LDAP user passwords (OpenLDAP and
-// servers with the Password Modify extended operation): the user changes its
-// own password over verified LDAPS or StartTLS. Settings: see
-// rotators/ldap/README.md.
+// Command ldap is the Rotary function for LDAP user passwords (OpenLDAP):
+// single user (the user changes its own password with Password Modify) and
+// admin-password (a master DN replaces userPassword with a salted hash), over
+// verified LDAPS or StartTLS. Settings: see rotators/ldap/README.md.
 package main
 
 import (
@@ -14,8 +14,7 @@ func main() {
 	lambdamain.Run(register, nil)
 }
 
-// register adds the single-user LDAP rotator, configured from the
-// environment.
+// register adds both LDAP rotators, configured from the environment.
 func register(reg *rotators.Registry, deps rotators.Deps) error {
-	return ldap.Build(reg, deps, rotators.SingleUser)
+	return ldap.Build(reg, deps, rotators.SingleUser, ldap.AdminPassword)
 }

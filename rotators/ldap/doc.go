@@ -8,6 +8,12 @@
 // pending password and checks with Who Am I? (RFC 4532) that the bind
 // identity is that DN.
 //
+// Admin password ("rotationStrategy": "admin-password", with masterarn): the
+// master DN replaces the user's userPassword with an {SSHA} hash computed
+// here, after the user's own bind proves the secret holds its password; the
+// master password goes only to the master secret's own host, port and TLS
+// mode, which the user secret must share.
+//
 // Every connection is TLS with the server's certificate verified against its
 // host name (verify-full): LDAPS by default, StartTLS with "tlsMode":
 // "starttls". There is no plaintext mode and no fallback: a failed StartTLS

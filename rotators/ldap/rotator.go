@@ -82,9 +82,11 @@ type Stats struct {
 	FailedLogins int64 // attempts that did not end bound
 }
 
-// Rotator is the single-user LDAP rotator.
+// Rotator is an LDAP rotator: single-user (NewSingleUser) or admin-driven
+// (NewAdmin).
 type Rotator struct {
 	cfg            Config
+	admin          bool
 	logins, failed atomic.Int64
 }
 
@@ -134,19 +136,28 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// Build registers the rotators for strategies (single-user, the only one,
-// when none is given), configured through deps.Getenv.
+// Build registers the rotators for strategies (single-user and
+// admin-password when none is given), configured through deps.Getenv.
 func Build(reg *rotators.Registry, deps rotators.Deps, strategies ...string) error {
+	if len(strategies) == 0 {
+		strategies = []string{rotators.SingleUser, AdminPassword}
+	}
 	for _, s := range strategies {
-		if s != rotators.SingleUser {
-			return fmt.Errorf("ldap: unknown rotation strategy %q (have %s)", s, rotators.SingleUser)
+		if s != rotators.SingleUser && s != AdminPassword {
+			return fmt.Errorf("ldap: unknown rotation strategy %q (have %s, %s)", s, rotators.SingleUser, AdminPassword)
 		}
 	}
 	cfg, err := ConfigFromEnv(deps.Env)
 	if err != nil {
 		return err
 	}
-	reg.Register(NewSingleUser(cfg), rotators.SingleUser, Engines...)
+	for _, s := range strategies {
+		if s == AdminPassword {
+			reg.Register(NewAdmin(cfg), AdminPassword, Engines...)
+		} else {
+			reg.Register(NewSingleUser(cfg), rotators.SingleUser, Engines...)
+		}
+	}
 	return nil
 }
 
@@ -162,11 +173,11 @@ var hostName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9
 
 // parseTarget checks v's connection keys and DN; it changes nothing and
 // connects nowhere.
-func parseTarget(v secret.Value) (target, error) {
+func parseTarget(v secret.Value, allowMaster bool) (target, error) {
 	if err := v.Require(secret.KeyHost, secret.KeyUsername, secret.KeyPassword); err != nil {
 		return target{}, err
 	}
-	if v.MasterARN != "" {
+	if v.MasterARN != "" && !allowMaster {
 		return target{}, ErrAdminUnsupported
 	}
 	if !hostName.MatchString(v.Host) {
@@ -209,8 +220,11 @@ func parseTarget(v secret.Value) (target, error) {
 // Create returns the current value with a new password. It connects nowhere
 // and changes nothing, so it is safe to call twice.
 func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
-	if _, err := parseTarget(req.Current); err != nil {
+	if _, err := parseTarget(req.Current, r.admin); err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
+	}
+	if r.admin && req.Current.MasterARN == "" {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", ErrNoMaster)
 	}
 	pw, err := req.Passwords.Generate(ctx, r.cfg.Policy)
 	if err != nil {
@@ -227,16 +241,19 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 // pending one: if that works the change was already made (a retried
 // setSecret) and Set succeeds. Safe to call twice.
 func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
-	cur, err := parseTarget(req.Current)
+	cur, err := parseTarget(req.Current, r.admin)
 	if err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: current value: %w", err)
 	}
-	pend, err := parseTarget(req.Pending)
+	pend, err := parseTarget(req.Pending, r.admin)
 	if err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: pending value: %w", err)
 	}
 	if !sameDN(cur.dn, pend.dn) || !strings.EqualFold(cur.host, pend.host) || cur.port != pend.port || cur.tlsMode != pend.tlsMode {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", ErrNotSameUser)
+	}
+	if r.admin {
+		return rotators.SetResponse{}, r.setAsAdmin(ctx, req, cur)
 	}
 	c, err := r.bind(ctx, cur, req.Current.Password)
 	if err != nil {
@@ -261,7 +278,7 @@ func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.Se
 // Test binds as the pending credential and checks with Who Am I? that the
 // server bound that DN. It changes nothing.
 func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.TestResponse, error) {
-	t, err := parseTarget(req.Pending)
+	t, err := parseTarget(req.Pending, r.admin)
 	if err != nil {
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}

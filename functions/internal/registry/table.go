@@ -97,7 +97,8 @@ var Table = []Engine{
 	},
 	{
 		Name: "ldap", Package: "rotators/ldap", Engines: ldap.Engines,
-		Strategies: []string{rotators.SingleUser}, Functions: []Function{{Name: "ldap", Strategies: []string{rotators.SingleUser}}},
+		Strategies:  []string{rotators.SingleUser, ldap.AdminPassword},
+		Functions:   []Function{{Name: "ldap", Strategies: []string{rotators.SingleUser, ldap.AdminPassword}}},
 		Identifiers: []string{ldap.KeyTLSMode},
 		Build:       ldap.Build,
 	},
