@@ -344,16 +344,26 @@ func (s *Slapd) UserPassword(t testing.TB, dn string) []string {
 // Exists reports whether dn is an entry.
 func (s *Slapd) Exists(t testing.TB, dn string) bool {
 	t.Helper()
-	return s.UserPassword(t, dn) != nil || s.entryExists(t, dn)
+	ok, err := s.EntryExists(t.Context(), dn)
+	if err != nil {
+		t.Fatalf("dbtest: look up %s: %v", dn, err)
+	}
+	return ok
 }
 
-func (s *Slapd) entryExists(t testing.TB, dn string) bool {
+// EntryExists reports whether dn is an entry, read as the rootdn.
+func (s *Slapd) EntryExists(ctx context.Context, dn string) (bool, error) {
 	c, err := s.dialRoot()
 	if err != nil {
-		t.Fatalf("dbtest: slapd root bind: %v", err)
+		return false, err
 	}
 	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	defer stop()
 	_, err = c.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 10, false,
 		"(objectClass=*)", []string{"1.1"}, nil))
-	return err == nil
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return false, nil
+	}
+	return err == nil, err
 }
