@@ -17,6 +17,7 @@ import (
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/chaos"
 	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/localaws"
 	"github.com/rotary-secrets/rotary/test/rotationtest"
 )
 
@@ -122,3 +123,34 @@ func ldapStrategy(admin bool) chaos.Strategy {
 
 func TestLDAPSingle(t *testing.T)        { runDB(t, ldapStrategy(false)) }
 func TestLDAPAdminPassword(t *testing.T) { runDB(t, ldapStrategy(true)) }
+
+// TestLDAPKilledUnderRIE kills the built ldap function under the Lambda RIE
+// right after its Password Modify request reached the server (and, with
+// ROTARY_CHAOS=full, at every Secrets Manager call of every step); the
+// service's retries must complete the rotation with every invariant held.
+func TestLDAPKilledUnderRIE(t *testing.T) {
+	dbtest.NeedsServers(t)
+	t.Parallel()
+	s := dbtest.SharedSlapd(t)
+	calls := chaos.StepCalls{
+		localaws.StepCreate: {"DescribeSecret": 1, "GetSecretValue": 1, "PutSecretValue": 1},
+		localaws.StepSet:    {"GetSecretValue": 2},
+		localaws.StepTest:   {"GetSecretValue": 1},
+		localaws.StepFinish: {"DescribeSecret": 1, "UpdateSecretVersionStage": 1},
+	}
+	for _, sc := range rieSchedules(calls, []string{ldapPasswordModifyOID}) {
+		if !chaos.Full() && sc.trigger == "" {
+			continue
+		}
+		t.Run(sc.String(), func(t *testing.T) {
+			uid, pw := dbtest.NewLDAPUserName("chaosrie"), "Init-"+randomHex(12)
+			dn := s.AddUser(t, uid, pw)
+			proxy := dbtest.NewFaultProxy(t, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
+			host, port := tlsFront(t, s, proxy.Addr)
+			v := secret.Value{Engine: ldap.Engine, Host: host, Port: port, Username: dn, Password: pw}
+			runRIE(t, rieCase{fn: "ldap", single: true, proxy: proxy, value: v,
+				env:    []string{ldap.EnvCABundle + "=" + s.CA.CAFile},
+				target: &ldapTarget{s: s, dn: dn}}, sc)
+		})
+	}
+}
