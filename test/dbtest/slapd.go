@@ -280,22 +280,9 @@ func NewLDAPUserName(prefix string) string { return prefix + "-" + randomHex(4) 
 // when t ends, and returns its DN.
 func (s *Slapd) AddUser(t testing.TB, uid, password string) string {
 	t.Helper()
-	c, err := s.dialRoot()
+	dn, err := s.CreateUser(t.Context(), uid, password)
 	if err != nil {
-		t.Fatalf("dbtest: slapd root bind: %v", err)
-	}
-	defer c.Close()
-	dn := UserDN(uid)
-	add := ldap.NewAddRequest(dn, nil)
-	add.Attribute("objectClass", []string{"inetOrgPerson"})
-	add.Attribute("uid", []string{uid})
-	add.Attribute("cn", []string{uid})
-	add.Attribute("sn", []string{uid})
-	if err := c.Add(add); err != nil {
-		t.Fatalf("dbtest: add %s: %v", dn, err)
-	}
-	if _, err := c.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", password)); err != nil {
-		t.Fatalf("dbtest: set password of %s: %v", dn, err)
+		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(func() {
 		if c, err := s.dialRoot(); err == nil {
@@ -304,6 +291,32 @@ func (s *Slapd) AddUser(t testing.TB, uid, password string) string {
 		}
 	})
 	return dn
+}
+
+// CreateUser creates an inetOrgPerson uid under ou=people with password, set
+// by the rootdn through Password Modify (stored as {SSHA}), and returns its
+// DN. Nothing deletes it but the server's end.
+func (s *Slapd) CreateUser(ctx context.Context, uid, password string) (string, error) {
+	c, err := s.dialRoot()
+	if err != nil {
+		return "", fmt.Errorf("slapd root bind: %w", err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	defer stop()
+	dn := UserDN(uid)
+	add := ldap.NewAddRequest(dn, nil)
+	add.Attribute("objectClass", []string{"inetOrgPerson"})
+	add.Attribute("uid", []string{uid})
+	add.Attribute("cn", []string{uid})
+	add.Attribute("sn", []string{uid})
+	if err := c.Add(add); err != nil {
+		return "", fmt.Errorf("add %s: %w", dn, err)
+	}
+	if _, err := c.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", password)); err != nil {
+		return "", fmt.Errorf("set the password of %s: %w", dn, err)
+	}
+	return dn, nil
 }
 
 // Login returns nil when dn binds with password over verified LDAPS.
