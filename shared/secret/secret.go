@@ -374,6 +374,8 @@ var safeExtraKeys = map[string]bool{
 	"baseUrl": true, "tokenEndpointAuthMethod": true, "onBehalfOf": true,
 	// ElastiCache RBAC user (rotators/elasticache, AWS's template's key).
 	"user_arn": true,
+	// LDAP (rotators/ldap): how TLS starts, "ldaps" or "starttls".
+	"tlsMode": true,
 }
 
 // IdentifierKeys lists, sorted, the extra keys whose string values are

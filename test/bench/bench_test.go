@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	dbtest.StopSharedPostgres()
 	dbtest.StopSharedMariaDB()
+	dbtest.StopSharedSlapd()
 	os.Exit(code)
 }
 
@@ -152,12 +153,15 @@ func TestFigures(t *testing.T) {
 		func() bench.Subject { return pgSubject(t, true) },
 		func() bench.Subject { return mariaSubject(t, false) },
 		func() bench.Subject { return mariaSubject(t, true) },
+		func() bench.Subject { return ldapSubject(t, false) },
+		func() bench.Subject { return ldapSubject(t, true) },
 	}
 	for _, mk := range subjects {
 		s := mk()
 		f := bench.MeasureRotator(t, s, n)
 		rep.Rotators = append(rep.Rotators, f)
-		single := s.Name != "postgres alternating-users" && s.Name != "mariadb alternating-users"
+		single := s.Name != "postgres alternating-users" && s.Name != "mariadb alternating-users" &&
+			s.Name != "ldap admin-password" // master secret read, 3 binds (user, master, pending)
 		if single && f.SMCalls > 8 {
 			t.Errorf("%s: %.2f Secrets Manager calls per rotation, budget 8", s.Name, f.SMCalls)
 		}
@@ -282,5 +286,6 @@ func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
 		s.RIE, s.Bootstrap, s.Env = rie, build(s.Name), caEnv
 		out = append(out, bench.MeasureFunction(t, s))
 	}
+	out = append(out, ldapFunctionFigures(t, rie, build))
 	return out
 }

@@ -12,6 +12,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	dbtest.StopSharedPostgres()
 	dbtest.StopSharedMariaDB()
+	dbtest.StopSharedSlapd()
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
 	}

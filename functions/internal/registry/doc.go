@@ -10,6 +10,7 @@
 //	postgres, aurora-postgresql              single-user, alternating-users
 //	mysql, aurora-mysql, mariadb             single-user, alternating-users, dual-password
 //	sendgrid, twilio, okta, entra-app-secret api-key
+//	ldap                                     single-user, admin-password
 //	generic                                  single-user
 //
 // A secret whose engine is not listed fails with rotators.ErrNoRotator before

@@ -10,6 +10,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/generic"
 	"github.com/rotary-secrets/rotary/rotators/iamkey"
+	"github.com/rotary-secrets/rotary/rotators/ldap"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -84,7 +85,7 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 // TestAllEngines: the registry lists exactly the supported engines.
 func TestAllEngines(t *testing.T) {
 	got := fmt.Sprint(all(t).Engines())
-	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "elasticache", "entra-app-secret", "generic", "iam-access-key", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "elasticache", "entra-app-secret", "generic", "iam-access-key", "ldap", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
 	if got != want {
 		t.Errorf("Engines() = %s, want %s", got, want)
 	}
@@ -96,6 +97,7 @@ func TestAllEngines(t *testing.T) {
 	pkgs = append(pkgs, mysql.Engines...)
 	pkgs = append(pkgs, saas.Engines()...)
 	pkgs = append(pkgs, elasticache.Engines...)
+	pkgs = append(pkgs, ldap.Engines...)
 	if len(pkgs) != len(all(t).Engines()) {
 		t.Errorf("packages list %d engines %v, the registry %d", len(pkgs), pkgs, len(all(t).Engines()))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/generic"
 	"github.com/rotary-secrets/rotary/rotators/iamkey"
+	"github.com/rotary-secrets/rotary/rotators/ldap"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
 	"github.com/rotary-secrets/rotary/rotators/saas"
@@ -107,6 +108,13 @@ var Table = []Engine{
 		Strategies: []string{rotators.APIKey}, Functions: []Function{{Name: "iam-access-key", Strategies: []string{rotators.APIKey}}},
 		Identifiers: []string{iamkey.KeyAccessKeyID},
 		Build:       iamkey.Build,
+	},
+	{
+		Name: "ldap", Package: "rotators/ldap", Engines: ldap.Engines,
+		Strategies:  []string{rotators.SingleUser, ldap.AdminPassword},
+		Functions:   []Function{{Name: "ldap", Strategies: []string{rotators.SingleUser, ldap.AdminPassword}}},
+		Identifiers: []string{ldap.KeyTLSMode},
+		Build:       ldap.Build,
 	},
 	{
 		Name: generic.Engine, Package: "rotators/generic", Engines: []string{generic.Engine},

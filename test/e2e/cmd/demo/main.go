@@ -120,7 +120,7 @@ func demo() int {
 
 func run(ctx context.Context, undo *cleanups) int {
 	start := time.Now()
-	out.printf("Rotary demo: rotate real PostgreSQL and MariaDB credentials across AWS accounts, on this machine.\n")
+	out.printf("Rotary demo: rotate real PostgreSQL, MariaDB and OpenLDAP credentials across AWS accounts, on this machine.\n")
 	out.printf("Nothing here talks to AWS or the internet: Secrets Manager and STS are emulated on 127.0.0.1.\n\n")
 
 	out.printf("Step 1/7  Checking the tools the demo needs\n")
@@ -144,7 +144,8 @@ func run(ctx context.Context, undo *cleanups) int {
 	var rieBin, central string
 	var pg rig.Postgres
 	var maria rig.MariaDB
-	var buildErr, pgErr, mariaErr error
+	var dir389 rig.LDAP
+	var buildErr, pgErr, mariaErr, ldapErr error
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	wg.Go(func() {
@@ -164,8 +165,13 @@ func run(ctx context.Context, undo *cleanups) int {
 		maria, stopMaria, mariaErr = rig.StartMariaDB(ctx)
 		undo.add("stopped MariaDB and removed its data directory", stopMaria)
 	})
+	wg.Go(func() {
+		var stopLDAP func()
+		dir389, stopLDAP, ldapErr = rig.StartLDAP(ctx)
+		undo.add("stopped slapd and removed its data directory", stopLDAP)
+	})
 	wg.Wait()
-	if err := errors.Join(buildErr, pgErr, mariaErr); err != nil {
+	if err := errors.Join(buildErr, pgErr, mariaErr, ldapErr); err != nil {
 		return fail(err)
 	}
 	out.printf("  ✓ built %s and the RIE in %s\n", rel(central, dir), time.Since(t0).Round(time.Second))
@@ -173,8 +179,9 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("\nStep 3/7  Throwaway database servers (password authentication enforced, TLS from a fresh CA)\n")
 	out.printf("  ✓ PostgreSQL on %s — %s; a wrong password is refused\n", pg.Addr(), pg.DB.Version)
 	out.printf("  ✓ MariaDB    on %s — %s; a wrong password is refused\n", maria.Addr(), maria.DB.Version)
+	out.printf("  ✓ OpenLDAP   on %s — slapd, LDAPS; a wrong password is refused\n", dir389.Addr())
 	bundle := filepath.Join(dir, "ca-bundle.pem")
-	if err := rig.WriteCABundle(bundle, pg, maria); err != nil {
+	if err := rig.WriteCABundle(bundle, pg, maria, dir389); err != nil {
 		return fail(err)
 	}
 
@@ -194,7 +201,7 @@ func run(ctx context.Context, undo *cleanups) int {
 
 	out.printf("\nStep 5/7  Creating database users and their secrets in the member accounts\n")
 	out.printf("          (tagged as the shipped IAM requires: %s=%s on each secret, %s=%s on each master)\n", rig.TagRotate, rig.TagRotateValue, rig.TagRole, rig.RoleMaster)
-	cases := rig.CentralCases(pg, maria)
+	cases := append(rig.CentralCases(pg, maria), rig.Case{Name: "directory/ldap-single", Account: rig.MemberA, Target: dir389, Strategy: rotators.SingleUser})
 	var secrets []*rig.Secret
 	for _, c := range cases {
 		s, err := w.Provision(ctx, c)
