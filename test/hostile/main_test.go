@@ -21,6 +21,7 @@ import (
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/dbtest/fakepg"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -126,11 +127,7 @@ func servers(t *testing.T) (rig.Postgres, rig.MariaDB) {
 func attackerCA(t *testing.T) (dbtest.CA, *tls.Config) {
 	t.Helper()
 	ca := dbtest.NewCA(t, attackerHost)
-	cert, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
-	if err != nil {
-		t.Fatalf("attacker certificate: %v", err)
-	}
-	return ca, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return ca, fakepg.TLSConfig(t, ca)
 }
 
 // bundle writes a PEM file with the given CA files, for ROTARY_CA_BUNDLE.
