@@ -14,9 +14,6 @@ import (
 // AddDBInstance and AddDBCluster; a caller sees only those of its own account
 // and region, as with RDS (no cross-account resource sharing is modelled).
 
-// rdsNamespace is the XML namespace of RDS's Query responses.
-const rdsNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
-
 // DBInstance is a DB instance the fake RDS API describes.
 type DBInstance struct {
 	Account    string // 12 digits
@@ -63,14 +60,7 @@ func (s *Server) AddDBInstance(d DBInstance) string {
 	if d.Region == "" {
 		d.Region = s.opts.Region
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.accounts[d.Account] = true
-	if s.rds == nil {
-		s.rds = map[string]rdsDB{}
-	}
-	s.rds[d.ARN()] = rdsDB{instance: &d}
-	return d.ARN()
+	return s.addRDS(d.Account, d.ARN(), rdsDB{instance: &d})
 }
 
 // AddDBCluster registers a DB cluster and returns its ARN (the value of a
@@ -82,14 +72,20 @@ func (s *Server) AddDBCluster(c DBCluster) string {
 	if c.Region == "" {
 		c.Region = s.opts.Region
 	}
+	return s.addRDS(c.Account, c.ARN(), rdsDB{cluster: &c})
+}
+
+// addRDS registers db under arn (replacing one with the same ARN), makes
+// sure account exists and returns arn.
+func (s *Server) addRDS(account, arn string, db rdsDB) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.accounts[c.Account] = true
+	s.accounts[account] = true
 	if s.rds == nil {
 		s.rds = map[string]rdsDB{}
 	}
-	s.rds[c.ARN()] = rdsDB{cluster: &c}
-	return c.ARN()
+	s.rds[arn] = db
+	return arn
 }
 
 // PlantSystemTag puts a tag on a secret (by full ARN) without TagResource's
@@ -126,17 +122,9 @@ func (s *Server) serveRDS(w http.ResponseWriter, r *http.Request, form url.Value
 	}
 	account := caller.creds.Account
 	f := s.count(action, account)
-	if f != nil {
-		switch f.Kind {
-		case Throttle:
-			writeRDSError(w, &apiError{400, "Throttling", "Rate exceeded"})
-			return
-		case InternalError:
-			writeRDSError(w, &apiError{500, "InternalFailure", "An internal error occurred."})
-			return
-		case Latency:
-			sleep(r.Context(), f.Latency)
-		}
+	if e := queryFault(r.Context(), f, nil); e != nil {
+		writeRDSError(w, e)
+		return
 	}
 	var (
 		out any
@@ -147,22 +135,7 @@ func (s *Server) serveRDS(w http.ResponseWriter, r *http.Request, form url.Value
 	} else {
 		out, e = s.describeDBClusters(account, region, form.Get("DBClusterIdentifier"))
 	}
-	if f != nil && f.Kind == AppliedThenFailed {
-		e = &apiError{500, "InternalFailure", "An internal error occurred."}
-	}
-	if e != nil {
-		writeRDSError(w, e)
-		return
-	}
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeRDSError(w, &apiError{500, "InternalFailure", "could not encode the response"})
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", newUUID())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeQueryResult(w, rdsNamespace, f, out, e)
 }
 
 // rdsLookup finds the databases of (account, region) that id names (an
@@ -212,9 +185,9 @@ type describeDBInstancesResponse struct {
 }
 
 func (s *Server) describeDBInstances(account, region, id string) (any, *apiError) {
-	dbs := s.rdsLookup(account, region, id, false)
-	if id != "" && len(dbs) == 0 {
-		return nil, errf(404, "DBInstanceNotFound", "DBInstance %s not found.", id)
+	dbs, e := s.rdsDescribe(account, region, id, false)
+	if e != nil {
+		return nil, e
 	}
 	out := describeDBInstancesResponse{Xmlns: rdsNamespace, Meta: responseMetadata{newUUID()}}
 	for _, db := range dbs {
@@ -225,6 +198,19 @@ func (s *Server) describeDBInstances(account, region, id string) (any, *apiError
 		})
 	}
 	return out, nil
+}
+
+// rdsDescribe is rdsLookup for a Describe call: naming a database that does
+// not exist is DBInstanceNotFound (DBClusterNotFoundFault).
+func (s *Server) rdsDescribe(account, region, id string, cluster bool) ([]rdsDB, *apiError) {
+	dbs := s.rdsLookup(account, region, id, cluster)
+	if id == "" || len(dbs) > 0 {
+		return dbs, nil
+	}
+	if cluster {
+		return nil, errf(404, "DBClusterNotFoundFault", "DBCluster %s not found.", id)
+	}
+	return nil, errf(404, "DBInstanceNotFound", "DBInstance %s not found.", id)
 }
 
 type rdsCluster struct {
@@ -244,9 +230,9 @@ type describeDBClustersResponse struct {
 }
 
 func (s *Server) describeDBClusters(account, region, id string) (any, *apiError) {
-	dbs := s.rdsLookup(account, region, id, true)
-	if id != "" && len(dbs) == 0 {
-		return nil, errf(404, "DBClusterNotFoundFault", "DBCluster %s not found.", id)
+	dbs, e := s.rdsDescribe(account, region, id, true)
+	if e != nil {
+		return nil, e
 	}
 	out := describeDBClustersResponse{Xmlns: rdsNamespace, Meta: responseMetadata{newUUID()}}
 	for _, db := range dbs {
@@ -257,30 +243,4 @@ func (s *Server) describeDBClusters(account, region, id string) (any, *apiError)
 		})
 	}
 	return out, nil
-}
-
-// writeRDSError writes RDS's Query error document.
-func writeRDSError(w http.ResponseWriter, e *apiError) {
-	typ := "Sender"
-	if e.status >= 500 {
-		typ = "Receiver"
-	}
-	var body struct {
-		XMLName xml.Name `xml:"ErrorResponse"`
-		Xmlns   string   `xml:"xmlns,attr"`
-		Error   struct {
-			Type    string `xml:"Type"`
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		} `xml:"Error"`
-		RequestID string `xml:"RequestId"`
-	}
-	body.Xmlns = rdsNamespace
-	body.Error.Type, body.Error.Code, body.Error.Message = typ, e.code, e.msg
-	body.RequestID = newUUID()
-	b, _ := xml.Marshal(body)
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", body.RequestID)
-	w.WriteHeader(e.status)
-	_, _ = w.Write(b)
 }
