@@ -410,6 +410,26 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) bool {
 		}
 		return string(bytes.TrimSuffix(p, []byte{0}))
 	}
+	// full reads what the client sends for full authentication: the
+	// password itself, or (after a public key request, keyRequest, and the
+	// server's key) the password encrypted with it; records it and admits.
+	full := func(keyRequest byte) bool {
+		p, err := c.read()
+		if err != nil {
+			return false
+		}
+		if len(p) == 1 && p[0] == keyRequest {
+			if c.write(pemKey()) != nil {
+				return false
+			}
+			if p, err = c.read(); err != nil {
+				return false
+			}
+		}
+		l.Password = reveal(p)
+		store()
+		return s.admit(c, l)
+	}
 	switch mode {
 	case AuthAcceptAny:
 		store()
@@ -429,21 +449,7 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) bool {
 		if !switchTo("sha256_password") {
 			return false
 		}
-		p, err := c.read()
-		if err != nil {
-			return false
-		}
-		if len(p) == 1 && p[0] == 1 { // public key request
-			if c.write(pemKey()) != nil {
-				return false
-			}
-			if p, err = c.read(); err != nil {
-				return false
-			}
-		}
-		l.Password = reveal(p)
-		store()
-		return s.admit(c, l)
+		return full(1)
 	case AuthCachingSHA2Full:
 		if !switchTo("caching_sha2_password") {
 			return false
@@ -458,21 +464,7 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) bool {
 		if c.write([]byte{1, 4}) != nil { // perform full authentication
 			return false
 		}
-		p, err := c.read()
-		if err != nil {
-			return false
-		}
-		if len(p) == 1 && p[0] == 2 { // public key request
-			if c.write(pemKey()) != nil {
-				return false
-			}
-			if p, err = c.read(); err != nil {
-				return false
-			}
-		}
-		l.Password = reveal(p)
-		store()
-		return s.admit(c, l)
+		return full(2)
 	}
 	_ = c.fail(1045, "Access denied")
 	return false
