@@ -126,15 +126,11 @@ func (s *Server) serveRDS(w http.ResponseWriter, r *http.Request, form url.Value
 		writeRDSError(w, e)
 		return
 	}
-	var (
-		out any
-		e   *apiError
-	)
-	if action == "DescribeDBInstances" {
-		out, e = s.describeDBInstances(account, region, form.Get("DBInstanceIdentifier"))
-	} else {
-		out, e = s.describeDBClusters(account, region, form.Get("DBClusterIdentifier"))
+	id, cluster := form.Get("DBInstanceIdentifier"), action == "DescribeDBClusters"
+	if cluster {
+		id = form.Get("DBClusterIdentifier")
 	}
+	out, e := s.describeRDS(account, region, id, cluster)
 	writeQueryResult(w, rdsNamespace, f, out, e)
 }
 
@@ -184,35 +180,6 @@ type describeDBInstancesResponse struct {
 	Meta    responseMetadata `xml:"ResponseMetadata"`
 }
 
-func (s *Server) describeDBInstances(account, region, id string) (any, *apiError) {
-	dbs, e := s.rdsDescribe(account, region, id, false)
-	if e != nil {
-		return nil, e
-	}
-	out := describeDBInstancesResponse{Xmlns: rdsNamespace, Meta: responseMetadata{newUUID()}}
-	for _, db := range dbs {
-		d := db.instance
-		out.Result = append(out.Result, rdsInstance{
-			DBInstanceIdentifier: d.Identifier, DBInstanceArn: d.ARN(), Engine: d.Engine, DBInstanceStatus: "available",
-			Endpoint: rdsEndpoint{Address: d.Address, Port: d.Port},
-		})
-	}
-	return out, nil
-}
-
-// rdsDescribe is rdsLookup for a Describe call: naming a database that does
-// not exist is DBInstanceNotFound (DBClusterNotFoundFault).
-func (s *Server) rdsDescribe(account, region, id string, cluster bool) ([]rdsDB, *apiError) {
-	dbs := s.rdsLookup(account, region, id, cluster)
-	if id == "" || len(dbs) > 0 {
-		return dbs, nil
-	}
-	if cluster {
-		return nil, errf(404, "DBClusterNotFoundFault", "DBCluster %s not found.", id)
-	}
-	return nil, errf(404, "DBInstanceNotFound", "DBInstance %s not found.", id)
-}
-
 type rdsCluster struct {
 	DBClusterIdentifier string `xml:"DBClusterIdentifier"`
 	DBClusterArn        string `xml:"DBClusterArn"`
@@ -229,17 +196,36 @@ type describeDBClustersResponse struct {
 	Meta    responseMetadata `xml:"ResponseMetadata"`
 }
 
-func (s *Server) describeDBClusters(account, region, id string) (any, *apiError) {
-	dbs, e := s.rdsDescribe(account, region, id, true)
-	if e != nil {
-		return nil, e
+// describeRDS answers DescribeDBInstances (DescribeDBClusters with
+// cluster): the databases of (account, region) that id names, all of them
+// when id is empty; naming one that does not exist is DBInstanceNotFound
+// (DBClusterNotFoundFault).
+func (s *Server) describeRDS(account, region, id string, cluster bool) (any, *apiError) {
+	dbs := s.rdsLookup(account, region, id, cluster)
+	switch {
+	case id != "" && len(dbs) == 0 && cluster:
+		return nil, errf(404, "DBClusterNotFoundFault", "DBCluster %s not found.", id)
+	case id != "" && len(dbs) == 0:
+		return nil, errf(404, "DBInstanceNotFound", "DBInstance %s not found.", id)
 	}
-	out := describeDBClustersResponse{Xmlns: rdsNamespace, Meta: responseMetadata{newUUID()}}
+	meta := responseMetadata{newUUID()}
+	if cluster {
+		out := describeDBClustersResponse{Xmlns: rdsNamespace, Meta: meta}
+		for _, db := range dbs {
+			c := db.cluster
+			out.Result = append(out.Result, rdsCluster{
+				DBClusterIdentifier: c.Identifier, DBClusterArn: c.ARN(), Engine: c.Engine, Status: "available",
+				Endpoint: c.Endpoint, Port: c.Port,
+			})
+		}
+		return out, nil
+	}
+	out := describeDBInstancesResponse{Xmlns: rdsNamespace, Meta: meta}
 	for _, db := range dbs {
-		c := db.cluster
-		out.Result = append(out.Result, rdsCluster{
-			DBClusterIdentifier: c.Identifier, DBClusterArn: c.ARN(), Engine: c.Engine, Status: "available",
-			Endpoint: c.Endpoint, Port: c.Port,
+		d := db.instance
+		out.Result = append(out.Result, rdsInstance{
+			DBInstanceIdentifier: d.Identifier, DBInstanceArn: d.ARN(), Engine: d.Engine, DBInstanceStatus: "available",
+			Endpoint: rdsEndpoint{Address: d.Address, Port: d.Port},
 		})
 	}
 	return out, nil
