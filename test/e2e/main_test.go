@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,11 +17,7 @@ import (
 var builds *lambdarie.Builds
 
 func TestMain(m *testing.M) {
-	var err error
-	if builds, err = lambdarie.NewBuilds("rotary-e2e-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	builds = lambdarie.MustNewBuilds("rotary-e2e-")
 	// Start every build now, so they overlap with the database servers'
 	// start-up; a test needing a binary waits for its build only.
 	flag.Parse()

@@ -42,11 +42,7 @@ const (
 var builds *lambdarie.Builds
 
 func TestMain(m *testing.M) {
-	var err error
-	if builds, err = lambdarie.NewBuilds("rotary-hostile-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	builds = lambdarie.MustNewBuilds("rotary-hostile-")
 	builds.Prebuild(func() { _, _ = builds.RIE() }, func() { _, _ = builds.Function("central") })
 	code := m.Run()
 	builds.Close()

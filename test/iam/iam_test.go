@@ -22,11 +22,7 @@ import (
 var builds *lambdarie.Builds
 
 func TestMain(m *testing.M) {
-	var err error
-	if builds, err = lambdarie.NewBuilds("rotary-iam-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	builds = lambdarie.MustNewBuilds("rotary-iam-")
 	code := m.Run()
 	builds.Close()
 	os.Exit(code)

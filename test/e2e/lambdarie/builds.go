@@ -2,6 +2,7 @@ package lambdarie
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -39,6 +40,17 @@ func NewBuilds(prefix string) (*Builds, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Builds{dir: dir, ctx: ctx, cancel: cancel}, nil
+}
+
+// MustNewBuilds is NewBuilds for a TestMain: on error it prints it and exits
+// with status 1.
+func MustNewBuilds(prefix string) *Builds {
+	b, err := NewBuilds(prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lambdarie:", err)
+		os.Exit(1)
+	}
+	return b
 }
 
 // Get returns the binary for key, building it with build (into the
