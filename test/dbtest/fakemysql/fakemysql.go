@@ -8,7 +8,13 @@
 // reached it. It can also accept any login and then never answer a query
 // (Stall), to prove a client bounds every statement.
 //
-// It listens on a loopback port and is closed when the test ends. It must
+// Config.Users lets the users it knows prove their own password through
+// caching_sha2_password's fast path (an attacker's server passing a client's
+// "current credentials log in" check); Config.Deny refuses a login once it
+// has recorded the password it revealed.
+//
+// It listens on a loopback port (127.0.0.1 unless Config.Host says otherwise)
+// and is closed when the test ends. It must
 // never be imported by production code.
 package fakemysql
 

@@ -2,9 +2,13 @@
 // enough of the protocol (pgproto3) to take a client through TLS negotiation
 // and authentication, and records what the client sent. It asks for the
 // password in cleartext or as md5 (what a malicious server does to learn a
-// password), or accepts any login and then never answers (a stalling target).
+// password), lets the users it knows log in by SCRAM-SHA-256 with their own
+// password (Options.Users: an attacker's server passing a client's "current
+// credentials log in" check), or accepts any login and then never answers (a
+// stalling target).
 //
-// Every server listens on a free 127.0.0.1 port and stops when its test ends.
+// Every server listens on a free loopback port (127.0.0.1 unless
+// Options.Host says otherwise) and stops when its test ends.
 package fakepg
 
 import (
