@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"crypto/tls"
 	"strings"
 	"testing"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/dbtest/fakemysql"
+	"github.com/rotary-secrets/rotary/test/dbtest/fakepg"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
@@ -180,16 +183,15 @@ func TestMasterWithoutHost(t *testing.T) {
 			var cleartexts func() []string
 			switch c.target.(type) {
 			case rig.Postgres:
-				f := startFakePG(t, attackerHost, conf, false, map[string]string{app.user: app.password})
+				f := startFakePG(t, conf, false, map[string]string{app.user: app.password})
 				v.Host, v.Port = f.Host, f.Port
-				logins = func() []string { return pgUsers(f.Logins()) }
-				cleartexts = func() []string { return pgCleartexts(f.Logins()) }
+				logins, cleartexts = f.Users, f.Passwords
 			default:
-				f := startFakeMySQL(t, attackerHost, conf, map[string]string{app.user: app.password})
+				f := startFakeMySQL(t, conf, map[string]string{app.user: app.password})
 				v.Engine = "mysql"
 				v.Host, v.Port = f.Host, f.Port
 				logins = func() []string { return myUsers(f.Logins()) }
-				cleartexts = func() []string { return myCleartexts(f.Logins()) }
+				cleartexts = f.Passwords
 			}
 			if !c.tls {
 				off := false
@@ -223,38 +225,11 @@ func TestMasterWithoutHost(t *testing.T) {
 	}
 }
 
-func pgUsers(ls []pgLogin) []string {
+// myUsers are the user names of logins.
+func myUsers(ls []fakemysql.Login) []string {
 	var out []string
 	for _, l := range ls {
 		out = append(out, l.User)
-	}
-	return out
-}
-
-func pgCleartexts(ls []pgLogin) []string {
-	var out []string
-	for _, l := range ls {
-		if l.Cleartext != "" {
-			out = append(out, l.Cleartext)
-		}
-	}
-	return out
-}
-
-func myUsers(ls []myLogin) []string {
-	var out []string
-	for _, l := range ls {
-		out = append(out, l.User)
-	}
-	return out
-}
-
-func myCleartexts(ls []myLogin) []string {
-	var out []string
-	for _, l := range ls {
-		if l.Cleartext != "" {
-			out = append(out, l.Cleartext)
-		}
 	}
 	return out
 }
@@ -404,4 +379,28 @@ func TestHostileEngineNotADimension(t *testing.T) {
 			neverRead(t, w, memberB)
 		})
 	}
+}
+
+// startFakePG starts the attacker's PostgreSQL server on attackerHost: the
+// users it knows log in with their own password through SCRAM-SHA-256 (so the
+// "current credentials must log in" guard passes, and a client that refuses
+// cleartext still logs in); everyone else, the master user it hopes to see,
+// is asked for the password in cleartext, which it records. With stall, a
+// known user's session is accepted and then never gets an answer to any
+// statement (a hostile or broken target holding a rotation).
+func startFakePG(t *testing.T, tlsConf *tls.Config, stall bool, users map[string]string) *fakepg.Server {
+	t.Helper()
+	return fakepg.Start(t, fakepg.Options{Host: attackerHost, TLS: tlsConf, Stall: stall, Users: users, Auth: fakepg.Cleartext})
+}
+
+// startFakeMySQL starts the attacker's MySQL server on attackerHost: a known
+// user's own password passes caching_sha2_password's fast path (the client
+// proves it with a scramble), so the "current credentials must log in" guard
+// passes. Anyone else, the master user, is asked for full authentication,
+// which a client answers with the password in cleartext over TLS, or
+// RSA-encrypted with a public key the server itself hands out; either way the
+// fake records it and refuses the login.
+func startFakeMySQL(t *testing.T, tlsConf *tls.Config, users map[string]string) *fakemysql.Server {
+	t.Helper()
+	return fakemysql.Start(t, fakemysql.Config{Host: attackerHost, TLS: tlsConf, Users: users, Auth: fakemysql.AuthCachingSHA2Full, Deny: true})
 }

@@ -36,6 +36,10 @@ type sniffed struct {
 	User string
 }
 
+// clientSSL is the MySQL CLIENT_SSL capability flag: a 32-byte handshake
+// response carrying it asks to switch to TLS.
+const clientSSL = 1 << 11
+
 func startSniffer(t *testing.T, target string, mysql bool) *sniffer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // the real server's certificate names 127.0.0.1
@@ -117,7 +121,7 @@ func (s *sniffer) firstMessage(c net.Conn) ([]byte, sniffed, error) {
 			return nil, sniffed{}, err
 		}
 		l := sniffed{}
-		if n >= 4 && binary.LittleEndian.Uint32(p)&capSSL != 0 && n == 32 {
+		if n >= 4 && binary.LittleEndian.Uint32(p)&clientSSL != 0 && n == 32 {
 			l.TLS = true
 		} else if n > 32 {
 			if i := bytes.IndexByte(p[32:], 0); i >= 0 {
@@ -219,11 +223,11 @@ func TestCleartextRequestRefused(t *testing.T) {
 			var host string
 			var port int
 			if engine == "postgres" {
-				f := startFakePG(t, attackerHost, nil, false, nil) // knows nobody: asks everyone for cleartext
-				host, port, received = f.Host, f.Port, func() []string { return pgCleartexts(f.Logins()) }
+				f := startFakePG(t, nil, false, nil) // knows nobody: asks everyone for cleartext
+				host, port, received = f.Host, f.Port, f.Passwords
 			} else {
-				f := startFakeMySQL(t, attackerHost, nil, nil)
-				host, port, received = f.Host, f.Port, func() []string { return myCleartexts(f.Logins()) }
+				f := startFakeMySQL(t, nil, nil)
+				host, port, received = f.Host, f.Port, f.Passwords
 			}
 			off := false
 			v := secret.Value{Engine: engine, Host: host, Port: port, Username: app.user, Password: app.password, SSL: &off}

@@ -1,7 +1,6 @@
 package hostile
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/dbtest/fakepg"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
@@ -37,87 +36,32 @@ const (
 	attackerHost = "127.0.0.2"
 )
 
-// The binaries are built once per test binary, in the background, into
-// buildDir; the database servers are shared by every test (each test makes
-// its own users).
-var (
-	buildDir    string
-	builds      sync.Map // name -> *buildResult
-	buildCtx    context.Context
-	buildCancel context.CancelFunc
-	prebuilding sync.WaitGroup
-)
-
-type buildResult struct {
-	once sync.Once
-	path string
-	err  error
-}
+// builds holds the binaries, built once per test binary in the background;
+// the database servers are shared by every test (each test makes its own
+// users).
+var builds *lambdarie.Builds
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rotary-hostile-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	buildDir = dir
-	buildCtx, buildCancel = context.WithCancel(context.Background())
-	for _, f := range []func(*testing.T) string{rieBinary, centralFunction} {
-		prebuilding.Go(func() { _ = f(nil) })
-	}
+	builds = lambdarie.MustNewBuilds("rotary-hostile-")
+	builds.Prebuild(func() { _, _ = builds.RIE() }, func() { _, _ = builds.Function("central") })
 	code := m.Run()
-	buildCancel()
-	prebuilding.Wait()
+	builds.Close()
 	dbtest.StopSharedPostgres()
 	dbtest.StopSharedMariaDB()
-	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// built returns the binary for key, building it with fn on first use; t may
-// be nil (prebuild): then a failure is only recorded.
-func built(t *testing.T, key string, fn func(ctx context.Context) (string, error)) string {
-	v, _ := builds.LoadOrStore(key, &buildResult{})
-	b := v.(*buildResult)
-	b.once.Do(func() {
-		ctx, cancel := context.WithTimeout(buildCtx, 5*time.Minute)
-		defer cancel()
-		b.path, b.err = fn(ctx)
-	})
-	if b.err != nil && t != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-func rieBinary(t *testing.T) string {
-	return built(t, "rie", func(ctx context.Context) (string, error) { return lambdarie.BuildRIE(ctx, buildDir) })
-}
+func rieBinary(t *testing.T) string { return lambdarie.Need(t, builds.RIE) }
 
 func centralFunction(t *testing.T) string {
-	return built(t, "central", func(ctx context.Context) (string, error) { return lambdarie.BuildFunction(ctx, buildDir, "central") })
+	return lambdarie.Need(t, func() (string, error) { return builds.Function("central") })
 }
 
 // servers returns the shared PostgreSQL and MariaDB servers, each checked to
 // refuse a wrong password.
 func servers(t *testing.T) (rig.Postgres, rig.MariaDB) {
 	t.Helper()
-	var pg rig.Postgres
-	var maria rig.MariaDB
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); pg.DB = dbtest.SharedPostgres(t) }()
-	go func() { defer wg.Done(); maria.DB = dbtest.SharedMariaDB(t) }()
-	wg.Wait()
-	if pg.DB == nil || maria.DB == nil {
-		t.Fatal("the database servers did not start (see above)")
-	}
-	for _, tg := range []rig.Target{pg, maria} {
-		if err := tg.CheckPasswordEnforced(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return pg, maria
+	return rig.Targets(t, true)
 }
 
 // attackerCA is a CA the function trusts (as it trusts public CAs) that
@@ -126,11 +70,7 @@ func servers(t *testing.T) (rig.Postgres, rig.MariaDB) {
 func attackerCA(t *testing.T) (dbtest.CA, *tls.Config) {
 	t.Helper()
 	ca := dbtest.NewCA(t, attackerHost)
-	cert, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
-	if err != nil {
-		t.Fatalf("attacker certificate: %v", err)
-	}
-	return ca, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return ca, fakepg.TLSConfig(t, ca)
 }
 
 // bundle writes a PEM file with the given CA files, for ROTARY_CA_BUNDLE.
@@ -214,29 +154,14 @@ func startCentral(t *testing.T, w *rig.World, cfg rig.FunctionConfig) *rig.Funct
 
 // secrets remembers every secret value a test planted (passwords, master
 // passwords, API keys and tokens), to look for them in logs and errors.
-type secrets struct {
-	mu     sync.Mutex
-	values []string
-}
+type secrets struct{ rig.Planted }
 
-func (s *secrets) add(vs ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, v := range vs {
-		if v != "" && !slices.Contains(s.values, v) {
-			s.values = append(s.values, v)
-		}
-	}
-}
+func (s *secrets) add(vs ...string) { s.Add(vs...) }
 
 // findLeak returns an error naming (not showing) a planted value that text holds.
 func (s *secrets) findLeak(what, text string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, v := range s.values {
-		if strings.Contains(text, v) {
-			return fmt.Errorf("%s holds secret value #%d (%d characters)", what, i+1, len(v))
-		}
+	if n, length := s.Find(text); n > 0 {
+		return fmt.Errorf("%s holds secret value #%d (%d characters)", what, n, length)
 	}
 	return nil
 }

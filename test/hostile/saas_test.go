@@ -72,6 +72,35 @@ func keyState(keys []saasfakes.Key) []string {
 	return out
 }
 
+// provider is a SaaS fake as the cross-account attacks see it.
+type provider interface {
+	All() []saasfakes.Key
+	Calls(op string) int
+}
+
+// crossAccountRefused rotates s (member A's secret naming B's admin secret)
+// and checks that it is refused, naming masterarn and the account, before
+// anything in B was read, and that B's provider account p saw no change
+// (keys) and no create, delete or list call (account).
+func crossAccountRefused(t *testing.T, sw *saasWorld, s *rig.Secret, planted *secrets, p provider, keys, account string) {
+	t.Helper()
+	w := sw.w
+	before := keyState(p.All())
+
+	w.AWS.ResetCalls()
+	refused(t, w, s, sw.fn, planted, "masterarn", "account")
+	neverRead(t, w, memberB)
+	centralNeverRead(t, w)
+	if after := keyState(p.All()); !slices.Equal(after, before) {
+		t.Errorf("%s changed: before %v, after %v", keys, before, after)
+	}
+	for _, op := range []string{"create", "delete", "list"} {
+		if n := p.Calls(op); n != 0 {
+			t.Errorf("%d %s calls to %s, want 0", n, op, account)
+		}
+	}
+}
+
 // TestCrossAccountSaaSAdmin is attack 1 for API keys: member A's secret names
 // member B's admin secret as its masterarn, and B's provider account as its
 // own (Twilio: B's accountSid; Okta: B's app). The function must refuse before
@@ -94,20 +123,7 @@ func TestCrossAccountSaaSAdmin(t *testing.T) {
 			"apiKeyId": "SK" + rig.RandomHex(16), "apiKeySecret": mine,
 		})
 		s := &rig.Secret{Case: rig.Case{Name: "hostile/twilio", Account: memberA, Strategy: rotators.APIKey}, ARN: arn}
-		before := keyState(sw.twilio.All())
-
-		w.AWS.ResetCalls()
-		refused(t, w, s, sw.fn, planted, "masterarn", "account")
-		neverRead(t, w, memberB)
-		centralNeverRead(t, w)
-		if after := keyState(sw.twilio.All()); !slices.Equal(after, before) {
-			t.Errorf("B's Twilio keys changed: before %v, after %v", before, after)
-		}
-		for _, op := range []string{"create", "delete", "list"} {
-			if n := sw.twilio.Calls(op); n != 0 {
-				t.Errorf("%d %s calls to B's Twilio account, want 0", n, op)
-			}
-		}
+		crossAccountRefused(t, sw, s, planted, sw.twilio, "B's Twilio keys", "B's Twilio account")
 	})
 
 	t.Run("okta", func(t *testing.T) {
@@ -124,20 +140,7 @@ func TestCrossAccountSaaSAdmin(t *testing.T) {
 			"appId": sw.okta.AppID, "clientId": sw.okta.ClientID, "keyId": "ocs" + rig.RandomHex(8), "clientSecret": mine,
 		})
 		s := &rig.Secret{Case: rig.Case{Name: "hostile/okta", Account: memberA, Strategy: rotators.APIKey}, ARN: arn}
-		before := keyState(sw.okta.All())
-
-		w.AWS.ResetCalls()
-		refused(t, w, s, sw.fn, planted, "masterarn", "account")
-		neverRead(t, w, memberB)
-		centralNeverRead(t, w)
-		if after := keyState(sw.okta.All()); !slices.Equal(after, before) {
-			t.Errorf("B's Okta app client secrets changed: before %v, after %v", before, after)
-		}
-		for _, op := range []string{"create", "delete", "list"} {
-			if n := sw.okta.Calls(op); n != 0 {
-				t.Errorf("%d %s calls to B's Okta org, want 0", n, op)
-			}
-		}
+		crossAccountRefused(t, sw, s, planted, sw.okta, "B's Okta app client secrets", "B's Okta org")
 	})
 }
 

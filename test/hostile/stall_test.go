@@ -39,7 +39,7 @@ func TestStalledServerBlastRadius(t *testing.T) {
 	planted := &secrets{}
 	app := tenant{user: "app_" + rig.RandomHex(4), password: rig.NewPassword()}
 	planted.add(app.password)
-	stall := startFakePG(t, attackerHost, tlsConf, true, map[string]string{app.user: app.password})
+	stall := startFakePG(t, tlsConf, true, map[string]string{app.user: app.password})
 	arnA := createSecret(t, w, memberA, "stall/postgres", secret.Value{Engine: "postgres", Host: stall.Host, Port: stall.Port, Username: app.user, Password: app.password, DBName: "postgres"})
 	sA := &rig.Secret{Case: rig.Case{Name: "stall/postgres", Account: memberA, Strategy: rotators.SingleUser}, ARN: arnA, User: app.user}
 	sB, err := w.Provision(t.Context(), rig.Case{Name: "orders/postgres", Account: memberB, Target: pg, Strategy: rotators.SingleUser})

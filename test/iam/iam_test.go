@@ -12,16 +12,19 @@ import (
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/shared/awsx"
-	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
+// builds holds the bootstrap binaries and the RIE, built once per test
+// binary on first use.
+var builds *lambdarie.Builds
+
 func TestMain(m *testing.M) {
+	builds = lambdarie.MustNewBuilds("rotary-iam-")
 	code := m.Run()
-	if builds.dir != "" {
-		_ = os.RemoveAll(builds.dir)
-	}
+	builds.Close()
 	os.Exit(code)
 }
 
@@ -78,22 +81,7 @@ func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
 // central account itself, a Twilio API key in B with its admin secret; with
 // the per-account function in A, an alternating-users secret in A.
 func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
-	var pg rig.Postgres
-	var maria rig.MariaDB
-	var wg sync.WaitGroup
-	// Both servers start at once; a start-up failure marks t failed (dbtest's
-	// Fatalf ends only its goroutine) and is caught below.
-	wg.Go(func() { pg.DB = dbtest.StartPostgres(t) })
-	wg.Go(func() { maria.DB = dbtest.StartMariaDB(t) })
-	wg.Wait()
-	if pg.DB == nil || maria.DB == nil {
-		t.Fatal("the database servers did not start (see above)")
-	}
-	for _, tg := range []rig.Target{pg, maria} {
-		if err := tg.CheckPasswordEnforced(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pg, maria := rig.Targets(t, false)
 	bundle := filepath.Join(t.TempDir(), "ca-bundle.pem")
 	if err := rig.WriteCABundle(bundle, pg, maria); err != nil {
 		t.Fatal(err)

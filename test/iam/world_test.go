@@ -2,14 +2,12 @@ package iam
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 
@@ -235,47 +233,13 @@ func (w *world) serve(rw http.ResponseWriter, r *http.Request) {
 	_, _ = rw.Write(rec.Body.Bytes())
 }
 
-// builds holds the bootstrap binaries and the RIE, built once per test binary.
-var builds struct {
-	once sync.Once
-	dir  string
-	rie  string
-	fns  map[string]string
-	err  error
-}
-
-// binaries builds the RIE and the functions the scenarios run (central,
-// postgres-multi and generic) into a directory removed when the test binary exits.
-func binaries(t *testing.T) (rie string, fns map[string]string) {
-	t.Helper()
-	builds.once.Do(func() {
-		builds.dir, builds.err = os.MkdirTemp("", "rotary-iam-")
-		if builds.err != nil {
-			return
-		}
-		ctx := context.Background()
-		if builds.rie, builds.err = lambdarie.BuildRIE(ctx, builds.dir); builds.err != nil {
-			return
-		}
-		builds.fns = map[string]string{}
-		for _, name := range []string{"central", "postgres-multi", "generic"} {
-			if builds.fns[name], builds.err = lambdarie.BuildFunction(ctx, builds.dir, name); builds.err != nil {
-				return
-			}
-		}
-	})
-	if builds.err != nil {
-		t.Fatal(builds.err)
-	}
-	return builds.rie, builds.fns
-}
-
 // startFunction runs the built function under the RIE, acting with creds
 // (its execution role's session) against the front, and registers it with
 // the emulator.
 func (w *world) startFunction(t *testing.T, binary string, cfg rig.FunctionConfig, creds localaws.Credentials) *rig.Function {
 	t.Helper()
-	rie, fns := binaries(t)
+	rie := lambdarie.Need(t, builds.RIE)
+	bootstrap := lambdarie.Need(t, func() (string, error) { return builds.Function(binary) })
 	cfg.Env = append(cfg.Env,
 		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
@@ -283,7 +247,7 @@ func (w *world) startFunction(t *testing.T, binary string, cfg rig.FunctionConfi
 		"AWS_ENDPOINT_URL="+w.front.URL,
 		"AWS_LAMBDA_FUNCTION_NAME="+cfg.Name,
 	)
-	fn, err := w.StartFunction(t.Context(), rie, fns[binary], cfg)
+	fn, err := w.StartFunction(t.Context(), rie, bootstrap, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

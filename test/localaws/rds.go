@@ -14,9 +14,6 @@ import (
 // AddDBInstance and AddDBCluster; a caller sees only those of its own account
 // and region, as with RDS (no cross-account resource sharing is modelled).
 
-// rdsNamespace is the XML namespace of RDS's Query responses.
-const rdsNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
-
 // DBInstance is a DB instance the fake RDS API describes.
 type DBInstance struct {
 	Account    string // 12 digits
@@ -63,14 +60,7 @@ func (s *Server) AddDBInstance(d DBInstance) string {
 	if d.Region == "" {
 		d.Region = s.opts.Region
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.accounts[d.Account] = true
-	if s.rds == nil {
-		s.rds = map[string]rdsDB{}
-	}
-	s.rds[d.ARN()] = rdsDB{instance: &d}
-	return d.ARN()
+	return s.addRDS(d.Account, d.ARN(), rdsDB{instance: &d})
 }
 
 // AddDBCluster registers a DB cluster and returns its ARN (the value of a
@@ -82,14 +72,20 @@ func (s *Server) AddDBCluster(c DBCluster) string {
 	if c.Region == "" {
 		c.Region = s.opts.Region
 	}
+	return s.addRDS(c.Account, c.ARN(), rdsDB{cluster: &c})
+}
+
+// addRDS registers db under arn (replacing one with the same ARN), makes
+// sure account exists and returns arn.
+func (s *Server) addRDS(account, arn string, db rdsDB) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.accounts[c.Account] = true
+	s.accounts[account] = true
 	if s.rds == nil {
 		s.rds = map[string]rdsDB{}
 	}
-	s.rds[c.ARN()] = rdsDB{cluster: &c}
-	return c.ARN()
+	s.rds[arn] = db
+	return arn
 }
 
 // PlantSystemTag puts a tag on a secret (by full ARN) without TagResource's
@@ -126,43 +122,16 @@ func (s *Server) serveRDS(w http.ResponseWriter, r *http.Request, form url.Value
 	}
 	account := caller.creds.Account
 	f := s.count(action, account)
-	if f != nil {
-		switch f.Kind {
-		case Throttle:
-			writeRDSError(w, &apiError{400, "Throttling", "Rate exceeded"})
-			return
-		case InternalError:
-			writeRDSError(w, &apiError{500, "InternalFailure", "An internal error occurred."})
-			return
-		case Latency:
-			sleep(r.Context(), f.Latency)
-		}
-	}
-	var (
-		out any
-		e   *apiError
-	)
-	if action == "DescribeDBInstances" {
-		out, e = s.describeDBInstances(account, region, form.Get("DBInstanceIdentifier"))
-	} else {
-		out, e = s.describeDBClusters(account, region, form.Get("DBClusterIdentifier"))
-	}
-	if f != nil && f.Kind == AppliedThenFailed {
-		e = &apiError{500, "InternalFailure", "An internal error occurred."}
-	}
-	if e != nil {
+	if e := queryFault(r.Context(), f, nil); e != nil {
 		writeRDSError(w, e)
 		return
 	}
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeRDSError(w, &apiError{500, "InternalFailure", "could not encode the response"})
-		return
+	id, cluster := form.Get("DBInstanceIdentifier"), action == "DescribeDBClusters"
+	if cluster {
+		id = form.Get("DBClusterIdentifier")
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", newUUID())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	out, e := s.describeRDS(account, region, id, cluster)
+	writeQueryResult(w, rdsNamespace, f, out, e)
 }
 
 // rdsLookup finds the databases of (account, region) that id names (an
@@ -211,22 +180,6 @@ type describeDBInstancesResponse struct {
 	Meta    responseMetadata `xml:"ResponseMetadata"`
 }
 
-func (s *Server) describeDBInstances(account, region, id string) (any, *apiError) {
-	dbs := s.rdsLookup(account, region, id, false)
-	if id != "" && len(dbs) == 0 {
-		return nil, errf(404, "DBInstanceNotFound", "DBInstance %s not found.", id)
-	}
-	out := describeDBInstancesResponse{Xmlns: rdsNamespace, Meta: responseMetadata{newUUID()}}
-	for _, db := range dbs {
-		d := db.instance
-		out.Result = append(out.Result, rdsInstance{
-			DBInstanceIdentifier: d.Identifier, DBInstanceArn: d.ARN(), Engine: d.Engine, DBInstanceStatus: "available",
-			Endpoint: rdsEndpoint{Address: d.Address, Port: d.Port},
-		})
-	}
-	return out, nil
-}
-
 type rdsCluster struct {
 	DBClusterIdentifier string `xml:"DBClusterIdentifier"`
 	DBClusterArn        string `xml:"DBClusterArn"`
@@ -243,44 +196,37 @@ type describeDBClustersResponse struct {
 	Meta    responseMetadata `xml:"ResponseMetadata"`
 }
 
-func (s *Server) describeDBClusters(account, region, id string) (any, *apiError) {
-	dbs := s.rdsLookup(account, region, id, true)
-	if id != "" && len(dbs) == 0 {
+// describeRDS answers DescribeDBInstances (DescribeDBClusters with
+// cluster): the databases of (account, region) that id names, all of them
+// when id is empty; naming one that does not exist is DBInstanceNotFound
+// (DBClusterNotFoundFault).
+func (s *Server) describeRDS(account, region, id string, cluster bool) (any, *apiError) {
+	dbs := s.rdsLookup(account, region, id, cluster)
+	switch {
+	case id != "" && len(dbs) == 0 && cluster:
 		return nil, errf(404, "DBClusterNotFoundFault", "DBCluster %s not found.", id)
+	case id != "" && len(dbs) == 0:
+		return nil, errf(404, "DBInstanceNotFound", "DBInstance %s not found.", id)
 	}
-	out := describeDBClustersResponse{Xmlns: rdsNamespace, Meta: responseMetadata{newUUID()}}
+	meta := responseMetadata{newUUID()}
+	if cluster {
+		out := describeDBClustersResponse{Xmlns: rdsNamespace, Meta: meta}
+		for _, db := range dbs {
+			c := db.cluster
+			out.Result = append(out.Result, rdsCluster{
+				DBClusterIdentifier: c.Identifier, DBClusterArn: c.ARN(), Engine: c.Engine, Status: "available",
+				Endpoint: c.Endpoint, Port: c.Port,
+			})
+		}
+		return out, nil
+	}
+	out := describeDBInstancesResponse{Xmlns: rdsNamespace, Meta: meta}
 	for _, db := range dbs {
-		c := db.cluster
-		out.Result = append(out.Result, rdsCluster{
-			DBClusterIdentifier: c.Identifier, DBClusterArn: c.ARN(), Engine: c.Engine, Status: "available",
-			Endpoint: c.Endpoint, Port: c.Port,
+		d := db.instance
+		out.Result = append(out.Result, rdsInstance{
+			DBInstanceIdentifier: d.Identifier, DBInstanceArn: d.ARN(), Engine: d.Engine, DBInstanceStatus: "available",
+			Endpoint: rdsEndpoint{Address: d.Address, Port: d.Port},
 		})
 	}
 	return out, nil
-}
-
-// writeRDSError writes RDS's Query error document.
-func writeRDSError(w http.ResponseWriter, e *apiError) {
-	typ := "Sender"
-	if e.status >= 500 {
-		typ = "Receiver"
-	}
-	var body struct {
-		XMLName xml.Name `xml:"ErrorResponse"`
-		Xmlns   string   `xml:"xmlns,attr"`
-		Error   struct {
-			Type    string `xml:"Type"`
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		} `xml:"Error"`
-		RequestID string `xml:"RequestId"`
-	}
-	body.Xmlns = rdsNamespace
-	body.Error.Type, body.Error.Code, body.Error.Message = typ, e.code, e.msg
-	body.RequestID = newUUID()
-	b, _ := xml.Marshal(body)
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", body.RequestID)
-	w.WriteHeader(e.status)
-	_, _ = w.Write(b)
 }

@@ -67,20 +67,9 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, form url.Value
 	}
 	req := &request{ctx: r.Context(), op: action, account: caller.creds.Account, region: region, caller: caller}
 	f := s.count(action, req.account)
-	if f != nil {
-		switch f.Kind {
-		case Throttle:
-			writeXMLError(w, &apiError{400, "Throttling", "Rate exceeded"})
-			return
-		case InternalError:
-			writeXMLError(w, &apiError{500, "InternalFailure", "An internal error occurred."})
-			return
-		case AccessDenied:
-			writeXMLError(w, errf(403, "AccessDenied", "User: %s is not authorized to perform: sts:%s", caller.arn, action))
-			return
-		case Latency:
-			sleep(r.Context(), f.Latency)
-		}
+	if e := queryFault(r.Context(), f, errf(403, "AccessDenied", "User: %s is not authorized to perform: sts:%s", caller.arn, action)); e != nil {
+		writeXMLError(w, e)
+		return
 	}
 	var (
 		out any
@@ -95,22 +84,7 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, form url.Value
 			Meta:   responseMetadata{newUUID()},
 		}
 	}
-	if f != nil && f.Kind == AppliedThenFailed {
-		e = &apiError{500, "InternalFailure", "An internal error occurred."}
-	}
-	if e != nil {
-		writeXMLError(w, e)
-		return
-	}
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeXMLError(w, &apiError{500, "InternalFailure", "could not encode the response"})
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", newUUID())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeQueryResult(w, stsNamespace, f, out, e)
 }
 
 func stsValidation(member, constraint string) *apiError {
@@ -249,27 +223,4 @@ type getCallerIdentityResponse struct {
 	XMLName xml.Name         `xml:"https://sts.amazonaws.com/doc/2011-06-15/ GetCallerIdentityResponse"`
 	Result  callerIdentity   `xml:"GetCallerIdentityResult"`
 	Meta    responseMetadata `xml:"ResponseMetadata"`
-}
-
-func writeXMLError(w http.ResponseWriter, e *apiError) {
-	typ := "Sender"
-	if e.status >= 500 {
-		typ = "Receiver"
-	}
-	var body struct {
-		XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
-		Error   struct {
-			Type    string `xml:"Type"`
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		} `xml:"Error"`
-		RequestID string `xml:"RequestId"`
-	}
-	body.Error.Type, body.Error.Code, body.Error.Message = typ, e.code, e.msg
-	body.RequestID = newUUID()
-	b, _ := xml.Marshal(body)
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", body.RequestID)
-	w.WriteHeader(e.status)
-	_, _ = w.Write(b)
 }

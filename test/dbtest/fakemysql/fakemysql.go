@@ -8,7 +8,13 @@
 // reached it. It can also accept any login and then never answer a query
 // (Stall), to prove a client bounds every statement.
 //
-// It listens on a loopback port and is closed when the test ends. It must
+// Config.Users lets the users it knows prove their own password through
+// caching_sha2_password's fast path (an attacker's server passing a client's
+// "current credentials log in" check); Config.Deny refuses a login once it
+// has recorded the password it revealed.
+//
+// It listens on a loopback port (127.0.0.1 unless Config.Host says otherwise)
+// and is closed when the test ends. It must
 // never be imported by production code.
 package fakemysql
 
@@ -17,6 +23,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -84,6 +91,17 @@ type Config struct {
 	// Fail answers queries with server errors, as a server under lock
 	// contention does (1213 deadlock, 1205 lock wait timeout).
 	Fail []Failure
+	// Users lists users (name -> password) that must prove their own
+	// password through caching_sha2_password's fast path (the users an
+	// attacker's server knows, so that a client's "current credentials log
+	// in" check passes). A wrong proof goes on to full authentication, which
+	// makes the client reveal the password.
+	Users map[string]string
+	// Deny refuses every login that revealed a password (1045, after
+	// recording it); by default such a login is accepted.
+	Deny bool
+	// Host is the loopback address to listen on; default 127.0.0.1.
+	Host string
 }
 
 // Failure makes the first Times queries starting with Prefix
@@ -145,11 +163,14 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, "0"))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, cfg: cfg, key: key, ln: ln, open: map[net.Conn]bool{}, fail: make([]int, len(cfg.Fail))}
+	s := &Server{Host: cfg.Host, Port: ln.Addr().(*net.TCPAddr).Port, cfg: cfg, key: key, ln: ln, open: map[net.Conn]bool{}, fail: make([]int, len(cfg.Fail))}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -361,6 +382,10 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) bool {
 		s.mu.Unlock()
 	}
 	mode := s.cfg.Auth
+	want, known := s.cfg.Users[user]
+	if known {
+		mode = AuthCachingSHA2Full
+	}
 	for _, u := range s.cfg.Accept {
 		if u == user {
 			mode = AuthAcceptAny
@@ -391,6 +416,26 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) bool {
 		}
 		return string(bytes.TrimSuffix(p, []byte{0}))
 	}
+	// full reads what the client sends for full authentication: the
+	// password itself, or (after a public key request, keyRequest, and the
+	// server's key) the password encrypted with it; records it and admits.
+	full := func(keyRequest byte) bool {
+		p, err := c.read()
+		if err != nil {
+			return false
+		}
+		if len(p) == 1 && p[0] == keyRequest {
+			if c.write(pemKey()) != nil {
+				return false
+			}
+			if p, err = c.read(); err != nil {
+				return false
+			}
+		}
+		l.Password = reveal(p)
+		store()
+		return s.admit(c, l)
+	}
 	switch mode {
 	case AuthAcceptAny:
 		store()
@@ -405,54 +450,53 @@ func (s *Server) authenticate(c *conn, user string, scramble []byte) bool {
 		}
 		l.Password = string(bytes.TrimSuffix(p, []byte{0}))
 		store()
-		return true
+		return s.admit(c, l)
 	case AuthSHA256:
 		if !switchTo("sha256_password") {
 			return false
 		}
-		p, err := c.read()
-		if err != nil {
-			return false
-		}
-		if len(p) == 1 && p[0] == 1 { // public key request
-			if c.write(pemKey()) != nil {
-				return false
-			}
-			if p, err = c.read(); err != nil {
-				return false
-			}
-		}
-		l.Password = reveal(p)
-		store()
-		return true
+		return full(1)
 	case AuthCachingSHA2Full:
 		if !switchTo("caching_sha2_password") {
 			return false
 		}
-		if _, err := c.read(); err != nil { // the scramble: reveals nothing
+		proof, err := c.read() // the scramble: reveals nothing
+		if err != nil {
 			return false
+		}
+		if known && bytes.Equal(proof, sha256Scramble(scramble, want)) {
+			return c.write([]byte{1, 3}) == nil // fast authentication success
 		}
 		if c.write([]byte{1, 4}) != nil { // perform full authentication
 			return false
 		}
-		p, err := c.read()
-		if err != nil {
-			return false
-		}
-		if len(p) == 1 && p[0] == 2 { // public key request
-			if c.write(pemKey()) != nil {
-				return false
-			}
-			if p, err = c.read(); err != nil {
-				return false
-			}
-		}
-		l.Password = reveal(p)
-		store()
-		return true
+		return full(2)
 	}
 	_ = c.fail(1045, "Access denied")
 	return false
+}
+
+// admit answers a login that revealed l.Password: accepted, or with Deny
+// refused.
+func (s *Server) admit(c *conn, l Login) bool {
+	if s.cfg.Deny && l.Password != "" {
+		_ = c.fail(1045, "Access denied for user '"+l.User+"'")
+		return false
+	}
+	return true
+}
+
+// sha256Scramble is what a client sends for caching_sha2_password's fast
+// path: XOR(SHA256(pw), SHA256(SHA256(SHA256(pw)), nonce)).
+func sha256Scramble(nonce []byte, password string) []byte {
+	m1 := sha256.Sum256([]byte(password))
+	m1h := sha256.Sum256(m1[:])
+	m2 := sha256.Sum256(append(m1h[:], nonce...))
+	out := make([]byte, len(m1))
+	for i := range m1 {
+		out[i] = m1[i] ^ m2[i]
+	}
+	return out
 }
 
 // commands answers COM_QUERY: SELECT VERSION() and SELECT CURRENT_USER()

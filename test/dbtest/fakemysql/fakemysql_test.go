@@ -130,3 +130,23 @@ func TestFakeStall(t *testing.T) {
 		t.Fatalf("Stalled = %d, want 1", s.Stalled())
 	}
 }
+
+// TestKnownUsersAndDeny checks Users and Deny: a known user proves its own
+// password without revealing it and logs in; anyone else (over TLS) reveals
+// the password, which is recorded and refused.
+func TestKnownUsersAndDeny(t *testing.T) {
+	srvTLS, cliTLS := serverTLS(t)
+	s := fakemysql.Start(t, fakemysql.Config{Auth: fakemysql.AuthCachingSHA2Full, Users: map[string]string{"app": "mine"}, Deny: true, TLS: srvTLS})
+	c, err := connect(t, s, "app", "mine", false, cliTLS)
+	if err != nil {
+		t.Fatalf("a known user with its own password: %v", err)
+	}
+	_ = c.Close()
+	var myErr *mysql.MySQLError
+	if _, err := connect(t, s, "master", "hunter2", false, cliTLS); !errors.As(err, &myErr) || myErr.Number != 1045 {
+		t.Errorf("an unknown user: %v, want 1045", err)
+	}
+	if got := s.Passwords(); len(got) != 1 || got[0] != "hunter2" {
+		t.Errorf("passwords %q, want the unknown user's only", got)
+	}
+}

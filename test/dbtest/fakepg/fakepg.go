@@ -2,9 +2,13 @@
 // enough of the protocol (pgproto3) to take a client through TLS negotiation
 // and authentication, and records what the client sent. It asks for the
 // password in cleartext or as md5 (what a malicious server does to learn a
-// password), or accepts any login and then never answers (a stalling target).
+// password), lets the users it knows log in by SCRAM-SHA-256 with their own
+// password (Options.Users: an attacker's server passing a client's "current
+// credentials log in" check), or accepts any login and then never answers (a
+// stalling target).
 //
-// Every server listens on a free 127.0.0.1 port and stops when its test ends.
+// Every server listens on a free loopback port (127.0.0.1 unless
+// Options.Host says otherwise) and stops when its test ends.
 package fakepg
 
 import (
@@ -55,6 +59,13 @@ type Options struct {
 	AuthFor map[string]Auth
 	// Password is the password SCRAM accepts (for every user).
 	Password string
+	// Users lists users (name -> password) that log in with SCRAM-SHA-256
+	// and their own password, whatever Auth and AuthFor say: the users an
+	// attacker's server knows, so that a client's "current credentials log
+	// in" check passes.
+	Users map[string]string
+	// Host is the loopback address to listen on; default 127.0.0.1.
+	Host string
 	// Accept makes a Cleartext or MD5 login succeed once a password message
 	// arrived (whatever it holds); by default the server records it and
 	// answers 28P01 (invalid_password). Trust always accepts.
@@ -86,18 +97,22 @@ type Server struct {
 	passwords []string
 	queries   []string
 	received  bytes.Buffer
+	stalled   chan struct{}
 }
 
 // Start starts a server with opts; it stops when t ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, "0"))
 	if err != nil {
-		t.Fatalf("fakepg: listen: %v", err)
+		t.Fatalf("fakepg: listen on %s: %v", opts.Host, err)
 	}
 	host, portStr, _ := net.SplitHostPort(ln.Addr().String())
 	port, _ := strconv.Atoi(portStr)
-	s := &Server{Addr: ln.Addr().String(), Host: host, Port: port, opts: opts, ln: ln}
+	s := &Server{Addr: ln.Addr().String(), Host: host, Port: port, opts: opts, ln: ln, stalled: make(chan struct{}, 16)}
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.Close)
@@ -161,6 +176,18 @@ func (s *Server) Queries() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.queries...)
+}
+
+// Stalled receives once per statement a Stall server left unanswered (up to
+// 16 pending).
+func (s *Server) Stalled() <-chan struct{} { return s.stalled }
+
+// stall notes an unanswered statement.
+func (s *Server) stall() {
+	select {
+	case s.stalled <- struct{}{}:
+	default:
+	}
 }
 
 // Received is every byte clients sent, as the server read them (after TLS
@@ -267,10 +294,14 @@ func (s *Server) handle(c net.Conn) error {
 	if !ok {
 		auth = s.opts.Auth
 	}
+	password := s.opts.Password
+	if pw, known := s.opts.Users[startup.Parameters["user"]]; known {
+		auth, password = SCRAM, pw
+	}
 	switch auth {
 	case Trust:
 	case SCRAM:
-		ok, err := s.scram(be)
+		ok, err := s.scram(be, password)
 		if err != nil {
 			return err
 		}
@@ -325,14 +356,18 @@ func (s *Server) handle(c net.Conn) error {
 			return nil
 		case *pgproto3.Query:
 			s.record(func() { s.queries = append(s.queries, m.String) })
-			if !s.opts.Stall {
+			if s.opts.Stall {
+				s.stall()
+			} else {
 				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42501", Message: "fakepg answers no query"})
 				be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 			}
 		case *pgproto3.Parse:
 			s.record(func() { s.queries = append(s.queries, m.Query) })
 		case *pgproto3.Sync:
-			if !s.opts.Stall {
+			if s.opts.Stall {
+				s.stall()
+			} else {
 				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42501", Message: "fakepg answers no query"})
 				be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 			}
@@ -344,10 +379,10 @@ func (s *Server) handle(c net.Conn) error {
 }
 
 // scram runs the server side of SCRAM-SHA-256 (RFC 5802/7677, no channel
-// binding) against s.opts.Password and reports whether the client proved it.
+// binding) against password and reports whether the client proved it.
 // On success the AuthenticationSASLFinal message is sent (AuthenticationOk
 // follows).
-func (s *Server) scram(be *pgproto3.Backend) (bool, error) {
+func (s *Server) scram(be *pgproto3.Backend, password string) (bool, error) {
 	be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
 	if err := be.Flush(); err != nil {
 		return false, err
@@ -400,7 +435,7 @@ func (s *Server) scram(be *pgproto3.Backend) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	salted, err := pbkdf2.Key(sha256.New, s.opts.Password, salt, iterations, sha256.Size)
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
 	if err != nil {
 		return false, err
 	}

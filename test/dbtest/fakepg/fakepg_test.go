@@ -69,4 +69,30 @@ func TestFakePG(t *testing.T) {
 			t.Errorf("%d TLS connections, queries %q", s.TLSConnections(), s.Queries())
 		}
 	})
+	t.Run("known users by SCRAM, everyone else asked in cleartext, then stall", func(t *testing.T) {
+		s := fakepg.Start(t, fakepg.Options{Users: map[string]string{"app": "mine"}, Stall: true})
+		c, err := connect(ctx, s, "app", "mine", "disable")
+		if err != nil {
+			t.Fatalf("a known user with its own password: %v", err)
+		}
+		defer c.Close(context.Background())
+		if _, err := connect(ctx, s, "app", "other", "disable"); err == nil {
+			t.Error("a known user with a wrong password logged in")
+		}
+		var pgErr *pgconn.PgError
+		if _, err := connect(ctx, s, "master", "hunter2", "disable"); !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+			t.Errorf("an unknown user: %v, want 28P01", err)
+		}
+		if got := s.Passwords(); len(got) != 1 || got[0] != "hunter2" {
+			t.Errorf("passwords %q, want the unknown user's only", got)
+		}
+		qctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		go func() { _, _ = c.Exec(qctx, "SELECT 1") }()
+		select {
+		case <-s.Stalled():
+		case <-ctx.Done():
+			t.Fatal("no statement stalled")
+		}
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -44,29 +43,16 @@ type Secret struct {
 	MasterARN string // the master secret's ARN (alternating users)
 	User      string // the original user name
 
-	mu        sync.Mutex
-	passwords []string
+	passwords Planted
 }
 
-func (s *Secret) remember(values ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, v := range values {
-		if v != "" && !slices.Contains(s.passwords, v) {
-			s.passwords = append(s.passwords, v)
-		}
-	}
-}
+func (s *Secret) remember(values ...string) { s.passwords.Add(values...) }
 
 // FindLeak returns an error if text holds any password of this secret seen so
 // far (initial, master, rotated ones). The error does not show the value.
 func (s *Secret) FindLeak(what, text string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, v := range s.passwords {
-		if strings.Contains(text, v) {
-			return fmt.Errorf("%s holds password #%d (%d characters) of secret %s", what, i+1, len(v), s.Name)
-		}
+	if n, length := s.passwords.Find(text); n > 0 {
+		return fmt.Errorf("%s holds password #%d (%d characters) of secret %s", what, n, length, s.Name)
 	}
 	return nil
 }

@@ -120,3 +120,32 @@ func (t *programTB) TempDir() string {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir
 }
+
+// Targets starts PostgreSQL and MariaDB at once (the servers shared by the
+// test binary, dbtest.SharedPostgres/SharedMariaDB, or with shared false
+// throwaway ones for t) and checks that each refuses a wrong password; any
+// failure fails t. The first test pays for the slower server only.
+func Targets(t *testing.T, shared bool) (Postgres, MariaDB) {
+	t.Helper()
+	startPG, startMaria := dbtest.StartPostgres, dbtest.StartMariaDB
+	if shared {
+		startPG, startMaria = dbtest.SharedPostgres, dbtest.SharedMariaDB
+	}
+	var pg Postgres
+	var maria MariaDB
+	var wg sync.WaitGroup
+	// A start-up failure marks t failed (dbtest's Fatalf ends only its
+	// goroutine) and is caught below.
+	wg.Go(func() { pg.DB = startPG(t) })
+	wg.Go(func() { maria.DB = startMaria(t) })
+	wg.Wait()
+	if pg.DB == nil || maria.DB == nil {
+		t.Fatal("the database servers did not start (see above)")
+	}
+	for _, tg := range []Target{pg, maria} {
+		if err := tg.CheckPasswordEnforced(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pg, maria
+}
