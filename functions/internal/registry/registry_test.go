@@ -10,6 +10,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/generic"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/rotators/redis"
 	"github.com/rotary-secrets/rotary/rotators/saas"
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
@@ -81,7 +82,7 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 // TestAllEngines: the registry lists exactly the supported engines.
 func TestAllEngines(t *testing.T) {
 	got := fmt.Sprint(all(t).Engines())
-	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "entra-app-secret", "generic", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "entra-app-secret", "generic", "mariadb", "mysql", "okta", "postgres", "redis", "sendgrid", "twilio"})
 	if got != want {
 		t.Errorf("Engines() = %s, want %s", got, want)
 	}
@@ -90,6 +91,7 @@ func TestAllEngines(t *testing.T) {
 	pkgs = append(pkgs, generic.Engine)
 	pkgs = append(pkgs, postgres.Engines...)
 	pkgs = append(pkgs, mysql.Engines...)
+	pkgs = append(pkgs, redis.Engines...)
 	pkgs = append(pkgs, saas.Engines()...)
 	if len(pkgs) != len(all(t).Engines()) {
 		t.Errorf("packages list %d engines %v, the registry %d", len(pkgs), pkgs, len(all(t).Engines()))
@@ -183,6 +185,12 @@ func TestOptionalInterfaces(t *testing.T) {
 		_, minter := r.(rotators.Minter)
 		_, isSaaS := r.(*saas.Rotator)
 		name := fmt.Sprintf("%T", r)
+		if _, ok := r.(*redis.Rotator); ok { // removes the previous password at finishSecret, mints nothing
+			if !finisher || minter {
+				t.Errorf("%s: Finisher %t, Minter %t; want true, false", name, finisher, minter)
+			}
+			continue
+		}
 		if finisher != isSaaS || minter != isSaaS {
 			t.Errorf("%s: Finisher %t, Minter %t; want both %t", name, finisher, minter, isSaaS)
 		}

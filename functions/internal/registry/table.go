@@ -9,6 +9,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/generic"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/rotators/redis"
 	"github.com/rotary-secrets/rotary/rotators/saas"
 )
 
@@ -69,6 +70,12 @@ var Table = []Engine{
 			{Name: "mysql-multi", Strategies: []string{rotators.AlternatingUsers}},
 		},
 		Build: mysql.Build,
+	},
+	{
+		Name: "redis", Package: "rotators/redis", Engines: redis.Engines,
+		Strategies: []string{rotators.SingleUser},
+		Functions:  []Function{{Name: "redis", Strategies: []string{rotators.SingleUser}}},
+		Build:      redis.Build,
 	},
 	{
 		Name: saas.EngineSendGrid, Package: "rotators/saas", Engines: []string{saas.EngineSendGrid},

@@ -1,0 +1,21 @@
+// Command redis is the Rotary function for Redis and Valkey ACL users on
+// self-managed servers (engine "redis"): the user keeps its old password
+// until the next rotation while the new one is added. Settings: see
+// rotators/redis/README.md.
+package main
+
+import (
+	"github.com/rotary-secrets/rotary/functions/internal/lambdamain"
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/redis"
+)
+
+func main() {
+	lambdamain.Run(register, nil)
+}
+
+// register adds the single-user rotator for the redis engine, configured
+// from the environment.
+func register(reg *rotators.Registry, deps rotators.Deps) error {
+	return redis.Build(reg, deps, rotators.SingleUser)
+}

@@ -1,0 +1,183 @@
+package redis
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/rotationtest"
+)
+
+func testConfig(t testing.TB, srv *dbtest.Redis) Config {
+	t.Helper()
+	pem, err := os.ReadFile(srv.CA.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return Config{Passwords: password.Default(""), RootCAs: pool}
+}
+
+// newTestUser creates a fresh ACL user on srv and returns its secret value.
+func newTestUser(t testing.TB, srv *dbtest.Redis, prefix string) secret.Value {
+	t.Helper()
+	user := prefix + "_" + rotationtest.NewToken()[:8]
+	pw := "initial-" + rotationtest.NewToken()[:16]
+	srv.CreateUser(t, user, pw)
+	return secret.Value{Engine: Engine, Host: srv.Host, Port: srv.Port, Username: user, Password: pw}
+}
+
+func load(v secret.Value, ok bool) rotators.Loader {
+	return func(context.Context) (secret.Value, bool, error) { return v, ok, nil }
+}
+
+// rotate runs one rotation's steps directly, returning the pending value; at
+// each step it checks what must log in.
+func rotate(t *testing.T, r *Rotator, srv *dbtest.Redis, current, previous secret.Value, hasPrev bool) secret.Value {
+	t.Helper()
+	ctx := t.Context()
+	cr, err := r.Create(ctx, rotators.CreateRequest{Current: current, Passwords: password.Local{}, Previous: load(previous, hasPrev)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := cr.Pending
+	for range 2 { // each step twice
+		if _, err := r.Set(ctx, rotators.SetRequest{Current: current, Pending: pending, Previous: load(previous, hasPrev)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []secret.Value{current, pending} {
+		if err := srv.Login(ctx, v.Username, v.Password); err != nil {
+			t.Fatalf("after setSecret a version does not log in: %v", err)
+		}
+	}
+	if _, err := r.Test(ctx, rotators.TestRequest{Pending: pending, Current: load(current, true)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := r.Finish(ctx, rotators.FinishRequest{Pending: load(pending, true), Current: load(current, true), Previous: load(previous, hasPrev)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []secret.Value{current, pending} {
+		if err := srv.Login(ctx, v.Username, v.Password); err != nil {
+			t.Fatalf("after finishSecret the new current or previous does not log in: %v", err)
+		}
+	}
+	if hasPrev && previous.Password != current.Password {
+		if err := srv.Login(ctx, previous.Username, previous.Password); err == nil {
+			t.Fatal("the password AWSPREVIOUS held before the rotation still logs in")
+		}
+	}
+	return pending
+}
+
+// TestOverlap: three rotations; the user holds the current and pending
+// passwords throughout and exactly two at rest; the ACL file holds hashes,
+// never a cleartext password.
+func TestOverlap(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "overlap")
+	var prev secret.Value
+	hasPrev := false
+	for i := range 3 {
+		next := rotate(t, r, srv, cur, prev, hasPrev)
+		if n := srv.Passwords(t, cur.Username); n != 2 {
+			t.Fatalf("rotation %d: user holds %d passwords at rest, want 2", i, n)
+		}
+		acl := srv.ACLFileText(t)
+		if strings.Contains(acl, next.Password) || strings.Contains(acl, cur.Password) {
+			t.Fatal("the ACL file holds a cleartext password")
+		}
+		if !strings.Contains(acl, "#"+hashOf(next.Password)) {
+			t.Fatal("ACL SAVE did not write the new password's hash to the ACL file")
+		}
+		prev, cur, hasPrev = cur, next, true
+	}
+	if s := r.Stats(); s.FailedLogins != 0 {
+		t.Fatalf("failed logins: %d", s.FailedLogins)
+	}
+}
+
+// TestNoACLFile: a server without an ACL file refuses ACL SAVE; the rotation
+// still works (the note is in the README).
+func TestNoACLFile(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, false)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "nofile")
+	rotate(t, r, srv, cur, secret.Value{}, false)
+}
+
+// TestTLSNoFallback: an untrusted certificate, a host name the certificate
+// does not name and a cleartext port all fail; nothing falls back to
+// cleartext.
+func TestTLSNoFallback(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	cur := newTestUser(t, srv, "tls")
+	ctx := t.Context()
+	req := func(v secret.Value) rotators.SetRequest {
+		p := v.Clone()
+		p.Password = "pending-" + rotationtest.NewToken()[:16]
+		return rotators.SetRequest{Current: v, Pending: p, Previous: load(secret.Value{}, false)}
+	}
+	untrusted := New(Config{Passwords: password.Default("")}) // system roots only
+	if _, err := untrusted.Set(ctx, req(cur)); err == nil {
+		t.Fatal("setSecret trusted a certificate from an unknown CA")
+	}
+	r := New(testConfig(t, srv))
+	plain := cur.Clone()
+	plain.Port = srv.PlainPort
+	if _, err := r.Set(ctx, req(plain)); err == nil {
+		t.Fatal("setSecret logged in over cleartext without ssl=false")
+	}
+	if n := srv.Passwords(t, cur.Username); n != 1 {
+		t.Fatalf("user holds %d passwords after refused rotations, want 1", n)
+	}
+}
+
+// TestHostileUsername: a user name that is not a plain ACL user name is
+// refused before anything is sent.
+func TestHostileUsername(t *testing.T) {
+	r := New(Config{Passwords: password.Default("")})
+	for _, name := range []string{"", "a b", "a'b", `a"b`, "a\x00b", "a\nb", "x reset", "on >pw", "~*", "+@all", "../etc", strings.Repeat("a", 300), "*", "a,b"} {
+		v := secret.Value{Engine: Engine, Host: "127.0.0.1", Port: 1, Username: name, Password: "x"}
+		_, err := r.Set(t.Context(), rotators.SetRequest{Current: v, Pending: v, Previous: load(secret.Value{}, false)})
+		if !errors.Is(err, ErrBadUsername) {
+			t.Errorf("user name %q: err %v, want ErrBadUsername", name, err)
+		}
+	}
+	if s := r.Stats(); s.Logins != 0 {
+		t.Fatalf("%d logins for hostile names", s.Logins)
+	}
+}
+
+// TestPendingOtherUserRefused: a pending version naming another user or
+// server is refused and changes nothing.
+func TestPendingOtherUserRefused(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "own")
+	other := newTestUser(t, srv, "other")
+	p := other.Clone()
+	p.Password = "pending-" + rotationtest.NewToken()[:16]
+	_, err := r.Set(t.Context(), rotators.SetRequest{Current: cur, Pending: p, Previous: load(secret.Value{}, false)})
+	if !errors.Is(err, ErrBadEndpoint) {
+		t.Fatalf("err %v, want ErrBadEndpoint", err)
+	}
+	if srv.Passwords(t, other.Username) != 1 || srv.Passwords(t, cur.Username) != 1 {
+		t.Fatal("a refused rotation changed a user")
+	}
+}
