@@ -181,3 +181,15 @@ func TestPendingOtherUserRefused(t *testing.T) {
 		t.Fatal("a refused rotation changed a user")
 	}
 }
+
+// TestCleanRedactsHashes: an ACL error quoting a password hash loses it.
+func TestCleanRedactsHashes(t *testing.T) {
+	h := hashOf("some-password")
+	err := clean(errors.New("ERR Error in ACL SETUSER modifier '#" + h + "': Syntax error"))
+	if strings.Contains(err.Error(), h) || !strings.Contains(err.Error(), "<sha256>") {
+		t.Fatalf("clean kept the hash: %v", err)
+	}
+	if clean(nil) != nil {
+		t.Fatal("clean(nil) is not nil")
+	}
+}

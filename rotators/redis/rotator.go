@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,7 +370,11 @@ func passwordHashes(ctx context.Context, c *goredis.Client, user string) ([]stri
 // is not an error.
 func save(ctx context.Context, c *goredis.Client) error {
 	err := c.Do(ctx, "ACL", "SAVE").Err()
-	if err == nil || NotUsingACLFile(err) {
+	if NotUsingACLFile(err) {
+		slog.WarnContext(ctx, "redis: the server keeps no ACL file, so the password change lives in memory only until the operator saves it (CONFIG REWRITE when users are in redis.conf); see rotators/redis/README.md")
+		return nil
+	}
+	if err == nil {
 		return nil
 	}
 	return fmt.Errorf("ACL SAVE: %w", clean(err))
@@ -388,7 +394,22 @@ func hashOf(pw string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// clean returns err as it is: Redis error replies carry no argument values
-// (ACL errors name the rule that failed, and Rotary sends only hashes), and
-// go-redis network errors carry only addresses.
-func clean(err error) error { return err }
+// hexHash matches a SHA-256 in hex, as an ACL error may quote a rule.
+var hexHash = regexp.MustCompile(`(?i)[0-9a-f]{64}`)
+
+// redactedError is a server or network error with any password hash taken
+// out of its message; errors.As still finds the original.
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string { return hexHash.ReplaceAllString(e.err.Error(), "<sha256>") }
+func (e redactedError) Unwrap() error { return e.err }
+
+// clean keeps password hashes out of error messages: Rotary sends no
+// cleartext password in a command, but an ACL error names the rule that
+// failed (#<sha256>), and a verifier has no place in a log either.
+func clean(err error) error {
+	if err == nil || !hexHash.MatchString(err.Error()) {
+		return err
+	}
+	return redactedError{err}
+}
