@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/shared/password"
@@ -191,5 +194,77 @@ func TestCleanRedactsHashes(t *testing.T) {
 	}
 	if clean(nil) != nil {
 		t.Fatal("clean(nil) is not nil")
+	}
+}
+
+// TestNoCleartextOnTheWire: a proxy on the server's cleartext port sees
+// every byte setSecret sends. The pending password never passes (ACL SETUSER
+// carries its hash; AUTH carries only the current one), and the hash does
+// (positive control: the proxy sees the traffic). MONITOR cannot show this:
+// Redis keeps ACL and AUTH out of it.
+func TestNoCleartextOnTheWire(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	proxy := dbtest.NewFaultProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.PlainPort)))
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "wire")
+	host, port, _ := net.SplitHostPort(proxy.Addr)
+	cur.Host = host
+	cur.Port, _ = strconv.Atoi(port)
+	off := false
+	cur.SSL = &off
+	set := func(c secret.Value) secret.Value {
+		p := c.Clone()
+		p.Password = "pending-" + rotationtest.NewToken()[:16]
+		return p
+	}
+	p1 := set(cur)
+	cleartext := proxy.Arm(p1.Password, dbtest.After, func() {})
+	if _, err := r.Set(t.Context(), rotators.SetRequest{Current: cur, Pending: p1, Previous: load(secret.Value{}, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if cleartext() != 0 {
+		t.Fatal("setSecret sent the pending password in cleartext")
+	}
+	p2 := set(cur)
+	hash := proxy.Arm("#"+hashOf(p2.Password), dbtest.After, func() {})
+	if _, err := r.Set(t.Context(), rotators.SetRequest{Current: cur, Pending: p2, Previous: load(secret.Value{}, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if hash() != 1 {
+		t.Fatal("the proxy did not see ACL SETUSER #<hash>: the control failed")
+	}
+}
+
+// TestDeadlineHonoured: a server that accepts and never answers ends the
+// step with the context's deadline, not after the connect timeout.
+func TestDeadlineHonoured(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	r := New(Config{Passwords: password.Default(""), ConnectTimeout: 10 * time.Minute})
+	v := secret.Value{Engine: Engine, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Username: "app", Password: "p-" + rotationtest.NewToken()[:12]}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err = r.Test(ctx, rotators.TestRequest{Pending: v, Current: load(v, true)})
+	if err == nil {
+		t.Fatal("testSecret succeeded against a silent server")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") && !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("err %v, want the step deadline", err)
+	}
+	if strings.Contains(err.Error(), v.Password) {
+		t.Fatal("the error holds the password")
 	}
 }
