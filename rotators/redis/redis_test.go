@@ -268,3 +268,42 @@ func TestDeadlineHonoured(t *testing.T) {
 		t.Fatal("the error holds the password")
 	}
 }
+
+// TestDropAfterSetUser: the connection drops after ACL SETUSER reached the
+// server, before its answer. setSecret fails; its retry finds the password
+// already held, adds nothing, and the rotation completes with both passwords
+// working and the user holding exactly two.
+func TestDropAfterSetUser(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	proxy := dbtest.NewFaultProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.PlainPort)))
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "drop")
+	host, port, _ := net.SplitHostPort(proxy.Addr)
+	cur.Host = host
+	cur.Port, _ = strconv.Atoi(port)
+	off := false
+	cur.SSL = &off
+	pending := cur.Clone()
+	pending.Password = "pending-" + rotationtest.NewToken()[:16]
+	req := rotators.SetRequest{Current: cur, Pending: pending, Previous: load(secret.Value{}, false)}
+	fired := proxy.Arm("#"+hashOf(pending.Password), dbtest.After, nil)
+	if _, err := r.Set(t.Context(), req); err == nil {
+		t.Fatal("setSecret succeeded although its connection was dropped")
+	}
+	if fired() != 1 {
+		t.Fatal("the fault did not fire")
+	}
+	if _, err := r.Set(t.Context(), req); err != nil {
+		t.Fatalf("retried setSecret: %v", err)
+	}
+	if n := srv.Passwords(t, cur.Username); n != 2 {
+		t.Fatalf("user holds %d passwords, want 2", n)
+	}
+	if _, err := r.Test(t.Context(), rotators.TestRequest{Pending: pending, Current: load(cur, true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Login(t.Context(), cur.Username, cur.Password); err != nil {
+		t.Fatalf("the current password stopped working: %v", err)
+	}
+}
