@@ -1,7 +1,8 @@
 // Command redis is the Rotary function for Redis and Valkey ACL users on
-// self-managed servers (engine "redis"): the user keeps its old password
-// until the next rotation while the new one is added. Settings: see
-// rotators/redis/README.md.
+// self-managed servers (engine "redis"): single user with overlap (the user
+// keeps its old password until the next rotation while the new one is added)
+// and alternating users (a master secret keeps <user>_clone a copy of the
+// user). Settings: see rotators/redis/README.md.
 package main
 
 import (
@@ -14,8 +15,8 @@ func main() {
 	lambdamain.Run(register, nil)
 }
 
-// register adds the single-user rotator for the redis engine, configured
-// from the environment.
+// register adds the single-user and alternating-users rotators for the redis
+// engine, configured from the environment.
 func register(reg *rotators.Registry, deps rotators.Deps) error {
-	return redis.Build(reg, deps, rotators.SingleUser)
+	return redis.Build(reg, deps, rotators.SingleUser, rotators.AlternatingUsers)
 }

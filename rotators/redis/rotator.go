@@ -44,14 +44,22 @@ func New(cfg Config) *Rotator {
 }
 
 // Register adds the rotators for strategies (all of them when none is given)
-// to reg under the redis engine. The only strategy is single user.
+// to reg under the redis engine: single user (with overlap) and alternating
+// users.
 func Register(reg *rotators.Registry, cfg Config, strategies ...string) error {
+	if len(strategies) == 0 {
+		strategies = []string{rotators.SingleUser, rotators.AlternatingUsers}
+	}
 	for _, s := range strategies {
-		if s != rotators.SingleUser {
-			return fmt.Errorf("redis: unknown rotation strategy %q (have %s)", s, rotators.SingleUser)
+		switch s {
+		case rotators.SingleUser:
+			reg.Register(New(cfg), rotators.SingleUser, Engines...)
+		case rotators.AlternatingUsers:
+			reg.Register(NewMultiUser(cfg), rotators.AlternatingUsers, Engines...)
+		default:
+			return fmt.Errorf("redis: unknown rotation strategy %q (have %s, %s)", s, rotators.SingleUser, rotators.AlternatingUsers)
 		}
 	}
-	reg.Register(New(cfg), rotators.SingleUser, Engines...)
 	return nil
 }
 

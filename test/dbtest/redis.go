@@ -224,3 +224,6 @@ func (r *Redis) ACLFileText(t testing.TB) string {
 	}
 	return string(b)
 }
+
+// AdminPassword is the administrator's password, for a test's master secret.
+func (r *Redis) AdminPassword() string { return r.admin }

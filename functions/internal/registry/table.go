@@ -73,8 +73,8 @@ var Table = []Engine{
 	},
 	{
 		Name: "redis", Package: "rotators/redis", Engines: redis.Engines,
-		Strategies: []string{rotators.SingleUser},
-		Functions:  []Function{{Name: "redis", Strategies: []string{rotators.SingleUser}}},
+		Strategies: []string{rotators.SingleUser, rotators.AlternatingUsers},
+		Functions:  []Function{{Name: "redis", Strategies: []string{rotators.SingleUser, rotators.AlternatingUsers}}},
 		Build:      redis.Build,
 	},
 	{
