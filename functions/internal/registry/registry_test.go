@@ -13,6 +13,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/ldap"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/rotators/redis"
 	"github.com/rotary-secrets/rotary/rotators/saas"
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
@@ -85,7 +86,7 @@ func TestAllRoutesEveryEngine(t *testing.T) {
 // TestAllEngines: the registry lists exactly the supported engines.
 func TestAllEngines(t *testing.T) {
 	got := fmt.Sprint(all(t).Engines())
-	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "elasticache", "entra-app-secret", "generic", "iam-access-key", "ldap", "mariadb", "mysql", "okta", "postgres", "sendgrid", "twilio"})
+	want := fmt.Sprint([]string{"aurora-mysql", "aurora-postgresql", "elasticache", "entra-app-secret", "generic", "iam-access-key", "ldap", "mariadb", "mysql", "okta", "postgres", "redis", "sendgrid", "twilio"})
 	if got != want {
 		t.Errorf("Engines() = %s, want %s", got, want)
 	}
@@ -95,6 +96,7 @@ func TestAllEngines(t *testing.T) {
 	pkgs = append(pkgs, iamkey.Engine)
 	pkgs = append(pkgs, postgres.Engines...)
 	pkgs = append(pkgs, mysql.Engines...)
+	pkgs = append(pkgs, redis.Engines...)
 	pkgs = append(pkgs, saas.Engines()...)
 	pkgs = append(pkgs, elasticache.Engines...)
 	pkgs = append(pkgs, ldap.Engines...)
@@ -193,6 +195,12 @@ func TestOptionalInterfaces(t *testing.T) {
 			isSaaS = true // mints a key on Create, retires the old one on Finish
 		}
 		name := fmt.Sprintf("%T", r)
+		if _, ok := r.(*redis.Rotator); ok { // removes the previous password at finishSecret, mints nothing
+			if !finisher || minter {
+				t.Errorf("%s: Finisher %t, Minter %t; want true, false", name, finisher, minter)
+			}
+			continue
+		}
 		if finisher != isSaaS || minter != isSaaS {
 			t.Errorf("%s: Finisher %t, Minter %t; want both %t", name, finisher, minter, isSaaS)
 		}

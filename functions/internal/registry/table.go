@@ -12,6 +12,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators/ldap"
 	"github.com/rotary-secrets/rotary/rotators/mysql"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
+	"github.com/rotary-secrets/rotary/rotators/redis"
 	"github.com/rotary-secrets/rotary/rotators/saas"
 )
 
@@ -72,6 +73,12 @@ var Table = []Engine{
 			{Name: "mysql-multi", Strategies: []string{rotators.AlternatingUsers}},
 		},
 		Build: mysql.Build,
+	},
+	{
+		Name: "redis", Package: "rotators/redis", Engines: redis.Engines,
+		Strategies: []string{rotators.SingleUser, rotators.AlternatingUsers},
+		Functions:  []Function{{Name: "redis", Strategies: []string{rotators.SingleUser, rotators.AlternatingUsers}}},
+		Build:      redis.Build,
 	},
 	{
 		Name: saas.EngineSendGrid, Package: "rotators/saas", Engines: []string{saas.EngineSendGrid},

@@ -1,0 +1,124 @@
+package redis
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rotary-secrets/rotary/shared/password"
+)
+
+// Engine is the value of the engine key this package rotates.
+const Engine = "redis"
+
+// Engines are the secret engine values this package rotates.
+var Engines = []string{Engine}
+
+// Environment variables read by ConfigFromEnv (the same names the database
+// rotators read).
+const (
+	// EnvCABundle names a PEM file of CA certificates trusted in addition to
+	// the system roots.
+	EnvCABundle = "ROTARY_CA_BUNDLE"
+	// EnvConnectTimeout is a Go duration ("5s") or a whole number of seconds
+	// bounding each connection attempt, at most 10 minutes.
+	EnvConnectTimeout = "ROTARY_CONNECT_TIMEOUT"
+)
+
+// DefaultConnectTimeout bounds each connection attempt when EnvConnectTimeout
+// is unset.
+const DefaultConnectTimeout = 5 * time.Second
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrBadUsername: the user name is empty, too long or holds a character
+	// outside the allowed set; nothing was sent to the server.
+	ErrBadUsername = errors.New("redis: invalid user name")
+	// ErrNotOwner: the credentials log in as another user than the secret's
+	// username (ACL WHOAMI); the rotation changes nothing.
+	ErrNotOwner = errors.New("redis: the credentials log in as another user than the secret names")
+	// ErrNoLogin: none of the secret's versions logs in.
+	ErrNoLogin = errors.New("redis: no version of the secret logs in")
+	// ErrBadEndpoint: the secret has no usable host or port.
+	ErrBadEndpoint = errors.New("redis: invalid endpoint")
+)
+
+// Config is what the rotator needs besides the secret.
+type Config struct {
+	// Passwords is the policy new passwords are generated with.
+	Passwords password.Policy
+	// RootCAs verifies server certificates; nil means the system roots.
+	RootCAs *x509.CertPool
+	// ConnectTimeout bounds each connection attempt; zero means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// ConfigFromEnv reads a Config through getenv: the password policy of AWS's
+// template variables, ROTARY_CA_BUNDLE and ROTARY_CONNECT_TIMEOUT. Anything
+// malformed is an error, so a function fails at start-up.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var cfg Config
+	p, err := password.FromEnv(getenv, "")
+	if err != nil {
+		return cfg, fmt.Errorf("redis config: %w", err)
+	}
+	cfg.Passwords = p
+	cfg.ConnectTimeout = DefaultConnectTimeout
+	if s := strings.TrimSpace(getenv(EnvConnectTimeout)); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			n, nerr := strconv.Atoi(s)
+			if nerr != nil {
+				n = 0
+			}
+			d = time.Duration(n) * time.Second
+		}
+		if d <= 0 || d > 10*time.Minute {
+			return cfg, fmt.Errorf("redis config: %s must be a duration such as 5s or a whole number of seconds, more than 0 and at most 10m", EnvConnectTimeout)
+		}
+		cfg.ConnectTimeout = d
+	}
+	if path := strings.TrimSpace(getenv(EnvCABundle)); path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("redis config: read %s: %w", EnvCABundle, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("redis config: %s (%s) holds no PEM certificate", EnvCABundle, path)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// maxUsername bounds a user name (Redis has no limit; a secret's user name
+// longer than this is a mistake or an attack).
+const maxUsername = 128
+
+// checkUsername refuses a user name that could be read as anything but one
+// ACL user: it starts with a letter, a digit or _, and holds only letters,
+// digits and . _ - @ + :.
+func checkUsername(name string) error {
+	if name == "" || len(name) > maxUsername {
+		return fmt.Errorf("%w: must be 1 to %d characters", ErrBadUsername, maxUsername)
+	}
+	if c := name[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+		return fmt.Errorf("%w: must start with a letter, a digit or _", ErrBadUsername)
+	}
+	for _, c := range name {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@+:", c)
+		if !ok {
+			return fmt.Errorf("%w: only letters, digits and . _ - @ + : are allowed", ErrBadUsername)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+package redis
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/rotationtest"
+)
+
+func testConfig(t testing.TB, srv *dbtest.Redis) Config {
+	t.Helper()
+	pem, err := os.ReadFile(srv.CA.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return Config{Passwords: password.Default(""), RootCAs: pool}
+}
+
+// newTestUser creates a fresh ACL user on srv and returns its secret value.
+func newTestUser(t testing.TB, srv *dbtest.Redis, prefix string) secret.Value {
+	t.Helper()
+	user := prefix + "_" + rotationtest.NewToken()[:8]
+	pw := "initial-" + rotationtest.NewToken()[:16]
+	srv.CreateUser(t, user, pw)
+	return secret.Value{Engine: Engine, Host: srv.Host, Port: srv.Port, Username: user, Password: pw}
+}
+
+func load(v secret.Value, ok bool) rotators.Loader {
+	return func(context.Context) (secret.Value, bool, error) { return v, ok, nil }
+}
+
+// rotate runs one rotation's steps directly, returning the pending value; at
+// each step it checks what must log in.
+func rotate(t *testing.T, r *Rotator, srv *dbtest.Redis, current, previous secret.Value, hasPrev bool) secret.Value {
+	t.Helper()
+	ctx := t.Context()
+	cr, err := r.Create(ctx, rotators.CreateRequest{Current: current, Passwords: password.Local{}, Previous: load(previous, hasPrev)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := cr.Pending
+	for range 2 { // each step twice
+		if _, err := r.Set(ctx, rotators.SetRequest{Current: current, Pending: pending, Previous: load(previous, hasPrev)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []secret.Value{current, pending} {
+		if err := srv.Login(ctx, v.Username, v.Password); err != nil {
+			t.Fatalf("after setSecret a version does not log in: %v", err)
+		}
+	}
+	if _, err := r.Test(ctx, rotators.TestRequest{Pending: pending, Current: load(current, true)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := r.Finish(ctx, rotators.FinishRequest{Pending: load(pending, true), Current: load(current, true), Previous: load(previous, hasPrev)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []secret.Value{current, pending} {
+		if err := srv.Login(ctx, v.Username, v.Password); err != nil {
+			t.Fatalf("after finishSecret the new current or previous does not log in: %v", err)
+		}
+	}
+	if hasPrev && previous.Password != current.Password {
+		if err := srv.Login(ctx, previous.Username, previous.Password); err == nil {
+			t.Fatal("the password AWSPREVIOUS held before the rotation still logs in")
+		}
+	}
+	return pending
+}
+
+// TestOverlap: three rotations; the user holds the current and pending
+// passwords throughout and exactly two at rest; the ACL file holds hashes,
+// never a cleartext password.
+func TestOverlap(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "overlap")
+	var prev secret.Value
+	hasPrev := false
+	for i := range 3 {
+		next := rotate(t, r, srv, cur, prev, hasPrev)
+		if n := srv.Passwords(t, cur.Username); n != 2 {
+			t.Fatalf("rotation %d: user holds %d passwords at rest, want 2", i, n)
+		}
+		acl := srv.ACLFileText(t)
+		if strings.Contains(acl, next.Password) || strings.Contains(acl, cur.Password) {
+			t.Fatal("the ACL file holds a cleartext password")
+		}
+		if !strings.Contains(acl, "#"+hashOf(next.Password)) {
+			t.Fatal("ACL SAVE did not write the new password's hash to the ACL file")
+		}
+		prev, cur, hasPrev = cur, next, true
+	}
+	if s := r.Stats(); s.FailedLogins != 0 {
+		t.Fatalf("failed logins: %d", s.FailedLogins)
+	}
+}
+
+// TestNoACLFile: a server without an ACL file refuses ACL SAVE; the rotation
+// still works (the note is in the README).
+func TestNoACLFile(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, false)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "nofile")
+	rotate(t, r, srv, cur, secret.Value{}, false)
+}
+
+// TestTLSNoFallback: an untrusted certificate, a host name the certificate
+// does not name and a cleartext port all fail; nothing falls back to
+// cleartext.
+func TestTLSNoFallback(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	cur := newTestUser(t, srv, "tls")
+	ctx := t.Context()
+	req := func(v secret.Value) rotators.SetRequest {
+		p := v.Clone()
+		p.Password = "pending-" + rotationtest.NewToken()[:16]
+		return rotators.SetRequest{Current: v, Pending: p, Previous: load(secret.Value{}, false)}
+	}
+	untrusted := New(Config{Passwords: password.Default("")}) // system roots only
+	if _, err := untrusted.Set(ctx, req(cur)); err == nil {
+		t.Fatal("setSecret trusted a certificate from an unknown CA")
+	}
+	r := New(testConfig(t, srv))
+	plain := cur.Clone()
+	plain.Port = srv.PlainPort
+	if _, err := r.Set(ctx, req(plain)); err == nil {
+		t.Fatal("setSecret logged in over cleartext without ssl=false")
+	}
+	if n := srv.Passwords(t, cur.Username); n != 1 {
+		t.Fatalf("user holds %d passwords after refused rotations, want 1", n)
+	}
+}
+
+// TestHostileUsername: a user name that is not a plain ACL user name is
+// refused before anything is sent.
+func TestHostileUsername(t *testing.T) {
+	r := New(Config{Passwords: password.Default("")})
+	for _, name := range []string{"", "a b", "a'b", `a"b`, "a\x00b", "a\nb", "x reset", "on >pw", "~*", "+@all", "../etc", strings.Repeat("a", 300), "*", "a,b"} {
+		v := secret.Value{Engine: Engine, Host: "127.0.0.1", Port: 1, Username: name, Password: "x"}
+		_, err := r.Set(t.Context(), rotators.SetRequest{Current: v, Pending: v, Previous: load(secret.Value{}, false)})
+		if !errors.Is(err, ErrBadUsername) {
+			t.Errorf("user name %q: err %v, want ErrBadUsername", name, err)
+		}
+	}
+	if s := r.Stats(); s.Logins != 0 {
+		t.Fatalf("%d logins for hostile names", s.Logins)
+	}
+}
+
+// TestPendingOtherUserRefused: a pending version naming another user or
+// server is refused and changes nothing.
+func TestPendingOtherUserRefused(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "own")
+	other := newTestUser(t, srv, "other")
+	p := other.Clone()
+	p.Password = "pending-" + rotationtest.NewToken()[:16]
+	_, err := r.Set(t.Context(), rotators.SetRequest{Current: cur, Pending: p, Previous: load(secret.Value{}, false)})
+	if !errors.Is(err, ErrBadEndpoint) {
+		t.Fatalf("err %v, want ErrBadEndpoint", err)
+	}
+	if srv.Passwords(t, other.Username) != 1 || srv.Passwords(t, cur.Username) != 1 {
+		t.Fatal("a refused rotation changed a user")
+	}
+}
+
+// TestCleanRedactsHashes: an ACL error quoting a password hash loses it.
+func TestCleanRedactsHashes(t *testing.T) {
+	h := hashOf("some-password")
+	err := clean(errors.New("ERR Error in ACL SETUSER modifier '#" + h + "': Syntax error"))
+	if strings.Contains(err.Error(), h) || !strings.Contains(err.Error(), "<sha256>") {
+		t.Fatalf("clean kept the hash: %v", err)
+	}
+	if clean(nil) != nil {
+		t.Fatal("clean(nil) is not nil")
+	}
+}
+
+// TestNoCleartextOnTheWire: a proxy on the server's cleartext port sees
+// every byte setSecret sends. The pending password never passes (ACL SETUSER
+// carries its hash; AUTH carries only the current one), and the hash does
+// (positive control: the proxy sees the traffic). MONITOR cannot show this:
+// Redis keeps ACL and AUTH out of it.
+func TestNoCleartextOnTheWire(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	proxy := dbtest.NewFaultProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.PlainPort)))
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "wire")
+	host, port, _ := net.SplitHostPort(proxy.Addr)
+	cur.Host = host
+	cur.Port, _ = strconv.Atoi(port)
+	off := false
+	cur.SSL = &off
+	set := func(c secret.Value) secret.Value {
+		p := c.Clone()
+		p.Password = "pending-" + rotationtest.NewToken()[:16]
+		return p
+	}
+	p1 := set(cur)
+	cleartext := proxy.Arm(p1.Password, dbtest.After, func() {})
+	if _, err := r.Set(t.Context(), rotators.SetRequest{Current: cur, Pending: p1, Previous: load(secret.Value{}, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if cleartext() != 0 {
+		t.Fatal("setSecret sent the pending password in cleartext")
+	}
+	p2 := set(cur)
+	hash := proxy.Arm("#"+hashOf(p2.Password), dbtest.After, func() {})
+	if _, err := r.Set(t.Context(), rotators.SetRequest{Current: cur, Pending: p2, Previous: load(secret.Value{}, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if hash() != 1 {
+		t.Fatal("the proxy did not see ACL SETUSER #<hash>: the control failed")
+	}
+}
+
+// TestDeadlineHonoured: a server that accepts and never answers ends the
+// step with the context's deadline, not after the connect timeout.
+func TestDeadlineHonoured(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	r := New(Config{Passwords: password.Default(""), ConnectTimeout: 10 * time.Minute})
+	v := secret.Value{Engine: Engine, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Username: "app", Password: "p-" + rotationtest.NewToken()[:12]}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err = r.Test(ctx, rotators.TestRequest{Pending: v, Current: load(v, true)})
+	if err == nil {
+		t.Fatal("testSecret succeeded against a silent server")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") && !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("err %v, want the step deadline", err)
+	}
+	if strings.Contains(err.Error(), v.Password) {
+		t.Fatal("the error holds the password")
+	}
+}
+
+// TestDropAfterSetUser: the connection drops after ACL SETUSER reached the
+// server, before its answer. setSecret fails; its retry finds the password
+// already held, adds nothing, and the rotation completes with both passwords
+// working and the user holding exactly two.
+func TestDropAfterSetUser(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	proxy := dbtest.NewFaultProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.PlainPort)))
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "drop")
+	host, port, _ := net.SplitHostPort(proxy.Addr)
+	cur.Host = host
+	cur.Port, _ = strconv.Atoi(port)
+	off := false
+	cur.SSL = &off
+	pending := cur.Clone()
+	pending.Password = "pending-" + rotationtest.NewToken()[:16]
+	req := rotators.SetRequest{Current: cur, Pending: pending, Previous: load(secret.Value{}, false)}
+	fired := proxy.Arm("#"+hashOf(pending.Password), dbtest.After, nil)
+	if _, err := r.Set(t.Context(), req); err == nil {
+		t.Fatal("setSecret succeeded although its connection was dropped")
+	}
+	if fired() != 1 {
+		t.Fatal("the fault did not fire")
+	}
+	if _, err := r.Set(t.Context(), req); err != nil {
+		t.Fatalf("retried setSecret: %v", err)
+	}
+	if n := srv.Passwords(t, cur.Username); n != 2 {
+		t.Fatalf("user holds %d passwords, want 2", n)
+	}
+	if _, err := r.Test(t.Context(), rotators.TestRequest{Pending: pending, Current: load(cur, true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Login(t.Context(), cur.Username, cur.Password); err != nil {
+		t.Fatalf("the current password stopped working: %v", err)
+	}
+}

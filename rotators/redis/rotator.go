@@ -1,0 +1,423 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/password"
+	"github.com/rotary-secrets/rotary/shared/secret"
+)
+
+// Rotator is the single-user-with-overlap rotator: the user holds the current
+// and the pending password during a rotation, and the previous one until the
+// next rotation's finishSecret.
+type Rotator struct {
+	cfg   Config
+	stats counters
+}
+
+var (
+	_ rotators.Rotator  = (*Rotator)(nil)
+	_ rotators.Finisher = (*Rotator)(nil)
+)
+
+// New returns a Rotator with cfg.
+func New(cfg Config) *Rotator {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	return &Rotator{cfg: cfg}
+}
+
+// Register adds the rotators for strategies (all of them when none is given)
+// to reg under the redis engine: single user (with overlap) and alternating
+// users.
+func Register(reg *rotators.Registry, cfg Config, strategies ...string) error {
+	if len(strategies) == 0 {
+		strategies = []string{rotators.SingleUser, rotators.AlternatingUsers}
+	}
+	for _, s := range strategies {
+		switch s {
+		case rotators.SingleUser:
+			reg.Register(New(cfg), rotators.SingleUser, Engines...)
+		case rotators.AlternatingUsers:
+			reg.Register(NewMultiUser(cfg), rotators.AlternatingUsers, Engines...)
+		default:
+			return fmt.Errorf("redis: unknown rotation strategy %q (have %s, %s)", s, rotators.SingleUser, rotators.AlternatingUsers)
+		}
+	}
+	return nil
+}
+
+// Build is start-up's way in: it reads the settings through deps.Getenv and
+// registers the rotators for strategies.
+func Build(reg *rotators.Registry, deps rotators.Deps, strategies ...string) error {
+	cfg, err := ConfigFromEnv(deps.Env)
+	if err != nil {
+		return err
+	}
+	return Register(reg, cfg, strategies...)
+}
+
+// Stats counts the logins a rotator made, for benchmarks and the conformance
+// kit.
+type Stats struct {
+	Logins       int64 // every login attempt
+	FailedLogins int64 // attempts that did not end in an authenticated connection
+}
+
+type counters struct{ logins, failed atomic.Int64 }
+
+// Stats returns the rotator's login counters.
+func (r *Rotator) Stats() Stats {
+	return Stats{Logins: r.stats.logins.Load(), FailedLogins: r.stats.failed.Load()}
+}
+
+// Create returns the current value with a new password. It changes nothing on
+// the server, so calling it twice is harmless.
+func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
+	if _, err := target(req.Current); err != nil {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
+	}
+	gen := req.Passwords
+	if gen == nil {
+		gen = password.Local{}
+	}
+	pw, err := gen.Generate(ctx, r.cfg.Passwords)
+	if err != nil {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: generate password: %w", err)
+	}
+	pending := req.Current.Clone()
+	pending.Password = pw
+	return rotators.CreateResponse{Pending: pending}, nil
+}
+
+// Set adds the pending password to the user, in its SHA-256 form, logged in
+// as the user itself (current, else pending, else previous). Safe to call
+// twice: a password the user already holds is not added again. ACL SAVE runs
+// every time, so a retry after a failed save saves.
+func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
+	ep, err := target(req.Current)
+	if err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	if err := samePending(ep, req.Pending); err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	candidates := []secret.Value{req.Current, req.Pending}
+	if prev, ok, err := req.Previous(ctx); err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: read previous version: %w", err)
+	} else if ok {
+		candidates = append(candidates, prev)
+	}
+	c, err := r.loginAny(ctx, ep, candidates)
+	if err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	defer c.Close()
+	held, err := passwordHashes(ctx, c, ep.user)
+	if err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	h := hashOf(req.Pending.Password)
+	if !slices.Contains(held, h) {
+		if err := c.ACLSetUser(ctx, ep.user, "#"+h).Err(); err != nil {
+			return rotators.SetResponse{}, fmt.Errorf("setSecret: ACL SETUSER %s (add pending password): %w", ep.user, clean(err))
+		}
+	}
+	if err := save(ctx, c); err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	return rotators.SetResponse{}, nil
+}
+
+// Test logs in with the pending value and checks it is the secret's user. It
+// changes nothing.
+func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.TestResponse, error) {
+	ep, err := target(req.Pending)
+	if err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
+	}
+	c, err := r.login(ctx, ep, req.Pending.Password)
+	if err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: log in with the pending password: %w", err)
+	}
+	defer c.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
+		return rotators.TestResponse{}, fmt.Errorf("testSecret: PING: %w", clean(err))
+	}
+	return rotators.TestResponse{}, nil
+}
+
+// Finish removes from the user the password that AWSPREVIOUS held before this
+// rotation (it runs just before AWSCURRENT moves to the pending version), so
+// the old current password keeps working as AWSPREVIOUS until the next
+// rotation. It never removes the current or the pending password, and does
+// nothing when the user no longer holds the previous one (a retry).
+func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotators.FinishResponse, error) {
+	prev, ok, err := req.Previous(ctx)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read previous version: %w", err)
+	}
+	if !ok || prev.Password == "" {
+		return rotators.FinishResponse{}, nil
+	}
+	pending, ok, err := req.Pending(ctx)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read pending version: %w", err)
+	}
+	if !ok {
+		return rotators.FinishResponse{}, errors.New("finishSecret: no pending version")
+	}
+	current, ok, err := req.Current(ctx)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read current version: %w", err)
+	}
+	if !ok {
+		return rotators.FinishResponse{}, errors.New("finishSecret: no current version")
+	}
+	ep, err := target(pending)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	if err := samePending(ep, current); err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	if prev.Username != ep.user || prev.Password == pending.Password || prev.Password == current.Password {
+		// Another user's password (the secret was edited) or one still in
+		// use: not this rotation's to remove.
+		return rotators.FinishResponse{}, nil
+	}
+	c, err := r.loginAny(ctx, ep, []secret.Value{pending, current})
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	defer c.Close()
+	held, err := passwordHashes(ctx, c, ep.user)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	h := hashOf(prev.Password)
+	if slices.Contains(held, h) {
+		if err := c.ACLSetUser(ctx, ep.user, "!"+h).Err(); err != nil {
+			return rotators.FinishResponse{}, fmt.Errorf("finishSecret: ACL SETUSER %s (remove previous password): %w", ep.user, clean(err))
+		}
+	}
+	if err := save(ctx, c); err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	return rotators.FinishResponse{}, nil
+}
+
+// quiet drops go-redis's own log lines (pool dial failures): the rotator
+// reports every failure in its step error, and the function's logs are JSON
+// lines written by the engine alone.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { goredis.SetLogger(quiet{}) }
+
+// endpoint is where and as whom a secret logs in.
+type endpoint struct {
+	host string
+	port int
+	user string
+	tls  bool
+}
+
+// target reads and checks the endpoint of v.
+func target(v secret.Value) (endpoint, error) {
+	if v.Engine != Engine {
+		return endpoint{}, fmt.Errorf("%w: engine %q is not %q", ErrBadEndpoint, v.Engine, Engine)
+	}
+	if v.Host == "" {
+		return endpoint{}, fmt.Errorf("%w: key %q is required", ErrBadEndpoint, secret.KeyHost)
+	}
+	if len(v.Host) > 253 || strings.ContainsAny(v.Host, "/\\@ \t\r\n\x00'\"") {
+		return endpoint{}, fmt.Errorf("%w: key %q is not a host name or address", ErrBadEndpoint, secret.KeyHost)
+	}
+	port := v.Port
+	if port == 0 {
+		port = 6379
+	}
+	if err := checkUsername(v.Username); err != nil {
+		return endpoint{}, err
+	}
+	return endpoint{host: v.Host, port: port, user: v.Username, tls: v.SSL == nil || *v.SSL}, nil
+}
+
+// samePending refuses a version naming another server, user or TLS setting
+// than ep: a rotation changes one user on one server.
+func samePending(ep endpoint, v secret.Value) error {
+	other, err := target(v)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(other.host, ep.host) || other.port != ep.port || other.user != ep.user || other.tls != ep.tls {
+		return fmt.Errorf("%w: the versions name different servers, users or TLS settings", ErrBadEndpoint)
+	}
+	return nil
+}
+
+// login opens one authenticated connection as ep.user with password: TLS
+// verified against ep.host unless the secret turned TLS off, no retries, every
+// command bounded by ctx.
+func (r *Rotator) login(ctx context.Context, ep endpoint, pw string) (*goredis.Client, error) {
+	r.stats.logins.Add(1)
+	opts := &goredis.Options{
+		Addr:                  net.JoinHostPort(ep.host, strconv.Itoa(ep.port)),
+		Username:              ep.user,
+		Password:              pw,
+		Protocol:              2,
+		DialTimeout:           r.cfg.ConnectTimeout,
+		ReadTimeout:           r.cfg.ConnectTimeout,
+		WriteTimeout:          r.cfg.ConnectTimeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DialerRetries:         1,
+		PoolSize:              1,
+		MinIdleConns:          0,
+		DisableIdentity:       true,
+	}
+	if ep.tls {
+		opts.TLSConfig = &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: ep.host, MinVersion: tls.VersionTLS12}
+	}
+	c := goredis.NewClient(opts)
+	who, err := c.ACLWhoAmI(ctx).Result()
+	if err != nil {
+		r.stats.failed.Add(1)
+		_ = c.Close()
+		return nil, fmt.Errorf("log in to %s as %s: %w", opts.Addr, ep.user, clean(err))
+	}
+	if who != ep.user {
+		_ = c.Close()
+		return nil, fmt.Errorf("%w (ACL WHOAMI answered %q)", ErrNotOwner, who)
+	}
+	return c, nil
+}
+
+// loginAny logs in with the first of candidates whose password is accepted.
+// Only an authentication failure moves on to the next candidate.
+func (r *Rotator) loginAny(ctx context.Context, ep endpoint, candidates []secret.Value) (*goredis.Client, error) {
+	var last error
+	tried := map[string]bool{}
+	for _, v := range candidates {
+		if v.Password == "" || tried[v.Password] || v.Username != ep.user {
+			continue
+		}
+		tried[v.Password] = true
+		c, err := r.login(ctx, ep, v.Password)
+		if err == nil {
+			return c, nil
+		}
+		if !isAuthFailure(err) {
+			return nil, err
+		}
+		last = err
+	}
+	if last == nil {
+		return nil, ErrNoLogin
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNoLogin, last)
+}
+
+// isAuthFailure reports whether err is the server refusing the credentials.
+func isAuthFailure(err error) bool {
+	var re goredis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		return strings.HasPrefix(msg, "WRONGPASS") || strings.Contains(msg, "invalid username-password")
+	}
+	return false
+}
+
+// passwordHashes returns the SHA-256 hashes of the passwords user holds (ACL
+// GETUSER).
+func passwordHashes(ctx context.Context, c *goredis.Client, user string) ([]string, error) {
+	res, err := c.Do(ctx, "ACL", "GETUSER", user).Result()
+	if err != nil {
+		return nil, fmt.Errorf("ACL GETUSER %s: %w", user, clean(err))
+	}
+	fields, ok := res.([]any)
+	if !ok {
+		return nil, fmt.Errorf("ACL GETUSER %s: unexpected reply", user)
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		if k, _ := fields[i].(string); k != "passwords" {
+			continue
+		}
+		list, _ := fields[i+1].([]any)
+		out := make([]string, 0, len(list))
+		for _, p := range list {
+			if s, ok := p.(string); ok {
+				out = append(out, strings.ToLower(s))
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("ACL GETUSER %s: reply has no passwords", user)
+}
+
+// save runs ACL SAVE; a server without an ACL file keeps users in memory (or
+// in redis.conf, saved by CONFIG REWRITE, which Rotary does not run), and that
+// is not an error.
+func save(ctx context.Context, c *goredis.Client) error {
+	err := c.Do(ctx, "ACL", "SAVE").Err()
+	if NotUsingACLFile(err) {
+		slog.WarnContext(ctx, "redis: the server keeps no ACL file, so the password change lives in memory only until the operator saves it (CONFIG REWRITE when users are in redis.conf); see rotators/redis/README.md")
+		return nil
+	}
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("ACL SAVE: %w", clean(err))
+}
+
+// NotUsingACLFile reports whether err is the server saying it keeps no ACL
+// file: the new password then lives only in memory until the operator saves
+// it (README: Troubleshooting).
+func NotUsingACLFile(err error) bool {
+	var re goredis.Error
+	return errors.As(err, &re) && strings.Contains(re.Error(), "not configured to use an ACL file")
+}
+
+// hashOf is the hex SHA-256 of pw, the form ACL SETUSER takes after '#'.
+func hashOf(pw string) string {
+	sum := sha256.Sum256([]byte(pw))
+	return hex.EncodeToString(sum[:])
+}
+
+// hexHash matches a SHA-256 in hex, as an ACL error may quote a rule.
+var hexHash = regexp.MustCompile(`(?i)[0-9a-f]{64}`)
+
+// redactedError is a server or network error with any password hash taken
+// out of its message; errors.As still finds the original.
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string { return hexHash.ReplaceAllString(e.err.Error(), "<sha256>") }
+func (e redactedError) Unwrap() error { return e.err }
+
+// clean keeps password hashes out of error messages: Rotary sends no
+// cleartext password in a command, but an ACL error names the rule that
+// failed (#<sha256>), and a verifier has no place in a log either.
+func clean(err error) error {
+	if err == nil || !hexHash.MatchString(err.Error()) {
+		return err
+	}
+	return redactedError{err}
+}
