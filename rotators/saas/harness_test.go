@@ -136,9 +136,32 @@ type store struct {
 	n        int
 }
 
-// storeCount counts the stores each test made, so each store of a test has
-// its own secret ARN and the first one's is known before it is made.
-var storeCount = map[string]int{}
+// storeCount counts the stores each test run made, so each store of a test
+// has its own secret ARN and the first one's is known before it is made. It
+// is keyed by the run's *testing.T, not its name, and forgets the run when it
+// ends: a test run again in the same process (go test -count=2) starts a new
+// world, with fresh fakes, whose first store must again be store 1 (the one
+// seedName names), or its rotations find the seeded key named for another
+// secret and, rightly, refuse to revoke it.
+var storeCount = struct {
+	sync.Mutex
+	n map[*testing.T]int
+}{n: map[*testing.T]int{}}
+
+// nextStore returns the number (from 1) of the next store t makes.
+func nextStore(t *testing.T) int {
+	storeCount.Lock()
+	defer storeCount.Unlock()
+	if storeCount.n[t] == 0 {
+		t.Cleanup(func() {
+			storeCount.Lock()
+			defer storeCount.Unlock()
+			delete(storeCount.n, t)
+		})
+	}
+	storeCount.n[t]++
+	return storeCount.n[t]
+}
 
 // testARN is the ARN of the nth store (from 1) a test makes.
 func testARN(t testing.TB, n int) string {
@@ -151,9 +174,8 @@ func testARN(t testing.TB, n int) string {
 func seedName(t testing.TB) string { return saas.SecretPrefix(testARN(t, 1)) + "seed" }
 
 func newStore(t *testing.T, rot *saas.Rotator, cur, admin secret.Value) *store {
-	storeCount[t.Name()]++
 	return &store{t: t, rot: rot, admin: admin, versions: map[string]secret.Value{"v0": cur}, current: "v0",
-		arn: testARN(t, storeCount[t.Name()])}
+		arn: testARN(t, nextStore(t))}
 }
 
 func (s *store) loader(id *string) rotators.Loader {
