@@ -324,5 +324,6 @@ func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
 		out = append(out, bench.MeasureFunction(t, s))
 	}
 	out = append(out, ldapFunctionFigures(t, rie, build))
+	out = append(out, cacheKeyFunctionFigures(t, rie, build)...)
 	return out
 }

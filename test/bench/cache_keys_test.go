@@ -182,3 +182,53 @@ func iamKeySubject(t *testing.T) bench.Subject {
 	sm.Put(arn, v.StoredJSON())
 	return bench.Subject{Name: "iam-access-key", Registry: reg, SM: sm, ARN: arn, Stats: c.stats}
 }
+
+// cacheKeyFunctionFigures measures the built redis, elasticache and
+// iam-access-key functions under the RIE (full mode): redis against a
+// throwaway TLS redis-server, elasticache against localaws's ElastiCache
+// users backed by one, iam-access-key against localaws's IAM and STS.
+func cacheKeyFunctionFigures(t *testing.T, rie string, build func(string) string) []bench.FunctionFigures {
+	srv := dbtest.StartRedis(t, true)
+	user, pw := "benchfn_"+randomHex(4), "Init-"+randomHex(12)
+	srv.CreateUser(t, user, pw)
+	ecUser, ecPW := "benchfe-"+randomHex(4), "Init-"+randomHex(12)
+	srv.CreateUser(t, ecUser, ecPW)
+	admin := redisAdmin(t, srv)
+	iamUser := "benchfi-" + randomHex(4)
+	var out []bench.FunctionFigures
+	for _, s := range []bench.FunctionSubject{
+		{
+			Name: "redis", Env: []string{redis.EnvCABundle + "=" + srv.CA.CAFile}, What: "redis single-user",
+			Value: secret.Value{Engine: redis.Engine, Host: srv.Host, Port: srv.Port, Username: user, Password: pw},
+		},
+		{
+			Name: "elasticache", Env: []string{elasticache.EnvRetryInterval + "=0"}, What: "elasticache single-user",
+			Setup: func(aws *localaws.Server) secret.Value {
+				arn := aws.AddElastiCacheUser(localaws.ElastiCacheUser{Account: localaws.DefaultAccount, Region: "us-east-1",
+					UserID: ecUser, UserName: ecUser, Apply: localaws.RedisACL(admin)}, 1)
+				v := secret.Value{Engine: elasticache.Engine, Username: ecUser, Password: ecPW}
+				v.Set(elasticache.KeyUserARN, arn)
+				return v
+			},
+		},
+		{
+			Name: "iam-access-key", What: "iam-access-key",
+			Setup: func(aws *localaws.Server) secret.Value {
+				// The secret is stored as bench/<function name>; the tag names it.
+				aws.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: iamUser, Tags: map[string]string{iamkey.TagSecret: "bench/iam-access-key"}})
+				k, err := aws.IssueUserKey(localaws.DefaultAccount, iamUser)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := secret.Value{Engine: iamkey.Engine, Username: iamUser}
+				v.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
+				v.Set(iamkey.KeySecretAccessKey, k.SecretAccessKey)
+				return v
+			},
+		},
+	} {
+		s.RIE, s.Bootstrap = rie, build(s.Name)
+		out = append(out, bench.MeasureFunction(t, s))
+	}
+	return out
+}
