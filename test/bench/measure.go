@@ -119,6 +119,10 @@ type FunctionSubject struct {
 	Value     secret.Value
 	Master    *secret.Value // stored first; Value.MasterARN is set to it
 	What      string        // what the rotation rotates, for the report
+	// Setup, when set, prepares the fresh emulator (an IAM user, an
+	// ElastiCache user) and returns the secret value, which replaces Value.
+	// The secret is stored as "bench/" + Name.
+	Setup func(srv *localaws.Server) secret.Value
 }
 
 // MeasureFunction starts the function under the RIE against a fresh
@@ -156,6 +160,9 @@ func MeasureFunction(tb testing.TB, s FunctionSubject) FunctionFigures {
 	}))
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(srv.DefaultCredentials(), ""))
 	v := s.Value
+	if s.Setup != nil {
+		v = s.Setup(srv)
+	}
 	if s.Master != nil {
 		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench/master"), SecretString: aws.String(s.Master.StoredJSON())})
 		if err != nil {

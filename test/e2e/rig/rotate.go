@@ -251,11 +251,15 @@ func (w *World) Verify(ctx context.Context, s *Secret, r Rotation) Check {
 		c.NewWorks = true
 	}
 	err = s.Target.Login(ctx, prev.Username, prev.Password)
+	keeps := s.Strategy == rotators.AlternatingUsers
+	if k, ok := s.Target.(PreviousKeeper); ok && k.KeepsPrevious(s.Strategy) {
+		keeps = true
+	}
 	switch {
-	case s.Strategy == rotators.AlternatingUsers && err == nil:
+	case keeps && err == nil:
 		c.OldKept = true
-	case s.Strategy == rotators.AlternatingUsers:
-		c.fail("AWSPREVIOUS (%s) no longer works, but alternating users must keep it until the next rotation: %v", prev.Username, err)
+	case keeps:
+		c.fail("AWSPREVIOUS (%s) no longer works, but %s must keep it until the next rotation: %v", prev.Username, s.Strategy, err)
 	case errors.Is(err, ErrRejected):
 		c.OldRejected = true
 	case err == nil:
@@ -319,4 +323,12 @@ func (w *World) Unchanged(ctx context.Context, s *Secret, r Rotation) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// PreviousKeeper is implemented by a Target whose strategy keeps the
+// AWSPREVIOUS credential working until the next rotation even for a single
+// user (Redis ACL users hold several passwords), so Verify expects the old
+// credential to log in rather than be refused.
+type PreviousKeeper interface {
+	KeepsPrevious(strategy string) bool
 }

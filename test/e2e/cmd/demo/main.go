@@ -120,7 +120,7 @@ func demo() int {
 
 func run(ctx context.Context, undo *cleanups) int {
 	start := time.Now()
-	out.printf("Rotary demo: rotate real PostgreSQL, MariaDB and OpenLDAP credentials across AWS accounts, on this machine.\n")
+	out.printf("Rotary demo: rotate real PostgreSQL, MariaDB, OpenLDAP and Redis credentials across AWS accounts, on this machine.\n")
 	out.printf("Nothing here talks to AWS or the internet: Secrets Manager and STS are emulated on 127.0.0.1.\n\n")
 
 	out.printf("Step 1/7  Checking the tools the demo needs\n")
@@ -145,7 +145,8 @@ func run(ctx context.Context, undo *cleanups) int {
 	var pg rig.Postgres
 	var maria rig.MariaDB
 	var dir389 rig.LDAP
-	var buildErr, pgErr, mariaErr, ldapErr error
+	var cache rig.Redis
+	var buildErr, pgErr, mariaErr, ldapErr, redisErr error
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	wg.Go(func() {
@@ -170,8 +171,13 @@ func run(ctx context.Context, undo *cleanups) int {
 		dir389, stopLDAP, ldapErr = rig.StartLDAP(ctx)
 		undo.add("stopped slapd and removed its data directory", stopLDAP)
 	})
+	wg.Go(func() {
+		var stopRedis func()
+		cache, stopRedis, redisErr = rig.StartRedis(ctx)
+		undo.add("stopped redis-server and removed its data directory", stopRedis)
+	})
 	wg.Wait()
-	if err := errors.Join(buildErr, pgErr, mariaErr, ldapErr); err != nil {
+	if err := errors.Join(buildErr, pgErr, mariaErr, ldapErr, redisErr); err != nil {
 		return fail(err)
 	}
 	out.printf("  ✓ built %s and the RIE in %s\n", rel(central, dir), time.Since(t0).Round(time.Second))
@@ -180,8 +186,9 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("  ✓ PostgreSQL on %s — %s; a wrong password is refused\n", pg.Addr(), pg.DB.Version)
 	out.printf("  ✓ MariaDB    on %s — %s; a wrong password is refused\n", maria.Addr(), maria.DB.Version)
 	out.printf("  ✓ OpenLDAP   on %s — slapd, LDAPS; a wrong password is refused\n", dir389.Addr())
+	out.printf("  ✓ Redis      on %s — redis-server, TLS, ACL users; a wrong password is refused\n", cache.Addr())
 	bundle := filepath.Join(dir, "ca-bundle.pem")
-	if err := rig.WriteCABundle(bundle, pg, maria, dir389); err != nil {
+	if err := rig.WriteCABundle(bundle, pg, maria, dir389, cache); err != nil {
 		return fail(err)
 	}
 
@@ -201,7 +208,9 @@ func run(ctx context.Context, undo *cleanups) int {
 
 	out.printf("\nStep 5/7  Creating database users and their secrets in the member accounts\n")
 	out.printf("          (tagged as the shipped IAM requires: %s=%s on each secret, %s=%s on each master)\n", rig.TagRotate, rig.TagRotateValue, rig.TagRole, rig.RoleMaster)
-	cases := append(rig.CentralCases(pg, maria), rig.Case{Name: "directory/ldap-single", Account: rig.MemberA, Target: dir389, Strategy: rotators.SingleUser})
+	cases := append(rig.CentralCases(pg, maria),
+		rig.Case{Name: "directory/ldap-single", Account: rig.MemberA, Target: dir389, Strategy: rotators.SingleUser},
+		rig.Case{Name: "cache/redis-single", Account: rig.MemberB, Target: cache, Strategy: rotators.SingleUser})
 	var secrets []*rig.Secret
 	for _, c := range cases {
 		s, err := w.Provision(ctx, c)
@@ -403,6 +412,11 @@ func checkTools() []string {
 		} else {
 			missing = append(missing, b+" (MariaDB server) — apt-get install mariadb-server")
 		}
+	}
+	if p, err := exec.LookPath("redis-server"); err == nil {
+		found("redis-server", p)
+	} else {
+		missing = append(missing, "redis-server (Redis server) — apt-get install redis-server")
 	}
 	return missing
 }
