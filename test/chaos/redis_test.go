@@ -148,7 +148,7 @@ func TestRedisKilledUnderRIE(t *testing.T) {
 		t.Run(sc.String(), func(t *testing.T) {
 			s := srv(t)
 			v, proxy := redisUser(t, s)
-			runRIE(t, rieCase{fn: "redis", proxy: proxy, value: v,
+			runRIE(t, rieCase{fn: "redis", proxy: proxy, value: v, keepsPrevious: true,
 				target: &redisTarget{srv: s, user: v.Username}}, sc)
 		})
 	}
