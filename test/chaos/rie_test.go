@@ -34,7 +34,7 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	if out["rie"], err = lambdarie.BuildRIE(ctx, dir); err != nil {
 		return nil, err
 	}
-	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid"} {
+	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid", "iam-access-key", "elasticache"} {
 		if out[fn], err = lambdarie.BuildFunction(ctx, dir, fn); err != nil {
 			return nil, err
 		}
@@ -58,6 +58,8 @@ type killer struct {
 	seen  int
 	kill  func()
 	fired int
+	step  string          // the step being invoked
+	calls chaos.StepCalls // the function's Secrets Manager calls per step
 }
 
 func (k *killer) arm(op string, nth int, when chaos.When, kill func()) {
@@ -76,6 +78,12 @@ func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(r.Header.Get("Authorization"), "Credential="+k.akid+"/") {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
 		k.mu.Lock()
+		if k.step != "" {
+			if k.calls[k.step] == nil {
+				k.calls[k.step] = map[string]int{}
+			}
+			k.calls[k.step][op]++
+		}
 		fire := k.op != "" && op == k.op
 		if fire {
 			k.seen++
@@ -143,6 +151,13 @@ type rieCase struct {
 	// pre rotations run before the schedule is armed (so finishSecret has
 	// a previous credential to revoke).
 	pre int
+	// setup, when set, prepares the target in the emulator of the run and
+	// returns the secret's value and the target (instead of value and
+	// target). The secret is named "chaos/rie".
+	setup func(t *testing.T, srv *localaws.Server) (secret.Value, chaos.Target)
+	// calls, when set, receives the function's Secrets Manager calls per
+	// step on a run with no kill point (rieDiscover).
+	calls *chaos.StepCalls
 	// keepsPrevious: AWSPREVIOUS must authenticate at rest too.
 	keepsPrevious bool
 	// accountsAtRest: see chaos.Checker.AccountsAtRest.
@@ -162,7 +177,7 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	ctx := t.Context()
 	srv := localaws.New(localaws.Options{RotationRetries: 2, InvokeTimeout: 20 * time.Second})
 	fnCreds := srv.AddAccount(localaws.DefaultAccount)
-	k := &killer{aws: srv, akid: fnCreds.AccessKeyID}
+	k := &killer{aws: srv, akid: fnCreds.AccessKeyID, calls: chaos.StepCalls{}}
 	hs := httptest.NewServer(k)
 	srv.URL = hs.URL
 	t.Cleanup(func() {
@@ -187,6 +202,9 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	}
 
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(srv.DefaultCredentials(), ""))
+	if c.setup != nil {
+		c.value, c.target = c.setup(t, srv)
+	}
 	if c.master != nil {
 		mo, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("chaos/rie-master"), SecretString: aws.String(c.master.StoredJSON())})
 		if err != nil {
@@ -224,6 +242,11 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 			ck.Gap = true
 		}
 		ck.Token = ev.ClientRequestToken
+		if c.calls != nil && ev.Step != "" {
+			k.mu.Lock()
+			k.step = ev.Step
+			k.mu.Unlock()
+		}
 		mu.Unlock()
 		res, err := invoke.Invoke(ctx, payload)
 		k.disarm()
@@ -251,6 +274,10 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	ck.Gap = false
 	if run.Outcome != localaws.Succeeded {
 		ck.Violate("the rotation did not complete after %d attempts: %s", run.Attempts, run.Error)
+		for _, v := range ck.Violations {
+			t.Errorf("invariant violated: %s", v)
+		}
+		t.Fatalf("function logs:\n%s", fn.Logs())
 	}
 	ck.Observe(ctx, "after the rotation", true)
 	checkAtRest := func(where string) {
@@ -271,7 +298,13 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	}
 	k.mu.Lock()
 	fired := k.fired
+	if c.calls != nil {
+		*c.calls = k.calls
+	}
 	k.mu.Unlock()
+	if s.step == "" { // discovery: no kill point
+		return
+	}
 	if fired+dbFired() == 0 {
 		t.Errorf("the kill point was never reached: the schedule tested nothing")
 	}
@@ -281,6 +314,23 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	if t.Failed() {
 		t.Logf("function logs:\n%s", fn.Logs())
 	}
+}
+
+// rieDiscover counts the function's Secrets Manager calls per step on an
+// undisturbed run of c (no pre-rotations), for the full kill schedule.
+func rieDiscover(t *testing.T, c rieCase) chaos.StepCalls {
+	t.Helper()
+	var calls chaos.StepCalls
+	c.calls = &calls
+	t.Run("discover", func(t *testing.T) { runRIE(t, c, rieSchedule{}) })
+	// The counts cover two rotations (the rotation and a later one): halve
+	// them, as both take the same paths.
+	for step, ops := range calls {
+		for op, n := range ops {
+			calls[step][op] = max(1, n/2)
+		}
+	}
+	return calls
 }
 
 func rieSchedules(calls chaos.StepCalls, triggers []string) []rieSchedule {
