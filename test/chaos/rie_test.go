@@ -34,7 +34,7 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	if out["rie"], err = lambdarie.BuildRIE(ctx, dir); err != nil {
 		return nil, err
 	}
-	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid", "iam-access-key", "elasticache"} {
+	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid", "twilio", "iam-access-key", "elasticache"} {
 		if out[fn], err = lambdarie.BuildFunction(ctx, dir, fn); err != nil {
 			return nil, err
 		}

@@ -21,30 +21,79 @@ import (
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
-// sendGridTarget observes the SendGrid fake: a value authenticates when its
-// apiKey works, and every live key but the admin's must be held by a stored
-// version (a key minted and never stored, or never revoked, is reported).
-type sendGridTarget struct{ sg *saasfakes.SendGrid }
-
-func (s *sendGridTarget) Authenticates(_ context.Context, v secret.Value) (bool, error) {
-	k, _ := v.Get("apiKey")
-	return k != "" && s.sg.Works(k), nil
+// saasFake is what the chaos cases use of a provider fake.
+type saasFake interface {
+	URL() string
+	Works(secret string) bool
+	Live() []saasfakes.Key
+	Calls(op string) int
+	Inject(f saasfakes.Fault)
 }
 
-func (s *sendGridTarget) Users(context.Context) ([]string, error) {
+// saasTarget observes a provider fake: a value authenticates when its key
+// works, and every live key but the admin's must be held by a stored version
+// (a key minted and never stored, or never revoked, is reported).
+type saasTarget struct {
+	fake             saasFake
+	admin            string // the admin credential, not a rotated key
+	idKey, secretKey string // the secret's keys
+}
+
+func (s *saasTarget) Authenticates(_ context.Context, v secret.Value) (bool, error) {
+	k, _ := v.Get(s.secretKey)
+	return k != "" && s.fake.Works(k), nil
+}
+
+func (s *saasTarget) Users(context.Context) ([]string, error) {
 	var ids []string
-	for _, k := range s.sg.Live() {
-		if k.Secret != s.sg.AdminKey {
+	for _, k := range s.fake.Live() {
+		if k.Secret != s.admin {
 			ids = append(ids, k.ID)
 		}
 	}
 	return ids, nil
 }
 
-func (s *sendGridTarget) Holds(_ context.Context, account string, v secret.Value) (bool, error) {
-	id, _ := v.Get("apiKeyId")
-	k, _ := v.Get("apiKey")
-	return id == account && s.sg.Works(k), nil
+func (s *saasTarget) Holds(_ context.Context, account string, v secret.Value) (bool, error) {
+	id, _ := v.Get(s.idKey)
+	k, _ := v.Get(s.secretKey)
+	return id == account && s.fake.Works(k), nil
+}
+
+// saasProvider is one SaaS function with its fake, for the RIE cases.
+type saasProvider struct {
+	fn, deletePath string
+	// start starts the fake and returns it, the master and current values
+	// (the current key made by hand), the target and the function's
+	// settings.
+	start func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string)
+}
+
+var saasProviders = []saasProvider{
+	{fn: "sendgrid", deletePath: "/v3/api_keys/", start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
+		sg := saasfakes.NewSendGrid(t)
+		k := sg.Seed("chaos-app", "mail.send")
+		var master, v secret.Value
+		master.Set("apiKey", sg.AdminKey)
+		v.Engine = saas.EngineSendGrid
+		v.Set("apiKeyId", k.ID)
+		v.Set("apiKey", k.Secret)
+		return sg, master, v, &saasTarget{fake: sg, admin: sg.AdminKey, idKey: "apiKeyId", secretKey: "apiKey"},
+			[]string{saas.EnvSendGridBaseURL + "=" + sg.URL()}
+	}},
+	{fn: "twilio", deletePath: "/Keys/", start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
+		tw := saasfakes.NewTwilio(t)
+		k := tw.Seed("chaos-app")
+		var master, v secret.Value
+		master.Set("accountSid", tw.AccountSID)
+		master.Set("authToken", tw.AuthToken)
+		v.Engine = saas.EngineTwilio
+		v.Set("accountSid", tw.AccountSID)
+		v.Set("apiKeyId", k.ID)
+		v.Set("apiKeySecret", k.Secret)
+		return tw, master, v, &saasTarget{fake: tw, admin: tw.AuthToken, idKey: "apiKeyId", secretKey: "apiKeySecret"},
+			[]string{saas.EnvTwilioBaseURL + "=" + tw.URL(), saas.EnvTwilioIAMBaseURL + "=" + tw.URL()}
+	}},
 }
 
 // certFile writes the fake's self-signed certificate where the function
@@ -67,60 +116,56 @@ func certFile(t *testing.T, rawURL string) string {
 	return f
 }
 
-// TestSendGridKilledUnderRIE runs the built sendgrid function under the
-// Lambda RIE against the SendGrid fake: killed after the key was minted and
-// before PutSecretValue stored it, and with revocation failing at
-// finishSecret (a later rotation, so there is a previous key to revoke).
-// ROTARY_CHAOS=full adds every other Secrets Manager kill point. The
-// service's retries must complete the rotation, no minted key may be left
-// that no version holds, and AWSPREVIOUS keeps working at rest.
-func TestSendGridKilledUnderRIE(t *testing.T) {
+// TestSaaSKilledUnderRIE runs the built sendgrid and twilio functions under
+// the Lambda RIE against their provider fakes: killed after the key was
+// minted and before PutSecretValue stored it, and with revocation failing at
+// finishSecret (a later rotation, so there is a previous key Rotary minted to
+// revoke). ROTARY_CHAOS=full adds every other Secrets Manager kill point
+// (counted on an undisturbed run). The service's retries must complete the
+// rotation, no minted key may be left at rest that no version holds (nor one
+// that only an unlabelled version holds), and AWSPREVIOUS keeps working at
+// rest.
+func TestSaaSKilledUnderRIE(t *testing.T) {
 	dbtest.NeedsServers(t)
 	t.Parallel()
-	calls := chaos.StepCalls{localaws.StepCreate: {"PutSecretValue": 1}}
-	if chaos.Full() {
-		calls = chaos.StepCalls{
-			localaws.StepCreate: {"DescribeSecret": 1, "GetSecretValue": 2, "PutSecretValue": 1},
-			localaws.StepSet:    {"GetSecretValue": 1},
-			localaws.StepTest:   {"GetSecretValue": 1},
-			localaws.StepFinish: {"DescribeSecret": 1, "UpdateSecretVersionStage": 1},
-		}
-	}
-	var scheds []rieSchedule
-	for _, s := range rieSchedules(calls, nil) {
-		if chaos.Full() || (s.op == "PutSecretValue" && s.when == chaos.Before) {
-			scheds = append(scheds, s)
-		}
-	}
-	var sg *saasfakes.SendGrid
-	revoke := rieSchedule{step: localaws.StepFinish, what: "revocation-fails", fault: func() func() int {
-		before := sg.Calls("delete")
-		sg.Inject(saasfakes.Fault{Method: http.MethodDelete, Path: "/v3/api_keys/", Status: http.StatusInternalServerError})
-		return func() int {
-			if sg.Calls("delete") > before {
-				return 1
+	for _, p := range saasProviders {
+		t.Run(p.fn, func(t *testing.T) {
+			var fake saasFake
+			newCase := func(t *testing.T, sc rieSchedule) rieCase {
+				f, master, v, target, env := p.start(t)
+				fake = f
+				hand, _ := v.Get(target.idKey)
+				pre := 0
+				if sc.fault != nil {
+					pre = 2 // the first key was made by hand: Rotary revokes only keys it minted
+				}
+				return rieCase{fn: p.fn, value: v, master: &master, pre: pre, keepsPrevious: true, accountsAtRest: true,
+					env:    append(env, "SSL_CERT_FILE="+certFile(t, f.URL()), saas.EnvVerifyWait+"=0s", saas.EnvMaxAttempts+"=1"),
+					target: target, atRest: onlyLabelledKeys(target, hand)}
 			}
-			return 0
-		}
-	}}
-	scheds = append(scheds, revoke)
-	for _, sc := range scheds {
-		t.Run(sc.String(), func(t *testing.T) {
-			sg = saasfakes.NewSendGrid(t)
-			k := sg.Seed("chaos-app", "mail.send")
-			var master, v secret.Value
-			master.Set("apiKey", sg.AdminKey)
-			v.Engine = saas.EngineSendGrid
-			v.Set("apiKeyId", k.ID)
-			v.Set("apiKey", k.Secret)
-			pre := 0
-			if sc.fault != nil {
-				pre = 2 // the first key was made by hand: Rotary revokes only keys it minted
+			calls := chaos.StepCalls{localaws.StepCreate: {"PutSecretValue": 1}}
+			if chaos.Full() {
+				calls = rieDiscover(t, newCase(t, rieSchedule{}))
 			}
-			runRIE(t, rieCase{fn: "sendgrid", value: v, master: &master, pre: pre, keepsPrevious: true, accountsAtRest: true,
-				env: []string{"SSL_CERT_FILE=" + certFile(t, sg.URL()), saas.EnvSendGridBaseURL + "=" + sg.URL(),
-					saas.EnvVerifyWait + "=0s", saas.EnvMaxAttempts + "=1"},
-				target: &sendGridTarget{sg: sg}, atRest: onlyLabelledKeys(sg, k.ID)}, sc)
+			var scheds []rieSchedule
+			for _, s := range rieSchedules(calls, nil) {
+				if chaos.Full() || (s.op == "PutSecretValue" && s.when == chaos.Before) {
+					scheds = append(scheds, s)
+				}
+			}
+			scheds = append(scheds, rieSchedule{step: localaws.StepFinish, what: "revocation-fails", fault: func() func() int {
+				before := fake.Calls("delete")
+				fake.Inject(saasfakes.Fault{Method: http.MethodDelete, Path: p.deletePath, Status: http.StatusInternalServerError})
+				return func() int {
+					if fake.Calls("delete") > before {
+						return 1
+					}
+					return 0
+				}
+			}})
+			for _, sc := range scheds {
+				t.Run(sc.String(), func(t *testing.T) { runRIE(t, newCase(t, sc), sc) })
+			}
 		})
 	}
 }
@@ -129,7 +174,7 @@ func TestSendGridKilledUnderRIE(t *testing.T) {
 // AWSCURRENT and AWSPREVIOUS hold; a key whose version lost its labels must
 // have been revoked (a stored but unlabelled version does not excuse it).
 // hand is the first key, made by hand, which Rotary leaves to its owner.
-func onlyLabelledKeys(sg *saasfakes.SendGrid, hand string) func(context.Context, *secretsmanager.Client, string) error {
+func onlyLabelledKeys(tg *saasTarget, hand string) func(context.Context, *secretsmanager.Client, string) error {
 	return func(ctx context.Context, sm *secretsmanager.Client, arn string) error {
 		held := map[string]bool{}
 		for _, label := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
@@ -137,11 +182,11 @@ func onlyLabelledKeys(sg *saasfakes.SendGrid, hand string) func(context.Context,
 			if err != nil {
 				return fmt.Errorf("read %s: %w", label, err)
 			}
-			id, _ := v.Get("apiKeyId")
+			id, _ := v.Get(tg.idKey)
 			held[id] = true
 		}
-		for _, k := range sg.Live() {
-			if k.Secret != sg.AdminKey && k.ID != hand && !held[k.ID] {
+		for _, k := range tg.fake.Live() {
+			if k.Secret != tg.admin && k.ID != hand && !held[k.ID] {
 				return fmt.Errorf("key %s is live but neither AWSCURRENT nor AWSPREVIOUS holds it", k.ID)
 			}
 		}
