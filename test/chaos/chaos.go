@@ -265,6 +265,11 @@ type Checker struct {
 	// GapObservations counts observation points where AWSCURRENT did not
 	// authenticate but the pending value did, inside the single-user window.
 	GapObservations int
+	// AccountsAtRest checks that every account on the target is held by a
+	// stored version only at rest: for API keys, a key minted and not yet
+	// stored when the process dies exists until the retry stores or
+	// revokes it (no step can mint and store atomically).
+	AccountsAtRest bool
 }
 
 // Violate records a violation.
@@ -306,6 +311,9 @@ func (ck *Checker) Observe(ctx context.Context, where string, atRest bool) {
 		} else if !isNotFound(err) {
 			ck.violate("%s: AWSPREVIOUS unreadable: %v", where, err)
 		}
+	}
+	if ck.AccountsAtRest && !atRest {
+		return
 	}
 	users, err := tg.Users(ctx)
 	if err != nil {

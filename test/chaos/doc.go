@@ -14,6 +14,12 @@
 // credential exists on the target that no stored version holds; at the end a
 // later rotation must succeed.
 //
+// Targets: generic, PostgreSQL and MariaDB (single and alternating users),
+// Redis ACL users, LDAP, ElastiCache users, IAM access keys, and the SaaS
+// adapters (SendGrid, Twilio) with their provider fakes. For API keys a key
+// minted and not yet stored when the process dies is tolerated mid-rotation
+// (Checker.AccountsAtRest) but not at rest.
+//
 // `go test ./test/chaos` runs a representative subset (every fault point of the
 // in-memory targets, a few per database strategy); ROTARY_CHAOS=full (make
 // chaos) runs every schedule. Each run logs the number of schedules it ran.

@@ -34,7 +34,7 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	if out["rie"], err = lambdarie.BuildRIE(ctx, dir); err != nil {
 		return nil, err
 	}
-	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap"} {
+	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid", "twilio", "iam-access-key", "elasticache"} {
 		if out[fn], err = lambdarie.BuildFunction(ctx, dir, fn); err != nil {
 			return nil, err
 		}
@@ -58,6 +58,8 @@ type killer struct {
 	seen  int
 	kill  func()
 	fired int
+	step  string          // the step being invoked
+	calls chaos.StepCalls // the function's Secrets Manager calls per step
 }
 
 func (k *killer) arm(op string, nth int, when chaos.When, kill func()) {
@@ -76,6 +78,9 @@ func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(r.Header.Get("Authorization"), "Credential="+k.akid+"/") {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
 		k.mu.Lock()
+		if k.step != "" && op != "" {
+			k.calls[k.step][op]++
+		}
 		fire := k.op != "" && op == k.op
 		if fire {
 			k.seen++
@@ -114,9 +119,16 @@ type rieSchedule struct {
 	nth      int
 	when     chaos.When
 	trigger  string // DB statement instead of an SM call
+	// fault, when set, arms a provider fault instead (its name in what) and
+	// returns how many times it fired.
+	fault func() (fired func() int)
+	what  string
 }
 
 func (s rieSchedule) String() string {
+	if s.fault != nil {
+		return s.step + "/" + s.what
+	}
 	if s.trigger != "" {
 		return s.step + "/kill-after-" + strings.ReplaceAll(s.trigger, " ", "_")
 	}
@@ -131,6 +143,25 @@ type rieCase struct {
 	single bool
 	proxy  *dbtest.FaultProxy
 	value  secret.Value
+	// master, when set, is stored first and named by value's masterarn.
+	master *secret.Value
+	// pre rotations run before the schedule is armed (so finishSecret has
+	// a previous credential to revoke).
+	pre int
+	// setup, when set, prepares the target in the emulator of the run and
+	// returns the secret's value and the target (instead of value and
+	// target). The secret is named "chaos/rie".
+	setup func(t *testing.T, srv *localaws.Server) (secret.Value, chaos.Target)
+	// calls, when set, receives the function's Secrets Manager calls per
+	// step on a run with no kill point (rieDiscover).
+	calls *chaos.StepCalls
+	// keepsPrevious: AWSPREVIOUS must authenticate at rest too.
+	keepsPrevious bool
+	// accountsAtRest: see chaos.Checker.AccountsAtRest.
+	accountsAtRest bool
+	// atRest, when set, adds the target's own at-rest invariants, checked
+	// after the rotations (a violation is returned as an error).
+	atRest func(ctx context.Context, sm *secretsmanager.Client, arn string) error
 }
 
 func runRIE(t *testing.T, c rieCase, s rieSchedule) {
@@ -143,7 +174,7 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	ctx := t.Context()
 	srv := localaws.New(localaws.Options{RotationRetries: 2, InvokeTimeout: 20 * time.Second})
 	fnCreds := srv.AddAccount(localaws.DefaultAccount)
-	k := &killer{aws: srv, akid: fnCreds.AccessKeyID}
+	k := &killer{aws: srv, akid: fnCreds.AccessKeyID, calls: chaos.StepCalls{}}
 	hs := httptest.NewServer(k)
 	srv.URL = hs.URL
 	t.Cleanup(func() {
@@ -168,16 +199,26 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	}
 
 	sm := secretsmanager.NewFromConfig(srv.AWSConfig(srv.DefaultCredentials(), ""))
+	if c.setup != nil {
+		c.value, c.target = c.setup(t, srv)
+	}
+	if c.master != nil {
+		mo, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("chaos/rie-master"), SecretString: aws.String(c.master.StoredJSON())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.value.MasterARN = aws.ToString(mo.ARN)
+	}
 	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("chaos/rie"), SecretString: aws.String(c.value.StoredJSON())})
 	if err != nil {
 		t.Fatal(err)
 	}
 	arn := aws.ToString(out.ARN)
-	ck := &chaos.Checker{SM: sm, ARN: arn, Target: c.target}
+	ck := &chaos.Checker{SM: sm, ARN: arn, Target: c.target, KeepsPrevious: c.keepsPrevious, AccountsAtRest: c.accountsAtRest}
 	ck.Observe(ctx, "before the rotation", true)
 
 	var mu sync.Mutex
-	armed, dbFired := false, func() int { return 0 }
+	armed, dbFired := c.pre > 0, func() int { return 0 }
 	invoke := localaws.HTTPFunction(fn.InvokeURL)
 	const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:chaos"
 	srv.RegisterFunction(fnARN, localaws.HandlerFunction(func(ctx context.Context, payload []byte) ([]byte, error) {
@@ -186,7 +227,9 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		mu.Lock()
 		if !armed && ev.Step == s.step {
 			armed = true
-			if s.trigger != "" {
+			if s.fault != nil {
+				dbFired = s.fault()
+			} else if s.trigger != "" {
 				dbFired = c.proxy.Arm(s.trigger, dbtest.After, kill)
 			} else {
 				k.arm(s.op, s.nth, s.when, kill)
@@ -196,6 +239,17 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 			ck.Gap = true
 		}
 		ck.Token = ev.ClientRequestToken
+		if c.calls != nil {
+			// Count the first invocation of each step only: a schedule
+			// arms that one.
+			k.mu.Lock()
+			k.step = ""
+			if _, seen := k.calls[ev.Step]; !seen && ev.Step != "" {
+				k.step = ev.Step
+				k.calls[ev.Step] = map[string]int{}
+			}
+			k.mu.Unlock()
+		}
 		mu.Unlock()
 		res, err := invoke.Invoke(ctx, payload)
 		k.disarm()
@@ -211,31 +265,75 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		runs := srv.Rotations(arn)
 		return runs[len(runs)-1]
 	}
+	for i := range c.pre {
+		if pre := rotate("a pre-rotation"); pre.Outcome != localaws.Succeeded {
+			t.Fatalf("pre-rotation %d failed: %s", i+1, pre.Error)
+		}
+	}
+	mu.Lock()
+	armed = false
+	mu.Unlock()
+	k.mu.Lock()
+	k.calls = chaos.StepCalls{} // count the schedule's rotation only
+	k.mu.Unlock()
 	run := rotate("the rotation")
+	if c.calls != nil {
+		k.mu.Lock()
+		*c.calls = k.calls
+		k.mu.Unlock()
+	}
 	ck.Gap = false
 	if run.Outcome != localaws.Succeeded {
 		ck.Violate("the rotation did not complete after %d attempts: %s", run.Attempts, run.Error)
+		for _, v := range ck.Violations {
+			t.Errorf("invariant violated: %s", v)
+		}
+		t.Fatalf("function logs:\n%s", fn.Logs())
 	}
 	ck.Observe(ctx, "after the rotation", true)
+	checkAtRest := func(where string) {
+		if c.atRest != nil {
+			if err := c.atRest(ctx, sm, arn); err != nil {
+				ck.Violate("%s: %v", where, err)
+			}
+		}
+	}
+	checkAtRest("after the rotation")
 	if later := rotate("a later rotation"); later.Outcome != localaws.Succeeded {
 		ck.Violate("a later rotation failed: %s", later.Error)
 	}
 	ck.Observe(ctx, "after a later rotation", true)
+	checkAtRest("after a later rotation")
 	for _, v := range ck.Violations {
 		t.Errorf("invariant violated: %s", v)
 	}
 	k.mu.Lock()
 	fired := k.fired
 	k.mu.Unlock()
+	if s.step == "" { // discovery: no kill point
+		return
+	}
 	if fired+dbFired() == 0 {
 		t.Errorf("the kill point was never reached: the schedule tested nothing")
 	}
 	if run.Attempts < 2 {
-		t.Errorf("the killed step did not fail the attempt (attempts = %d)", run.Attempts)
+		t.Errorf("the faulted step did not fail the attempt (attempts = %d)", run.Attempts)
 	}
 	if t.Failed() {
 		t.Logf("function logs:\n%s", fn.Logs())
 	}
+}
+
+// rieDiscover counts the function's Secrets Manager calls per step on an
+// undisturbed run of c (the rotation after c.pre ones, the one a schedule
+// arms), for the full kill schedule.
+func rieDiscover(t *testing.T, c rieCase) chaos.StepCalls {
+	t.Helper()
+	var calls chaos.StepCalls
+	c.calls = &calls
+	t.Run("discover", func(t *testing.T) { runRIE(t, c, rieSchedule{}) })
+	t.Logf("%s: Secrets Manager calls per step: %v", c.fn, calls)
+	return calls
 }
 
 func rieSchedules(calls chaos.StepCalls, triggers []string) []rieSchedule {
