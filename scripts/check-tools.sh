@@ -40,6 +40,11 @@ need mariadb-install-db "apt-get install mariadb-server" /nonexistent
 need mariadbd "apt-get install mariadb-server" /usr/sbin/mariadbd
 need moto_server "pip install 'moto[server]' (the independent Secrets Manager oracle)" /nonexistent
 need zip "apt-get install zip" /nonexistent
+need redis-server "apt-get install redis-server (the Redis and ElastiCache tests start their own throwaway server)" /usr/bin/redis-server
+need slapd "apt-get install slapd ldap-utils (the LDAP tests start their own throwaway slapd)" /usr/sbin/slapd
+need ldapsearch "apt-get install ldap-utils" /nonexistent
+need node "install Node.js 20 or later (the IAM oracle in test/iam; npm ci installs it from the lockfile)" /nonexistent
+need npm "install npm with Node.js 20 or later" /nonexistent
 if [ "$missing" -ne 0 ]; then
   echo "Install what is listed above, then run the command again." >&2
   exit 1
