@@ -70,6 +70,14 @@ func startRedis(t testing.TB) *redisServer {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The server must enforce passwords: a wrong one is refused (WRONGPASS).
+	wrong := redis.NewClient(&redis.Options{Addr: addr, Password: "wrong-" + rotationtest.NewToken()[:8], MaxRetries: -1, DisableIdentity: true})
+	defer func() { _ = wrong.Close() }()
+	if err := wrong.Ping(t.Context()).Err(); err == nil {
+		t.Fatal("redis-server accepted a wrong password")
+	} else if !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Fatalf("redis-server refused a wrong password with an unexpected error (want WRONGPASS): %v", err)
+	}
 	return &redisServer{addr: addr, admin: admin}
 }
 
