@@ -1,7 +1,6 @@
 package ldap
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -143,26 +142,10 @@ func TestAdminConformance(t *testing.T) {
 			reg.Register(r, AdminPassword, Engines...)
 			v := newUser(t, s, "kitadm")
 			v.Set(secret.KeyStrategy, AdminPassword)
-			dn := v.Username
 			master := masterOf(s)
-			return &rotatortest.Target{
-				Rotators: reg,
-				Value:    v,
-				Master:   &master,
-				Login: func(ctx context.Context, v secret.Value) error {
-					return s.Login(ctx, v.Username, v.Password)
-				},
-				Credentials: func(context.Context) ([]string, error) {
-					if s.Exists(t, dn) {
-						return []string{dn}, nil
-					}
-					return nil, nil
-				},
-				Stats: func() rotatortest.Stats {
-					st := r.Stats()
-					return rotatortest.Stats{Logins: st.Logins, FailedLogins: st.FailedLogins}
-				},
-			}
+			tg := slapdTarget(t, s, r, reg, v)
+			tg.Master = &master
+			return tg
 		},
 	})
 }

@@ -25,24 +25,30 @@ func TestConformance(t *testing.T) {
 			reg := &rotators.Registry{}
 			reg.Register(r, rotators.SingleUser, Engines...)
 			v := newUser(t, s, "kit")
-			dn := v.Username
-			return &rotatortest.Target{
-				Rotators: reg,
-				Value:    v,
-				Login: func(ctx context.Context, v secret.Value) error {
-					return s.Login(ctx, v.Username, v.Password)
-				},
-				Credentials: func(context.Context) ([]string, error) {
-					if s.Exists(t, dn) {
-						return []string{dn}, nil
-					}
-					return nil, nil
-				},
-				Stats: func() rotatortest.Stats {
-					st := r.Stats()
-					return rotatortest.Stats{Logins: st.Logins, FailedLogins: st.FailedLogins}
-				},
-			}
+			return slapdTarget(t, s, r, reg, v)
 		},
 	})
+}
+
+// slapdTarget is the kit's target for r (registered in reg) rotating v, a
+// user of s: a login is an LDAPS bind, the user's only "account" is its DN.
+func slapdTarget(t testing.TB, s *dbtest.Slapd, r *Rotator, reg *rotators.Registry, v secret.Value) *rotatortest.Target {
+	dn := v.Username
+	return &rotatortest.Target{
+		Rotators: reg,
+		Value:    v,
+		Login: func(ctx context.Context, v secret.Value) error {
+			return s.Login(ctx, v.Username, v.Password)
+		},
+		Credentials: func(context.Context) ([]string, error) {
+			if s.Exists(t, dn) {
+				return []string{dn}, nil
+			}
+			return nil, nil
+		},
+		Stats: func() rotatortest.Stats {
+			st := r.Stats()
+			return rotatortest.Stats{Logins: st.Logins, FailedLogins: st.FailedLogins}
+		},
+	}
 }

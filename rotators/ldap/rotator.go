@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,10 +42,10 @@ const (
 const (
 	// EnvCABundle names a PEM file of CA certificates trusted in addition to
 	// the system roots.
-	EnvCABundle = "ROTARY_CA_BUNDLE"
-	// EnvConnectTimeout bounds each connection and operation (Go duration,
-	// default 5s); the step's deadline bounds it too.
-	EnvConnectTimeout = "ROTARY_CONNECT_TIMEOUT"
+	EnvCABundle = rotators.EnvCABundle
+	// EnvConnectTimeout bounds each connection and operation (Go duration
+	// or whole seconds, default 5s); the step's deadline bounds it too.
+	EnvConnectTimeout = rotators.EnvConnectTimeout
 )
 
 // Sentinels callers branch on.
@@ -112,26 +111,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	cfg.Policy = p
-	if s := strings.TrimSpace(getenv(EnvConnectTimeout)); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 || d > 10*time.Minute {
-			return cfg, fmt.Errorf("ldap config: %s must be a duration such as 5s, more than 0 and at most 10m", EnvConnectTimeout)
-		}
-		cfg.Timeout = d
+	if cfg.Timeout, err = rotators.ConnectTimeoutFromEnv(getenv, 0); err != nil {
+		return cfg, fmt.Errorf("ldap config: %w", err)
 	}
-	if path := strings.TrimSpace(getenv(EnvCABundle)); path != "" {
-		pem, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("ldap config: read %s: %w", EnvCABundle, err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return cfg, fmt.Errorf("ldap config: %s (%s) holds no PEM certificate", EnvCABundle, path)
-		}
-		cfg.RootCAs = pool
+	if cfg.RootCAs, err = rotators.CABundleFromEnv(getenv); err != nil {
+		return cfg, fmt.Errorf("ldap config: %w", err)
 	}
 	return cfg, nil
 }

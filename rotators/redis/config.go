@@ -4,11 +4,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/shared/password"
 )
 
@@ -23,10 +22,10 @@ var Engines = []string{Engine}
 const (
 	// EnvCABundle names a PEM file of CA certificates trusted in addition to
 	// the system roots.
-	EnvCABundle = "ROTARY_CA_BUNDLE"
+	EnvCABundle = rotators.EnvCABundle
 	// EnvConnectTimeout is a Go duration ("5s") or a whole number of seconds
 	// bounding each connection attempt, at most 10 minutes.
-	EnvConnectTimeout = "ROTARY_CONNECT_TIMEOUT"
+	EnvConnectTimeout = rotators.EnvConnectTimeout
 )
 
 // DefaultConnectTimeout bounds each connection attempt when EnvConnectTimeout
@@ -68,34 +67,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return cfg, fmt.Errorf("redis config: %w", err)
 	}
 	cfg.Passwords = p
-	cfg.ConnectTimeout = DefaultConnectTimeout
-	if s := strings.TrimSpace(getenv(EnvConnectTimeout)); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			n, nerr := strconv.Atoi(s)
-			if nerr != nil {
-				n = 0
-			}
-			d = time.Duration(n) * time.Second
-		}
-		if d <= 0 || d > 10*time.Minute {
-			return cfg, fmt.Errorf("redis config: %s must be a duration such as 5s or a whole number of seconds, more than 0 and at most 10m", EnvConnectTimeout)
-		}
-		cfg.ConnectTimeout = d
+	if cfg.ConnectTimeout, err = rotators.ConnectTimeoutFromEnv(getenv, DefaultConnectTimeout); err != nil {
+		return cfg, fmt.Errorf("redis config: %w", err)
 	}
-	if path := strings.TrimSpace(getenv(EnvCABundle)); path != "" {
-		pem, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("redis config: read %s: %w", EnvCABundle, err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return cfg, fmt.Errorf("redis config: %s (%s) holds no PEM certificate", EnvCABundle, path)
-		}
-		cfg.RootCAs = pool
+	if cfg.RootCAs, err = rotators.CABundleFromEnv(getenv); err != nil {
+		return cfg, fmt.Errorf("redis config: %w", err)
 	}
 	return cfg, nil
 }

@@ -150,6 +150,15 @@ func (r *Redis) Login(ctx context.Context, user, password string) error {
 	return c.Ping(ctx).Err()
 }
 
+// AdminClient returns a client logged in as the administrator over verified
+// TLS, closed when t ends (for code that takes a *redis.Client, such as
+// localaws.RedisACL).
+func (r *Redis) AdminClient(t testing.TB) *goredis.Client {
+	c := r.client(RedisAdmin, r.admin)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // Admin runs one command as the administrator.
 func (r *Redis) Admin(t testing.TB, args ...any) any {
 	t.Helper()

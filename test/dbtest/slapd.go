@@ -169,6 +169,10 @@ func startSlapd(ca CA, dir string) (*Slapd, error) {
 				s.stop()
 				return nil, err
 			}
+			if err := s.checkPasswordEnforced(); err != nil {
+				s.stop()
+				return nil, err
+			}
 			return s, nil
 		}
 	}
@@ -263,6 +267,24 @@ func (s *Slapd) seed() error {
 	people.Attribute("ou", []string{"people"})
 	if err := c.Add(people); err != nil {
 		return fmt.Errorf("add ou=people: %w", err)
+	}
+	return nil
+}
+
+// checkPasswordEnforced returns an error unless the server refuses the
+// rootdn with a wrong password (LDAP result 49, invalidCredentials).
+func (s *Slapd) checkPasswordEnforced() error {
+	c, err := s.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	err = c.Bind(s.RootDN, "wrong-"+randomHex(4))
+	if err == nil {
+		return errors.New("slapd accepted a wrong password")
+	}
+	if !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+		return fmt.Errorf("a wrong password was refused with an unexpected error (want invalidCredentials): %w", err)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
@@ -15,22 +14,9 @@ import (
 // running under the Lambda Runtime Interface Emulator, invoked over HTTP by
 // the emulator's RotateSecret.
 func TestGenericUnderRIE(t *testing.T) {
-	rie, boot := rieBinary(t), function(t, "generic")
 	aws0 := localaws.Start(t)
 	creds := aws0.DefaultCredentials()
-	fn, err := lambdarie.Start(t.Context(), rie, boot, []string{
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_ENDPOINT_URL=" + aws0.URL,
-		"ROTARY_HOME_ACCOUNT=" + localaws.DefaultAccount,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fn.Stop)
-	const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:generic"
-	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
+	fn, fnARN := startUnderRIE(t, aws0, creds, localaws.DefaultAccount, "generic", "ROTARY_HOME_ACCOUNT="+localaws.DefaultAccount)
 	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String(rig.GenericSecretName), SecretString: aws.String(rig.GenericSecretValue()),

@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
-	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
@@ -20,22 +19,9 @@ const rieAccount = "012345678912"
 // ROTARY_HOME_ACCOUNT takes its account from the invoked function's ARN, so a
 // cold start and a whole rotation make no STS call at all.
 func TestAccountModeNoSTSUnderRIE(t *testing.T) {
-	rie, boot := rieBinary(t), function(t, "generic")
 	aws0 := localaws.Start(t)
 	creds := aws0.AddAccount(rieAccount)
-	fn, err := lambdarie.Start(t.Context(), rie, boot, []string{
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_ENDPOINT_URL=" + aws0.URL,
-		"AWS_LAMBDA_FUNCTION_NAME=generic",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fn.Stop)
-	const fnARN = "arn:aws:lambda:us-east-1:" + rieAccount + ":function:generic"
-	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
+	fn, fnARN := startUnderRIE(t, aws0, creds, rieAccount, "generic", "AWS_LAMBDA_FUNCTION_NAME=generic")
 	sm := secretsmanager.NewFromConfig(aws0.AWSConfig(creds, ""))
 	out, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("e2e/home"), SecretString: aws.String(secret.Value{Engine: "generic", Password: "initial-value-0001"}.StoredJSON()),

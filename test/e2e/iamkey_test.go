@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
-	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
@@ -19,23 +18,9 @@ import (
 // AWSCURRENT and AWSPREVIOUS keys, and the AWSCURRENT one authenticates as the
 // user.
 func TestIAMAccessKeyUnderRIE(t *testing.T) {
-	rie, boot := rieBinary(t), function(t, "iam-access-key")
 	aws0 := localaws.Start(t)
 	creds := aws0.DefaultCredentials()
-	fn, err := lambdarie.Start(t.Context(), rie, boot, []string{
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
-		"AWS_ENDPOINT_URL=" + aws0.URL,
-		"ROTARY_HOME_ACCOUNT=" + localaws.DefaultAccount,
-		"ROTARY_FUNCTION=iam-access-key",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fn.Stop)
-	const fnARN = "arn:aws:lambda:us-east-1:123456789012:function:iam-access-key"
-	aws0.RegisterFunction(fnARN, localaws.HTTPFunction(fn.InvokeURL))
+	fn, fnARN := startUnderRIE(t, aws0, creds, localaws.DefaultAccount, "iam-access-key", "ROTARY_HOME_ACCOUNT="+localaws.DefaultAccount, "ROTARY_FUNCTION=iam-access-key")
 
 	userARN := aws0.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: "deploy-bot",
 		Tags: map[string]string{"rotary:rotate": "true", "rotary:secret": "e2e/iam-access-key"}})

@@ -96,3 +96,25 @@ func startFunction(t *testing.T, w *rig.World, bootstrap string, cfg rig.Functio
 	})
 	return fn
 }
+
+// startUnderRIE starts the built function name under the RIE against aws0,
+// signed with creds, with env on top of the region, credentials and
+// endpoint, and registers it with aws0 as function name of account. It
+// returns the function and its ARN.
+func startUnderRIE(t *testing.T, aws0 *localaws.Server, creds localaws.Credentials, account, name string, env ...string) (*lambdarie.Function, string) {
+	t.Helper()
+	rie, boot := rieBinary(t), function(t, name)
+	fn, err := lambdarie.Start(t.Context(), rie, boot, append([]string{
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+		"AWS_ENDPOINT_URL=" + aws0.URL,
+	}, env...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fn.Stop)
+	arn := "arn:aws:lambda:us-east-1:" + account + ":function:" + name
+	aws0.RegisterFunction(arn, localaws.HTTPFunction(fn.InvokeURL))
+	return fn, arn
+}

@@ -100,17 +100,9 @@ func (s *Server) serveElastiCache(w http.ResponseWriter, r *http.Request, form u
 	}
 	account := caller.creds.Account
 	f := s.count(action, account)
-	if f != nil {
-		switch f.Kind {
-		case Throttle:
-			writeECError(w, &apiError{400, "Throttling", "Rate exceeded"})
-			return
-		case InternalError:
-			writeECError(w, &apiError{500, "InternalFailure", "An internal error occurred."})
-			return
-		case Latency:
-			sleep(r.Context(), f.Latency)
-		}
+	if e := queryFault(r.Context(), f, nil); e != nil {
+		writeECError(w, e)
+		return
 	}
 	var (
 		out any
@@ -121,22 +113,12 @@ func (s *Server) serveElastiCache(w http.ResponseWriter, r *http.Request, form u
 	} else {
 		out, e = s.modifyUser(r.Context(), account, region, form)
 	}
-	if e == nil && f != nil && f.Kind == AppliedThenFailed {
-		e = &apiError{500, "InternalFailure", "An internal error occurred."}
-	}
 	if e != nil {
+		// A call that failed is not turned into AppliedThenFailed's error.
 		writeECError(w, e)
 		return
 	}
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeECError(w, &apiError{500, "InternalFailure", "could not encode the response"})
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", newUUID())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeQueryResult(w, ecNamespace, f, out, nil)
 }
 
 type ecAuthentication struct {
@@ -254,27 +236,4 @@ func (s *Server) modifyUser(ctx context.Context, account, region string, form ur
 }
 
 // writeECError writes ElastiCache's Query error document.
-func writeECError(w http.ResponseWriter, e *apiError) {
-	typ := "Sender"
-	if e.status >= 500 {
-		typ = "Receiver"
-	}
-	var body struct {
-		XMLName xml.Name `xml:"ErrorResponse"`
-		Xmlns   string   `xml:"xmlns,attr"`
-		Error   struct {
-			Type    string `xml:"Type"`
-			Code    string `xml:"Code"`
-			Message string `xml:"Message"`
-		} `xml:"Error"`
-		RequestID string `xml:"RequestId"`
-	}
-	body.Xmlns = ecNamespace
-	body.Error.Type, body.Error.Code, body.Error.Message = typ, e.code, e.msg
-	body.RequestID = newUUID()
-	b, _ := xml.Marshal(body)
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", body.RequestID)
-	w.WriteHeader(e.status)
-	_, _ = w.Write(b)
-}
+func writeECError(w http.ResponseWriter, e *apiError) { writeQueryError(w, ecNamespace, e) }

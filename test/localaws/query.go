@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Helpers shared by the Query-protocol APIs (STS and RDS): injected faults,
+// Helpers shared by the Query-protocol APIs (STS, RDS and ElastiCache): injected faults,
 // and the XML result or error document.
 
 // The XML namespaces of the Query APIs' documents.

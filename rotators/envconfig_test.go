@@ -1,0 +1,39 @@
+package rotators
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestConnectTimeoutFromEnv(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": time.Minute, "5s": 5 * time.Second, " 7 ": 7 * time.Second, "10m": 10 * time.Minute} {
+		got, err := ConnectTimeoutFromEnv(func(string) string { return in }, time.Minute)
+		if err != nil || got != want {
+			t.Errorf("ConnectTimeoutFromEnv(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0", "-1s", "11m", "601", "soon"} {
+		if got, err := ConnectTimeoutFromEnv(func(string) string { return in }, time.Minute); err == nil {
+			t.Errorf("ConnectTimeoutFromEnv(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+func TestCABundleFromEnv(t *testing.T) {
+	env := func(v string) func(string) string { return func(string) string { return v } }
+	if pool, err := CABundleFromEnv(env("")); pool != nil || err != nil {
+		t.Errorf("unset: %v, %v; want nil, nil", pool, err)
+	}
+	if _, err := CABundleFromEnv(env(filepath.Join(t.TempDir(), "missing.pem"))); err == nil {
+		t.Error("missing file: no error")
+	}
+	notPEM := filepath.Join(t.TempDir(), "bundle.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CABundleFromEnv(env(notPEM)); err == nil {
+		t.Error("file without PEM: no error")
+	}
+}
