@@ -12,5 +12,5 @@ import (
 )
 
 func main() {
-	lambdamain.Run(registry.All, rdsx.Resolver, elasticachex.Wire, iamx.Extra)
+	lambdamain.Run(registry.All, rdsx.Resolver, elasticachex.Wire, iamx.Wire)
 }

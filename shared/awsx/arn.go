@@ -37,8 +37,6 @@ var (
 	// letters, digits and /_+=.@!-, at most 512 characters) plus the
 	// 7-character suffix of its ARN.
 	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@!-]{1,519}$`)
-	// iamRoleNameRE is an IAM role name.
-	iamRoleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 )
 
 // SecretLocation is where a secret lives, taken from its ARN.
@@ -86,7 +84,7 @@ func (l SecretLocation) RoleARN(roleName string) (string, error) {
 		return "", fmt.Errorf("derive member role ARN: unknown partition %s", quoteShort(l.Partition))
 	case !validAccountID(l.Account):
 		return "", fmt.Errorf("derive member role ARN: account %s is not 12 digits", quoteShort(l.Account))
-	case !iamRoleNameRE.MatchString(roleName):
+	case !roleNameRE.MatchString(roleName):
 		return "", fmt.Errorf("derive member role ARN: %s is not an IAM role name (1-64 of [A-Za-z0-9_+=,.@-])", quoteShort(roleName))
 	}
 	return "arn:" + l.Partition + ":iam::" + l.Account + ":role/" + roleName, nil

@@ -77,8 +77,8 @@ type Config struct {
 }
 
 var (
-	roleNameRE   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // and 2-1224 long
+	roleNameRE   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`) // an IAM role name
+	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)    // and 2-1224 long
 	orgIDRE      = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 )
 

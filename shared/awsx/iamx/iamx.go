@@ -4,7 +4,7 @@
 // role assumed for its account in central mode, the function's own in account
 // mode), never another account's, and sts:GetCallerIdentity is signed with the
 // key being verified. It is its own package so that only the functions with
-// the iam-access-key rotator link the IAM client: they pass New to start-up
+// the iam-access-key rotator link the IAM client: they pass Wire to start-up
 // (lambdamain.Run).
 //
 // Errors never hold a secret access key.
@@ -145,5 +145,6 @@ func (a *api) CallerARN(ctx context.Context, id, secretKey string) (string, erro
 	return aws.ToString(out.Arn), nil
 }
 
-// Extra sets deps.AccessKeys to New(c): the shape of lambdamain.Extra.
-func Extra(c *awsx.Clients, deps *rotators.Deps) { deps.AccessKeys = New(c) }
+// Wire sets deps.AccessKeys to New(c); it is a lambdamain.Wiring, like
+// elasticachex.Wire.
+func Wire(c *awsx.Clients, deps *rotators.Deps) { deps.AccessKeys = New(c) }

@@ -41,7 +41,7 @@ func TestSecretsOwnAccount(t *testing.T) {
 	}
 	cfg := awsx.Config{Mode: awsx.ModeCentral, AllowedAccounts: []string{memberA}, ExternalID: externalID, HomeAccount: central}
 	var d rotators.Deps
-	iamx.Extra(awsx.New(srv.AWSConfig(creds, region), cfg), &d)
+	iamx.Wire(awsx.New(srv.AWSConfig(creds, region), cfg), &d)
 	srv.ResetCalls()
 
 	api, err := d.AccessKeys.AccessKeys(t.Context(), arn(memberA), "6f1c2e3d-0000-4000-8000-000000000001")
