@@ -87,6 +87,15 @@ func (e *Entra) hosts(v secret.Value) (login, graph, resource string, err error)
 	return login, graph, resource, nil
 }
 
+// entraCloud is v's cloud key, normalised: absent means global.
+func entraCloud(v secret.Value) string {
+	c, _ := v.Get("cloud")
+	if c = strings.ToLower(c); c == "" {
+		return "global"
+	}
+	return c
+}
+
 // app returns the Graph URL of the rotated application.
 func (e *Entra) app(v secret.Value) (string, error) {
 	_, graph, _, err := e.hosts(v)
@@ -113,6 +122,12 @@ func (e *Entra) Permit(v, admin secret.Value) error {
 	}
 	if !strings.EqualFold(own, tenant) {
 		return fmt.Errorf("%w: the secret's tenantId is not the admin app's tenant", ErrNotAllowed)
+	}
+	// The hosts the admin credential is sent to come from the rotated
+	// secret's cloud: it must be the admin's own, or a user secret could
+	// send a global admin's credential to another cloud's login host.
+	if entraCloud(v) != entraCloud(admin) {
+		return fmt.Errorf("%w: the secret's cloud is not the admin app's cloud", ErrNotAllowed)
 	}
 	obj, _ := v.Get("applicationObjectId")
 	if err := allowed(admin, AllowAppIDs, "application", obj); err != nil {

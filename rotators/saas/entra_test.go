@@ -84,6 +84,17 @@ func TestEntraTenantConfined(t *testing.T) {
 	if n := totalCalls(f) + f.Calls("token"); n != 0 {
 		t.Errorf("%d calls reached Entra, want 0", n)
 	}
+	// A user secret naming another cloud would send the admin credential to
+	// that cloud's login host: refused before any call.
+	china := cur.Clone()
+	china.Set("cloud", "china")
+	s2 := newStore(t, saas.NewRotator(a), china, admin)
+	if _, err := s2.create(s2.token(), false); !errors.Is(err, saas.ErrNotAllowed) {
+		t.Fatalf("createSecret with a user secret in another cloud = %v, want ErrNotAllowed", err)
+	}
+	if n := totalCalls(f) + f.Calls("token"); n != 0 {
+		t.Errorf("%d calls reached Entra, want 0", n)
+	}
 	listed.Extra[saas.AllowAppIDs] = []byte(`["` + f.AppClientID + `"]`)
 	s.admin = listed
 	s.rotate()
