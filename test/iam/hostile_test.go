@@ -157,6 +157,8 @@ func hostile() []row {
 			req: request(centralSession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 		{who: "member role of A", what: "re-tag a tagged IAM user of A (give it to another secret with rotary:secret)",
 			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
+		{who: "per-account function role in A (a postgres-multi copy)", what: "delete an access key of an IAM user of A tagged rotary:rotate=true",
+			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 	}
 }
 
@@ -193,8 +195,6 @@ func legitimate() []row {
 			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberA), rotateTagged), allow: true},
 		{who: "member role of A", what: "create, list, deactivate, delete access keys of an IAM user of A tagged rotary:rotate=true (iam-access-key)",
 			req: request(memberASession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged), allow: true},
-		{who: "per-account function role in A", what: "delete an access key of an IAM user of A tagged rotary:rotate=true",
-			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged), allow: true},
 		{who: "member role of B", what: "decrypt with B's secrets key through Secrets Manager",
 			req: request(memberBSession, "kms:Decrypt", keyARN(memberB), viaSM), allow: true},
 		{who: "central function role", what: "write a tagged secret of the central account rotated by the central function",
