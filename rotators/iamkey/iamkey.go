@@ -42,11 +42,12 @@ const (
 	KeySecretAccessKey = "secretAccessKey" // the secret
 )
 
-// TagSecret is the IAM user tag that gives a user to one secret: its value
-// must be the secret's name or full ARN. A rotation checks it (iam:GetUser)
-// before it changes anything, so a secret naming another user of the account
-// (an administrator, say) cannot have that user's keys created into it.
-const TagSecret = "rotary:secret"
+// TagSecret is the IAM user tag that gives a user to one secret
+// (rotators.TagSecret): its value must be the secret's name or full ARN. A
+// rotation checks it (iam:GetUser) before it changes anything, so a secret
+// naming another user of the account (an administrator, say) cannot have that
+// user's keys created into it.
+const TagSecret = rotators.TagSecret
 
 // EnvVerifyWait bounds how long testSecret retries sts:GetCallerIdentity with
 // the new key while IAM propagates it (Go duration, default 15s, 0 tries once).
@@ -186,25 +187,10 @@ func owned(ctx context.Context, api rotators.AccessKeyAPI, user, secretARN strin
 	if err != nil {
 		return "", fmt.Errorf("get IAM user %s: %w", user, err)
 	}
-	v, ok := tags[TagSecret]
-	if !ok || v == "" || (v != secretARN && v != secretName(secretARN)) {
+	if !rotators.TagNamesSecret(tags[TagSecret], secretARN) {
 		return "", fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, user, TagSecret)
 	}
 	return arn, nil
-}
-
-// secretName returns the name part of a secret ARN
-// (arn:…:secret:<name>-<6 characters>), "" when it has none.
-func secretName(arn string) string {
-	i := strings.Index(arn, ":secret:")
-	if i < 0 {
-		return ""
-	}
-	res := arn[i+len(":secret:"):]
-	if len(res) < 8 || res[len(res)-7] != '-' {
-		return ""
-	}
-	return res[:len(res)-7]
 }
 
 // retire deactivates, then deletes, a key of user.
