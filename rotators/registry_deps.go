@@ -41,6 +41,10 @@ type ElastiCacheUsers interface {
 	// SetPasswords replaces the user's passwords with passwords (one or two;
 	// ModifyUser's Passwords), changing nothing else (no access string).
 	SetPasswords(ctx context.Context, secretARN, userID string, passwords []string) error
+	// UserTags returns the tags of the user userARN (ListTagsForResource), in
+	// the account and region of secretARN: the rotator reads TagSecret from
+	// them before it changes anything.
+	UserTags(ctx context.Context, secretARN, userARN string) (map[string]string, error)
 }
 
 // Deps are what function start-up passes to a rotator package when it builds

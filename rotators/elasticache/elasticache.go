@@ -12,7 +12,11 @@
 // and the password before the current one stops working; the user's access
 // string and authentication mode are never sent. The user must be in the
 // secret's own account and region (the API client is that account's,
-// rotators.Deps.ElastiCache) and its name must be the secret's username.
+// rotators.Deps.ElastiCache), its name must be the secret's username, and it
+// must carry the tag TagSecret naming the secret: createSecret and setSecret
+// read the user's tags (ListTagsForResource) and refuse with ErrNotOwned
+// before anything is made or changed, so a secret naming another team's user
+// cannot take it over.
 //
 // It never calls Secrets Manager and imports no AWS SDK.
 package elasticache
@@ -39,6 +43,11 @@ var Engines = []string{Engine}
 
 // KeyUserARN is the secret key naming the ElastiCache user (AWS's template).
 const KeyUserARN = "user_arn"
+
+// TagSecret is the ElastiCache user tag that gives a user to one secret
+// (rotators.TagSecret): its value must be the secret's name or full ARN. It
+// is set by whoever administers the user, never by Rotary.
+const TagSecret = rotators.TagSecret
 
 // Settings, named as in AWS's template.
 const (
@@ -73,6 +82,10 @@ var (
 	ErrUserMismatch = errors.New("the ElastiCache user is not the secret's user")
 	// ErrNotActive reports a user that did not become active in time.
 	ErrNotActive = errors.New("the ElastiCache user did not become active")
+	// ErrNotOwned reports an ElastiCache user whose TagSecret tag does not
+	// name the rotated secret: no secret may set the passwords of a user
+	// that was not given to it.
+	ErrNotOwned = errors.New("the ElastiCache user is not tagged for this secret")
 )
 
 // Rotator rotates an ElastiCache RBAC user's password.
@@ -212,7 +225,11 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	if err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
-	if _, err := r.describe(ctx, req.SecretARN, u); err != nil {
+	got, err := r.describe(ctx, req.SecretARN, u)
+	if err != nil {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
+	}
+	if err := r.owned(ctx, req.SecretARN, u, got); err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
 	pw, err := req.Passwords.Generate(ctx, r.policy)
@@ -245,7 +262,11 @@ func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.Se
 	if n := len(req.Pending.Password); n < minPasswordLength || n > maxPasswordLength {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", &secret.KeyError{Key: secret.KeyPassword, Problem: fmt.Sprintf("of the pending value is %d characters; ElastiCache takes %d to %d", n, minPasswordLength, maxPasswordLength)})
 	}
-	if _, err := r.waitActive(ctx, req.SecretARN, u); err != nil {
+	got, err := r.waitActive(ctx, req.SecretARN, u)
+	if err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
+	if err := r.owned(ctx, req.SecretARN, u, got); err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
 	passwords := []string{req.Pending.Password}
@@ -295,6 +316,23 @@ func (r *Rotator) describe(ctx context.Context, secretARN string, u user) (rotat
 		return got, fmt.Errorf("describe user %s: %w", u.id, err)
 	}
 	return got, check(u, got)
+}
+
+// owned checks that got, the API's description of u, carries the tag
+// TagSecret naming the secret (its name or full ARN), reading the tags of the
+// user's ARN as DescribeUsers gave it.
+func (r *Rotator) owned(ctx context.Context, secretARN string, u user, got rotators.ElastiCacheUser) error {
+	if !strings.HasSuffix(got.ARN, ":user:"+u.id) {
+		return fmt.Errorf("%w: DescribeUsers gave user %s the ARN %q", ErrUserMismatch, u.id, got.ARN)
+	}
+	tags, err := r.api.UserTags(ctx, secretARN, got.ARN)
+	if err != nil {
+		return fmt.Errorf("list tags of user %s: %w", u.id, err)
+	}
+	if !rotators.TagNamesSecret(tags[TagSecret], secretARN) {
+		return fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, u.id, TagSecret)
+	}
+	return nil
 }
 
 // waitActive describes u until it is active, for at most maxWait and never

@@ -2,6 +2,7 @@ package elasticache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,6 +33,18 @@ func (u *sdkUsers) DescribeUser(ctx context.Context, _, id string) (rotators.Ela
 	x := out.Users[0]
 	return rotators.ElastiCacheUser{ARN: aws.ToString(x.ARN), UserID: aws.ToString(x.UserId), UserName: aws.ToString(x.UserName),
 		Status: aws.ToString(x.Status), Authentication: string(x.Authentication.Type), PasswordCount: int(aws.ToInt32(x.Authentication.PasswordCount))}, nil
+}
+
+func (u *sdkUsers) UserTags(ctx context.Context, _, arn string) (map[string]string, error) {
+	out, err := u.c.ListTagsForResource(ctx, &awsec.ListTagsForResourceInput{ResourceName: aws.String(arn)})
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]string{}
+	for _, t := range out.TagList {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags, nil
 }
 
 func (u *sdkUsers) SetPasswords(ctx context.Context, _, id string, pw []string) error {
@@ -67,7 +80,7 @@ func TestConformance(t *testing.T) {
 				Bind: func(arn string, v secret.Value) (secret.Value, bool) {
 					p := strings.Split(arn, ":")
 					userARN := ec.AddElastiCacheUser(localaws.ElastiCacheUser{Account: p[4], Region: p[3], UserID: name, UserName: name,
-						Apply: localaws.RedisACL(admin)}, 1)
+						Apply: localaws.RedisACL(admin), Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: arn}}, 1)
 					cfg := ec.AWSConfig(ec.AddAccount(p[4]), p[3])
 					api.c = awsec.NewFromConfig(cfg)
 					v.Set(elasticache.KeyUserARN, userARN)
@@ -77,4 +90,51 @@ func TestConformance(t *testing.T) {
 			}
 		},
 	})
+}
+
+// TestNotOwnedUnderLocalAWS: in one account, team A's secret names team B's
+// user (tagged rotary:rotate=true and rotary:secret=team-b/cache) with B's
+// user name. createSecret and setSecret refuse with ErrNotOwned after
+// ListTagsForResource on the user's ARN; no ModifyUser reaches the API and
+// B's password still logs in to the real redis-server.
+func TestNotOwnedUnderLocalAWS(t *testing.T) {
+	dbtest.NeedsServers(t)
+	rs := dbtest.StartRedis(t, false)
+	admin := rs.AdminClient(t)
+	const account, region = "111111111111", "eu-west-1"
+	bPassword := "team-b-" + rotationtest.NewToken()[:20]
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", "team-b", "on", ">"+bPassword, "~b:*", "+get", "+ping").Err(); err != nil {
+		t.Fatal(err)
+	}
+	ec := localaws.Start(t)
+	bARN := ec.AddElastiCacheUser(localaws.ElastiCacheUser{Account: account, Region: region, UserID: "team-b", UserName: "team-b",
+		Apply: localaws.RedisACL(admin), Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: "team-b/cache"}}, 1)
+	api := &sdkUsers{c: awsec.NewFromConfig(ec.AWSConfig(ec.AddAccount(account), region))}
+	r := elasticache.New(api, password.Default(`/@"'\`), time.Minute, 0)
+
+	teamA := "arn:aws:secretsmanager:" + region + ":" + account + ":secret:team-a/cache-AbCdEf"
+	cur := secret.Value{Username: "team-b", Password: "whatever-team-a-holds"}
+	cur.Set(elasticache.KeyUserARN, bARN)
+	pending := cur.Clone()
+	pending.Password = "taken-over-" + rotationtest.NewToken()[:20]
+	rot := rotators.Rotation{SecretARN: teamA, Token: rotationtest.NewToken()}
+	ec.ResetCalls()
+	if _, err := r.Create(t.Context(), rotators.CreateRequest{Rotation: rot, Current: cur, Passwords: password.Local{}}); !errors.Is(err, elasticache.ErrNotOwned) {
+		t.Errorf("Create: %v, want ErrNotOwned", err)
+	}
+	if _, err := r.Set(t.Context(), rotators.SetRequest{Rotation: rot, Current: cur, Pending: pending}); !errors.Is(err, elasticache.ErrNotOwned) {
+		t.Errorf("Set: %v, want ErrNotOwned", err)
+	}
+	if n := ec.Calls("ListTagsForResource", account); n != 2 {
+		t.Errorf("%d ListTagsForResource calls, want 2 (one per step)", n)
+	}
+	if n := ec.Calls("ModifyUser", account); n != 0 {
+		t.Errorf("%d ModifyUser calls, want none", n)
+	}
+	if err := rs.Login(t.Context(), "team-b", bPassword); err != nil {
+		t.Errorf("team B's password no longer works: %v", err)
+	}
+	if err := rs.Login(t.Context(), "team-b", pending.Password); err == nil {
+		t.Error("team A's pending password logs in as team B")
+	}
 }

@@ -3,6 +3,7 @@ package elasticache_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,10 +18,12 @@ const (
 	userARN   = "arn:aws:elasticache:eu-west-1:111111111111:user:app-user"
 )
 
-// fakeAPI records calls; its user is named "app".
+// fakeAPI records calls; its user is named "app" and tagged for secretARN.
 type fakeAPI struct {
 	user      rotators.ElastiCacheUser
+	tags      map[string]string
 	describes int
+	tagged    []string // the ARNs UserTags was asked for
 	modified  [][]string
 }
 
@@ -28,7 +31,13 @@ func (f *fakeAPI) DescribeUser(_ context.Context, _, id string) (rotators.Elasti
 	f.describes++
 	u := f.user
 	u.UserID = id
+	u.ARN = "arn:aws:elasticache:eu-west-1:111111111111:user:" + id
 	return u, nil
+}
+
+func (f *fakeAPI) UserTags(_ context.Context, _, arn string) (map[string]string, error) {
+	f.tagged = append(f.tagged, arn)
+	return f.tags, nil
 }
 
 func (f *fakeAPI) SetPasswords(_ context.Context, _, _ string, pw []string) error {
@@ -37,7 +46,8 @@ func (f *fakeAPI) SetPasswords(_ context.Context, _, _ string, pw []string) erro
 }
 
 func newFake() *fakeAPI {
-	return &fakeAPI{user: rotators.ElastiCacheUser{UserName: "app", Status: "active", Authentication: "password", PasswordCount: 1}}
+	return &fakeAPI{user: rotators.ElastiCacheUser{UserName: "app", Status: "active", Authentication: "password", PasswordCount: 1},
+		tags: map[string]string{"rotary:rotate": "true", rotators.TagSecret: "app/cache"}}
 }
 
 func value(arn, name, pw string) secret.Value {
@@ -92,6 +102,57 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("DescribeUsers called %d times before the refusal", api.describes)
 			}
 		})
+	}
+}
+
+// TestNotOwned: a secret naming a user of its account whose rotary:secret
+// tag does not name it (another team's user, tagged rotary:rotate=true for
+// its own secret) is refused at createSecret and setSecret, after the tags
+// were read and before any ModifyUser; the refusal names the user and the
+// tag, never a password.
+func TestNotOwned(t *testing.T) {
+	for name, tags := range map[string]map[string]string{
+		"other secret":     {"rotary:rotate": "true", rotators.TagSecret: "team-b/cache"},
+		"no rotary:secret": {"rotary:rotate": "true"},
+		"empty":            {"rotary:rotate": "true", rotators.TagSecret: ""},
+		"prefix of name":   {"rotary:rotate": "true", rotators.TagSecret: "app/cach"},
+		"other ARN":        {"rotary:rotate": "true", rotators.TagSecret: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:app/cache-XyZxYz"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			api := newFake()
+			api.tags = tags
+			r := rotator(api)
+			rot := rotators.Rotation{SecretARN: secretARN, Token: "t1"}
+			cur := value(userARN, "app", "current-Password-0001")
+			_, err := r.Create(t.Context(), rotators.CreateRequest{Rotation: rot, Current: cur, Passwords: password.Local{}})
+			if !errors.Is(err, elasticache.ErrNotOwned) {
+				t.Errorf("Create: %v, want ErrNotOwned", err)
+			}
+			pending := value(userARN, "app", "pending-Password-00001")
+			_, err = r.Set(t.Context(), rotators.SetRequest{Rotation: rot, Current: cur, Pending: pending})
+			if !errors.Is(err, elasticache.ErrNotOwned) {
+				t.Errorf("Set: %v, want ErrNotOwned", err)
+			}
+			if len(api.modified) != 0 {
+				t.Errorf("ModifyUser called %d times", len(api.modified))
+			}
+			if len(api.tagged) != 2 || api.tagged[0] != userARN {
+				t.Errorf("UserTags asked for %v, want the user's ARN once per step", api.tagged)
+			}
+			if err != nil && (strings.Contains(err.Error(), "Password-0") || !strings.Contains(err.Error(), "app-user") || !strings.Contains(err.Error(), rotators.TagSecret)) {
+				t.Errorf("Set's error %q must name the user and the tag and no password", err)
+			}
+		})
+	}
+	// The secret's name or its full ARN both give the user to it.
+	for _, v := range []string{"app/cache", secretARN} {
+		api := newFake()
+		api.tags[rotators.TagSecret] = v
+		rot := rotators.Rotation{SecretARN: secretARN, Token: "t1"}
+		_, err := rotator(api).Set(t.Context(), rotators.SetRequest{Rotation: rot, Current: value(userARN, "app", "current-Password-0001"), Pending: value(userARN, "app", "pending-Password-00001")})
+		if err != nil || len(api.modified) != 1 {
+			t.Errorf("tag %s=%s: Set: %v, %d ModifyUser calls; want one", rotators.TagSecret, v, err, len(api.modified))
+		}
 	}
 }
 

@@ -86,6 +86,11 @@ func (e countedEC) DescribeUser(ctx context.Context, arn, id string) (rotators.E
 	return u, e.c.note(err)
 }
 
+func (e countedEC) UserTags(ctx context.Context, arn, userARN string) (map[string]string, error) {
+	tags, err := e.inner.UserTags(ctx, arn, userARN)
+	return tags, e.c.note(err)
+}
+
 func (e countedEC) SetPasswords(ctx context.Context, arn, id string, pw []string) error {
 	return e.c.note(e.inner.SetPasswords(ctx, arn, id, pw))
 }
@@ -99,7 +104,8 @@ func elasticacheSubject(t *testing.T) bench.Subject {
 	srv.CreateUser(t, user, pw)
 	aws := localaws.Start(t)
 	userARN := aws.AddElastiCacheUser(localaws.ElastiCacheUser{Account: localaws.DefaultAccount, Region: "us-east-1",
-		UserID: user, UserName: user, Apply: localaws.RedisACL(redisAdmin(t, srv))}, 1)
+		UserID: user, UserName: user, Apply: localaws.RedisACL(redisAdmin(t, srv)),
+		Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: "bench/elasticache-" + user}}, 1)
 	clients := awsx.New(aws.AWSConfig(aws.DefaultCredentials(), "us-east-1"), awsx.Config{HomeAccount: localaws.DefaultAccount})
 	c := &counter{}
 	reg := &rotators.Registry{}
@@ -205,7 +211,8 @@ func cacheKeyFunctionFigures(t *testing.T, rie string, build func(string) string
 			Name: "elasticache", Env: []string{elasticache.EnvRetryInterval + "=0"}, What: "elasticache single-user",
 			Setup: func(aws *localaws.Server) secret.Value {
 				arn := aws.AddElastiCacheUser(localaws.ElastiCacheUser{Account: localaws.DefaultAccount, Region: "us-east-1",
-					UserID: ecUser, UserName: ecUser, Apply: localaws.RedisACL(admin)}, 1)
+					UserID: ecUser, UserName: ecUser, Apply: localaws.RedisACL(admin),
+					Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: "bench/elasticache"}}, 1)
 				v := secret.Value{Engine: elasticache.Engine, Username: ecUser, Password: ecPW}
 				v.Set(elasticache.KeyUserARN, arn)
 				return v

@@ -137,7 +137,7 @@ func TestElastiCacheKilledUnderRIE(t *testing.T) {
 			name, pw := "chaos_"+randomHex(4), "Init-"+randomHex(12)
 			rs.CreateUser(t, name, pw)
 			arn := srv.AddElastiCacheUser(localaws.ElastiCacheUser{Account: localaws.DefaultAccount, Region: "us-east-1", UserID: "chaos-" + name[len("chaos_"):], UserName: name,
-				Apply: localaws.RedisACL(admin)}, 1)
+				Apply: localaws.RedisACL(admin), Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: "chaos/rie"}}, 1)
 			v := secret.Value{Engine: elasticache.Engine, Username: name, Password: pw}
 			v.Set(elasticache.KeyUserARN, arn)
 			return v, &redisTarget{srv: rs, user: name}

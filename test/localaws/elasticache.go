@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// The fake ElastiCache user API: DescribeUsers and ModifyUser (Query
-// protocol, version 2015-02-02), enough for the elasticache rotator. Users
-// are registered by tests with AddElastiCacheUser; a caller sees only those
-// of its own account and region. ModifyUser with Passwords hands the new list
+// The fake ElastiCache user API: DescribeUsers, ModifyUser and
+// ListTagsForResource of a user (Query protocol, version 2015-02-02), enough
+// for the elasticache rotator. Users are registered by tests with
+// AddElastiCacheUser, with their tags; a caller sees only those of its own
+// account and region. ModifyUser with Passwords hands the new list
 // to the user's Apply (a real redis-server's ACL SETUSER, RedisACL) and
 // leaves the user "modifying" until the next DescribeUsers, as ElastiCache
 // does while it propagates; the access string is never changed by a
@@ -36,6 +39,9 @@ type ElastiCacheUser struct {
 	Authentication string
 	// Apply makes passwords the user's passwords on the cache (nil: none).
 	Apply func(ctx context.Context, userName string, passwords []string) error
+	// Tags are the user's tags (ListTagsForResource), e.g. rotary:rotate
+	// and rotary:secret.
+	Tags map[string]string
 }
 
 // ARN returns arn:aws:elasticache:<Region>:<Account>:user:<UserID>.
@@ -70,6 +76,7 @@ func (s *Server) AddElastiCacheUser(u ElastiCacheUser, passwords int) string {
 	if s.ecUsers == nil {
 		s.ecUsers = map[string]*ecUser{}
 	}
+	u.Tags = maps.Clone(u.Tags)
 	s.ecUsers[u.ARN()] = &ecUser{ElastiCacheUser: u, passwords: passwords, status: "active"}
 	return u.ARN()
 }
@@ -88,7 +95,7 @@ func (s *Server) ElastiCacheUserStatus(arn string) (status string, passwords int
 // isElastiCacheAction reports whether a Query action is one of the fake
 // ElastiCache API's.
 func isElastiCacheAction(action string) bool {
-	return action == "DescribeUsers" || action == "ModifyUser"
+	return action == "DescribeUsers" || action == "ModifyUser" || action == "ListTagsForResource"
 }
 
 func (s *Server) serveElastiCache(w http.ResponseWriter, r *http.Request, form url.Values, body []byte) {
@@ -99,6 +106,7 @@ func (s *Server) serveElastiCache(w http.ResponseWriter, r *http.Request, form u
 		return
 	}
 	account := caller.creds.Account
+	s.logElastiCache(caller, account, region, form)
 	f := s.count(action, account)
 	if e := queryFault(r.Context(), f, nil); e != nil {
 		writeECError(w, e)
@@ -108,9 +116,12 @@ func (s *Server) serveElastiCache(w http.ResponseWriter, r *http.Request, form u
 		out any
 		e   *apiError
 	)
-	if action == "DescribeUsers" {
+	switch action {
+	case "DescribeUsers":
 		out, e = s.describeUsers(account, region, form.Get("UserId"))
-	} else {
+	case "ListTagsForResource":
+		out, e = s.listUserTags(account, region, form.Get("ResourceName"))
+	default:
 		out, e = s.modifyUser(r.Context(), account, region, form)
 	}
 	if e != nil {
@@ -155,6 +166,18 @@ type modifyUserResponse struct {
 	Meta    responseMetadata `xml:"ResponseMetadata"`
 }
 
+type ecTag struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+type listTagsForResourceResponse struct {
+	XMLName xml.Name         `xml:"ListTagsForResourceResponse"`
+	Xmlns   string           `xml:"xmlns,attr"`
+	Tags    []ecTag          `xml:"ListTagsForResourceResult>TagList>Tag"`
+	Meta    responseMetadata `xml:"ResponseMetadata"`
+}
+
 // ecLookup returns the user userID of (account, region), nil if none.
 // Callers hold s.mu.
 func (s *Server) ecLookup(account, region, userID string) *ecUser {
@@ -180,6 +203,34 @@ func (s *Server) describeUsers(account, region, userID string) (any, *apiError) 
 		if u.Account == account && u.Region == region {
 			out.Users = append(out.Users, u.xml())
 		}
+	}
+	return out, nil
+}
+
+// listUserTags is ListTagsForResource for a user ARN of the caller's account
+// and region (the only resources the fake has): a malformed ARN or one of
+// another kind is InvalidARN, a user the caller cannot see UserNotFound.
+// Tags come sorted by key.
+func (s *Server) listUserTags(account, region, arn string) (any, *apiError) {
+	if arn == "" {
+		return nil, errf(400, "MissingParameter", "The request must contain the parameter ResourceName.")
+	}
+	p := strings.Split(arn, ":")
+	if len(p) != 7 || p[0] != "arn" || p[2] != "elasticache" || p[6] == "" {
+		return nil, errf(400, "InvalidARN", "ARN %s is invalid.", arn)
+	}
+	if p[5] != "user" {
+		return nil, errf(400, "InvalidARN", "the fake ElastiCache API has only users, not %s", p[5])
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.ecUsers[arn]
+	if u == nil || p[1] != "aws" || p[3] != region || p[4] != account {
+		return nil, errf(404, "UserNotFound", "User %s not found.", p[6])
+	}
+	out := listTagsForResourceResponse{Xmlns: ecNamespace, Meta: responseMetadata{newUUID()}}
+	for _, k := range slices.Sorted(maps.Keys(u.Tags)) {
+		out.Tags = append(out.Tags, ecTag{Key: k, Value: u.Tags[k]})
 	}
 	return out, nil
 }

@@ -291,3 +291,32 @@ func (s *Server) logRDS(r *http.Request, body []byte) {
 	}
 	s.logRequest(k, "rds:"+action, resource, nil, "")
 }
+
+// logElastiCache logs an ElastiCache user request (DescribeUsers, ModifyUser,
+// ListTagsForResource) of caller in (account, region) before it runs: the
+// resource is the user's ARN (DescribeUsers without a UserId: every user of
+// the account and region, user:*), with the user's tags as
+// aws:ResourceTag/<key> when the user exists there.
+func (s *Server) logElastiCache(caller *keyRec, account, region string, form url.Values) {
+	action := form.Get("Action")
+	prefix := "arn:aws:elasticache:" + region + ":" + account + ":user:"
+	resource := prefix + "*"
+	switch {
+	case action == "ListTagsForResource":
+		resource = form.Get("ResourceName")
+		if resource == "" {
+			resource = "*"
+		}
+	case form.Get("UserId") != "":
+		resource = prefix + form.Get("UserId")
+	}
+	ctx := map[string][]string{}
+	s.mu.Lock()
+	if u := s.ecUsers[resource]; u != nil && strings.HasPrefix(resource, prefix) {
+		for k, v := range u.Tags {
+			ctx["aws:ResourceTag/"+k] = []string{v}
+		}
+	}
+	s.mu.Unlock()
+	s.logRequest(caller, "elasticache:"+action, resource, ctx, "")
+}

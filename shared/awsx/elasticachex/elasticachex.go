@@ -80,6 +80,23 @@ func (u *Users) DescribeUser(ctx context.Context, secretARN, userID string) (rot
 	return got, nil
 }
 
+// UserTags returns the tags of the user userARN (ListTagsForResource).
+func (u *Users) UserTags(ctx context.Context, secretARN, userARN string) (map[string]string, error) {
+	c, err := u.client(ctx, secretARN)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.ListTagsForResource(ctx, &elasticache.ListTagsForResourceInput{ResourceName: aws.String(userARN)})
+	if err != nil {
+		return nil, err
+	}
+	tags := make(map[string]string, len(out.TagList))
+	for _, t := range out.TagList {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags, nil
+}
+
 // SetPasswords replaces the user's passwords (ModifyUser with Passwords
 // only: the access string and authentication mode are not sent).
 func (u *Users) SetPasswords(ctx context.Context, secretARN, userID string, passwords []string) error {

@@ -20,8 +20,9 @@ func TestCentralModeUsesTheSecretsAccount(t *testing.T) {
 	s.AddAccount(memberB)
 	s.AddRole(localaws.Role{Account: memberB, Name: awsx.DefaultRoleName, TrustedAccounts: []string{localaws.DefaultAccount}})
 	var applied []string
-	s.AddElastiCacheUser(localaws.ElastiCacheUser{Account: memberB, Region: region, UserID: "app-user", UserName: "app",
-		Apply: func(_ context.Context, _ string, pw []string) error { applied = pw; return nil }}, 1)
+	userARN := s.AddElastiCacheUser(localaws.ElastiCacheUser{Account: memberB, Region: region, UserID: "app-user", UserName: "app",
+		Apply: func(_ context.Context, _ string, pw []string) error { applied = pw; return nil },
+		Tags:  map[string]string{"rotary:rotate": "true", "rotary:secret": "app/cache"}}, 1)
 	base := s.AWSConfig(s.DefaultCredentials(), "us-east-1")
 	clients := awsx.New(base, awsx.Config{Mode: awsx.ModeCentral, AllowedAccounts: []string{memberB}, HomeAccount: localaws.DefaultAccount})
 	users := elasticachex.New(clients)
@@ -34,6 +35,19 @@ func TestCentralModeUsesTheSecretsAccount(t *testing.T) {
 	}
 	if u.UserName != "app" || u.Status != "active" || u.Authentication != "password" || u.PasswordCount != 1 {
 		t.Errorf("DescribeUser = %+v", u)
+	}
+	if u.ARN != userARN {
+		t.Errorf("DescribeUser ARN = %q, want %q", u.ARN, userARN)
+	}
+	tags, err := users.UserTags(t.Context(), secretB, u.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags) != 2 || tags["rotary:secret"] != "app/cache" || tags["rotary:rotate"] != "true" {
+		t.Errorf("UserTags = %v", tags)
+	}
+	if n := s.Calls("ListTagsForResource", memberB); n != 1 {
+		t.Errorf("%d ListTagsForResource calls in %s, want 1", n, memberB)
 	}
 	if err := users.SetPasswords(t.Context(), secretB, "app-user", []string{"pending-Password-00001", "current-Password-0001"}); err != nil {
 		t.Fatal(err)
