@@ -16,7 +16,7 @@ ROTARY_FUNCTION ?= postgres-single
 all: lint test build
 
 help:
-	@echo "make demo   - rotate real PostgreSQL and MariaDB credentials across accounts, locally"
+	@echo "make demo   - rotate real database, LDAP, Redis, ElastiCache-user and IAM-key credentials across accounts, locally"
 	@echo "make test   - run every test (starts throwaway databases, the AWS emulator, moto_server and the Lambda RIE)"
 	@echo "make test-short - the fast tier: every test that needs no server (under a minute)"
 	@echo "make build  - build every function into dist/<fn>/bootstrap and dist/<fn>.zip (ARCH=$(ARCH))"

@@ -25,6 +25,7 @@ const (
 	suiteCentral = "e2e TestCentralRotatesMemberSecrets and make demo"
 	suiteAccount = "e2e TestAccountMode"
 	suiteGeneric = "e2e TestGenericUnderRIE"
+	suiteDemoAPI = "make demo step 6, ElastiCache user and IAM access key"
 	suiteStuck   = "make demo step 7, stuck rotation"
 	suiteAudit   = "make demo step 7, fleet audit"
 	suiteFleet   = "fleet test"
@@ -38,6 +39,8 @@ var (
 		actions []string
 	}{
 		{suiteCentral, append(slices.Clone(rotationActions), "sts:AssumeRole")},
+		{suiteDemoAPI, append(slices.Clone(rotationActions),
+			"elasticache:DescribeUsers", "elasticache:ListTagsForResource", "elasticache:ModifyUser")},
 		{suiteAccount, rotationActions},
 		{suiteGeneric, rotationActions},
 		// Fails at createSecret, before any write.
@@ -51,7 +54,8 @@ var (
 // suites from their own scenario definitions, with every function acting as
 // its execution role of the example deployment: the e2e suite's central
 // rotations (rig.CentralCases, rig.CentralRounds times each: also `make
-// demo`'s step 6, which rotates the same list once), its account-mode
+// demo`'s step 6, which rotates the same list once, and the demo's
+// ElastiCache user and IAM access key, rig.DemoAPICases), its account-mode
 // rotations (rig.AccountCases with rig.AccountConfig), TestGenericUnderRIE's
 // rotation (the generic function deployed in member A with
 // infra/per-account.yaml, Rotator=generic, rather than in the emulator's
@@ -92,6 +96,21 @@ func runSuites(t *testing.T, pg rig.Postgres, maria rig.MariaDB, bundle string) 
 			collect(fmt.Sprintf("%s: %s (%s, %s) in %s, rotation %d", suiteCentral,
 				c.Name, c.Target.Engine(), c.Strategy, c.Account, round))
 		}
+	}
+	// make demo's step 6 also rotates an ElastiCache user (its passwords on
+	// a throwaway redis-server) and an IAM user's access key, once each.
+	cache, stopCache, err := rig.StartRedis(t.Context())
+	t.Cleanup(stopCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rig.DemoAPICases(w.World, cache) {
+		s, err := w.Provision(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.rotate(t, s, centralFunc)
+		collect(fmt.Sprintf("%s: %s (%s, %s) in %s", suiteDemoAPI, c.Name, c.Target.Engine(), c.Strategy, c.Account))
 	}
 	for _, c := range rig.AccountCases(pg, maria) {
 		s, err := w.Provision(t.Context(), c)
@@ -211,4 +230,36 @@ func TestNegativeControlSuites(t *testing.T) {
 		}
 		t.Logf("as expected: %s", found)
 	}
+}
+
+// TestNegativeControlElastiCache: without elasticache:ListTagsForResource in
+// RotateTaggedElastiCacheUsers, the must-allow verdict fails for the demo's
+// ElastiCache rotation and names that request: the elasticache rotator's
+// real requests are judged.
+func TestNegativeControlElastiCache(t *testing.T) {
+	all, cmk := scenarios(t)
+	d := deploy(t, stacks(cmk))
+	var n int
+	d.Policies, n = EditStatement(d.Policies, "RotateTaggedElastiCacheUsers", func(st map[string]any) {
+		var keep []any
+		for _, a := range st["Action"].([]any) {
+			if a != "elasticache:ListTagsForResource" {
+				keep = append(keep, a)
+			}
+		}
+		st["Action"] = keep
+	})
+	if n == 0 {
+		t.Fatal("no statement RotateTaggedElastiCacheUsers in the rendered policies")
+	}
+	bad := mustAllow(t, d, fleetRequests(all))
+	if len(bad) == 0 {
+		t.Fatal("the must-allow verdict passed without elasticache:ListTagsForResource")
+	}
+	for _, msg := range bad {
+		if !strings.HasPrefix(msg, "must allow "+suiteDemoAPI) || !strings.Contains(msg, "elasticache:ListTagsForResource") {
+			t.Errorf("unexpected failure without elasticache:ListTagsForResource: %s", msg)
+		}
+	}
+	t.Logf("as expected: %s", bad[0])
 }

@@ -9,9 +9,12 @@
 //   - StartFunction: a built bootstrap under the Lambda Runtime Interface
 //     Emulator (test/e2e/lambdarie), configured for central or account mode
 //     and registered with the emulator so RotateSecret invokes it over HTTP;
-//   - Postgres and MariaDB targets (on test/dbtest servers): users, secrets in
-//     AWS's template shape, logins that tell a refused password from any other
-//     failure;
+//   - Postgres, MariaDB, LDAP and Redis targets (on test/dbtest servers):
+//     users, secrets in AWS's template shape, logins that tell a refused
+//     password from any other failure; the API-driven ElastiCache (users in
+//     the emulator, passwords applied to a redis-server) and IAMKey (access
+//     keys proven with sts:GetCallerIdentity) targets, whose users carry the
+//     rotary:secret tag naming their secret;
 //   - Provision, Rotate and Verify: create a user and its secret (plus a master
 //     user and secret for alternating users) in a member account, rotate it
 //     through RotateSecret, and check the outcome: stages moved, the new

@@ -87,8 +87,8 @@ func RoleTags(role string) []types.Tag {
 // secret rotary:rotate=true, its master rotary:role=master. The user first
 // proves it can log in.
 func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
-	if c.Strategy != rotators.SingleUser && c.Strategy != rotators.AlternatingUsers {
-		return nil, fmt.Errorf("provision %s: strategy %q is not single-user or alternating-users", c.Name, c.Strategy)
+	if c.Strategy != rotators.SingleUser && c.Strategy != rotators.AlternatingUsers && c.Strategy != rotators.APIKey {
+		return nil, fmt.Errorf("provision %s: strategy %q is not single-user, alternating-users or api-key", c.Name, c.Strategy)
 	}
 	s := &Secret{Case: c, User: "app_" + RandomHex(4)}
 	pw := NewPassword()
@@ -96,11 +96,13 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 	if err := c.Target.CreateUser(ctx, s.User, pw, false); err != nil {
 		return nil, fmt.Errorf("provision %s: %w", c.Name, err)
 	}
-	if err := c.Target.Login(ctx, s.User, pw); err != nil {
-		return nil, fmt.Errorf("provision %s: the new user cannot log in: %w", c.Name, err)
-	}
 	sm := w.SecretsManager(c.Account)
 	v := c.Target.Secret(s.User, pw)
+	cred := credential(c.Target, v)
+	s.remember(cred)
+	if err := c.Target.Login(ctx, s.User, cred); err != nil {
+		return nil, fmt.Errorf("provision %s: the new user cannot log in: %w", c.Name, err)
+	}
 	v.Set(secret.KeyStrategy, c.Strategy)
 	if c.Strategy == rotators.AlternatingUsers {
 		master, mpw := "master_"+RandomHex(4), NewPassword()
@@ -230,7 +232,8 @@ func (w *World) Verify(ctx context.Context, s *Secret, r Rotation) Check {
 		return c
 	}
 	c.NewUser, c.OldUser = cur.Username, prev.Username
-	if cur.Password == prev.Password {
+	curCred, prevCred := credential(s.Target, cur), credential(s.Target, prev)
+	if curCred == prevCred {
 		c.fail("the password did not change")
 	}
 	wantUser := prev.Username
@@ -245,12 +248,12 @@ func (w *World) Verify(ctx context.Context, s *Secret, r Rotation) Check {
 	}
 	c.Rotated = len(c.Problems) == 0
 
-	if err := s.Target.Login(ctx, cur.Username, cur.Password); err != nil {
+	if err := s.Target.Login(ctx, cur.Username, curCred); err != nil {
 		c.fail("the new credential (%s) does not work: %v", cur.Username, err)
 	} else {
 		c.NewWorks = true
 	}
-	err = s.Target.Login(ctx, prev.Username, prev.Password)
+	err = s.Target.Login(ctx, prev.Username, prevCred)
 	keeps := s.Strategy == rotators.AlternatingUsers
 	if k, ok := s.Target.(PreviousKeeper); ok && k.KeepsPrevious(s.Strategy) {
 		keeps = true
@@ -280,6 +283,9 @@ func (w *World) read(ctx context.Context, sm *secretsmanager.Client, s *Secret, 
 		return secret.Value{}, fmt.Errorf("parse %s: %w", stage, err)
 	}
 	s.remember(v.Password)
+	if s.Target != nil {
+		s.remember(credential(s.Target, v))
+	}
 	return v, nil
 }
 
@@ -316,7 +322,7 @@ func (w *World) Unchanged(ctx context.Context, s *Secret, r Rotation) error {
 	cur, err := w.read(ctx, sm, s, StageCurrent)
 	if err != nil {
 		problems = append(problems, err.Error())
-	} else if err := s.Target.Login(ctx, cur.Username, cur.Password); err != nil {
+	} else if err := s.Target.Login(ctx, cur.Username, credential(s.Target, cur)); err != nil {
 		problems = append(problems, fmt.Sprintf("the current credential no longer works: %v", err))
 	}
 	if len(problems) > 0 {

@@ -1,13 +1,15 @@
 // Command demo is `make demo`: one narrated run of Rotary on this machine, for
-// a new user. It checks the tools it needs, starts throwaway PostgreSQL and
-// MariaDB servers, a local AWS (Secrets Manager + STS, test/localaws) with a
-// central account and two member accounts, and the central function built
-// from functions/central running under the official Lambda Runtime Interface
-// Emulator. It creates database users and their secrets in the member
-// accounts, rotates each one through Secrets Manager's RotateSecret (which
-// invokes the function over HTTP, as AWS does), shows every step's log line
-// as the function writes it, checks each result against the database, and
-// prints a table. Everything it started is stopped and removed at the end,
+// a new user. It checks the tools it needs, starts throwaway PostgreSQL,
+// MariaDB, OpenLDAP and Redis servers, a local AWS (Secrets Manager, STS, the
+// ElastiCache user API backed by the redis-server, IAM access keys;
+// test/localaws) with a central account and two member accounts, and the
+// central function built from functions/central running under the official
+// Lambda Runtime Interface Emulator. It creates users (database, directory,
+// cache, ElastiCache and IAM users) and their secrets in the member accounts,
+// rotates each one through Secrets Manager's RotateSecret (which invokes the
+// function over HTTP, as AWS does), shows every step's log line as the
+// function writes it, checks each result with a real login (for the IAM key,
+// sts:GetCallerIdentity signed with it), and prints a table. Everything it started is stopped and removed at the end,
 // also on failure or Ctrl-C. The exit status is 1 when any check fails.
 //
 // Everything listens on 127.0.0.1. No password or RotationToken is printed:
@@ -120,8 +122,9 @@ func demo() int {
 
 func run(ctx context.Context, undo *cleanups) int {
 	start := time.Now()
-	out.printf("Rotary demo: rotate real PostgreSQL, MariaDB, OpenLDAP and Redis credentials across AWS accounts, on this machine.\n")
-	out.printf("Nothing here talks to AWS or the internet: Secrets Manager and STS are emulated on 127.0.0.1.\n\n")
+	out.printf("Rotary demo: rotate real PostgreSQL, MariaDB, OpenLDAP and Redis credentials, an ElastiCache user's password\n")
+	out.printf("and an IAM access key across AWS accounts, on this machine.\n")
+	out.printf("Nothing here talks to AWS or the internet: Secrets Manager, STS, ElastiCache and IAM are emulated on 127.0.0.1.\n\n")
 
 	out.printf("Step 1/7  Checking the tools the demo needs\n")
 	if missing := checkTools(); len(missing) > 0 {
@@ -195,7 +198,7 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("\nStep 4/7  Local AWS with three accounts, and the central function under the RIE\n")
 	w := rig.NewWorld(localaws.Options{})
 	undo.add("stopped the central function (RIE) and local AWS", w.Close)
-	out.printf("  ✓ local AWS (Secrets Manager + STS) on %s\n", w.URL)
+	out.printf("  ✓ local AWS (Secrets Manager, STS, ElastiCache users backed by the redis-server, IAM) on %s\n", w.URL)
 	out.printf("      %s  central account: the function's home\n", rig.CentralAccount)
 	out.printf("      %s  member A: role %s trusts the central account, with an ExternalId\n", rig.MemberA, rig.RoleName)
 	out.printf("      %s  member B: role %s trusts the central account, with an ExternalId\n", rig.MemberB, rig.RoleName)
@@ -206,11 +209,16 @@ func run(ctx context.Context, undo *cleanups) int {
 	out.printf("  ✓ %s under the RIE at %s\n", fn.ARN, fn.InvokeURL)
 	out.printf("      ROTARY_MODE=central ROTARY_ALLOWED_ACCOUNTS=%s,%s ROTARY_ROLE_NAME=%s\n", rig.MemberA, rig.MemberB, rig.RoleName)
 
-	out.printf("\nStep 5/7  Creating database users and their secrets in the member accounts\n")
-	out.printf("          (tagged as the shipped IAM requires: %s=%s on each secret, %s=%s on each master)\n", rig.TagRotate, rig.TagRotateValue, rig.TagRole, rig.RoleMaster)
+	out.printf("\nStep 5/7  Creating users and their secrets in the member accounts\n")
+	out.printf("          (tagged as the shipped IAM requires: %s=%s on each secret, %s=%s on each master;\n", rig.TagRotate, rig.TagRotateValue, rig.TagRole, rig.RoleMaster)
+	out.printf("           the ElastiCache and IAM users carry %s=%s and %s=<their secret's name>)\n", rig.TagRotate, rig.TagRotateValue, rig.TagSecret)
 	cases := append(rig.CentralCases(pg, maria),
 		rig.Case{Name: "directory/ldap-single", Account: rig.MemberA, Target: dir389, Strategy: rotators.SingleUser},
 		rig.Case{Name: "cache/redis-single", Account: rig.MemberB, Target: cache, Strategy: rotators.SingleUser})
+	// The ElastiCache user (its passwords land on the same redis-server) and
+	// the IAM user are tagged rotary:secret=<their secret's name>: the
+	// engines rotate only the user given to the secret.
+	cases = append(cases, rig.DemoAPICases(w, cache)...)
 	var secrets []*rig.Secret
 	for _, c := range cases {
 		s, err := w.Provision(ctx, c)
@@ -222,7 +230,7 @@ func run(ctx context.Context, undo *cleanups) int {
 		if c.Strategy == rotators.AlternatingUsers {
 			extra = fmt.Sprintf(" (master user's secret %s-master)", c.Name)
 		}
-		out.printf("  ✓ %-24s account %s  %-8s %-17s user %s%s\n", c.Name, c.Account, c.Target.Engine(), c.Strategy, s.User, extra)
+		out.printf("  ✓ %-24s account %s  %-14s %-17s user %s%s\n", c.Name, c.Account, c.Target.Engine(), c.Strategy, s.User, extra)
 	}
 
 	out.printf("\nStep 6/7  Rotating each secret: RotateSecret → the central function (createSecret, setSecret, testSecret, finishSecret)\n")
