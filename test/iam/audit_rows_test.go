@@ -33,11 +33,19 @@ func auditHostile() []row {
 		"Sid": "TrustsAnyone", "Effect": "Allow", "Principal": map[string]any{"AWS": "*"}, "Action": "sts:AssumeRole",
 	}}}
 	var rows []row
-	for _, action := range []string{"GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage", "RotateSecret", "DeleteSecret"} {
+	// TagResource would decide what the fleet rotates and reads (rotary:*
+	// tags), PutResourcePolicy would open the secret to another account.
+	for _, action := range []string{"GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage", "RotateSecret", "DeleteSecret", "TagResource", "PutResourcePolicy"} {
 		rows = append(rows, row{who: "audit role of A", what: "A's tagged secret rotated by the central function (the audit reads metadata only)",
 			req: request(auditASession, "secretsmanager:"+action, tenantSecretOfA, rotated(centralARN))})
 	}
 	rows = append(rows,
+		row{who: "audit role of A", what: "describe a secret of B (each member's audit role sees its own account only)",
+			req: request(auditASession, "secretsmanager:DescribeSecret", secretARN(memberB, "other/app-MnOpQr"), nil)},
+		row{who: "member role of A", what: "assume A's audit role with the ExternalId",
+			req: request(memberASession, "sts:AssumeRole", memberAAuditRole, withExtID)},
+		row{who: "per-account function role in A", what: "assume A's audit role with the ExternalId",
+			req: request(perAccountSess, "sts:AssumeRole", memberAAuditRole, withExtID)},
 		row{who: "audit role of A", what: "read A's master secret tagged rotary:role=master",
 			req: request(auditASession, "secretsmanager:GetSecretValue", secretARN(memberA, "db/master-WxYzAb"), marked)},
 		row{who: "audit role of B", what: "decrypt with B's secrets key through Secrets Manager",
@@ -110,7 +118,7 @@ func TestMustDenyAuditControl(t *testing.T) {
 			name: "audit roles granted every Secrets Manager action",
 			sid:  "AuditReadSecretMetadata",
 			edit: func(st map[string]any) { st["Action"] = "secretsmanager:*" },
-			row:  "audit ", statement: "statement AuditReadSecretMetadata", want: 8,
+			row:  "audit ", statement: "statement AuditReadSecretMetadata", want: 10,
 		},
 		{
 			name: "audit role trusting every role of the central account",
