@@ -1,8 +1,9 @@
 // Package iamx opens the IAM access-key API of the account a secret lives in
 // (rotators.AccessKeyClients) for the iam-access-key rotator: the IAM client
-// uses the credentials of that secret's own Secrets Manager client (the member
-// role assumed for its account in central mode, the function's own in account
-// mode), never another account's, and sts:GetCallerIdentity is signed with the
+// (one per account and region) uses the credentials awsx.Clients.Account gives
+// for that secret's account, the same as its Secrets Manager client's (the
+// member role assumed for its account in central mode, the function's own in
+// account mode), never another account's, and sts:GetCallerIdentity is signed with the
 // key being verified. It is its own package so that only the functions with
 // the iam-access-key rotator link the IAM client: they pass Wire to start-up
 // (lambdamain.Run).
