@@ -86,6 +86,11 @@ func TestAuditIAMReadsNoValue(t *testing.T) {
 	if got := vars.Get(awsx.EnvRoleName).Get("Ref").Str(); got != "AuditRoleName" {
 		t.Errorf("AuditFunction assumes %q, want the read-only AuditRoleName, never the rotation role", got)
 	}
+	// The ExternalId the function sends is the one its own AssumeMemberAuditRoles
+	// and the member AuditRole's trust require (test/iam proves the decisions).
+	if got := vars.Get(awsx.EnvExternalID).Get("Ref").Str(); got != "ExternalId" {
+		t.Errorf("AuditFunction sends %s = %q, want !Ref ExternalId", awsx.EnvExternalID, got)
+	}
 	if s := fn.Get("Events").Get("Schedule").Get("Properties").Get("Schedule").Get("Ref").Str(); s != "AuditSchedule" {
 		t.Errorf("schedule %q, want !Ref AuditSchedule", s)
 	}

@@ -37,25 +37,30 @@ type Clients interface {
 // AWSXClients adapts awsx.Clients (the STS cache, the allow-list and the
 // ExternalId of the rotation functions) to Clients.
 type AWSXClients struct {
-	Clients   *awsx.Clients
-	Partition string // default "aws"
+	Clients *awsx.Clients
+	// Partition overrides the partition the region's name implies
+	// (awsx.Location); empty for the implied one.
+	Partition string
 }
 
-// Client returns the cached client of account and region, assuming the
-// member role (at most once per credential lifetime) for a member account.
+// Client returns the cached client of account and region
+// (awsx.Clients.Account: the same allow-list check as the rotation path,
+// the member role assumed at most once per credential lifetime). No rotation
+// is at hand: the STS session is named after the function alone
+// (rotary.<function>) in the member's CloudTrail.
 func (a AWSXClients) Client(ctx context.Context, account, region string) (SecretsManagerAPI, error) {
-	p := a.Partition
-	if p == "" {
-		p = "aws"
-	}
-	// awsx resolves clients from a secret ARN; any secret name of the
-	// account and region selects the same cached client. "audit" names the
-	// STS session (rotary.<function>.audit) in the member's CloudTrail.
-	c, err := a.Clients.SecretsManager(ctx, fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:rotary-audit", p, region, account), "audit")
+	loc, err := awsx.Location(account, region)
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	if a.Partition != "" {
+		loc.Partition = a.Partition
+	}
+	acct, err := a.Clients.Account(ctx, loc, "")
+	if err != nil {
+		return nil, err
+	}
+	return acct.SecretsManager(), nil
 }
 
 // Retryer is the SDK retryer the audit's clients should use: the standard

@@ -56,16 +56,9 @@ func NewScanner(ctx context.Context, getenv func(string) string, base aws.Config
 	if len(regions) == 0 {
 		regions = []string{base.Region}
 	}
-	partition := "aws"
-	switch {
-	case len(base.Region) > 3 && base.Region[:3] == "cn-":
-		partition = "aws-cn"
-	case len(base.Region) > 7 && base.Region[:7] == "us-gov-":
-		partition = "aws-us-gov"
-	}
 	return &Scanner{
 		Config:   cfg,
-		Clients:  AWSXClients{Clients: clients, Partition: partition},
+		Clients:  AWSXClients{Clients: clients},
 		Home:     home,
 		Accounts: accounts,
 		Regions:  regions,

@@ -122,27 +122,9 @@ func (c *Clients) SecretsManager(ctx context.Context, secretARN, token string) (
 	if err != nil {
 		return nil, err
 	}
-	home, err := c.homeAccount(ctx)
+	creds, err := c.credentialsFor(ctx, loc, token) // the checks are Account's (account.go)
 	if err != nil {
 		return nil, err
-	}
-	if loc.Account == home {
-		return c.client(loc, nil), nil
-	}
-	if c.cfg.Mode != ModeCentral || !c.cfg.allows(loc.Account) {
-		return nil, &AccountNotAllowedError{Account: loc.Account, Home: home, Mode: c.cfg.Mode}
-	}
-
-	roleARN, err := loc.RoleARN(c.cfg.RoleName)
-	if err != nil {
-		return nil, err
-	}
-	creds := c.roleCredentials(roleARN)
-	// Resolve now, so a refused AssumeRole surfaces here with the role's name
-	// rather than inside the first Secrets Manager call; the session is named
-	// after this rotation's token. Cached credentials make this free.
-	if _, err := creds.Retrieve(context.WithValue(ctx, tokenKey{}, token)); err != nil {
-		return nil, &AssumeRoleError{Account: loc.Account, RoleARN: roleARN, Err: err}
 	}
 	return c.client(loc, creds), nil
 }
@@ -155,9 +137,9 @@ func (c *Clients) SecretsManager(ctx context.Context, secretARN, token string) (
 func (c *Clients) HomeAccount(ctx context.Context) (string, error) { return c.homeAccount(ctx) }
 
 // Base returns the SDK configuration the clients were made from (region,
-// endpoints, the function's own credentials), for clients of other services
-// that take per-secret credentials from SecretsManager's options (the RDS
-// endpoint resolver, shared/awsx/rdsx).
+// endpoints, the function's own credentials). A client of another service in
+// a secret's account takes Account(…).Config() instead; Base is for clients
+// that bring their own credentials (iamx's check of a new access key).
 func (c *Clients) Base() aws.Config { return c.base }
 
 func (c *Clients) homeAccount(ctx context.Context) (string, error) {

@@ -11,6 +11,13 @@
 // container, so AssumeRole runs at most once per account per credential
 // lifetime, and Secrets Manager clients are cached per (account, region).
 //
+// Clients of other services in an account (ElastiCache, IAM, RDS, the audit's
+// Secrets Manager per account and region) come from Clients.Account: the same
+// checks, the same credentials cache, and a ClientCache keeps one client per
+// account and region. STS sessions are named rotary.<function>, followed by
+// the first characters of the rotation's ClientRequestToken when a rotation
+// asked (SessionName); the RotationToken never names a session.
+//
 // Secret ARNs are parsed strictly (ParseSecretARN): a known partition, a
 // well-formed region, a 12-digit account and a valid secret name; a member
 // role ARN is derived only from such a location (SecretLocation.RoleARN).

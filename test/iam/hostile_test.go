@@ -237,7 +237,7 @@ func judge(t *testing.T, d *Deployment, rows []row) ([]Case, []Verdict) {
 // request that is not denied.
 func mustDeny(t *testing.T, d *Deployment) []string {
 	t.Helper()
-	rows := hostile()
+	rows := append(hostile(), auditHostile()...)
 	cases, vs := judge(t, d, rows)
 	var bad []string
 	for i, v := range vs {
@@ -350,7 +350,7 @@ const (
 // against the oracle's decisions (ROTARY_UPDATE_IAM_TABLE=1 rewrites it).
 func TestWhoMayDoWhat(t *testing.T) {
 	d := deploy(t, stacks(cmkExample))
-	rows := append(legitimate(), hostile()...)
+	rows := append(append(legitimate(), auditLegitimate()...), append(hostile(), auditHostile()...)...)
 	cases, vs := judge(t, d, rows)
 	var b strings.Builder
 	b.WriteString("| who | may | action | on what | decided by |\n|---|---|---|---|---|\n")

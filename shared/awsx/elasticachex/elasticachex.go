@@ -23,6 +23,7 @@ import (
 type Users struct {
 	clients *awsx.Clients
 	opts    []func(*elasticache.Options)
+	cache   awsx.ClientCache[*elasticache.Client] // one client per account and region
 }
 
 var _ rotators.ElastiCacheUsers = (*Users)(nil)
@@ -37,22 +38,25 @@ func New(c *awsx.Clients, optFns ...func(*elasticache.Options)) *Users {
 // elasticache rotator: it puts the API into deps.
 func Wire(c *awsx.Clients, deps *rotators.Deps) { deps.ElastiCache = New(c) }
 
-// client returns an ElastiCache client with secretARN's account's
-// credentials, in its region.
+// client returns the ElastiCache client of secretARN's account and region:
+// that account's credentials (awsx.Clients.Account: the allow-list check,
+// the member role in central mode), one client per account and region. The
+// engine has no token to give this interface: a session opened here is named
+// after the function only, and in a rotation the engine's own Secrets Manager
+// call for the secret has normally opened it already, named after the
+// rotation's ClientRequestToken.
 func (u *Users) client(ctx context.Context, secretARN string) (*elasticache.Client, error) {
 	loc, err := awsx.ParseSecretARN(secretARN)
 	if err != nil {
 		return nil, err
 	}
-	sm, err := u.clients.SecretsManager(ctx, secretARN, "elasticache")
+	acct, err := u.clients.Account(ctx, loc, "")
 	if err != nil {
 		return nil, err
 	}
-	creds := sm.Options().Credentials
-	return elasticache.NewFromConfig(u.clients.Base(), append([]func(*elasticache.Options){func(o *elasticache.Options) {
-		o.Region = loc.Region
-		o.Credentials = creds
-	}}, u.opts...)...), nil
+	return u.cache.Get(acct, func(cfg aws.Config) *elasticache.Client {
+		return elasticache.NewFromConfig(cfg, u.opts...)
+	}), nil
 }
 
 // DescribeUser returns the user userID (DescribeUsers).

@@ -1,8 +1,9 @@
 // Package iamx opens the IAM access-key API of the account a secret lives in
 // (rotators.AccessKeyClients) for the iam-access-key rotator: the IAM client
-// uses the credentials of that secret's own Secrets Manager client (the member
-// role assumed for its account in central mode, the function's own in account
-// mode), never another account's, and sts:GetCallerIdentity is signed with the
+// (one per account and region) uses the credentials awsx.Clients.Account gives
+// for that secret's account, the same as its Secrets Manager client's (the
+// member role assumed for its account in central mode, the function's own in
+// account mode), never another account's, and sts:GetCallerIdentity is signed with the
 // key being verified. It is its own package so that only the functions with
 // the iam-access-key rotator link the IAM client: they pass Wire to start-up
 // (lambdamain.Run).
@@ -30,6 +31,7 @@ type Clients struct {
 	clients *awsx.Clients
 	iamOpts []func(*iam.Options)
 	stsOpts []func(*sts.Options)
+	cache   awsx.ClientCache[*iam.Client] // one IAM client per account and region
 }
 
 var _ rotators.AccessKeyClients = (*Clients)(nil)
@@ -43,25 +45,22 @@ func NewWith(c *awsx.Clients, iamOpts []func(*iam.Options), stsOpts []func(*sts.
 	return &Clients{clients: c, iamOpts: iamOpts, stsOpts: stsOpts}
 }
 
-// AccessKeys returns the API of secretARN's account: it asks awsx.Clients for
-// that secret's Secrets Manager client (which checks the account is allowed
-// and assumes the member role) and reuses its credentials.
+// AccessKeys returns the API of secretARN's account: awsx.Clients.Account
+// checks the account is allowed and gives its credentials (the member role,
+// assumed with the session named after token, the rotation's
+// ClientRequestToken, when fresh credentials are needed); the IAM client is
+// built once per account and region.
 func (c *Clients) AccessKeys(ctx context.Context, secretARN, token string) (rotators.AccessKeyAPI, error) {
 	loc, err := awsx.ParseSecretARN(secretARN)
 	if err != nil {
 		return nil, err
 	}
-	sm, err := c.clients.SecretsManager(ctx, secretARN, token)
+	acct, err := c.clients.Account(ctx, loc, token)
 	if err != nil {
 		return nil, err
 	}
-	creds := sm.Options().Credentials
-	base := c.clients.Base()
-	client := iam.NewFromConfig(base, append([]func(*iam.Options){func(o *iam.Options) {
-		o.Region = loc.Region
-		o.Credentials = creds
-	}}, c.iamOpts...)...)
-	return &api{iam: client, base: base, region: loc.Region, stsOpts: c.stsOpts}, nil
+	client := c.cache.Get(acct, func(cfg aws.Config) *iam.Client { return iam.NewFromConfig(cfg, c.iamOpts...) })
+	return &api{iam: client, base: c.clients.Base(), region: loc.Region, stsOpts: c.stsOpts}, nil
 }
 
 type api struct {

@@ -43,6 +43,7 @@ type rdsAPI interface {
 type Endpoints struct {
 	clients *awsx.Clients
 	rdsOpts []func(*rds.Options)
+	cache   awsx.ClientCache[*rds.Client] // one RDS client per account and region
 }
 
 // NewEndpoints returns a resolver using c's clients and credentials;
@@ -59,11 +60,15 @@ func (r *Endpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID
 	if err != nil {
 		return "", 0, err
 	}
-	sm, err := r.clients.SecretsManager(ctx, masterARN, "rds-endpoint")
+	// The interface carries no token: a session opened here is named after
+	// the function only (in a rotation the engine's Secrets Manager call for
+	// the rotated secret, in the same account, has normally opened it,
+	// named after the ClientRequestToken).
+	acct, err := r.clients.Account(ctx, loc, "")
 	if err != nil {
 		return "", 0, err
 	}
-	desc, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(masterARN)})
+	desc, err := acct.SecretsManager().DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(masterARN)})
 	if err != nil {
 		return "", 0, fmt.Errorf("describe master secret: %w", err)
 	}
@@ -79,11 +84,7 @@ func (r *Endpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID
 	if instanceARN == "" && clusterARN == "" {
 		return "", 0, ErrNotRDSManaged
 	}
-	opts := sm.Options()
-	client := rds.NewFromConfig(r.clients.Base(), append([]func(*rds.Options){func(o *rds.Options) {
-		o.Region = loc.Region
-		o.Credentials = opts.Credentials
-	}}, r.rdsOpts...)...)
+	client := r.cache.Get(acct, func(cfg aws.Config) *rds.Client { return rds.NewFromConfig(cfg, r.rdsOpts...) })
 	return resolveRDS(ctx, client, loc, instanceARN, clusterARN, dbInstanceID, dbClusterID)
 }
 
