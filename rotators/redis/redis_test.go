@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -305,5 +307,116 @@ func TestDropAfterSetUser(t *testing.T) {
 	}
 	if err := srv.Login(t.Context(), cur.Username, cur.Password); err != nil {
 		t.Fatalf("the current password stopped working: %v", err)
+	}
+}
+
+// fakeWhoAmI serves RESP2 on 127.0.0.1: +OK to every command but ACL WHOAMI,
+// which gets who as a bulk string. It plays a hostile server.
+func fakeWhoAmI(t *testing.T, who string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				rd := bufio.NewReader(c)
+				for {
+					args, err := readCommand(rd)
+					if err != nil {
+						return
+					}
+					reply := "+OK\r\n"
+					if len(args) == 2 && strings.EqualFold(args[0], "ACL") && strings.EqualFold(args[1], "WHOAMI") {
+						reply = "$" + strconv.Itoa(len(who)) + "\r\n" + who + "\r\n"
+					}
+					if len(args) > 0 && strings.EqualFold(args[0], "HELLO") {
+						reply = "*0\r\n"
+					}
+					if _, err := c.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// readCommand reads one RESP array of bulk strings.
+func readCommand(rd *bufio.Reader) ([]string, error) {
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+	if err != nil {
+		return nil, err
+	}
+	args := make([]string, 0, n)
+	for range n {
+		hdr, err := rd.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(hdr, "$")))
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, size+2)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		args = append(args, string(buf[:size]))
+	}
+	return args, nil
+}
+
+// TestHostileWhoAmI: a server answering ACL WHOAMI with another user is
+// refused (ErrNotOwner), and its answer reaches the error only when it is a
+// plain user name that is no part of the password: never huge, never with
+// control characters, never the password (or part of it) echoed back.
+func TestHostileWhoAmI(t *testing.T) {
+	pw := "Pw-" + rotationtest.NewToken()[:20]
+	cases := []struct {
+		who  string
+		show bool
+	}{
+		{"someone_else", true},
+		{strings.Repeat("A", 1<<20), false},
+		{"evil\r\nlevel=ERROR msg=forged\x1b[31m", false},
+		{pw, false},
+		{pw[:12], false},
+		{"x" + pw + "y", false},
+	}
+	off := false
+	r := New(Config{Passwords: password.Default("")})
+	for i, c := range cases {
+		port := fakeWhoAmI(t, c.who)
+		v := secret.Value{Engine: Engine, Host: "127.0.0.1", Port: port, Username: "app", Password: pw, SSL: &off}
+		_, err := r.Test(t.Context(), rotators.TestRequest{Pending: v, Current: load(v, true)})
+		if !errors.Is(err, ErrNotOwner) {
+			t.Fatalf("case %d: err %v, want ErrNotOwner", i, err)
+		}
+		msg := err.Error()
+		if len(msg) > 400 {
+			t.Errorf("case %d: error is %d bytes long", i, len(msg))
+		}
+		if strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Errorf("case %d: error holds control characters: %q", i, msg)
+		}
+		if strings.Contains(msg, pw[:12]) {
+			t.Errorf("case %d: error holds (part of) the password", i)
+		}
+		if got := strings.Contains(msg, strconv.Quote(c.who)); got != c.show {
+			t.Errorf("case %d: answer shown %v, want %v: %s", i, got, c.show, msg[:min(len(msg), 200)])
+		}
 	}
 }

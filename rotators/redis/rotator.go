@@ -306,9 +306,22 @@ func (r *Rotator) login(ctx context.Context, ep endpoint, pw string) (*goredis.C
 	}
 	if who != ep.user {
 		_ = c.Close()
-		return nil, fmt.Errorf("%w (ACL WHOAMI answered %q)", ErrNotOwner, who)
+		return nil, fmt.Errorf("%w (ACL WHOAMI answered %s)", ErrNotOwner, describeWho(who, pw))
 	}
 	return c, nil
+}
+
+// describeWho is how an error names the user ACL WHOAMI answered. The server
+// is not trusted: it may answer with megabytes, with control characters that
+// forge log lines, or with the password it was just sent (AUTH carries it in
+// the clear to the server). The answer is quoted only when it is a plain user
+// name (checkUsername: at most 128 characters of a small set) that is no part
+// of the password and does not hold it; otherwise only its length is told.
+func describeWho(who, pw string) string {
+	if checkUsername(who) == nil && pw != "" && !strings.Contains(pw, who) && !strings.Contains(who, pw) {
+		return strconv.Quote(who)
+	}
+	return fmt.Sprintf("a reply of %d bytes, not shown: not a plain user name, or part of the password", len(who))
 }
 
 // loginAny logs in with the first of candidates whose password is accepted.
