@@ -420,3 +420,113 @@ func TestHostileWhoAmI(t *testing.T) {
 		}
 	}
 }
+
+// counted is a loader of v that counts its reads.
+func counted(v secret.Value, ok bool, n *int) rotators.Loader {
+	return func(context.Context) (secret.Value, bool, error) { *n++; return v, ok, nil }
+}
+
+// steps runs setSecret, testSecret and finishSecret of one rotation from
+// current (with previous) to pending and returns how many times the steps
+// read the current and previous versions through their loaders.
+func steps(t *testing.T, r *Rotator, current, pending, previous secret.Value, hasPrev bool) (reads int) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := r.Set(ctx, rotators.SetRequest{Current: current, Pending: pending, Previous: counted(previous, hasPrev, &reads)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Test(ctx, rotators.TestRequest{Pending: pending, Current: counted(current, true, &reads)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Finish(ctx, rotators.FinishRequest{Pending: load(pending, true), Current: counted(current, true, &reads), Previous: counted(previous, hasPrev, &reads)}); err != nil {
+		t.Fatal(err)
+	}
+	return reads
+}
+
+// TestFinishReadsNoOtherVersion: from a secret's second rotation on, the
+// pending value records the password to retire, so setSecret, testSecret
+// and finishSecret read no other version (the Secrets Manager budget), and
+// AWSPREVIOUS's old password is still removed while the current one stays.
+func TestFinishReadsNoOtherVersion(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "reads")
+	var prev secret.Value
+	hasPrev := false
+	for i := range 3 {
+		cr, err := r.Create(t.Context(), rotators.CreateRequest{Current: cur, Passwords: password.Local{}, Previous: load(prev, hasPrev)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := cr.Pending
+		if h, _ := next.Get(KeyReplacesSHA256); h != hashOf(cur.Password) {
+			t.Fatalf("rotation %d: pending does not record the password it replaces", i)
+		}
+		reads := steps(t, r, cur, next, prev, hasPrev)
+		if i > 0 && reads != 0 {
+			t.Fatalf("rotation %d: the steps read other versions %d times, want 0", i, reads)
+		}
+		if n := srv.Passwords(t, cur.Username); n != 2 {
+			t.Fatalf("rotation %d: user holds %d passwords at rest, want 2", i, n)
+		}
+		if hasPrev && srv.Login(t.Context(), prev.Username, prev.Password) == nil {
+			t.Fatalf("rotation %d: the password AWSPREVIOUS held still logs in", i)
+		}
+		for _, v := range []secret.Value{cur, next} {
+			if err := srv.Login(t.Context(), v.Username, v.Password); err != nil {
+				t.Fatalf("rotation %d: current or previous does not log in: %v", i, err)
+			}
+		}
+		prev, cur, hasPrev = cur, next, true
+	}
+}
+
+// TestFinishRecordNotTrusted: a record that is stale (the secret was edited
+// by hand, copying the old keys), names the pending or the current password,
+// or is not a hash, removes neither the current nor the pending password;
+// finishSecret then falls back to reading AWSPREVIOUS and removes it.
+func TestFinishRecordNotTrusted(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	for name, edit := range map[string]func(cur, pending *secret.Value){
+		"stale": func(cur, pending *secret.Value) {}, // the hand-made current copied a record about other passwords
+		"retires the pending password": func(_, pending *secret.Value) {
+			pending.Set(KeyRetiresSHA256, hashOf(pending.Password))
+		},
+		"retires the current password": func(cur, pending *secret.Value) {
+			pending.Set(KeyRetiresSHA256, strings.ToUpper(hashOf(cur.Password)))
+		},
+		"not a hash": func(_, pending *secret.Value) { pending.Set(KeyRetiresSHA256, "x "+hashOf("a")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			first := newTestUser(t, srv, "rec")
+			first.Set(KeyReplacesSHA256, hashOf("an-older-password"))
+			// By hand: a new password added on the server, put as the new
+			// AWSCURRENT with the old keys copied; first is AWSPREVIOUS.
+			cur := first.Clone()
+			cur.Password = "by-hand-" + rotationtest.NewToken()[:16]
+			srv.Admin(t, "ACL", "SETUSER", cur.Username, ">"+cur.Password)
+			cr, err := r.Create(t.Context(), rotators.CreateRequest{Current: cur, Passwords: password.Local{}, Previous: load(first, true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending := cr.Pending
+			edit(&cur, &pending)
+			steps(t, r, cur, pending, first, true)
+			if srv.Login(t.Context(), first.Username, first.Password) == nil {
+				t.Fatal("the password AWSPREVIOUS held still logs in")
+			}
+			for _, v := range []secret.Value{cur, pending} {
+				if err := srv.Login(t.Context(), v.Username, v.Password); err != nil {
+					t.Fatalf("the current or pending password was removed: %v", err)
+				}
+			}
+			if n := srv.Passwords(t, cur.Username); n != 2 {
+				t.Fatalf("user holds %d passwords, want 2", n)
+			}
+		})
+	}
+}
