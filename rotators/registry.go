@@ -29,6 +29,9 @@ var ErrNoRotator = errors.New("no rotator for this secret")
 // start.
 type Registry struct {
 	entries []entry
+	// master is, per engine, the strategy a secret with masterarn and no
+	// rotationStrategy gets when it is not AlternatingUsers.
+	master map[string]string
 }
 
 type entry struct {
@@ -46,6 +49,18 @@ const AnyEngine = "*"
 func (g *Registry) Register(r Rotator, strategy string, engines ...string) {
 	for _, e := range engines {
 		g.entries = append(g.entries, entry{engine: strings.ToLower(e), strategy: strategy, rotator: r})
+	}
+}
+
+// MasterStrategy names the strategy a secret of engines gets when it has
+// masterarn and no rotationStrategy, for an engine whose master-driven
+// strategy is not AlternatingUsers (LDAP's admin-password).
+func (g *Registry) MasterStrategy(strategy string, engines ...string) {
+	if g.master == nil {
+		g.master = map[string]string{}
+	}
+	for _, e := range engines {
+		g.master[strings.ToLower(e)] = strategy
 	}
 }
 
@@ -82,8 +97,9 @@ func (g *Registry) AnyFinisher() bool {
 
 // Lookup returns the rotator for v. The strategy is v's rotationStrategy key;
 // when the key is absent and the engine has one strategy, that one is used;
-// when it has several, a secret with masterarn means alternating-users and one
-// without means single-user (as AWS's templates are chosen).
+// when it has several, a secret with masterarn means alternating-users (or
+// the engine's MasterStrategy) and one without means single-user (as AWS's
+// templates are chosen).
 func (g *Registry) Lookup(v secret.Value) (Rotator, error) {
 	engine := strings.ToLower(v.Engine)
 	if engine == "" {
@@ -116,6 +132,9 @@ func (g *Registry) Lookup(v secret.Value) (Rotator, error) {
 		want = SingleUser
 		if v.MasterARN != "" {
 			want = AlternatingUsers
+			if s, ok := g.master[engine]; ok {
+				want = s
+			}
 		}
 	}
 	for _, e := range matches {

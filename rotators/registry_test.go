@@ -127,3 +127,29 @@ func TestRegistryImplicitElastiCache(t *testing.T) {
 		t.Fatalf("Lookup(engine-less secret with an IAM user_arn) = %v, want a KeyError for engine", err)
 	}
 }
+
+// TestRegistryMasterStrategy: an engine whose master-driven strategy is not
+// alternating users names it, and a masterarn without rotationStrategy gets
+// it; an explicit strategy still wins, and other engines keep the default.
+func TestRegistryMasterStrategy(t *testing.T) {
+	single, admin, multi := &named{name: "single"}, &named{name: "admin"}, &named{name: "multi"}
+	var reg rotators.Registry
+	reg.Register(single, rotators.SingleUser, "ldap", "postgres")
+	reg.Register(admin, "admin-password", "ldap")
+	reg.Register(multi, rotators.AlternatingUsers, "postgres")
+	reg.MasterStrategy("admin-password", "LDAP")
+	for _, tt := range []struct {
+		v    secret.Value
+		want *named
+	}{
+		{value("ldap", "", "arn:master"), admin},
+		{value("ldap", rotators.SingleUser, "arn:master"), single},
+		{value("ldap", "", ""), single},
+		{value("postgres", "", "arn:master"), multi},
+	} {
+		got, err := reg.Lookup(tt.v)
+		if err != nil || got != tt.want {
+			t.Errorf("%s with masterarn %q: got %v (%v), want %s", tt.v.Engine, tt.v.MasterARN, got, err, tt.want.name)
+		}
+	}
+}

@@ -9,8 +9,9 @@ import (
 )
 
 // TestBuildRoutes: Build registers both strategies; a secret without
-// rotationStrategy gets single-user, admin-password must be asked for, and a
-// masterarn alone is refused by routing.
+// rotationStrategy gets single-user, and a masterarn without one gets
+// admin-password (as AWS's templates route a master secret to the
+// admin-driven rotation); alternating users is not an LDAP strategy.
 func TestBuildRoutes(t *testing.T) {
 	var reg rotators.Registry
 	if err := Build(&reg, rotators.Deps{}); err != nil {
@@ -25,7 +26,8 @@ func TestBuildRoutes(t *testing.T) {
 	}{
 		{name: "default", admin: false},
 		{name: "admin-password", strategy: AdminPassword, masterARN: testMasterARN, admin: true},
-		{name: "masterarn alone", masterARN: testMasterARN, wantErr: rotators.ErrNoRotator},
+		{name: "masterarn alone", masterARN: testMasterARN, admin: true},
+		{name: "masterarn with single-user", strategy: rotators.SingleUser, masterARN: testMasterARN, admin: false},
 		{name: "alternating users", strategy: rotators.AlternatingUsers, wantErr: rotators.ErrNoRotator},
 	}
 	for _, tc := range cases {

@@ -8,7 +8,8 @@
 // pending password and checks with Who Am I? (RFC 4532) that the bind
 // identity is that DN.
 //
-// Admin password ("rotationStrategy": "admin-password", with masterarn): the
+// Admin password (with masterarn; "rotationStrategy": "admin-password" or
+// none, as AWS's templates route a master secret to admin rotation): the
 // master DN replaces the user's userPassword with an {SSHA} hash computed
 // here, after the user's own bind proves the secret holds its password; the
 // master password goes only to the master secret's own host, port and TLS

@@ -59,10 +59,10 @@ var (
 	// ErrRejected is returned when the server refuses a bind (invalid
 	// credentials).
 	ErrRejected = errors.New("ldap: the server refused the credentials")
-	// ErrAdminUnsupported is returned for a secret naming a master
-	// credential (masterarn): admin-driven rotation is not implemented, and
-	// a single-user rotation would not be what the secret asks for.
-	ErrAdminUnsupported = errors.New("ldap: admin-driven rotation (masterarn) is not supported yet; remove masterarn to rotate as the user itself")
+	// ErrAdminUnsupported is returned for a secret that asks for the
+	// single-user strategy and names a master credential (masterarn): a
+	// rotation as the user itself would not be what the master is there for.
+	ErrAdminUnsupported = errors.New(`ldap: a single-user secret names masterarn; remove "rotationStrategy": "single-user" to rotate with the master (admin-password), or remove masterarn to rotate as the user itself`)
 	// ErrWrongIdentity is returned when the server says a bind was made as
 	// another identity than the secret's DN.
 	ErrWrongIdentity = errors.New("ldap: the bind identity is not the secret's DN")
@@ -135,6 +135,9 @@ func Build(reg *rotators.Registry, deps rotators.Deps, strategies ...string) err
 	if err != nil {
 		return err
 	}
+	// A secret with masterarn and no rotationStrategy is admin-driven, as
+	// AWS's templates route a master secret.
+	reg.MasterStrategy(AdminPassword, Engines...)
 	for _, s := range strategies {
 		if s == AdminPassword {
 			reg.Register(NewAdmin(cfg), AdminPassword, Engines...)

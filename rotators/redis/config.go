@@ -28,6 +28,22 @@ const (
 	EnvConnectTimeout = rotators.EnvConnectTimeout
 )
 
+// Keys the single-user rotator writes into the values it creates: the hex
+// SHA-256 of a password, the form Redis itself keeps (ACL GETUSER lists it).
+// They let finishSecret know which password to remove without reading the
+// other versions. The secret's readers already hold the passwords they name
+// (or held them: the retired one stops working at finishSecret); the engine
+// treats them as secret like every unknown key, so no log line carries them.
+const (
+	// KeyReplacesSHA256 is the SHA-256 of the password this version
+	// replaced: AWSCURRENT's when it was created, AWSPREVIOUS's once it is
+	// current.
+	KeyReplacesSHA256 = "redisReplacesSha256"
+	// KeyRetiresSHA256 is the SHA-256 of the password finishSecret removes
+	// when this version becomes current: the one AWSPREVIOUS held.
+	KeyRetiresSHA256 = "redisRetiresSha256"
+)
+
 // DefaultConnectTimeout bounds each connection attempt when EnvConnectTimeout
 // is unset.
 const DefaultConnectTimeout = 5 * time.Second

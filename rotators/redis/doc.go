@@ -7,6 +7,9 @@
 // removes the password that AWSPREVIOUS held before this rotation. The user
 // therefore holds the current and the pending password throughout a rotation,
 // and AWSPREVIOUS keeps working for one rotation period after it is replaced.
+// The pending value records the SHA-256 of the password to remove
+// (KeyRetiresSHA256), so finishSecret reads no other version on the happy
+// path; it must never remove the current or the pending password.
 //
 // Every login uses TLS with the server's certificate verified against the
 // secret's host (verify-full) unless the secret says "ssl": false; there is no

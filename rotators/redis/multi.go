@@ -88,6 +88,10 @@ func (m *MultiUser) Create(ctx context.Context, req rotators.CreateRequest) (rot
 	}
 	pending := req.Current.Clone()
 	pending.Username, pending.Password = alt, pw
+	// The single-user records name passwords of one user; after a switch of
+	// strategy they would be stale.
+	pending.Delete(KeyReplacesSHA256)
+	pending.Delete(KeyRetiresSHA256)
 	return rotators.CreateResponse{Pending: pending}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/rotatortest"
+	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
 )
@@ -136,5 +137,23 @@ func TestMultiRefusals(t *testing.T) {
 	}
 	if err := srv.Login(t.Context(), cr.Pending.Username, "squatter-password-123"); err != nil {
 		t.Fatal("the refused rotation changed the existing user")
+	}
+}
+
+// TestMultiCreateDropsRecords: a secret that was rotated as a single user
+// carries its password records; alternating users drop them, so a later
+// switch back finds no stale record.
+func TestMultiCreateDropsRecords(t *testing.T) {
+	cur := secret.Value{Engine: Engine, Host: "127.0.0.1", Username: "app", Password: "pw"}
+	cur.Set(KeyReplacesSHA256, hashOf("older"))
+	cur.Set(KeyRetiresSHA256, hashOf("oldest"))
+	cr, err := NewMultiUser(Config{Passwords: password.Default("")}).Create(t.Context(), rotators.CreateRequest{Current: cur})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{KeyReplacesSHA256, KeyRetiresSHA256} {
+		if _, ok := cr.Pending.Get(k); ok {
+			t.Errorf("pending keeps %s", k)
+		}
 	}
 }

@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -305,5 +307,226 @@ func TestDropAfterSetUser(t *testing.T) {
 	}
 	if err := srv.Login(t.Context(), cur.Username, cur.Password); err != nil {
 		t.Fatalf("the current password stopped working: %v", err)
+	}
+}
+
+// fakeWhoAmI serves RESP2 on 127.0.0.1: +OK to every command but ACL WHOAMI,
+// which gets who as a bulk string. It plays a hostile server.
+func fakeWhoAmI(t *testing.T, who string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				rd := bufio.NewReader(c)
+				for {
+					args, err := readCommand(rd)
+					if err != nil {
+						return
+					}
+					reply := "+OK\r\n"
+					if len(args) == 2 && strings.EqualFold(args[0], "ACL") && strings.EqualFold(args[1], "WHOAMI") {
+						reply = "$" + strconv.Itoa(len(who)) + "\r\n" + who + "\r\n"
+					}
+					if len(args) > 0 && strings.EqualFold(args[0], "HELLO") {
+						reply = "*0\r\n"
+					}
+					if _, err := c.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// readCommand reads one RESP array of bulk strings.
+func readCommand(rd *bufio.Reader) ([]string, error) {
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+	if err != nil {
+		return nil, err
+	}
+	args := make([]string, 0, n)
+	for range n {
+		hdr, err := rd.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(hdr, "$")))
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, size+2)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		args = append(args, string(buf[:size]))
+	}
+	return args, nil
+}
+
+// TestHostileWhoAmI: a server answering ACL WHOAMI with another user is
+// refused (ErrNotOwner), and its answer reaches the error only when it is a
+// plain user name that is no part of the password: never huge, never with
+// control characters, never the password (or part of it) echoed back.
+func TestHostileWhoAmI(t *testing.T) {
+	pw := "Pw-" + rotationtest.NewToken()[:20]
+	cases := []struct {
+		who  string
+		show bool
+	}{
+		{"someone_else", true},
+		{strings.Repeat("A", 1<<20), false},
+		{"evil\r\nlevel=ERROR msg=forged\x1b[31m", false},
+		{pw, false},
+		{pw[:12], false},
+		{"x" + pw + "y", false},
+	}
+	off := false
+	r := New(Config{Passwords: password.Default("")})
+	for i, c := range cases {
+		port := fakeWhoAmI(t, c.who)
+		v := secret.Value{Engine: Engine, Host: "127.0.0.1", Port: port, Username: "app", Password: pw, SSL: &off}
+		_, err := r.Test(t.Context(), rotators.TestRequest{Pending: v, Current: load(v, true)})
+		if !errors.Is(err, ErrNotOwner) {
+			t.Fatalf("case %d: err %v, want ErrNotOwner", i, err)
+		}
+		msg := err.Error()
+		if len(msg) > 400 {
+			t.Errorf("case %d: error is %d bytes long", i, len(msg))
+		}
+		if strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Errorf("case %d: error holds control characters: %q", i, msg)
+		}
+		if strings.Contains(msg, pw[:12]) {
+			t.Errorf("case %d: error holds (part of) the password", i)
+		}
+		if got := strings.Contains(msg, strconv.Quote(c.who)); got != c.show {
+			t.Errorf("case %d: answer shown %v, want %v: %s", i, got, c.show, msg[:min(len(msg), 200)])
+		}
+	}
+}
+
+// counted is a loader of v that counts its reads.
+func counted(v secret.Value, ok bool, n *int) rotators.Loader {
+	return func(context.Context) (secret.Value, bool, error) { *n++; return v, ok, nil }
+}
+
+// steps runs setSecret, testSecret and finishSecret of one rotation from
+// current (with previous) to pending and returns how many times the steps
+// read the current and previous versions through their loaders.
+func steps(t *testing.T, r *Rotator, current, pending, previous secret.Value, hasPrev bool) (reads int) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := r.Set(ctx, rotators.SetRequest{Current: current, Pending: pending, Previous: counted(previous, hasPrev, &reads)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Test(ctx, rotators.TestRequest{Pending: pending, Current: counted(current, true, &reads)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Finish(ctx, rotators.FinishRequest{Pending: load(pending, true), Current: counted(current, true, &reads), Previous: counted(previous, hasPrev, &reads)}); err != nil {
+		t.Fatal(err)
+	}
+	return reads
+}
+
+// TestFinishReadsNoOtherVersion: from a secret's second rotation on, the
+// pending value records the password to retire, so setSecret, testSecret
+// and finishSecret read no other version (the Secrets Manager budget), and
+// AWSPREVIOUS's old password is still removed while the current one stays.
+func TestFinishReadsNoOtherVersion(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	cur := newTestUser(t, srv, "reads")
+	var prev secret.Value
+	hasPrev := false
+	for i := range 3 {
+		cr, err := r.Create(t.Context(), rotators.CreateRequest{Current: cur, Passwords: password.Local{}, Previous: load(prev, hasPrev)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := cr.Pending
+		if h, _ := next.Get(KeyReplacesSHA256); h != hashOf(cur.Password) {
+			t.Fatalf("rotation %d: pending does not record the password it replaces", i)
+		}
+		reads := steps(t, r, cur, next, prev, hasPrev)
+		if i > 0 && reads != 0 {
+			t.Fatalf("rotation %d: the steps read other versions %d times, want 0", i, reads)
+		}
+		if n := srv.Passwords(t, cur.Username); n != 2 {
+			t.Fatalf("rotation %d: user holds %d passwords at rest, want 2", i, n)
+		}
+		if hasPrev && srv.Login(t.Context(), prev.Username, prev.Password) == nil {
+			t.Fatalf("rotation %d: the password AWSPREVIOUS held still logs in", i)
+		}
+		for _, v := range []secret.Value{cur, next} {
+			if err := srv.Login(t.Context(), v.Username, v.Password); err != nil {
+				t.Fatalf("rotation %d: current or previous does not log in: %v", i, err)
+			}
+		}
+		prev, cur, hasPrev = cur, next, true
+	}
+}
+
+// TestFinishRecordNotTrusted: a record that is stale (the secret was edited
+// by hand, copying the old keys), names the pending or the current password,
+// or is not a hash, removes neither the current nor the pending password;
+// finishSecret then falls back to reading AWSPREVIOUS and removes it.
+func TestFinishRecordNotTrusted(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	for name, edit := range map[string]func(cur, pending *secret.Value){
+		"stale": func(cur, pending *secret.Value) {}, // the hand-made current copied a record about other passwords
+		"retires the pending password": func(_, pending *secret.Value) {
+			pending.Set(KeyRetiresSHA256, hashOf(pending.Password))
+		},
+		"retires the current password": func(cur, pending *secret.Value) {
+			pending.Set(KeyRetiresSHA256, strings.ToUpper(hashOf(cur.Password)))
+		},
+		"not a hash": func(_, pending *secret.Value) { pending.Set(KeyRetiresSHA256, "x "+hashOf("a")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			first := newTestUser(t, srv, "rec")
+			first.Set(KeyReplacesSHA256, hashOf("an-older-password"))
+			// By hand: a new password added on the server, put as the new
+			// AWSCURRENT with the old keys copied; first is AWSPREVIOUS.
+			cur := first.Clone()
+			cur.Password = "by-hand-" + rotationtest.NewToken()[:16]
+			srv.Admin(t, "ACL", "SETUSER", cur.Username, ">"+cur.Password)
+			cr, err := r.Create(t.Context(), rotators.CreateRequest{Current: cur, Passwords: password.Local{}, Previous: load(first, true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending := cr.Pending
+			edit(&cur, &pending)
+			steps(t, r, cur, pending, first, true)
+			if srv.Login(t.Context(), first.Username, first.Password) == nil {
+				t.Fatal("the password AWSPREVIOUS held still logs in")
+			}
+			for _, v := range []secret.Value{cur, pending} {
+				if err := srv.Login(t.Context(), v.Username, v.Password); err != nil {
+					t.Fatalf("the current or pending password was removed: %v", err)
+				}
+			}
+			if n := srv.Passwords(t, cur.Username); n != 2 {
+				t.Fatalf("user holds %d passwords, want 2", n)
+			}
+		})
 	}
 }

@@ -103,6 +103,16 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	}
 	pending := req.Current.Clone()
 	pending.Password = pw
+	// What finishSecret must remove travels with the pending value, so no
+	// step reads the other versions on the happy path: the current password
+	// is the one this version replaces, and the one the current version
+	// replaced (AWSPREVIOUS's) is the one to retire.
+	pending.Set(KeyReplacesSHA256, hashOf(req.Current.Password))
+	if h, ok := recorded(req.Current, KeyReplacesSHA256); ok {
+		pending.Set(KeyRetiresSHA256, h)
+	} else {
+		pending.Delete(KeyRetiresSHA256)
+	}
 	return rotators.CreateResponse{Pending: pending}, nil
 }
 
@@ -118,13 +128,9 @@ func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.Se
 	if err := samePending(ep, req.Pending); err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
-	candidates := []secret.Value{req.Current, req.Pending}
-	if prev, ok, err := req.Previous(ctx); err != nil {
-		return rotators.SetResponse{}, fmt.Errorf("setSecret: read previous version: %w", err)
-	} else if ok {
-		candidates = append(candidates, prev)
-	}
-	c, err := r.loginAny(ctx, ep, candidates)
+	// AWSPREVIOUS is read only when neither the current nor the pending
+	// password logs in.
+	c, err := r.loginAny(ctx, ep, known("current", req.Current), known("pending", req.Pending), candidate{"previous", req.Previous})
 	if err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
@@ -168,14 +174,12 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 // the old current password keeps working as AWSPREVIOUS until the next
 // rotation. It never removes the current or the pending password, and does
 // nothing when the user no longer holds the previous one (a retry).
+//
+// The pending value names that password by its SHA-256 (KeyRetiresSHA256,
+// written by Create), so the happy path reads no other version. When it does
+// not (a secret's first rotation, a value written by hand) or the user does
+// not hold that hash, Finish reads AWSPREVIOUS and AWSCURRENT as before.
 func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotators.FinishResponse, error) {
-	prev, ok, err := req.Previous(ctx)
-	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read previous version: %w", err)
-	}
-	if !ok || prev.Password == "" {
-		return rotators.FinishResponse{}, nil
-	}
 	pending, ok, err := req.Pending(ctx)
 	if err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read pending version: %w", err)
@@ -183,45 +187,132 @@ func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotat
 	if !ok {
 		return rotators.FinishResponse{}, errors.New("finishSecret: no pending version")
 	}
-	current, ok, err := req.Current(ctx)
+	ep, err := target(pending)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	// The current version is read only when it is needed, and checked
+	// before its password is sent anywhere.
+	var current *secret.Value
+	loadCurrent := func(ctx context.Context) (secret.Value, bool, error) {
+		if current != nil {
+			return *current, true, nil
+		}
+		v, ok, err := req.Current(ctx)
+		if err != nil || !ok {
+			return v, ok, err
+		}
+		if err := samePending(ep, v); err != nil {
+			return secret.Value{}, false, err
+		}
+		current = &v
+		return v, true, nil
+	}
+	var c *goredis.Client
+	connect := func() error {
+		if c != nil {
+			return nil
+		}
+		var err error
+		c, err = r.loginAny(ctx, ep, known("pending", pending), candidate{"current", loadCurrent})
+		return err
+	}
+	defer func() {
+		if c != nil {
+			_ = c.Close()
+		}
+	}()
+	keep := []string{hashOf(pending.Password)}
+	replaced, hasReplaced := recorded(pending, KeyReplacesSHA256)
+	if hasReplaced {
+		keep = append(keep, replaced)
+	}
+	if retire, ok := recorded(pending, KeyRetiresSHA256); ok && hasReplaced && !slices.Contains(keep, retire) {
+		if err := connect(); err != nil {
+			return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+		}
+		removed, err := removeHash(ctx, c, ep.user, retire)
+		if err != nil {
+			return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+		}
+		if removed {
+			if err := save(ctx, c); err != nil {
+				return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+			}
+			return rotators.FinishResponse{}, nil
+		}
+	}
+
+	// No usable record, or the user no longer holds the recorded password:
+	// ask the other versions.
+	prev, ok, err := req.Previous(ctx)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read previous version: %w", err)
+	}
+	if !ok || prev.Password == "" {
+		if c != nil {
+			// A retry after a failed ACL SAVE saves.
+			if err := save(ctx, c); err != nil {
+				return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+			}
+		}
+		return rotators.FinishResponse{}, nil
+	}
+	cur, ok, err := loadCurrent(ctx)
 	if err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read current version: %w", err)
 	}
 	if !ok {
 		return rotators.FinishResponse{}, errors.New("finishSecret: no current version")
 	}
-	ep, err := target(pending)
-	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
-	}
-	if err := samePending(ep, current); err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
-	}
-	if prev.Username != ep.user || prev.Password == pending.Password || prev.Password == current.Password {
+	h := hashOf(prev.Password)
+	if prev.Username != ep.user || prev.Password == pending.Password || prev.Password == cur.Password || slices.Contains(keep, h) {
 		// Another user's password (the secret was edited) or one still in
 		// use: not this rotation's to remove.
 		return rotators.FinishResponse{}, nil
 	}
-	c, err := r.loginAny(ctx, ep, []secret.Value{pending, current})
-	if err != nil {
+	if err := connect(); err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
-	defer c.Close()
-	held, err := passwordHashes(ctx, c, ep.user)
-	if err != nil {
+	if _, err := removeHash(ctx, c, ep.user, h); err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
-	}
-	h := hashOf(prev.Password)
-	if slices.Contains(held, h) {
-		if err := c.ACLSetUser(ctx, ep.user, "!"+h).Err(); err != nil {
-			return rotators.FinishResponse{}, fmt.Errorf("finishSecret: ACL SETUSER %s (remove previous password): %w", ep.user, clean(err))
-		}
 	}
 	if err := save(ctx, c); err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
 	return rotators.FinishResponse{}, nil
 }
+
+// removeHash removes the password whose SHA-256 is h from user, if user
+// holds it, and reports whether it did.
+func removeHash(ctx context.Context, c *goredis.Client, user, h string) (bool, error) {
+	held, err := passwordHashes(ctx, c, user)
+	if err != nil {
+		return false, err
+	}
+	if !slices.Contains(held, h) {
+		return false, nil
+	}
+	if err := c.ACLSetUser(ctx, user, "!"+h).Err(); err != nil {
+		return false, fmt.Errorf("ACL SETUSER %s (remove previous password): %w", user, clean(err))
+	}
+	return true, nil
+}
+
+// recorded returns the SHA-256 a value records under key (KeyReplacesSHA256,
+// KeyRetiresSHA256), in lower case; anything but 64 hex digits is no record.
+// A record only ever names a password of the value's own user to remove, and
+// never the pending one.
+func recorded(v secret.Value, key string) (string, bool) {
+	s, ok := v.Get(key)
+	if !ok || !sha256Hex.MatchString(s) {
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
+
+// sha256Hex is exactly one SHA-256 in hex.
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 // quiet drops go-redis's own log lines (pool dial failures): the rotator
 // reports every failure in its step error, and the function's logs are JSON
@@ -306,18 +397,47 @@ func (r *Rotator) login(ctx context.Context, ep endpoint, pw string) (*goredis.C
 	}
 	if who != ep.user {
 		_ = c.Close()
-		return nil, fmt.Errorf("%w (ACL WHOAMI answered %q)", ErrNotOwner, who)
+		return nil, fmt.Errorf("%w (ACL WHOAMI answered %s)", ErrNotOwner, describeWho(who, pw))
 	}
 	return c, nil
 }
 
-// loginAny logs in with the first of candidates whose password is accepted.
-// Only an authentication failure moves on to the next candidate.
-func (r *Rotator) loginAny(ctx context.Context, ep endpoint, candidates []secret.Value) (*goredis.Client, error) {
+// describeWho is how an error names the user ACL WHOAMI answered. The server
+// is not trusted: it may answer with megabytes, with control characters that
+// forge log lines, or with the password it was just sent (AUTH carries it in
+// the clear to the server). The answer is quoted only when it is a plain user
+// name (checkUsername: at most 128 characters of a small set) that is no part
+// of the password and does not hold it; otherwise only its length is told.
+func describeWho(who, pw string) string {
+	if checkUsername(who) == nil && pw != "" && !strings.Contains(pw, who) && !strings.Contains(who, pw) {
+		return strconv.Quote(who)
+	}
+	return fmt.Sprintf("a reply of %d bytes, not shown: not a plain user name, or part of the password", len(who))
+}
+
+// candidate is a version to log in with, read only when it is tried.
+type candidate struct {
+	name string
+	load rotators.Loader
+}
+
+// known is a candidate already read.
+func known(name string, v secret.Value) candidate {
+	return candidate{name, func(context.Context) (secret.Value, bool, error) { return v, true, nil }}
+}
+
+// loginAny logs in with the first of candidates whose password is accepted,
+// reading each only when the ones before it were refused. Only an
+// authentication failure moves on to the next candidate.
+func (r *Rotator) loginAny(ctx context.Context, ep endpoint, candidates ...candidate) (*goredis.Client, error) {
 	var last error
 	tried := map[string]bool{}
-	for _, v := range candidates {
-		if v.Password == "" || tried[v.Password] || v.Username != ep.user {
+	for _, cand := range candidates {
+		v, ok, err := cand.load(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s version: %w", cand.name, err)
+		}
+		if !ok || v.Password == "" || tried[v.Password] || v.Username != ep.user {
 			continue
 		}
 		tried[v.Password] = true

@@ -15,8 +15,9 @@
 // later rotation must succeed.
 //
 // Targets: generic, PostgreSQL and MariaDB (single and alternating users),
-// Redis ACL users, LDAP, ElastiCache users, IAM access keys, and the SaaS
-// adapters (SendGrid, Twilio) with their provider fakes. For API keys a key
+// Redis ACL users (single user with overlap and alternating users), LDAP,
+// ElastiCache users, IAM access keys, and the SaaS adapters (SendGrid,
+// Twilio, Okta, Entra) with their provider fakes. For API keys a key
 // minted and not yet stored when the process dies is tolerated mid-rotation
 // (Checker.AccountsAtRest) but not at rest.
 //

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +36,17 @@ const redisSetUser = "setuser"
 type redisTarget struct {
 	srv  *dbtest.Redis
 	user string
+	// pair: alternating users; the accounts are the user's and its clone's
+	// passwords ("<user> <sha256>").
+	pair bool
+}
+
+// users are the ACL users the case rotates.
+func (r *redisTarget) users() []string {
+	if r.pair {
+		return []string{r.user, r.user + redis.CloneSuffix}
+	}
+	return []string{r.user}
 }
 
 func (r *redisTarget) client(user, pw string) *goredis.Client {
@@ -43,7 +57,7 @@ func (r *redisTarget) client(user, pw string) *goredis.Client {
 }
 
 func (r *redisTarget) Authenticates(ctx context.Context, v secret.Value) (bool, error) {
-	if v.Username != r.user {
+	if !slices.Contains(r.users(), v.Username) {
 		return false, nil
 	}
 	c := r.client(v.Username, v.Password)
@@ -61,31 +75,42 @@ func (r *redisTarget) Authenticates(ctx context.Context, v secret.Value) (bool, 
 func (r *redisTarget) Users(ctx context.Context) ([]string, error) {
 	c := r.client(dbtest.RedisAdmin, r.srv.AdminPassword())
 	defer c.Close()
-	res, err := c.Do(ctx, "ACL", "GETUSER", r.user).Result()
-	if err != nil {
-		return nil, err
-	}
-	l, ok := res.([]any)
-	if !ok {
-		return nil, fmt.Errorf("ACL GETUSER %s: unexpected reply %T", r.user, res)
-	}
-	for i := 0; i+1 < len(l); i += 2 {
-		if l[i] == "passwords" {
-			ps, _ := l[i+1].([]any)
-			out := make([]string, 0, len(ps))
-			for _, p := range ps {
-				out = append(out, fmt.Sprint(p))
+	var out []string
+	for _, u := range r.users() {
+		res, err := c.Do(ctx, "ACL", "GETUSER", u).Result()
+		if errors.Is(err, goredis.Nil) && u != r.user {
+			continue // the clone does not exist yet
+		}
+		if err != nil {
+			return nil, err
+		}
+		l, ok := res.([]any)
+		if !ok {
+			return nil, fmt.Errorf("ACL GETUSER %s: unexpected reply %T", u, res)
+		}
+		found := false
+		for i := 0; i+1 < len(l); i += 2 {
+			if l[i] == "passwords" {
+				found = true
+				ps, _ := l[i+1].([]any)
+				for _, p := range ps {
+					out = append(out, u+" "+fmt.Sprint(p))
+				}
 			}
-			return out, nil
+		}
+		if !found {
+			return nil, fmt.Errorf("ACL GETUSER %s: no passwords field", u)
 		}
 	}
-	return nil, fmt.Errorf("ACL GETUSER %s: no passwords field", r.user)
+	return out, nil
 }
 
-// Holds: v holds the password whose SHA-256 is account.
+// Holds: v is the account's user and holds the password whose SHA-256 the
+// account names.
 func (r *redisTarget) Holds(_ context.Context, account string, v secret.Value) (bool, error) {
+	user, hash, _ := strings.Cut(account, " ")
 	sum := sha256.Sum256([]byte(v.Password))
-	return v.Username == r.user && hex.EncodeToString(sum[:]) == account, nil
+	return v.Username == user && hex.EncodeToString(sum[:]) == hash, nil
 }
 
 // redisUser creates a fresh ACL user and returns its secret value, pointed
@@ -99,11 +124,19 @@ func redisUser(t testing.TB, srv *dbtest.Redis) (secret.Value, *dbtest.FaultProx
 	return v, proxied(t, &v, net.JoinHostPort(srv.Host, strconv.Itoa(srv.PlainPort)))
 }
 
-func redisStrategy(srv func(testing.TB) *dbtest.Redis) chaos.Strategy {
+// redisStrategy is single user with overlap; pre rotations run before the
+// schedule (from the second rotation on, finishSecret learns the password to
+// remove from the pending value instead of reading AWSPREVIOUS).
+func redisStrategy(srv func(testing.TB) *dbtest.Redis, pre int) chaos.Strategy {
+	name := "redis-single"
+	if pre > 0 {
+		name += "-later"
+	}
 	return chaos.Strategy{
-		Name:          "redis-single",
+		Name:          name,
 		KeepsPrevious: true, // the old password stays until the next rotation
 		Triggers:      []string{redisSetUser},
+		PreRotations:  pre,
 		New: func(t testing.TB, opts rotationtest.Options) *chaos.Case {
 			s := srv(t)
 			reg := &rotators.Registry{}
@@ -112,6 +145,34 @@ func redisStrategy(srv func(testing.TB) *dbtest.Redis) chaos.Strategy {
 			v, proxy := redisUser(t, s)
 			arn := env.CreateSecret(t, "chaos/redis-"+v.Username, v)
 			return &chaos.Case{Env: env, ARN: arn, Target: &redisTarget{srv: s, user: v.Username}, Arm: armProxy(proxy)}
+		},
+	}
+}
+
+// redisPairStrategy is alternating users: the master (the server's
+// administrator, through the same fault proxy, as the master must name the
+// user secret's host and port) creates and updates <user>_clone; pre
+// rotations run before the schedule (1: the clone exists).
+func redisPairStrategy(srv func(testing.TB) *dbtest.Redis, pre int) chaos.Strategy {
+	name := "redis-alternating"
+	if pre > 0 {
+		name += "-later"
+	}
+	return chaos.Strategy{
+		Name:          name,
+		KeepsPrevious: true, // the previous user keeps its password until the next rotation
+		Triggers:      []string{redisSetUser},
+		PreRotations:  pre,
+		New: func(t testing.TB, opts rotationtest.Options) *chaos.Case {
+			s := srv(t)
+			reg := &rotators.Registry{}
+			reg.Register(redis.NewMultiUser(redis.Config{Passwords: password.Default(""), ConnectTimeout: 5 * time.Second}), rotators.AlternatingUsers, redis.Engines...)
+			env := rotationtest.New(t, reg, opts)
+			v, proxy := redisUser(t, s)
+			master := secret.Value{Engine: redis.Engine, Host: v.Host, Port: v.Port, SSL: v.SSL, Username: dbtest.RedisAdmin, Password: s.AdminPassword()}
+			v.MasterARN = env.CreateSecret(t, "chaos/redis-master-"+v.Username, master)
+			arn := env.CreateSecret(t, "chaos/redis-"+v.Username, v)
+			return &chaos.Case{Env: env, ARN: arn, Target: &redisTarget{srv: s, user: v.Username, pair: true}, Arm: armProxy(proxy)}
 		},
 	}
 }
@@ -129,7 +190,24 @@ func oneRedis(t *testing.T) func(testing.TB) *dbtest.Redis {
 // fault point too.
 func TestRedisSingle(t *testing.T) {
 	dbtest.NeedsServers(t)
-	runDB(t, redisStrategy(oneRedis(t)))
+	runDB(t, redisStrategy(oneRedis(t), 0))
+}
+
+// TestRedisSingleLater is TestRedisSingle on a secret's second rotation,
+// where finishSecret removes the password the pending value records.
+func TestRedisSingleLater(t *testing.T) {
+	dbtest.NeedsServers(t)
+	runDB(t, redisStrategy(oneRedis(t), 1))
+}
+
+// TestRedisAlternating drops the connection before and after the master's
+// ACL SETUSER reached the server, on the first rotation (the clone is
+// created) and on a later one (the clone exists, the original's password
+// is reset); with ROTARY_CHAOS=full every Secrets Manager fault point too.
+func TestRedisAlternating(t *testing.T) {
+	dbtest.NeedsServers(t)
+	t.Run("first", func(t *testing.T) { runDB(t, redisPairStrategy(oneRedis(t), 0)) })
+	t.Run("later", func(t *testing.T) { runDB(t, redisPairStrategy(oneRedis(t), 2)) })
 }
 
 // TestRedisKilledUnderRIE kills the built redis function under the Lambda
@@ -142,7 +220,7 @@ func TestRedisKilledUnderRIE(t *testing.T) {
 	srv := oneRedis(t)
 	calls := chaos.StepCalls{}
 	if chaos.Full() {
-		calls = chaos.Discover(t, redisStrategy(srv))
+		calls = chaos.Discover(t, redisStrategy(srv, 0))
 	}
 	for _, sc := range rieSchedules(calls, []string{redisSetUser}) {
 		t.Run(sc.String(), func(t *testing.T) {

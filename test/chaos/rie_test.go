@@ -34,7 +34,7 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	if out["rie"], err = lambdarie.BuildRIE(ctx, dir); err != nil {
 		return nil, err
 	}
-	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid", "twilio", "iam-access-key", "elasticache"} {
+	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid", "twilio", "okta", "entra", "iam-access-key", "elasticache"} {
 		if out[fn], err = lambdarie.BuildFunction(ctx, dir, fn); err != nil {
 			return nil, err
 		}
@@ -162,6 +162,10 @@ type rieCase struct {
 	// atRest, when set, adds the target's own at-rest invariants, checked
 	// after the rotations (a violation is returned as an error).
 	atRest func(ctx context.Context, sm *secretsmanager.Client, arn string) error
+	// afterFirst, when set, is the operator's work once the secret's first
+	// rotation completed and was checked, before the next one (Okta: delete
+	// the hand-made client secret, as its README asks).
+	afterFirst func(t *testing.T)
 }
 
 func runRIE(t *testing.T, c rieCase, s rieSchedule) {
@@ -269,6 +273,9 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		if pre := rotate("a pre-rotation"); pre.Outcome != localaws.Succeeded {
 			t.Fatalf("pre-rotation %d failed: %s", i+1, pre.Error)
 		}
+		if i == 0 && c.afterFirst != nil {
+			c.afterFirst(t)
+		}
 	}
 	mu.Lock()
 	armed = false
@@ -299,6 +306,9 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		}
 	}
 	checkAtRest("after the rotation")
+	if c.pre == 0 && c.afterFirst != nil {
+		c.afterFirst(t)
+	}
 	if later := rotate("a later rotation"); later.Outcome != localaws.Succeeded {
 		ck.Violate("a later rotation failed: %s", later.Error)
 	}

@@ -62,7 +62,19 @@ func (s *saasTarget) Holds(_ context.Context, account string, v secret.Value) (b
 
 // saasProvider is one SaaS function with its fake, for the RIE cases.
 type saasProvider struct {
-	fn, deletePath string
+	fn string
+	// revoke is the request that takes a key out of service (Okta's
+	// deactivation: a deactivated key no longer works, its deletion
+	// follows), made to fail once; revokeOp names it for Calls.
+	revoke   saasfakes.Fault
+	revokeOp string
+	// revokeStep is the step that revokes AWSPREVIOUS's key: finishSecret,
+	// or createSecret at Okta (which makes room for the new secret first).
+	revokeStep string
+	// removeHand, when set, deletes the hand-made first key as its owner
+	// must after the first rotation (Okta keeps two secrets per app, and
+	// Rotary never revokes a key it did not mint).
+	removeHand func(t *testing.T, f saasFake, id string)
 	// start starts the fake and returns it, the master and current values
 	// (the current key made by hand), the target and the function's
 	// settings.
@@ -70,7 +82,7 @@ type saasProvider struct {
 }
 
 var saasProviders = []saasProvider{
-	{fn: "sendgrid", deletePath: "/v3/api_keys/", start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
+	{fn: "sendgrid", revoke: saasfakes.Fault{Method: http.MethodDelete, Path: "/v3/api_keys/"}, revokeOp: "delete", start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
 		sg := saasfakes.NewSendGrid(t)
 		k := sg.Seed("chaos-app", "mail.send")
 		var master, v secret.Value
@@ -81,7 +93,7 @@ var saasProviders = []saasProvider{
 		return sg, master, v, &saasTarget{fake: sg, admin: sg.AdminKey, idKey: "apiKeyId", secretKey: "apiKey"},
 			[]string{saas.EnvSendGridBaseURL + "=" + sg.URL()}
 	}},
-	{fn: "twilio", deletePath: "/Keys/", start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
+	{fn: "twilio", revoke: saasfakes.Fault{Method: http.MethodDelete, Path: "/Keys/"}, revokeOp: "delete", start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
 		tw := saasfakes.NewTwilio(t)
 		k := tw.Seed("chaos-app")
 		var master, v secret.Value
@@ -94,6 +106,59 @@ var saasProviders = []saasProvider{
 		return tw, master, v, &saasTarget{fake: tw, admin: tw.AuthToken, idKey: "apiKeyId", secretKey: "apiKeySecret"},
 			[]string{saas.EnvTwilioBaseURL + "=" + tw.URL(), saas.EnvTwilioIAMBaseURL + "=" + tw.URL()}
 	}},
+	{fn: "okta", revoke: saasfakes.Fault{Method: http.MethodPost, Path: "/lifecycle/deactivate"}, revokeOp: "deactivate", revokeStep: localaws.StepCreate, removeHand: removeOktaSecret, start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
+		o := saasfakes.NewOkta(t)
+		k := o.Seed()
+		var master, v secret.Value
+		master.Set("apiToken", o.APIToken)
+		v.Engine = saas.EngineOkta
+		v.Set("orgUrl", "https://chaos.okta.com") // OKTA_BASE_URL sends the calls to the fake
+		v.Set("appId", o.AppID)
+		v.Set("clientId", o.ClientID)
+		v.Set("keyId", k.ID)
+		v.Set("clientSecret", k.Secret)
+		return o, master, v, &saasTarget{fake: o, admin: o.APIToken, idKey: "keyId", secretKey: "clientSecret"},
+			[]string{saas.EnvOktaBaseURL + "=" + o.URL()}
+	}},
+	{fn: "entra", revoke: saasfakes.Fault{Method: http.MethodPost, Path: "/removePassword"}, revokeOp: "delete", start: func(t *testing.T) (saasFake, secret.Value, secret.Value, *saasTarget, []string) {
+		e := saasfakes.NewEntra(t)
+		k := e.Seed("chaos-app")
+		var master, v secret.Value
+		master.Set("tenantId", e.TenantID)
+		master.Set("clientId", e.AdminClientID)
+		master.Set("clientSecret", e.AdminSecret)
+		v.Engine = saas.EngineEntra
+		v.Set("tenantId", e.TenantID)
+		v.Set("applicationObjectId", e.AppObjectID)
+		v.Set("clientId", e.AppClientID)
+		v.Set("keyId", k.ID)
+		v.Set("clientSecret", k.Secret)
+		return e, master, v, &saasTarget{fake: e, admin: e.AdminSecret, idKey: "keyId", secretKey: "clientSecret"},
+			[]string{saas.EnvEntraLoginBaseURL + "=" + e.URL(), saas.EnvEntraGraphBaseURL + "=" + e.URL()}
+	}},
+}
+
+// removeOktaSecret deactivates and deletes an Okta client secret through the
+// fake's API with the admin token, as the app's owner would in Okta's console.
+func removeOktaSecret(t *testing.T, f saasFake, id string) {
+	t.Helper()
+	o := f.(*saasfakes.Okta)
+	base := o.URL() + "/api/v1/apps/" + o.AppID + "/credentials/secrets/" + id
+	for _, req := range []struct{ method, url string }{{http.MethodPost, base + "/lifecycle/deactivate"}, {http.MethodDelete, base}} {
+		r, err := http.NewRequestWithContext(t.Context(), req.method, req.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "SSWS "+o.APIToken)
+		resp, err := o.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %s", req.method, req.url, resp.Status)
+		}
+	}
 }
 
 // certFile writes the fake's self-signed certificate where the function
@@ -116,15 +181,17 @@ func certFile(t *testing.T, rawURL string) string {
 	return f
 }
 
-// TestSaaSKilledUnderRIE runs the built sendgrid and twilio functions under
-// the Lambda RIE against their provider fakes: killed after the key was
-// minted and before PutSecretValue stored it, and with revocation failing at
-// finishSecret (a later rotation, so there is a previous key Rotary minted to
-// revoke). ROTARY_CHAOS=full adds every other Secrets Manager kill point
-// (counted on an undisturbed run). The service's retries must complete the
-// rotation, no minted key may be left at rest that no version holds (nor one
-// that only an unlabelled version holds), and AWSPREVIOUS keeps working at
-// rest.
+// TestSaaSKilledUnderRIE runs the built sendgrid, twilio, okta and entra
+// functions under the Lambda RIE against their provider fakes: killed after
+// the key was minted and before PutSecretValue stored it, and with
+// revocation failing (a later rotation, so there is a previous key Rotary
+// minted to revoke: at finishSecret; at Okta, which keeps two secrets per
+// app, at createSecret, where the deactivation makes room; Entra's is
+// removePassword). ROTARY_CHAOS=full adds every other
+// Secrets Manager kill point (counted on an undisturbed run). The service's
+// retries must complete the rotation, no minted key may be left at rest that
+// no version holds (nor one that only an unlabelled version holds), and
+// AWSPREVIOUS keeps working at rest.
 func TestSaaSKilledUnderRIE(t *testing.T) {
 	dbtest.NeedsServers(t)
 	t.Parallel()
@@ -139,9 +206,13 @@ func TestSaaSKilledUnderRIE(t *testing.T) {
 				if sc.fault != nil {
 					pre = 2 // the first key was made by hand: Rotary revokes only keys it minted
 				}
-				return rieCase{fn: p.fn, value: v, master: &master, pre: pre, keepsPrevious: true, accountsAtRest: true,
+				c := rieCase{fn: p.fn, value: v, master: &master, pre: pre, keepsPrevious: true, accountsAtRest: true,
 					env:    append(env, "SSL_CERT_FILE="+certFile(t, f.URL()), saas.EnvVerifyWait+"=0s", saas.EnvMaxAttempts+"=1"),
 					target: target, atRest: onlyLabelledKeys(target, hand)}
+				if p.removeHand != nil {
+					c.afterFirst = func(t *testing.T) { p.removeHand(t, f, hand) }
+				}
+				return c
 			}
 			calls := chaos.StepCalls{localaws.StepCreate: {"PutSecretValue": 1}}
 			if chaos.Full() {
@@ -153,11 +224,17 @@ func TestSaaSKilledUnderRIE(t *testing.T) {
 					scheds = append(scheds, s)
 				}
 			}
-			scheds = append(scheds, rieSchedule{step: localaws.StepFinish, what: "revocation-fails", fault: func() func() int {
-				before := fake.Calls("delete")
-				fake.Inject(saasfakes.Fault{Method: http.MethodDelete, Path: p.deletePath, Status: http.StatusInternalServerError})
+			step := p.revokeStep
+			if step == "" {
+				step = localaws.StepFinish
+			}
+			scheds = append(scheds, rieSchedule{step: step, what: "revocation-fails", fault: func() func() int {
+				before := fake.Calls(p.revokeOp)
+				f := p.revoke
+				f.Status = http.StatusInternalServerError
+				fake.Inject(f)
 				return func() int {
-					if fake.Calls("delete") > before {
+					if fake.Calls(p.revokeOp) > before {
 						return 1
 					}
 					return 0
