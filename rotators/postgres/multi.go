@@ -150,7 +150,7 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 	defer closeQuietly(mconn)
 	// One transaction per attempt, bounded like one statement (it is a few
 	// catalog reads and writes); conflicts are retried within ctx.
-	return withRetry(ctx, func(ctx context.Context) error {
+	return withRetry(ctx, &r.Counters, func(ctx context.Context) error {
 		ctx, cancel := r.bound(ctx)
 		defer cancel()
 		return r.noAnswer(syncPair(ctx, mconn, base, clone, pend.Username, verifier))
