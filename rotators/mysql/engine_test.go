@@ -64,7 +64,7 @@ func TestEngineEachStepTwice(t *testing.T) {
 	m := dbtest.SharedMariaDB(t)
 	tests := []struct {
 		name   string
-		r      *Rotator
+		r      rotator
 		master bool
 	}{
 		{name: "single user", r: NewSingleUser(testConfig(m))},
@@ -73,7 +73,7 @@ func TestEngineEachStepTwice(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := &rotators.Registry{}
-			reg.Register(tc.r, tc.r.Strategy(), Engines...)
+			reg.Register(tc.r, strategyOf(tc.r), Engines...)
 			env := rotationtest.New(t, reg)
 			old := newTestUser(t, m, dbtest.NewMySQLUserName("twice"), "%", "GRANT SELECT ON mysql.db TO %s")
 			if tc.master {
@@ -110,7 +110,7 @@ func TestEngineDroppedConnectionRetried(t *testing.T) {
 	m := dbtest.SharedMariaDB(t)
 	tests := []struct {
 		name    string
-		r       *Rotator
+		r       rotator
 		master  bool
 		trigger string
 	}{
@@ -121,7 +121,7 @@ func TestEngineDroppedConnectionRetried(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := &rotators.Registry{}
-			reg.Register(tc.r, tc.r.Strategy(), Engines...)
+			reg.Register(tc.r, strategyOf(tc.r), Engines...)
 			env := rotationtest.New(t, reg, rotationtest.Options{Server: localaws.Options{RotationRetries: 2}})
 			proxy := dbtest.NewFaultProxy(t, m.Addr())
 			old := newTestUser(t, m, dbtest.NewMySQLUserName("drop"), "%", "GRANT SELECT ON mysql.db TO %s")

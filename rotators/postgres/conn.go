@@ -61,10 +61,13 @@ type Stats = dbrotator.Stats
 
 // connector opens connections and counts them.
 type connector struct {
-	cfg   Config
-	roots func() (*x509.CertPool, error) // the system roots plus the CA bundle, loaded on first use
-	dbrotator.Counters
+	cfg      Config
+	roots    func() (*x509.CertPool, error) // the system roots plus the CA bundle, loaded on first use
+	counters dbrotator.Counters
 }
+
+// Stats returns the login and retry counters since the rotator was made.
+func (c *connector) Stats() Stats { return c.counters.Stats() }
 
 func newConnector(cfg Config) (*connector, error) {
 	cfg = cfg.withDefaults()
@@ -180,7 +183,7 @@ func (c *connector) connect(ctx context.Context, ep endpoint, user, password str
 	}
 
 	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if c.Login(err) == nil {
+	if c.counters.Login(err) == nil {
 		return conn, nil
 	}
 	return nil, classify(err, ep, user, dialed.Load() && !handshaken.Load() && ep.tls)
@@ -193,7 +196,7 @@ func classify(err error, ep endpoint, user string, tlsFailed bool) error {
 	switch {
 	case strings.Contains(err.Error(), "require_auth"):
 		// pgconn's RequireAuth refusal has no type of its own.
-		return fmt.Errorf("connect to %s as %q: %w (use TLS: leave \"ssl\" unset or true, and make the server offer scram-sha-256)", ep, user, ErrInsecureAuth)
+		return fmt.Errorf("connect to %s as %q: %w: leave \"ssl\" unset or true, and make the server offer scram-sha-256", ep, user, ErrInsecureAuth)
 	case errors.As(err, &pgErr) && pgErr.Code == "28P01":
 		return fmt.Errorf("connect to %s as %q: %w (SQLSTATE 28P01)", ep, user, ErrAuth)
 	case tlsFailed:

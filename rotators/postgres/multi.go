@@ -150,7 +150,7 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 	defer closeQuietly(mconn)
 	// One transaction per attempt, bounded like one statement (it is a few
 	// catalog reads and writes); conflicts are retried within ctx.
-	return withRetry(ctx, &r.Counters, func(ctx context.Context) error {
+	return withRetry(ctx, &r.counters, func(ctx context.Context) error {
 		ctx, cancel := r.bound(ctx)
 		defer cancel()
 		return r.noAnswer(syncPair(ctx, mconn, base, clone, pend.Username, verifier))
@@ -212,7 +212,7 @@ func (r *MultiUser) masterEndpoint(ctx context.Context, cur, m secret.Value) (en
 		}
 	}
 	if !mep.sameServer(curEP) {
-		return endpoint{}, fmt.Errorf("%w: the user secret's server %s is not the master's %s; the master credential is only sent to its own server",
+		return endpoint{}, fmt.Errorf("%w (user secret: %s, master: %s); the master credential is only sent to its own server",
 			ErrEndpointMismatch, curEP, mep)
 	}
 	return mep, nil

@@ -116,7 +116,7 @@ func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierO
 		return nil // an earlier try already set the pending password
 	}
 	defer closeQuietly(conn)
-	err = withRetry(ctx, &r.Counters, func(ctx context.Context) error {
+	err = withRetry(ctx, &r.counters, func(ctx context.Context) error {
 		return r.alterPassword(ctx, conn, pend.Username, verifier)
 	})
 	if err != nil {
