@@ -110,43 +110,13 @@ func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 // connect logs in as user with pw and reads the server version. The error
-// never holds pw; errors.Is(err, ErrAuth) tells a rejected password.
+// never holds pw (nor any of scrub); errors.Is(err, ErrAuth) tells a
+// rejected password.
 func (r *connector) connect(ctx context.Context, e endpoint, user, pw string, scrub ...string) (*session, error) {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd = user, pw
-	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port))
-	cfg.DBName = e.dbName
-	cfg.Timeout = r.cfg.ConnectTimeout
-	cfg.ReadTimeout, cfg.WriteTimeout = 2*cfg.Timeout, 2*cfg.Timeout
-	cfg.InterpolateParams = true
-	cfg.AllowFallbackToPlaintext = false
-	// The password leaves this process only in a form the peer cannot read,
-	// unless the connection is verified TLS to the secret's own host (the
-	// TLS config below always verifies): mysql_clear_password is answered
-	// only then, the pre-4.1 scramble never, and on a plaintext connection
-	// authGuard refuses the methods go-sql-driver would otherwise answer with
-	// the password encrypted to a key the server itself supplies
-	// (sha256_password, caching_sha2_password full authentication).
-	cfg.AllowCleartextPasswords = e.tls
-	cfg.AllowOldPasswords = false
-	cfg.AllowNativePasswords = true
-	cfg.Logger = mysql.Logger(discardLogger{})
-	var refused atomic.Bool
-	if e.tls {
-		roots, err := r.roots()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrTLS, err)
-		}
-		cfg.TLS = &tls.Config{RootCAs: roots, ServerName: e.host, MinVersion: tls.VersionTLS12}
-	} else {
-		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &authGuard{Conn: c, refused: &refused}, nil
-		}
+	var refused atomic.Bool // set by authGuard when it cut the connection
+	cfg, err := r.driverConfig(e, user, pw, &refused)
+	if err != nil {
+		return nil, err
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
@@ -173,16 +143,68 @@ func (r *connector) connect(ctx context.Context, e endpoint, user, pw string, sc
 		return nil, scrubErr(classify(err, e), secrets)
 	}
 	s := &session{db: db, conn: conn, user: user, scrubs: secrets, c: &r.counters}
-	var version string
-	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		s.close()
-		return nil, s.err("read server version", err)
-	}
-	if s.srv, err = parseVersion(version); err != nil {
+	if err := s.readVersion(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// driverConfig is the driver's settings for one login: the endpoint and
+// user, timeouts, no plaintext fallback, and no password exchange that would
+// reveal the password (verified TLS, or authGuard on a plaintext connection,
+// which sets refused when it cuts one).
+func (r *connector) driverConfig(e endpoint, user, pw string, refused *atomic.Bool) (*mysql.Config, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd = user, pw
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port))
+	cfg.DBName = e.dbName
+	cfg.Timeout = r.cfg.ConnectTimeout
+	cfg.ReadTimeout, cfg.WriteTimeout = 2*cfg.Timeout, 2*cfg.Timeout
+	cfg.InterpolateParams = true
+	cfg.AllowFallbackToPlaintext = false
+	// The password leaves this process only in a form the peer cannot read,
+	// unless the connection is verified TLS to the secret's own host (the
+	// TLS config below always verifies): mysql_clear_password is answered
+	// only then, the pre-4.1 scramble never, and on a plaintext connection
+	// authGuard refuses the methods go-sql-driver would otherwise answer with
+	// the password encrypted to a key the server itself supplies
+	// (sha256_password, caching_sha2_password full authentication).
+	cfg.AllowCleartextPasswords = e.tls
+	cfg.AllowOldPasswords = false
+	cfg.AllowNativePasswords = true
+	cfg.Logger = mysql.Logger(discardLogger{})
+	if e.tls {
+		roots, err := r.roots()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTLS, err)
+		}
+		cfg.TLS = &tls.Config{RootCAs: roots, ServerName: e.host, MinVersion: tls.VersionTLS12}
+		return cfg, nil
+	}
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &authGuard{Conn: c, refused: refused}, nil
+	}
+	return cfg, nil
+}
+
+// readVersion reads the server's flavour and version (SELECT VERSION()).
+func (s *session) readVersion(ctx context.Context) error {
+	var version string
+	if err := s.conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return s.err("read server version", err)
+	}
+	srv, err := parseVersion(version)
+	if err != nil {
+		return err
+	}
+	s.srv = srv
+	return nil
 }
 
 // The sentinels of a login, package dbrotator's (shared with the PostgreSQL

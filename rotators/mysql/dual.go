@@ -9,6 +9,7 @@ import (
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/dbrotator"
 	"github.com/rotary-secrets/rotary/rotators/mysql/internal/authhash"
+	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
 // DualPassword keeps the old password valid as the secondary password (MySQL
@@ -64,63 +65,22 @@ func (r *DualPassword) Test(ctx context.Context, req rotators.TestRequest) (rota
 	return r.test(ctx, req)
 }
 
+// set logs in (login), asks whether the pending password already is the
+// primary (pendingIsPrimary), and if not makes it so, keeping the current
+// one as the secondary.
 func (r *DualPassword) set(ctx context.Context, req rotators.SetRequest) error {
-	cur, pending := req.Current, req.Pending
-	var (
-		s    *session
-		acct = "CURRENT_USER()"
-		err  error
-	)
-	if cur.MasterARN != "" {
-		var host string
-		if s, host, err = r.connectMaster(ctx, cur, pending, req.Master); err != nil {
-			return err
-		}
-		acct = account(cur.Username, host)
-	} else {
-		var as dbrotator.Version
-		if s, as, err = r.loginChain(ctx, cur, pending, req.Previous); err != nil {
-			return err
-		}
-		if as == dbrotator.Pending {
-			s.close()
-			return nil // pending is already the primary password
-		}
+	s, acct, done, err := r.login(ctx, req)
+	if err != nil || done {
+		return err
 	}
 	defer s.close()
 	if !s.srv.dualPassword() {
 		return fmt.Errorf("%w (server is %s)", ErrDualPasswordUnsupported, s.srv)
 	}
-	// The current password logs in both before and after this step (it
-	// becomes the secondary), so ask the server whether the primary already
-	// is the pending one.
-	known := false
-	if lines, err := s.lines(ctx, "show account", "SHOW CREATE USER "+acct); err == nil && len(lines) > 0 {
-		if o, err := parseCreateUser(lines[0]); err == nil && (authhash.IsNative(o.Hash) || strings.HasPrefix(o.Hash, "$A$")) {
-			known = true
-			if storedMatches(o, pending.Password) {
-				return nil
-			}
-		}
+	if primary, err := r.pendingIsPrimary(ctx, s, acct, req.Current, req.Pending); err != nil || primary {
+		return err
 	}
-	if !known {
-		// The stored hash cannot be read or checked here. Repeating the
-		// statements would discard AWSCURRENT (now the secondary), so ask the
-		// server instead: if the pending password logs in, it is the primary.
-		e, err := endpointOf(pending)
-		if err != nil {
-			return err
-		}
-		ps, err := r.connect(ctx, e, cur.Username, pending.Password, cur.Password)
-		if err == nil {
-			ps.close()
-			return nil
-		}
-		if !errors.Is(err, ErrAuth) {
-			return fmt.Errorf("log in as pending user: %w", err)
-		}
-	}
-	stmts, err := dualPasswordStatements(s.srv, acct, pending.Password)
+	stmts, err := dualPasswordStatements(s.srv, acct, req.Pending.Password)
 	if err != nil {
 		return err
 	}
@@ -130,6 +90,60 @@ func (r *DualPassword) set(ctx context.Context, req rotators.SetRequest) error {
 		}
 	}
 	return nil
+}
+
+// login opens the session that changes the account, and names the account:
+// as the master (on the host the current credentials log in on) when the
+// secret has masterarn, else as the user itself (CURRENT_USER()), through
+// the login chain. done means the pending password logged in as the user:
+// it is already the primary, and there is no session.
+func (r *DualPassword) login(ctx context.Context, req rotators.SetRequest) (s *session, acct string, done bool, err error) {
+	cur, pending := req.Current, req.Pending
+	if cur.MasterARN != "" {
+		s, host, err := r.connectMaster(ctx, cur, pending, req.Master)
+		if err != nil {
+			return nil, "", false, err
+		}
+		return s, account(cur.Username, host), false, nil
+	}
+	s, as, err := r.loginChain(ctx, cur, pending, req.Previous)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if as == dbrotator.Pending {
+		s.close()
+		return nil, "", true, nil // pending is already the primary password
+	}
+	return s, "CURRENT_USER()", false, nil
+}
+
+// pendingIsPrimary reports whether the account's primary password already is
+// the pending one. The current password logs in both before and after this
+// step (it becomes the secondary), so the answer comes from the stored hash
+// when it can be read and checked here, else from a login with the pending
+// password.
+func (r *DualPassword) pendingIsPrimary(ctx context.Context, s *session, acct string, cur, pending secret.Value) (bool, error) {
+	if lines, err := s.lines(ctx, "show account", "SHOW CREATE USER "+acct); err == nil && len(lines) > 0 {
+		if o, err := parseCreateUser(lines[0]); err == nil && (authhash.IsNative(o.Hash) || strings.HasPrefix(o.Hash, "$A$")) {
+			return storedMatches(o, pending.Password), nil
+		}
+	}
+	// Repeating the statements would discard AWSCURRENT (now the
+	// secondary), so ask the server: if the pending password logs in, it is
+	// the primary.
+	e, err := endpointOf(pending)
+	if err != nil {
+		return false, err
+	}
+	ps, err := r.connect(ctx, e, cur.Username, pending.Password, cur.Password)
+	if err == nil {
+		ps.close()
+		return true, nil
+	}
+	if !errors.Is(err, ErrAuth) {
+		return false, fmt.Errorf("log in as pending user: %w", err)
+	}
+	return false, nil
 }
 
 // storedMatches reports whether o's stored hash is pw's.

@@ -66,6 +66,9 @@ func (r *MultiUser) Test(ctx context.Context, req rotators.TestRequest) (rotator
 	return r.test(ctx, req)
 }
 
+// set runs, as the master on the host of the account the current
+// credentials log in as: read the original account, then set the original's
+// password, or set up the clone (setClone).
 func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest) error {
 	cur, pending := req.Current, req.Pending
 	s, host, err := r.connectMaster(ctx, cur, pending, req.Master)
@@ -79,20 +82,10 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest) error {
 		return &secret.KeyError{Key: secret.KeyUsername, Problem: fmt.Sprintf(
 			"is too long to alternate on %s: with %s it has %d characters, more than %d", s.srv, CloneSuffix, n, limit)}
 	}
-	origAcct, pendAcct := account(base, host), account(pending.Username, host)
-	lines, err := s.lines(ctx, "show original user", "SHOW CREATE USER "+origAcct)
+	origAcct := account(base, host)
+	orig, err := showUser(ctx, s, "original user", base, host)
 	if err != nil {
-		if isNoSuchUser(err) {
-			return fmt.Errorf("original user %q@%q does not exist: %w", base, host, err)
-		}
 		return err
-	}
-	if len(lines) == 0 {
-		return fmt.Errorf("original user %q@%q: SHOW CREATE USER returned nothing", base, host)
-	}
-	orig, err := parseCreateUser(lines[0])
-	if err != nil {
-		return fmt.Errorf("original user %q@%q: %w", base, host, err)
 	}
 	plugin := orig.Plugin
 	if plugin == "" {
@@ -105,10 +98,34 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest) error {
 	if pending.Username == base {
 		return s.exec(ctx, "set original user's password", alterPassword(s.srv, origAcct, cred))
 	}
+	return setClone(ctx, s, origAcct, orig, account(pending.Username, host), cred)
+}
 
-	// The clone: create it or set its password, then copy REQUIRE and grants.
-	// The original's grants are read and parsed first, so output this
-	// package does not understand fails the step before anything changes.
+// showUser reads SHOW CREATE USER for user@host; what names the account in
+// errors.
+func showUser(ctx context.Context, s *session, what, user, host string) (userOptions, error) {
+	lines, err := s.lines(ctx, "show "+what, "SHOW CREATE USER "+account(user, host))
+	if err != nil {
+		if isNoSuchUser(err) {
+			return userOptions{}, fmt.Errorf("%s %q@%q does not exist: %w", what, user, host, err)
+		}
+		return userOptions{}, err
+	}
+	if len(lines) == 0 {
+		return userOptions{}, fmt.Errorf("%s %q@%q: SHOW CREATE USER returned nothing", what, user, host)
+	}
+	o, err := parseCreateUser(lines[0])
+	if err != nil {
+		return userOptions{}, fmt.Errorf("%s %q@%q: %w", what, user, host, err)
+	}
+	return o, nil
+}
+
+// setClone creates the clone or sets its password, then copies the
+// original's REQUIRE options and grants to it. The original's grants are
+// read and parsed first, so output this package does not understand fails
+// the step before anything changes.
+func setClone(ctx context.Context, s *session, origAcct string, orig userOptions, cloneAcct string, cred credential) error {
 	origGrants, err := s.lines(ctx, "show original user's grants", "SHOW GRANTS FOR "+origAcct)
 	if err != nil {
 		return err
@@ -116,43 +133,20 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest) error {
 	if _, err := collect(origGrants); err != nil {
 		return fmt.Errorf("read grants of the original user: %w", err)
 	}
-	exists := true
-	var cloneOpts userOptions
-	if cl, err := s.lines(ctx, "show clone", "SHOW CREATE USER "+pendAcct); err != nil {
-		if !isNoSuchUser(err) {
-			return err
-		}
-		exists = false
-	} else if len(cl) > 0 {
-		if cloneOpts, err = parseCreateUser(cl[0]); err != nil {
-			return fmt.Errorf("clone %q@%q: %w", pending.Username, host, err)
-		}
-	}
-	if exists {
-		if err := s.exec(ctx, "set clone's password", alterPassword(s.srv, pendAcct, cred)); err != nil {
-			return err
-		}
-	} else if err := s.exec(ctx, "create clone", createUser(s.srv, pendAcct, cred)); err != nil {
-		return err
-	}
-	want := orig.Require
-	if want == "" {
-		want = "NONE"
-	}
-	have := cloneOpts.Require
-	if have == "" {
-		have = "NONE"
-	}
-	if !strings.EqualFold(want, have) {
-		if err := s.exec(ctx, "copy REQUIRE options to clone", statement{query: "ALTER USER " + pendAcct + " REQUIRE " + want}); err != nil {
-			return err
-		}
-	}
-	cloneGrants, err := s.lines(ctx, "show clone's grants", "SHOW GRANTS FOR "+pendAcct)
+	cloneOpts, err := putClone(ctx, s, cloneAcct, cred)
 	if err != nil {
 		return err
 	}
-	stmts, err := syncGrants(origGrants, cloneGrants, pendAcct)
+	if want, have := requireClause(orig), requireClause(cloneOpts); !strings.EqualFold(want, have) {
+		if err := s.exec(ctx, "copy REQUIRE options to clone", statement{query: "ALTER USER " + cloneAcct + " REQUIRE " + want}); err != nil {
+			return err
+		}
+	}
+	cloneGrants, err := s.lines(ctx, "show clone's grants", "SHOW GRANTS FOR "+cloneAcct)
+	if err != nil {
+		return err
+	}
+	stmts, err := syncGrants(origGrants, cloneGrants, cloneAcct)
 	if err != nil {
 		return err
 	}
@@ -162,4 +156,31 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest) error {
 		}
 	}
 	return nil
+}
+
+// putClone sets the clone's password, creating the clone when it does not
+// exist, and returns its options as they were before (zero for a new one).
+func putClone(ctx context.Context, s *session, cloneAcct string, cred credential) (userOptions, error) {
+	cl, err := s.lines(ctx, "show clone", "SHOW CREATE USER "+cloneAcct)
+	if err != nil {
+		if !isNoSuchUser(err) {
+			return userOptions{}, err
+		}
+		return userOptions{}, s.exec(ctx, "create clone", createUser(s.srv, cloneAcct, cred))
+	}
+	var opts userOptions
+	if len(cl) > 0 {
+		if opts, err = parseCreateUser(cl[0]); err != nil {
+			return userOptions{}, fmt.Errorf("clone %s: %w", cloneAcct, err)
+		}
+	}
+	return opts, s.exec(ctx, "set clone's password", alterPassword(s.srv, cloneAcct, cred))
+}
+
+// requireClause is an account's REQUIRE clause, "NONE" when it has none.
+func requireClause(o userOptions) string {
+	if o.Require == "" {
+		return "NONE"
+	}
+	return o.Require
 }

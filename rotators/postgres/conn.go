@@ -116,10 +116,10 @@ func endpointOf(v secret.Value) endpoint {
 	return e
 }
 
-// connect logs in as user. Every call counts as a login. The error wraps
-// ErrAuth for a refused password and ErrTLS for a TLS failure; it never holds
-// the password.
-func (c *connector) connect(ctx context.Context, ep endpoint, user, password string) (*pgx.Conn, error) {
+// connConfig is the connection's settings: the endpoint and user, the
+// timeouts, no fallback, no downgrade of the password exchange, and TLS
+// verify-full unless the endpoint is plaintext.
+func (c *connector) connConfig(ep endpoint, user, password string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
 		// Only the environment (PG* variables) can make an empty string fail.
@@ -158,6 +158,17 @@ func (c *connector) connect(ctx context.Context, ep endpoint, user, password str
 		}
 		cfg.TLSConfig = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
 		cfg.SSLNegotiation = "postgres"
+	}
+	return cfg, nil
+}
+
+// connect logs in as user. Every call counts as a login. The error wraps
+// ErrAuth for a refused password and ErrTLS for a TLS failure; it never holds
+// the password.
+func (c *connector) connect(ctx context.Context, ep endpoint, user, password string) (*pgx.Conn, error) {
+	cfg, err := c.connConfig(ep, user, password)
+	if err != nil {
+		return nil, err
 	}
 	// Tell a TLS failure from the rest: the dial succeeded but the connection
 	// never got past the TLS request and handshake.
