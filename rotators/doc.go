@@ -15,4 +15,8 @@
 // rotators/saas, …), built at start-up with its dependencies (Deps) by the
 // package's Build. The Registry routes a secret to its Rotator by the
 // secret's engine key and rotation strategy.
+//
+// The settings every TLS rotator reads from its environment (CA bundle,
+// connect timeout) are parsed here, in envconfig.go, and the system roots
+// are loaded only on a rotator's first TLS connection (LazyRoots).
 package rotators

@@ -37,3 +37,38 @@ func TestCABundleFromEnv(t *testing.T) {
 		t.Error("file without PEM: no error")
 	}
 }
+
+// FuzzParseTimeout: an accepted timeout is positive and at most 10 minutes.
+func FuzzParseTimeout(f *testing.F) {
+	for _, s := range []string{"5s", "5", "1500ms", "-1s", "0", "11m", "soon"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseTimeout(s)
+		if err == nil && (d <= 0 || d > 10*time.Minute) {
+			t.Fatalf("ParseTimeout(%q) = %s", s, d)
+		}
+	})
+}
+
+func TestParseTimeoutOverflow(t *testing.T) {
+	// 2^34 seconds overflows time.Duration into a small positive value.
+	if d, err := ParseTimeout("17179869184"); err == nil {
+		t.Errorf("ParseTimeout accepted an overflowing number of seconds as %s", d)
+	}
+}
+
+// TestLazyRoots: the pool is built on first use and then reused; a bundle
+// is added to the system roots.
+func TestLazyRoots(t *testing.T) {
+	if pool, err := LazyRoots("")(); pool != nil || err != nil {
+		t.Errorf("no bundle: %v, %v; want nil, nil (the system roots)", pool, err)
+	}
+	missing := LazyRoots(filepath.Join(t.TempDir(), "missing.pem"))
+	if _, err := missing(); err == nil {
+		t.Error("missing file: no error")
+	}
+	if err := CheckCABundle(filepath.Join(t.TempDir(), "missing.pem")); err == nil {
+		t.Error("CheckCABundle: missing file: no error")
+	}
+}

@@ -109,7 +109,7 @@ func TestStalledServerBoundedByContext(t *testing.T) {
 			fake := fakemysql.Start(t, fakemysql.Config{Version: "10.11.6-MariaDB", Stall: []string{tc.stall}})
 			cfg := Config{Passwords: password.Default(password.MySQLExclude), ConnectTimeout: 10 * time.Minute}
 			cur := secret.Value{Engine: "mariadb", Host: fake.Host, Port: fake.Port, Username: "app", Password: newPassword(t), SSL: &off}
-			r := NewSingleUser(cfg)
+			var r rotator = NewSingleUser(cfg)
 			pending := cur.Clone()
 			pending.Password = newPassword(t)
 			req := setRequest(cur, pending)

@@ -3,10 +3,10 @@ package mysql
 import (
 	"crypto/x509"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/dbrotator"
 	"github.com/rotary-secrets/rotary/shared/password"
 )
 
@@ -32,8 +32,12 @@ const DefaultConnectTimeout = 5 * time.Second
 type Config struct {
 	// Passwords is the policy new passwords are generated with.
 	Passwords password.Policy
-	// RootCAs verifies server certificates; nil means the system roots.
+	// RootCAs verifies server certificates; nil means the system roots plus
+	// CABundleFile's certificates, loaded on the first TLS connection.
 	RootCAs *x509.CertPool
+	// CABundleFile is a PEM file of CA certificates trusted in addition to
+	// the system roots when RootCAs is nil. Empty: system roots only.
+	CABundleFile string
 	// ConnectTimeout bounds each connection attempt; zero means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
@@ -46,7 +50,8 @@ type Config struct {
 // (os.Getenv in production): the password policy from AWS's template
 // variables with MySQL's default exclusions, the CA bundle from
 // ROTARY_CA_BUNDLE and the connect timeout from ROTARY_CONNECT_TIMEOUT. It
-// fails on anything malformed, so a function fails at start-up.
+// fails on anything malformed, so a function fails at start-up. It does not
+// load the system roots: the first TLS connection does.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var cfg Config
 	p, err := password.FromEnv(getenv, password.MySQLExclude)
@@ -57,24 +62,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.ConnectTimeout, err = rotators.ConnectTimeoutFromEnv(getenv, DefaultConnectTimeout); err != nil {
 		return cfg, fmt.Errorf("mysql config: %w", err)
 	}
-	if cfg.RootCAs, err = rotators.CABundleFromEnv(getenv); err != nil {
+	if cfg.CABundleFile, err = rotators.CABundleFileFromEnv(getenv); err != nil {
 		return cfg, fmt.Errorf("mysql config: %w", err)
 	}
 	return cfg, nil
 }
 
-// Stats counts the connection attempts a rotator made, for benchmarks and
-// metrics.
-type Stats struct {
-	Logins       int64 // every connection attempt
-	FailedLogins int64 // attempts that did not end in an open session
-	Retries      int64 // statements run again after a transient server error (deadlock, lock wait timeout)
-}
-
-type counters struct {
-	logins, failed, retries atomic.Int64
-}
-
-func (c *counters) snapshot() Stats {
-	return Stats{Logins: c.logins.Load(), FailedLogins: c.failed.Load(), Retries: c.retries.Load()}
-}
+// Stats counts the connection attempts a rotator made (every attempt is a
+// login; a failed one did not end in an open session) and the statements run
+// again after a transient server error (deadlock, lock wait timeout).
+type Stats = dbrotator.Stats

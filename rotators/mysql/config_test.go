@@ -53,8 +53,11 @@ func TestConfigFromEnv(t *testing.T) {
 			if cfg.ConnectTimeout != tc.wantTimeout {
 				t.Errorf("ConnectTimeout = %v, want %v", cfg.ConnectTimeout, tc.wantTimeout)
 			}
-			if (cfg.RootCAs != nil) != tc.wantPool {
-				t.Errorf("RootCAs set = %v, want %v", cfg.RootCAs != nil, tc.wantPool)
+			if cfg.RootCAs != nil {
+				t.Error("ConfigFromEnv loaded the roots at start-up; the first TLS connection should")
+			}
+			if pool, err := newConnector(cfg).roots(); err != nil || (pool != nil) != tc.wantPool {
+				t.Errorf("roots: pool set = %v (%v), want %v", pool != nil, err, tc.wantPool)
 			}
 			if cfg.Passwords.Length != tc.wantLength || cfg.Passwords.ExcludeCharacters != password.MySQLExclude && tc.env[password.EnvExcludeCharacters] == "" {
 				t.Errorf("Passwords = %+v", cfg.Passwords)
@@ -84,7 +87,7 @@ func TestRegister(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := r.(*Rotator).Strategy(); got != tc.strategy {
+			if got := strategyOf(r); got != tc.strategy {
 				t.Fatalf("strategy = %q, want %q", got, tc.strategy)
 			}
 		})

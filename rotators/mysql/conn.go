@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/dbrotator"
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
@@ -29,6 +32,15 @@ type endpoint struct {
 	port   int
 	dbName string
 	tls    bool
+}
+
+// String names the endpoint in errors: host:port and whether it uses TLS.
+func (e endpoint) String() string {
+	mode := "TLS verify-full"
+	if !e.tls {
+		mode = "plaintext"
+	}
+	return fmt.Sprintf("%s (%s)", net.JoinHostPort(e.host, strconv.Itoa(e.port)), mode)
 }
 
 // endpointOf reads host, port, dbname and ssl from v. ssl absent or true means
@@ -54,71 +66,63 @@ type session struct {
 	srv    server
 	user   string
 	scrubs []string
-	c      *counters // the rotator's, for Stats().Retries
+	c      *dbrotator.Counters // the rotator's, for Stats().Retries
 	// password is the one the session logged in with, set by loginChain for
 	// MySQL's REPLACE clause. Never print it.
 	password string
 }
 
+// connector opens sessions and counts them: what every strategy shares.
+type connector struct {
+	cfg      Config
+	roots    func() (*x509.CertPool, error) // cfg.RootCAs, or the system roots plus the CA bundle, loaded on first use
+	counters dbrotator.Counters
+}
+
+func newConnector(cfg Config) *connector {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	roots := rotators.LazyRoots(cfg.CABundleFile)
+	if pool := cfg.RootCAs; pool != nil {
+		roots = func() (*x509.CertPool, error) { return pool, nil }
+	}
+	return &connector{cfg: cfg, roots: roots}
+}
+
+// Stats returns the connection attempts and retries made so far.
+func (c *connector) Stats() Stats { return c.counters.Stats() }
+
+// EndpointResolver returns the resolver the rotator was built with, for
+// start-up tests.
+func (c *connector) EndpointResolver() EndpointResolver { return c.cfg.Endpoints }
+
 // countingConnector counts every connection attempt.
 type countingConnector struct {
 	driver.Connector
-	c *counters
+	c *dbrotator.Counters
 }
 
 // Connect counts the attempt, and its failure, then connects.
 func (cc countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	cc.c.logins.Add(1)
 	conn, err := cc.Connector.Connect(ctx)
-	if err != nil {
-		cc.c.failed.Add(1)
-	}
-	return conn, err
+	return conn, cc.c.Login(err)
 }
 
 // connect logs in as user with pw and reads the server version. The error
-// never holds pw; errors.Is(err, ErrAccessDenied) tells a rejected password.
-func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scrub ...string) (*session, error) {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd = user, pw
-	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port))
-	cfg.DBName = e.dbName
-	cfg.Timeout = r.cfg.ConnectTimeout
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultConnectTimeout
-	}
-	cfg.ReadTimeout, cfg.WriteTimeout = 2*cfg.Timeout, 2*cfg.Timeout
-	cfg.InterpolateParams = true
-	cfg.AllowFallbackToPlaintext = false
-	// The password leaves this process only in a form the peer cannot read,
-	// unless the connection is verified TLS to the secret's own host (the
-	// TLS config below always verifies): mysql_clear_password is answered
-	// only then, the pre-4.1 scramble never, and on a plaintext connection
-	// authGuard refuses the methods go-sql-driver would otherwise answer with
-	// the password encrypted to a key the server itself supplies
-	// (sha256_password, caching_sha2_password full authentication).
-	cfg.AllowCleartextPasswords = e.tls
-	cfg.AllowOldPasswords = false
-	cfg.AllowNativePasswords = true
-	cfg.Logger = mysql.Logger(discardLogger{})
-	var refused atomic.Bool
-	if e.tls {
-		cfg.TLS = &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: e.host, MinVersion: tls.VersionTLS12}
-	} else {
-		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &authGuard{Conn: c, refused: &refused}, nil
-		}
+// never holds pw (nor any of scrub); errors.Is(err, ErrAuth) tells a
+// rejected password.
+func (r *connector) connect(ctx context.Context, e endpoint, user, pw string, scrub ...string) (*session, error) {
+	var refused atomic.Bool // set by authGuard when it cut the connection
+	cfg, err := r.driverConfig(e, user, pw, &refused)
+	if err != nil {
+		return nil, err
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure connection: %w", err)
 	}
-	db := sql.OpenDB(countingConnector{Connector: connector, c: &r.stats})
+	db := sql.OpenDB(countingConnector{Connector: connector, c: &r.counters})
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	secrets := append([]string{pw}, scrub...)
@@ -138,45 +142,97 @@ func (r *Rotator) connect(ctx context.Context, e endpoint, user, pw string, scru
 		}
 		return nil, scrubErr(classify(err, e), secrets)
 	}
-	s := &session{db: db, conn: conn, user: user, scrubs: secrets, c: &r.stats}
-	var version string
-	if err := conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		s.close()
-		return nil, s.err("read server version", err)
-	}
-	if s.srv, err = parseVersion(version); err != nil {
+	s := &session{db: db, conn: conn, user: user, scrubs: secrets, c: &r.counters}
+	if err := s.readVersion(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// ErrAccessDenied is wrapped when the server rejects a user name or password
-// (MySQL error 1045).
-var ErrAccessDenied = errors.New("access denied")
+// driverConfig is the driver's settings for one login: the endpoint and
+// user, timeouts, no plaintext fallback, and no password exchange that would
+// reveal the password (verified TLS, or authGuard on a plaintext connection,
+// which sets refused when it cuts one).
+func (r *connector) driverConfig(e endpoint, user, pw string, refused *atomic.Bool) (*mysql.Config, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd = user, pw
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(e.host, strconv.Itoa(e.port))
+	cfg.DBName = e.dbName
+	cfg.Timeout = r.cfg.ConnectTimeout
+	cfg.ReadTimeout, cfg.WriteTimeout = 2*cfg.Timeout, 2*cfg.Timeout
+	cfg.InterpolateParams = true
+	cfg.AllowFallbackToPlaintext = false
+	// The password leaves this process only in a form the peer cannot read,
+	// unless the connection is verified TLS to the secret's own host (the
+	// TLS config below always verifies): mysql_clear_password is answered
+	// only then, the pre-4.1 scramble never, and on a plaintext connection
+	// authGuard refuses the methods go-sql-driver would otherwise answer with
+	// the password encrypted to a key the server itself supplies
+	// (sha256_password, caching_sha2_password full authentication).
+	cfg.AllowCleartextPasswords = e.tls
+	cfg.AllowOldPasswords = false
+	cfg.AllowNativePasswords = true
+	cfg.Logger = mysql.Logger(discardLogger{})
+	if e.tls {
+		roots, err := r.roots()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTLS, err)
+		}
+		cfg.TLS = &tls.Config{RootCAs: roots, ServerName: e.host, MinVersion: tls.VersionTLS12}
+		return cfg, nil
+	}
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &authGuard{Conn: c, refused: refused}, nil
+	}
+	return cfg, nil
+}
 
-// ErrInsecureAuth is wrapped when the server asked for the password in a form
-// the connection would reveal: mysql_clear_password without TLS, the pre-4.1
-// scramble, or, without TLS, sha256_password or caching_sha2_password full
-// authentication (the password encrypted to an RSA key the server itself
-// sends, so any server or man in the middle could read it). Nothing was sent.
-var ErrInsecureAuth = errors.New("refused: the server asked for the password in a form this connection would reveal (use verified TLS)")
+// readVersion reads the server's flavour and version (SELECT VERSION()).
+func (s *session) readVersion(ctx context.Context) error {
+	var version string
+	if err := s.conn.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return s.err("read server version", err)
+	}
+	srv, err := parseVersion(version)
+	if err != nil {
+		return err
+	}
+	s.srv = srv
+	return nil
+}
 
-// ErrTLS is wrapped when TLS could not be set up or the server's certificate
-// did not verify. There is never a fallback to plaintext.
-var ErrTLS = errors.New("TLS failed (no fallback to plaintext)")
+// The sentinels of a login, package dbrotator's (shared with the PostgreSQL
+// rotators).
+var (
+	// ErrAuth is wrapped when the server rejects a user name or password
+	// (MySQL error 1045).
+	ErrAuth = dbrotator.ErrAuth
+	// ErrInsecureAuth is wrapped when the server asked for the password in
+	// a form the connection would reveal: mysql_clear_password without TLS,
+	// the pre-4.1 scramble, or, without TLS, sha256_password or
+	// caching_sha2_password full authentication (the password encrypted to
+	// an RSA key the server itself sends, so any server or man in the middle
+	// could read it). Nothing was sent.
+	ErrInsecureAuth = dbrotator.ErrInsecureAuth
+	// ErrTLS is wrapped when TLS could not be set up or the server's
+	// certificate did not verify. There is never a fallback to plaintext.
+	ErrTLS = dbrotator.ErrTLS
+)
 
 func classify(err error, e endpoint) error {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && me.Number == 1045 {
-		return fmt.Errorf("%w: %w", ErrAccessDenied, err)
+		return fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) || errors.Is(err, mysql.ErrNoTLS) {
-		return fmt.Errorf("%w: %w", ErrTLS, err)
-	}
-	if e.tls && strings.Contains(err.Error(), "tls:") {
-		return fmt.Errorf("%w: %w", ErrTLS, err)
+	if errors.As(err, &certErr) || errors.Is(err, mysql.ErrNoTLS) || e.tls && strings.Contains(err.Error(), "tls:") {
+		return fmt.Errorf("%w (no plaintext attempt was made; trust a private CA with %s, or set \"ssl\": false in the secret to allow plaintext): %w", ErrTLS, EnvCABundle, err)
 	}
 	return err
 }
@@ -202,7 +258,7 @@ func (s *session) exec(ctx context.Context, op string, st statement) error {
 			return fmt.Errorf("%s: %w", op, scrubErr(err, append(slices.Clip(s.scrubs), st.hidden...)))
 		}
 		if s.c != nil {
-			s.c.retries.Add(1)
+			s.c.Retry()
 		}
 	}
 }

@@ -60,49 +60,6 @@ func TestEngineSingleUser(t *testing.T) {
 	})
 }
 
-func TestEngineEachStepTwice(t *testing.T) {
-	m := dbtest.SharedMariaDB(t)
-	tests := []struct {
-		name   string
-		r      *Rotator
-		master bool
-	}{
-		{name: "single user", r: NewSingleUser(testConfig(m))},
-		{name: "alternating users", r: NewMultiUser(testConfig(m)), master: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			reg := &rotators.Registry{}
-			reg.Register(tc.r, tc.r.Strategy(), Engines...)
-			env := rotationtest.New(t, reg)
-			old := newTestUser(t, m, dbtest.NewMySQLUserName("twice"), "%", "GRANT SELECT ON mysql.db TO %s")
-			if tc.master {
-				t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(old.Username+CloneSuffix, "%")) })
-				old.MasterARN = env.CreateSecret(t, "master/"+old.Username, createMaster(t, m))
-			}
-			arn := env.CreateSecret(t, "mysql/twice/"+old.Username, old)
-			token := env.Begin(t, arn)
-			for _, step := range []string{"createSecret", "setSecret", "testSecret", "finishSecret"} {
-				for i := range 2 {
-					if err := env.Step(t, arn, token, step); err != nil {
-						t.Fatalf("%s #%d: %v", step, i+1, err)
-					}
-				}
-			}
-			cur := env.Value(t, arn, "AWSCURRENT")
-			if cur.Password == old.Password {
-				t.Fatal("AWSCURRENT was not rotated")
-			}
-			mustLogin(t, m, cur)
-			if tc.master {
-				mustLogin(t, m, env.Value(t, arn, "AWSPREVIOUS"))
-			} else {
-				mustBeDenied(t, m, old)
-			}
-		})
-	}
-}
-
 // TestEngineDroppedConnectionRetried cuts the connection right after the
 // password statement is sent; the service re-drives the rotation with the
 // same token and it completes, with every invariant intact.
@@ -110,7 +67,7 @@ func TestEngineDroppedConnectionRetried(t *testing.T) {
 	m := dbtest.SharedMariaDB(t)
 	tests := []struct {
 		name    string
-		r       *Rotator
+		r       rotator
 		master  bool
 		trigger string
 	}{
@@ -121,7 +78,7 @@ func TestEngineDroppedConnectionRetried(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := &rotators.Registry{}
-			reg.Register(tc.r, tc.r.Strategy(), Engines...)
+			reg.Register(tc.r, strategyOf(tc.r), Engines...)
 			env := rotationtest.New(t, reg, rotationtest.Options{Server: localaws.Options{RotationRetries: 2}})
 			proxy := dbtest.NewFaultProxy(t, m.Addr())
 			old := newTestUser(t, m, dbtest.NewMySQLUserName("drop"), "%", "GRANT SELECT ON mysql.db TO %s")

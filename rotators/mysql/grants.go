@@ -246,9 +246,9 @@ func collect(lines []string) (privilegeSet, error) {
 }
 
 // syncGrants returns the statements that make target's privileges equal to
-// source's: stale privileges revoked first, then missing ones granted.
-// sourceLines and targetLines are SHOW GRANTS output; target is the quoted
-// account the statements apply to.
+// source's: stale privileges revoked first, then missing ones granted, then
+// the default role. sourceLines and targetLines are SHOW GRANTS output;
+// target is the quoted account the statements apply to.
 func syncGrants(sourceLines, targetLines []string, target string) ([]statement, error) {
 	src, err := collect(sourceLines)
 	if err != nil {
@@ -258,27 +258,50 @@ func syncGrants(sourceLines, targetLines []string, target string) ([]statement, 
 	if err != nil {
 		return nil, fmt.Errorf("read grants of the clone: %w", err)
 	}
-	objects := func(s privilegeSet) []string {
-		var out []string
-		for o := range s {
-			out = append(out, o)
-		}
-		slices.Sort(out)
-		return out
+	out := revokeStale(src, dst, target)
+	out = append(out, grantMissing(src, dst, target)...)
+	if st, ok := syncDefaultRole(sourceLines, targetLines, target); ok {
+		out = append(out, st)
 	}
-	var revokes, grants []statement
-	for _, obj := range objects(dst) {
-		have := dst[obj]
-		want := src[obj]
-		if want == nil {
-			want = &objectPrivileges{}
+	return out, nil
+}
+
+// objects are the object names of s, sorted ("" holds roles).
+func (s privilegeSet) objects() []string {
+	var out []string
+	for o := range s {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// get returns the privileges on obj, none when s has no entry for it.
+func (s privilegeSet) get(obj string) *objectPrivileges {
+	if p := s[obj]; p != nil {
+		return p
+	}
+	return &objectPrivileges{}
+}
+
+// without returns the privileges of a that b lacks.
+func without(a, b []string) []string {
+	var out []string
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			out = append(out, p)
 		}
-		var stale []string
-		for _, p := range have.privs {
-			if !slices.Contains(want.privs, p) {
-				stale = append(stale, p)
-			}
-		}
+	}
+	return out
+}
+
+// revokeStale revokes what dst holds and src does not: roles, privileges on
+// each object, and grant options.
+func revokeStale(src, dst privilegeSet, target string) []statement {
+	var revokes []statement
+	for _, obj := range dst.objects() {
+		have, want := dst[obj], src.get(obj)
+		stale := without(have.privs, want.privs)
 		if obj == "" {
 			for _, role := range stale {
 				revokes = append(revokes, statement{query: "REVOKE " + role + " FROM " + target})
@@ -292,19 +315,16 @@ func syncGrants(sourceLines, targetLines []string, target string) ([]statement, 
 			revokes = append(revokes, statement{query: "REVOKE GRANT OPTION ON " + obj + " FROM " + target})
 		}
 	}
-	for _, obj := range objects(src) {
-		want := src[obj]
-		have := dst[obj]
-		if have == nil {
-			have = &objectPrivileges{}
-		}
-		var missing []string
-		for _, p := range want.privs {
-			if !slices.Contains(have.privs, p) {
-				missing = append(missing, p)
-			}
-		}
-		needOption := want.grantOption && !have.grantOption
+	return revokes
+}
+
+// grantMissing grants what src holds and dst does not: roles (with ADMIN
+// OPTION where src has it), privileges on each object and grant options.
+func grantMissing(src, dst privilegeSet, target string) []statement {
+	var grants []statement
+	for _, obj := range src.objects() {
+		want, have := src[obj], dst.get(obj)
+		missing := without(want.privs, have.privs)
 		if obj == "" {
 			for _, role := range missing {
 				q := "GRANT " + role + " TO " + target
@@ -315,6 +335,7 @@ func syncGrants(sourceLines, targetLines []string, target string) ([]statement, 
 			}
 			continue
 		}
+		needOption := want.grantOption && !have.grantOption
 		if len(missing) == 0 && !needOption {
 			continue
 		}
@@ -328,9 +349,13 @@ func syncGrants(sourceLines, targetLines []string, target string) ([]statement, 
 		}
 		grants = append(grants, statement{query: q})
 	}
-	out := append(revokes, grants...)
-	// MariaDB lists a default role as "SET DEFAULT ROLE `r` FOR …"; set it
-	// after the role grants it depends on.
+	return grants
+}
+
+// syncDefaultRole sets target's default role to source's when they differ.
+// MariaDB lists a default role as "SET DEFAULT ROLE `r` FOR …"; the
+// statement comes after the role grants it depends on.
+func syncDefaultRole(sourceLines, targetLines []string, target string) (statement, bool) {
 	want, have := "NONE", "NONE"
 	for _, l := range sourceLines {
 		if r, ok, _ := defaultRole(l); ok {
@@ -342,10 +367,10 @@ func syncGrants(sourceLines, targetLines []string, target string) ([]statement, 
 			have = r
 		}
 	}
-	if !strings.EqualFold(want, have) && want != have {
-		out = append(out, statement{query: "SET DEFAULT ROLE " + want + " FOR " + target})
+	if strings.EqualFold(want, have) {
+		return statement{}, false
 	}
-	return out, nil
+	return statement{query: "SET DEFAULT ROLE " + want + " FOR " + target}, true
 }
 
 // userOptions is what SHOW CREATE USER tells about an account.

@@ -24,7 +24,7 @@ func mysqlAdapter(strategy string) rotatortest.Adapter {
 	}
 	a.New = func(t testing.TB) *rotatortest.Target {
 		m := dbtest.SharedMariaDB(t)
-		var r *Rotator
+		var r rotator
 		switch strategy {
 		case rotators.SingleUser:
 			r = NewSingleUser(testConfig(m))
@@ -34,7 +34,7 @@ func mysqlAdapter(strategy string) rotatortest.Adapter {
 			r = NewDualPassword(testConfig(m))
 		}
 		reg := &rotators.Registry{}
-		reg.Register(r, r.Strategy(), Engines...)
+		reg.Register(r, strategyOf(r), Engines...)
 		v := newTestUser(t, m, dbtest.NewMySQLUserName("kit"), "%", "GRANT SELECT ON mysql.db TO %s")
 		v.Set(secret.KeyStrategy, strategy)
 		user, clone := v.Username, v.Username+CloneSuffix

@@ -51,9 +51,9 @@ func TestMasterEndpointPinning(t *testing.T) {
 		want     error
 	}{
 		{name: "resolver agrees", resolver: &fixedResolver{host: m.Host, port: m.Port}},
-		{name: "no resolver", want: ErrNoMasterEndpoint},
-		{name: "not RDS-managed", resolver: &fixedResolver{err: rdsx.ErrNotRDSManaged}, want: ErrNoMasterEndpoint},
-		{name: "resolver gives no host", resolver: &fixedResolver{}, want: ErrNoMasterEndpoint},
+		{name: "no resolver", want: ErrMasterEndpoint},
+		{name: "not RDS-managed", resolver: &fixedResolver{err: rdsx.ErrNotRDSManaged}, want: ErrMasterEndpoint},
+		{name: "resolver gives no host", resolver: &fixedResolver{}, want: ErrMasterEndpoint},
 		{name: "resolver gives another host", resolver: &fixedResolver{host: "db.example.internal", port: m.Port}, want: ErrEndpointMismatch},
 		{name: "resolver gives another port", resolver: &fixedResolver{host: m.Host, port: m.Port + 1}, want: ErrEndpointMismatch},
 	}
@@ -109,8 +109,8 @@ func TestMasterPasswordNeverReachesUserHost(t *testing.T) {
 		resolver EndpointResolver
 		want     error
 	}{
-		{name: "master without host, no resolver", master: master, want: ErrNoMasterEndpoint},
-		{name: "master without host, not RDS-managed", master: master, resolver: &fixedResolver{err: rdsx.ErrNotRDSManaged}, want: ErrNoMasterEndpoint},
+		{name: "master without host, no resolver", master: master, want: ErrMasterEndpoint},
+		{name: "master without host, not RDS-managed", master: master, resolver: &fixedResolver{err: rdsx.ErrNotRDSManaged}, want: ErrMasterEndpoint},
 		{name: "RDS master of another server", master: master, resolver: &fixedResolver{host: m.Host, port: m.Port}, want: ErrEndpointMismatch},
 		{name: "master with its own host", master: createMaster(t, m), want: ErrEndpointMismatch},
 	}
@@ -205,7 +205,7 @@ func TestPreviousPasswordPinned(t *testing.T) {
 		want     error
 	}{
 		{name: "previous names the same server", prevHost: m.Host},
-		{name: "previous names another server", prevHost: "db.example.internal", want: ErrNoWorkingPassword},
+		{name: "previous names another server", prevHost: "db.example.internal", want: ErrNoCredential},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ func Register(reg *rotators.Registry, cfg Config, strategies ...string) error {
 		strategies = []string{rotators.SingleUser, rotators.AlternatingUsers, rotators.DualPassword}
 	}
 	for _, s := range strategies {
-		var r *Rotator
+		var r rotators.Rotator
 		switch s {
 		case rotators.SingleUser:
 			r = NewSingleUser(cfg)

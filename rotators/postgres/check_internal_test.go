@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -32,26 +31,6 @@ func FuzzCheckUsername(f *testing.F) {
 			t.Fatalf("quoting changed %q to %q", name, inner)
 		}
 	})
-}
-
-// FuzzParseTimeout: an accepted timeout is positive and at most 10 minutes.
-func FuzzParseTimeout(f *testing.F) {
-	for _, s := range []string{"5s", "5", "1500ms", "-1s", "0", "11m", "soon"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := parseTimeout(s)
-		if err == nil && (d <= 0 || d > 10*time.Minute) {
-			t.Fatalf("parseTimeout(%q) = %s", s, d)
-		}
-	})
-}
-
-func TestParseTimeoutOverflow(t *testing.T) {
-	// 2^34 seconds overflows time.Duration into a small positive value.
-	if d, err := parseTimeout("17179869184"); err == nil {
-		t.Errorf("parseTimeout accepted an overflowing number of seconds as %s", d)
-	}
 }
 
 func TestScrub(t *testing.T) {

@@ -1,14 +1,10 @@
 package postgres
 
 import (
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/shared/password"
 )
 
@@ -17,14 +13,15 @@ import (
 var Engines = []string{"postgres", "aurora-postgresql"}
 
 // Environment variables read by ConfigFromEnv (besides the password policy's,
-// see password.FromEnv).
+// see password.FromEnv). The TLS and connect-timeout settings are the ones
+// every database rotator reads (package rotators parses them).
 const (
 	// EnvCABundle names a PEM file of extra CA certificates trusted for TLS
 	// (e.g. the RDS global bundle), in addition to the system roots.
-	EnvCABundle = "ROTARY_CA_BUNDLE"
+	EnvCABundle = rotators.EnvCABundle
 	// EnvConnectTimeout bounds each connection attempt: a Go duration ("5s",
 	// "1500ms") or whole seconds ("5"). Default 5s.
-	EnvConnectTimeout = "ROTARY_CONNECT_TIMEOUT"
+	EnvConnectTimeout = rotators.EnvConnectTimeout
 	// EnvStatementTimeout is the server-side statement_timeout of every
 	// session, and (plus StatementSlack) the client-side bound on every
 	// statement. Same syntax as EnvConnectTimeout. Default 10s.
@@ -83,7 +80,7 @@ type Config struct {
 
 // ConfigFromEnv reads a Config from the environment through getenv (os.Getenv
 // in production). Errors name the variable, and a bad setting fails here, at
-// start-up.
+// start-up; the system roots are not loaded until the first TLS connection.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var cfg Config
 	p, err := password.FromEnv(getenv, password.PostgresExclude)
@@ -91,7 +88,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	cfg.Policy = p
-	cfg.CABundleFile = strings.TrimSpace(getenv(EnvCABundle))
 	for _, v := range []struct {
 		env string
 		dst *time.Duration
@@ -100,36 +96,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		{EnvStatementTimeout, &cfg.StatementTimeout},
 		{EnvLockTimeout, &cfg.LockTimeout},
 	} {
-		if s := strings.TrimSpace(getenv(v.env)); s != "" {
-			d, err := parseTimeout(s)
-			if err != nil {
-				return cfg, fmt.Errorf("postgres: %s: %w", v.env, err)
-			}
-			*v.dst = d
+		if *v.dst, err = rotators.TimeoutFromEnv(getenv, v.env, 0); err != nil {
+			return cfg, fmt.Errorf("postgres: %w", err)
 		}
 	}
-	if err := cfg.checkCABundle(); err != nil {
-		return cfg, err
+	if cfg.CABundleFile, err = rotators.CABundleFileFromEnv(getenv); err != nil {
+		return cfg, fmt.Errorf("postgres: %w", err)
 	}
 	return cfg, nil
-}
-
-func parseTimeout(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		n, nerr := strconv.Atoi(s)
-		if nerr != nil {
-			return 0, errors.New(`must be a duration such as "5s" or a whole number of seconds`)
-		}
-		if n < 1 || n > 600 {
-			return 0, errors.New("must be more than 0 and at most 10m")
-		}
-		d = time.Duration(n) * time.Second
-	}
-	if d <= 0 || d > 10*time.Minute {
-		return 0, errors.New("must be more than 0 and at most 10m")
-	}
-	return d, nil
 }
 
 // withDefaults fills zero fields.
@@ -150,44 +124,4 @@ func (c Config) withDefaults() Config {
 		c.ApplicationName = "rotary"
 	}
 	return c
-}
-
-// roots returns the roots that verify database certificates: nil without a
-// CA bundle (crypto/tls then uses the system roots), else the system roots
-// plus the bundle. The connector calls it on its first TLS connection only:
-// loading the system roots costs about 12 ms and 4 MiB, which a cold start
-// should not pay before it needs them.
-func (c Config) roots() (*x509.CertPool, error) {
-	if c.CABundleFile == "" {
-		return nil, nil
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if err := c.appendCABundle(pool); err != nil {
-		return nil, err
-	}
-	return pool, nil
-}
-
-// checkCABundle reports a CA bundle that cannot be read or holds no
-// certificate, at start-up, without loading the system roots.
-func (c Config) checkCABundle() error {
-	if c.CABundleFile == "" {
-		return nil
-	}
-	return c.appendCABundle(x509.NewCertPool())
-}
-
-// appendCABundle adds the CA bundle's certificates to pool.
-func (c Config) appendCABundle(pool *x509.CertPool) error {
-	pem, err := os.ReadFile(c.CABundleFile)
-	if err != nil {
-		return fmt.Errorf("postgres: read CA bundle (%s): %w", EnvCABundle, err)
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("postgres: CA bundle %s (%s) holds no PEM certificate", c.CABundleFile, EnvCABundle)
-	}
-	return nil
 }

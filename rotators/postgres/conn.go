@@ -10,78 +10,74 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/dbrotator"
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
-// Sentinel errors callers (and tests) branch on with errors.Is.
+// Sentinel errors callers (and tests) branch on with errors.Is. All but
+// ErrCloneMismatch are package dbrotator's, shared with the MySQL rotators.
 var (
 	// ErrTLS: the TLS handshake failed or the server refused TLS. No plaintext
 	// attempt follows.
-	ErrTLS = errors.New("TLS verify-full failed")
+	ErrTLS = dbrotator.ErrTLS
 	// ErrAuth: the server refused the user name and password (SQLSTATE 28P01).
-	ErrAuth = errors.New("password authentication failed")
+	ErrAuth = dbrotator.ErrAuth
 	// ErrGuard: a safety check refused to change a role (the pending user is
 	// not the current user or its alternate, another host, a superuser, …).
-	ErrGuard = errors.New("refused by a safety check")
+	ErrGuard = dbrotator.ErrGuard
 	// ErrNoCredential: none of the secret's versions logs in, so the password
 	// cannot be changed.
-	ErrNoCredential = errors.New("no stored version of the secret logs in")
+	ErrNoCredential = dbrotator.ErrNoCredential
 	// ErrEndpointMismatch: the user secret names another server than the one
 	// the master credential belongs to (the master secret's own host and
 	// port, or the endpoint RDS gives for an RDS-managed master), so the
 	// master credential is not sent anywhere.
-	ErrEndpointMismatch = errors.New("endpoint mismatch")
+	ErrEndpointMismatch = dbrotator.ErrEndpointMismatch
 	// ErrMasterEndpoint: the master secret names no host and no endpoint
 	// could be resolved for it (not RDS-managed, or no resolver), so there is
 	// no server the master credential may be sent to.
-	ErrMasterEndpoint = errors.New("the master secret's server is unknown")
+	ErrMasterEndpoint = dbrotator.ErrMasterEndpoint
+	// ErrInsecureAuth: the server asked for the password in cleartext or as
+	// an md5 hash over a connection that is not verified TLS; nothing was
+	// sent.
+	ErrInsecureAuth = dbrotator.ErrInsecureAuth
 	// ErrCloneMismatch: an existing "_clone" role is not exactly a clone of
 	// the original (see MultiUser), so it is left untouched rather than given
 	// a password and the original's privileges.
 	ErrCloneMismatch = errors.New("the existing clone role is not a clone of the original")
-	// ErrInsecureAuth: the server asked for the password in cleartext or as
-	// an md5 hash over a connection that is not verified TLS; nothing was
-	// sent.
-	ErrInsecureAuth = errors.New("refused to send the password: the server asked for it in cleartext or md5 over a connection that is not verified TLS")
 )
 
-// Stats counts the connection attempts a rotator made: every attempt is a
-// login; a failed one is one that did not end in an authenticated session
-// (wrong password, TLS or network failure).
-type Stats struct {
-	Logins       int64 // connection attempts
-	FailedLogins int64 // attempts that did not end in a session
-}
+// Stats counts the connection attempts a rotator made (every attempt is a
+// login; a failed one did not end in an authenticated session) and the
+// password changes retried after a transient conflict.
+type Stats = dbrotator.Stats
 
 // connector opens connections and counts them.
 type connector struct {
-	cfg    Config
-	roots  func() (*x509.CertPool, error) // cfg.roots, once
-	logins atomic.Int64
-	failed atomic.Int64
+	cfg      Config
+	roots    func() (*x509.CertPool, error) // the system roots plus the CA bundle, loaded on first use
+	counters dbrotator.Counters
 }
+
+// Stats returns the login and retry counters since the rotator was made.
+func (c *connector) Stats() Stats { return c.counters.Stats() }
 
 func newConnector(cfg Config) (*connector, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := cfg.checkCABundle(); err != nil {
-		return nil, err
+	if err := rotators.CheckCABundle(cfg.CABundleFile); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &connector{cfg: cfg, roots: sync.OnceValues(cfg.roots)}, nil
-}
-
-// Stats returns the login counters since the rotator was made.
-func (c *connector) Stats() Stats {
-	return Stats{Logins: c.logins.Load(), FailedLogins: c.failed.Load()}
+	return &connector{cfg: cfg, roots: rotators.LazyRoots(cfg.CABundleFile)}, nil
 }
 
 // endpoint is where and how to connect, from a secret.
@@ -120,10 +116,10 @@ func endpointOf(v secret.Value) endpoint {
 	return e
 }
 
-// connect logs in as user. Every call counts as a login. The error wraps
-// ErrAuth for a refused password and ErrTLS for a TLS failure; it never holds
-// the password.
-func (c *connector) connect(ctx context.Context, ep endpoint, user, password string) (*pgx.Conn, error) {
+// connConfig is the connection's settings: the endpoint and user, the
+// timeouts, no fallback, no downgrade of the password exchange, and TLS
+// verify-full unless the endpoint is plaintext.
+func (c *connector) connConfig(ep endpoint, user, password string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
 		// Only the environment (PG* variables) can make an empty string fail.
@@ -163,6 +159,17 @@ func (c *connector) connect(ctx context.Context, ep endpoint, user, password str
 		cfg.TLSConfig = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
 		cfg.SSLNegotiation = "postgres"
 	}
+	return cfg, nil
+}
+
+// connect logs in as user. Every call counts as a login. The error wraps
+// ErrAuth for a refused password and ErrTLS for a TLS failure; it never holds
+// the password.
+func (c *connector) connect(ctx context.Context, ep endpoint, user, password string) (*pgx.Conn, error) {
+	cfg, err := c.connConfig(ep, user, password)
+	if err != nil {
+		return nil, err
+	}
 	// Tell a TLS failure from the rest: the dial succeeded but the connection
 	// never got past the TLS request and handshake.
 	var dialed, handshaken atomic.Bool
@@ -186,12 +193,10 @@ func (c *connector) connect(ctx context.Context, ep endpoint, user, password str
 		return conn, nil
 	}
 
-	c.logins.Add(1)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err == nil {
+	if c.counters.Login(err) == nil {
 		return conn, nil
 	}
-	c.failed.Add(1)
 	return nil, classify(err, ep, user, dialed.Load() && !handshaken.Load() && ep.tls)
 }
 
@@ -202,7 +207,7 @@ func classify(err error, ep endpoint, user string, tlsFailed bool) error {
 	switch {
 	case strings.Contains(err.Error(), "require_auth"):
 		// pgconn's RequireAuth refusal has no type of its own.
-		return fmt.Errorf("connect to %s as %q: %w (use TLS: leave \"ssl\" unset or true, and make the server offer scram-sha-256)", ep, user, ErrInsecureAuth)
+		return fmt.Errorf("connect to %s as %q: %w: leave \"ssl\" unset or true, and make the server offer scram-sha-256", ep, user, ErrInsecureAuth)
 	case errors.As(err, &pgErr) && pgErr.Code == "28P01":
 		return fmt.Errorf("connect to %s as %q: %w (SQLSTATE 28P01)", ep, user, ErrAuth)
 	case tlsFailed:
@@ -295,8 +300,9 @@ func retryable(err error) bool {
 }
 
 // withRetry runs fn, and again after a growing, jittered pause while it fails
-// with a retryable error, at most maxAttempts times and never past ctx.
-func withRetry(ctx context.Context, fn func(context.Context) error) error {
+// with a retryable error, at most maxAttempts times and never past ctx. Each
+// retry is counted in counters (when not nil).
+func withRetry(ctx context.Context, counters *dbrotator.Counters, fn func(context.Context) error) error {
 	delay := firstBackoff
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
@@ -313,6 +319,9 @@ func withRetry(ctx context.Context, fn func(context.Context) error) error {
 			t.Stop()
 			return fmt.Errorf("%w (no retry: %w)", err, context.Cause(ctx))
 		case <-t.C:
+		}
+		if counters != nil {
+			counters.Retry()
 		}
 		delay = min(2*delay, maxBackoff)
 	}

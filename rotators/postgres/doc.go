@@ -19,6 +19,11 @@
 // server. Every session has statement_timeout and lock_timeout; transient
 // conflicts of a password change are retried within the step's context.
 //
+// Its sentinels (ErrAuth, ErrTLS, ErrGuard, …), its single-user login
+// fallback (dbrotator.LoginChain) and its login counters (Stats) are
+// rotators/dbrotator's, shared with the MySQL rotators, which are built the
+// same way: a type per strategy sharing an embedded connector.
+//
 // This package must not import the AWS SDK, read Secrets Manager, or log; it
 // must not put a password or verifier in an error (known values are scrubbed
 // from driver errors). It receives every secret version from the engine

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,47 +160,6 @@ func TestEngineRotation(t *testing.T) {
 
 // fleet implements statser for loginDelta.
 func (f fleet) Stats() postgres.Stats { return f.stats() }
-
-// TestEngineStepsTwice invokes every step twice with the same token
-// (acceptance 2).
-func TestEngineStepsTwice(t *testing.T) {
-	pg := dbtest.SharedPostgres(t)
-	for _, alternating := range []bool{false, true} {
-		t.Run(map[bool]string{false: "single user", true: "alternating users"}[alternating], func(t *testing.T) {
-			f := newFleet(t, pg)
-			env := rotationtest.New(t, f.reg)
-			var user secret.Value
-			if alternating {
-				p := newPair(t, pg, "twice")
-				p.user.MasterARN = env.CreateSecret(t, "master-"+randomHex(4), p.master)
-				user = p.user
-			} else {
-				name, pw := newName("twice"), newPassword()
-				pg.CreateRole(t, name, pw)
-				user = userSecret(pg, name, pw)
-			}
-			arn := env.CreateSecret(t, "user-"+randomHex(4), user)
-			for round := range 2 {
-				token := env.Begin(t, arn)
-				for _, step := range []string{rotation.StepCreate, rotation.StepSet, rotation.StepTest, rotation.StepFinish} {
-					for i := range 2 {
-						if err := env.Step(t, arn, token, step); err != nil {
-							t.Fatalf("round %d: %s (call %d): %v", round+1, step, i+1, err)
-						}
-					}
-					// A single user's AWSCURRENT stops working between
-					// setSecret and finishSecret (AWS's single-user scheme).
-					if alternating || step == rotation.StepFinish {
-						checkInvariantsDuring(t, pg, env, arn, alternating, step == rotation.StepFinish)
-					}
-				}
-				if stages := env.Stages(t, arn)[token]; !slices.Contains(stages, rotation.StageCurrent) {
-					t.Fatalf("round %d: token's stages %v, want AWSCURRENT", round+1, stages)
-				}
-			}
-		})
-	}
-}
 
 // TestEngineFaultProxy drops the connection right after the password change
 // is sent; Secrets Manager's retry of the rotation completes it with the

@@ -91,25 +91,9 @@ func (r *MultiUser) Set(ctx context.Context, req rotators.SetRequest) (rotators.
 
 func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *secret.Value, verifierOut *string) error {
 	cur, pend := req.Current, req.Pending
-	if err := checkMultiSecret(cur); err != nil {
-		return fmt.Errorf("current secret: %w", err)
-	}
-	if err := checkMultiSecret(pend); err != nil {
-		return fmt.Errorf("pending secret: %w", err)
-	}
-	alt, err := Alternate(cur.Username)
+	curEP, err := checkMultiSet(cur, pend)
 	if err != nil {
-		return fmt.Errorf("current secret: %w", err)
-	}
-	if pend.Username != alt {
-		return fmt.Errorf("%w: pending user %q is not the alternate of current user %q", ErrGuard, pend.Username, cur.Username)
-	}
-	if pend.MasterARN != cur.MasterARN {
-		return fmt.Errorf("%w: pending secret's masterarn is not the current secret's", ErrGuard)
-	}
-	curEP, pendEP := endpointOf(cur), endpointOf(pend)
-	if !pendEP.sameServer(curEP) || pendEP.db != curEP.db {
-		return fmt.Errorf("%w: pending secret's server %s is not the current secret's %s", ErrGuard, pendEP, curEP)
+		return err
 	}
 	verifier, err := scram.Generate(pend.Password)
 	if err != nil {
@@ -132,8 +116,53 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 	if m.Username == base || m.Username == clone {
 		return fmt.Errorf("%w: the master user %q is one of the alternating users", ErrGuard, m.Username)
 	}
+	if err := r.proveCurrent(ctx, curEP, cur, pend); err != nil {
+		return err
+	}
+	mconn, err := r.connect(ctx, masterEP, m.Username, m.Password)
+	if err != nil {
+		return fmt.Errorf("log in as master user: %w", err)
+	}
+	defer closeQuietly(mconn)
+	// One transaction per attempt, bounded like one statement (it is a few
+	// catalog reads and writes); conflicts are retried within ctx.
+	return withRetry(ctx, &r.counters, func(ctx context.Context) error {
+		ctx, cancel := r.bound(ctx)
+		defer cancel()
+		return r.noAnswer(syncPair(ctx, mconn, base, clone, pend.Username, verifier))
+	})
+}
 
-	// Confused-deputy guard: only rotate a pair whose current credentials work.
+// checkMultiSet checks, before any connection, that the pending value is the
+// current user's alternate with the same masterarn, on the same server and
+// database, and returns the current value's endpoint.
+func checkMultiSet(cur, pend secret.Value) (endpoint, error) {
+	if err := checkMultiSecret(cur); err != nil {
+		return endpoint{}, fmt.Errorf("current secret: %w", err)
+	}
+	if err := checkMultiSecret(pend); err != nil {
+		return endpoint{}, fmt.Errorf("pending secret: %w", err)
+	}
+	alt, err := Alternate(cur.Username)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("current secret: %w", err)
+	}
+	if pend.Username != alt {
+		return endpoint{}, fmt.Errorf("%w: pending user %q is not the alternate of current user %q", ErrGuard, pend.Username, cur.Username)
+	}
+	if pend.MasterARN != cur.MasterARN {
+		return endpoint{}, fmt.Errorf("%w: pending secret's masterarn is not the current secret's", ErrGuard)
+	}
+	curEP, pendEP := endpointOf(cur), endpointOf(pend)
+	if !pendEP.sameServer(curEP) || pendEP.db != curEP.db {
+		return endpoint{}, fmt.Errorf("%w: pending secret's server %s is not the current secret's %s", ErrGuard, pendEP, curEP)
+	}
+	return curEP, nil
+}
+
+// proveCurrent is the confused-deputy guard: the master changes only a pair
+// whose current credentials log in.
+func (r *MultiUser) proveCurrent(ctx context.Context, curEP endpoint, cur, pend secret.Value) error {
 	conn, err := r.connect(ctx, curEP, cur.Username, cur.Password)
 	if errors.Is(err, ErrAuth) {
 		return fmt.Errorf("%w: the current user's credentials do not log in, so the master user will not change user %q: %w", ErrGuard, pend.Username, err)
@@ -142,19 +171,7 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 		return fmt.Errorf("log in as current user: %w", err)
 	}
 	closeQuietly(conn)
-
-	mconn, err := r.connect(ctx, masterEP, m.Username, m.Password)
-	if err != nil {
-		return fmt.Errorf("log in as master user: %w", err)
-	}
-	defer closeQuietly(mconn)
-	// One transaction per attempt, bounded like one statement (it is a few
-	// catalog reads and writes); conflicts are retried within ctx.
-	return withRetry(ctx, func(ctx context.Context) error {
-		ctx, cancel := r.bound(ctx)
-		defer cancel()
-		return r.noAnswer(syncPair(ctx, mconn, base, clone, pend.Username, verifier))
-	})
+	return nil
 }
 
 // loadMaster reads and checks the master secret.
@@ -212,7 +229,7 @@ func (r *MultiUser) masterEndpoint(ctx context.Context, cur, m secret.Value) (en
 		}
 	}
 	if !mep.sameServer(curEP) {
-		return endpoint{}, fmt.Errorf("%w: the user secret's server %s is not the master's %s; the master credential is only sent to its own server",
+		return endpoint{}, fmt.Errorf("%w (user secret: %s, master: %s); the master credential is only sent to its own server",
 			ErrEndpointMismatch, curEP, mep)
 	}
 	return mep, nil
@@ -225,7 +242,8 @@ type roleInfo struct {
 // syncPair runs, in one transaction as the master user: create the clone or
 // set the pending user's password, then make the clone a member of the
 // original and start its sessions as the original role (or as the role the
-// original's own sessions start as).
+// original's own sessions start as). Nothing is changed unless the pair
+// passes checkPair.
 func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifier string) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -233,25 +251,57 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
 
+	roles, err := lookupRoles(ctx, tx, base, clone)
+	if err != nil {
+		return err
+	}
+	if err := checkPair(ctx, tx, roles, base, clone, pending); err != nil {
+		return err
+	}
+	for _, s := range pairStatements(roles, base, clone, pending, verifier) {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("master: %s: %w", firstWords(s), err)
+		}
+	}
+	if err := setCloneRole(ctx, tx, base, clone); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("master: commit: %w", err)
+	}
+	return nil
+}
+
+// lookupRoles reads the attributes of the pair's roles; a role that does not
+// exist has the zero roleInfo.
+func lookupRoles(ctx context.Context, tx pgx.Tx, base, clone string) (map[string]*roleInfo, error) {
 	roles := map[string]*roleInfo{base: {}, clone: {}}
 	rows, err := tx.Query(ctx, "SELECT rolname::text, rolsuper, rolinherit FROM pg_roles WHERE rolname = ANY($1)", []string{base, clone})
 	if err != nil {
-		return fmt.Errorf("master: look up roles: %w", err)
+		return nil, fmt.Errorf("master: look up roles: %w", err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var name string
 		var ri roleInfo
 		if err := rows.Scan(&name, &ri.super, &ri.inherit); err != nil {
-			rows.Close()
-			return fmt.Errorf("master: look up roles: %w", err)
+			return nil, fmt.Errorf("master: look up roles: %w", err)
 		}
 		ri.exists = true
 		roles[name] = &ri
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("master: look up roles: %w", err)
+		return nil, fmt.Errorf("master: look up roles: %w", err)
 	}
+	return roles, nil
+}
+
+// checkPair refuses a pair this rotation must not touch, before anything is
+// changed: no original, a superuser, an existing clone that is not exactly a
+// clone (checkClone), or, when the original's password is to be set, a clone
+// that is not a member of the original (a look-alike "_clone" made by
+// someone else).
+func checkPair(ctx context.Context, tx pgx.Tx, roles map[string]*roleInfo, base, clone, pending string) error {
 	if !roles[base].exists {
 		return fmt.Errorf("the original role %q does not exist", base)
 	}
@@ -260,24 +310,31 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 			return fmt.Errorf("%w: role %q is a superuser; alternating-users rotation manages application roles only", ErrGuard, name)
 		}
 	}
-	if roles[clone].exists {
-		if err := checkClone(ctx, tx, base, clone); err != nil {
-			return err
-		}
+	if !roles[clone].exists {
+		return nil
 	}
-	if pending == base && roles[clone].exists {
-		// A clone this rotator made is a member of the original. Refuse to hand
-		// the original's password to a look-alike "_clone" made by someone else.
-		var member bool
-		if err := tx.QueryRow(ctx, "SELECT pg_has_role($1, $2, 'MEMBER')", clone, base).Scan(&member); err != nil {
-			return fmt.Errorf("master: check membership: %w", err)
-		}
-		if !member {
-			return fmt.Errorf("%w: role %q is not a member of %q, so it was not made by this rotation; re-grant it (GRANT %s TO %s) if the pair is genuine",
-				ErrGuard, clone, base, pgx.Identifier{base}.Sanitize(), pgx.Identifier{clone}.Sanitize())
-		}
+	if err := checkClone(ctx, tx, base, clone); err != nil {
+		return err
 	}
+	if pending != base {
+		return nil
+	}
+	// A clone this rotator made is a member of the original. Refuse to hand
+	// the original's password to a look-alike "_clone" made by someone else.
+	var member bool
+	if err := tx.QueryRow(ctx, "SELECT pg_has_role($1, $2, 'MEMBER')", clone, base).Scan(&member); err != nil {
+		return fmt.Errorf("master: check membership: %w", err)
+	}
+	if !member {
+		return fmt.Errorf("%w: role %q is not a member of %q, so it was not made by this rotation; re-grant it (GRANT %s TO %s) if the pair is genuine",
+			ErrGuard, clone, base, pgx.Identifier{base}.Sanitize(), pgx.Identifier{clone}.Sanitize())
+	}
+	return nil
+}
 
+// pairStatements are the changes that give the pending user its password
+// (a SCRAM verifier) and make the clone an inheriting member of the original.
+func pairStatements(roles map[string]*roleInfo, base, clone, pending, verifier string) []string {
 	cloneIdent, baseIdent := pgx.Identifier{clone}.Sanitize(), pgx.Identifier{base}.Sanitize()
 	var stmts []string
 	if !roles[clone].exists {
@@ -293,13 +350,12 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 	if pending == base {
 		stmts = append(stmts, "ALTER ROLE "+baseIdent+" LOGIN PASSWORD '"+verifier+"'")
 	}
-	stmts = append(stmts, "GRANT "+baseIdent+" TO "+cloneIdent)
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("master: %s: %w", firstWords(s), err)
-		}
-	}
+	return append(stmts, "GRANT "+baseIdent+" TO "+cloneIdent)
+}
 
+// setCloneRole makes the clone's sessions start as the role the original's
+// do, unless they already do.
+func setCloneRole(ctx context.Context, tx pgx.Tx, base, clone string) error {
 	actAs, err := startRole(ctx, tx, base)
 	if err != nil {
 		return err
@@ -308,13 +364,11 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 	if err != nil {
 		return err
 	}
-	if have != actAs {
-		if _, err := tx.Exec(ctx, "ALTER ROLE "+cloneIdent+" SET role = "+pgx.Identifier{actAs}.Sanitize()); err != nil {
-			return fmt.Errorf("master: set the clone's role setting: %w", err)
-		}
+	if have == actAs {
+		return nil
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("master: commit: %w", err)
+	if _, err := tx.Exec(ctx, "ALTER ROLE "+pgx.Identifier{clone}.Sanitize()+" SET role = "+pgx.Identifier{actAs}.Sanitize()); err != nil {
+		return fmt.Errorf("master: set the clone's role setting: %w", err)
 	}
 	return nil
 }
@@ -338,7 +392,26 @@ func syncPair(ctx context.Context, conn *pgx.Conn, base, clone, pending, verifie
 //     pg_shdepend).
 func checkClone(ctx context.Context, tx pgx.Tx, base, clone string) error {
 	var problems []string
-	var extraAttrs []string
+	for _, check := range []func(context.Context, pgx.Tx, string, string) (string, error){cloneAttributes, cloneMemberships, cloneMembers} {
+		problem, err := check(ctx, tx, base, clone)
+		if err != nil {
+			return err
+		}
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: role %q: %s; it is left untouched: drop it (DROP ROLE %s) if it is not needed, or make it a plain member of %q, then rotate again",
+			ErrCloneMismatch, clone, strings.Join(problems, "; "), pgx.Identifier{clone}.Sanitize(), base)
+	}
+	return cloneHoldsNothing(ctx, tx, base, clone)
+}
+
+// cloneAttributes names the role attributes the clone has and the original
+// lacks, and a connection limit other than the original's or none ("" when
+// there is no such problem).
+func cloneAttributes(ctx context.Context, tx pgx.Tx, base, clone string) (string, error) {
 	var cloneLimit, baseLimit int
 	var createRole, createDB, replication, bypassRLS bool
 	err := tx.QueryRow(ctx, `SELECT c.rolcreaterole AND NOT b.rolcreaterole, c.rolcreatedb AND NOT b.rolcreatedb,
@@ -346,8 +419,9 @@ func checkClone(ctx context.Context, tx pgx.Tx, base, clone string) error {
 		FROM pg_roles c, pg_roles b WHERE c.rolname = $1 AND b.rolname = $2`, clone, base).
 		Scan(&createRole, &createDB, &replication, &bypassRLS, &cloneLimit, &baseLimit)
 	if err != nil {
-		return fmt.Errorf("master: read the attributes of %q: %w", clone, err)
+		return "", fmt.Errorf("master: read the attributes of %q: %w", clone, err)
 	}
+	var problems, extraAttrs []string
 	for _, a := range []struct {
 		has  bool
 		name string
@@ -362,7 +436,13 @@ func checkClone(ctx context.Context, tx pgx.Tx, base, clone string) error {
 	if cloneLimit != -1 && cloneLimit != baseLimit {
 		problems = append(problems, fmt.Sprintf("its connection limit is %d, the original's %d", cloneLimit, baseLimit))
 	}
+	return strings.Join(problems, "; "), nil
+}
 
+// cloneMemberships names the roles the clone is a member of beyond the
+// original (without ADMIN OPTION) and the roles the original is a member of
+// (with ADMIN OPTION only where the original has it).
+func cloneMemberships(ctx context.Context, tx pgx.Tx, base, clone string) (string, error) {
 	var extraRoles []string
 	rows, err := tx.Query(ctx, `SELECT g.rolname::text, m.admin_option
 		FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
@@ -384,28 +464,35 @@ func checkClone(ctx context.Context, tx pgx.Tx, base, clone string) error {
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("master: read the memberships of %q: %w", clone, err)
+		return "", fmt.Errorf("master: read the memberships of %q: %w", clone, err)
 	}
-	if len(extraRoles) > 0 {
-		problems = append(problems, "it is a member of "+strings.Join(extraRoles, ", ")+", which the original is not")
+	if len(extraRoles) == 0 {
+		return "", nil
 	}
+	return "it is a member of " + strings.Join(extraRoles, ", ") + ", which the original is not", nil
+}
+
+// cloneMembers names the clone's members other than the master user and
+// roles with CREATEROLE or SUPERUSER (which can set its password anyway).
+func cloneMembers(ctx context.Context, tx pgx.Tx, _, clone string) (string, error) {
 	var members []string
-	err = queryStrings(ctx, tx, &members, `SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+	err := queryStrings(ctx, tx, &members, `SELECT r.rolname::text FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
 		WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
 		AND r.rolname <> current_user AND NOT r.rolsuper AND NOT r.rolcreaterole ORDER BY 1`, clone)
 	if err != nil {
-		return fmt.Errorf("master: read the members of %q: %w", clone, err)
+		return "", fmt.Errorf("master: read the members of %q: %w", clone, err)
 	}
-	if len(members) > 0 {
-		problems = append(problems, quoteList(members)+" would gain the original's privileges through their membership in it")
+	if len(members) == 0 {
+		return "", nil
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: role %q: %s; it is left untouched: drop it (DROP ROLE %s) if it is not needed, or make it a plain member of %q, then rotate again",
-			ErrCloneMismatch, clone, strings.Join(problems, "; "), pgx.Identifier{clone}.Sanitize(), base)
-	}
+	return quoteList(members) + " would gain the original's privileges through their membership in it", nil
+}
 
+// cloneHoldsNothing refuses a clone that owns objects or holds privileges or
+// row-security policies of its own, in any database (pg_shdepend).
+func cloneHoldsNothing(ctx context.Context, tx pgx.Tx, base, clone string) error {
 	var owned, granted int
-	err = tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype IN ('a', 'r'))
+	err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype IN ('a', 'r'))
 		FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`, clone).
 		Scan(&owned, &granted)
 	if err != nil {

@@ -40,7 +40,7 @@ func TestWithRetry(t *testing.T) {
 	conflict := &pgconn.PgError{Code: "XX000", Message: "tuple concurrently updated"}
 	t.Run("clears", func(t *testing.T) {
 		n := 0
-		err := withRetry(t.Context(), func(context.Context) error {
+		err := withRetry(t.Context(), nil, func(context.Context) error {
 			if n++; n < 3 {
 				return conflict
 			}
@@ -52,7 +52,7 @@ func TestWithRetry(t *testing.T) {
 	})
 	t.Run("gives up", func(t *testing.T) {
 		n := 0
-		err := withRetry(t.Context(), func(context.Context) error { n++; return conflict })
+		err := withRetry(t.Context(), nil, func(context.Context) error { n++; return conflict })
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || n != maxAttempts {
 			t.Fatalf("withRetry: %v after %d calls, want the conflict after %d", err, n, maxAttempts)
@@ -61,14 +61,14 @@ func TestWithRetry(t *testing.T) {
 	t.Run("not retryable", func(t *testing.T) {
 		n := 0
 		auth := &pgconn.PgError{Code: "42501"}
-		if err := withRetry(t.Context(), func(context.Context) error { n++; return auth }); !errors.Is(err, auth) || n != 1 {
+		if err := withRetry(t.Context(), nil, func(context.Context) error { n++; return auth }); !errors.Is(err, auth) || n != 1 {
 			t.Fatalf("withRetry: %v after %d calls, want the error after 1", err, n)
 		}
 	})
 	t.Run("context ends", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		n := 0
-		err := withRetry(ctx, func(context.Context) error { n++; cancel(); return conflict })
+		err := withRetry(ctx, nil, func(context.Context) error { n++; cancel(); return conflict })
 		if !errors.Is(err, context.Canceled) || n != 1 {
 			t.Fatalf("withRetry: %v after %d calls, want no retry once ctx ended", err, n)
 		}

@@ -2,12 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/dbrotator"
 	"github.com/rotary-secrets/rotary/rotators/postgres/internal/scram"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
@@ -65,9 +65,9 @@ func newPending(ctx context.Context, policy password.Policy, gen password.Genera
 
 // Set makes the pending password the user's, logged in as the current user;
 // if the current password is refused, as the pending user (already set by an
-// earlier try: nothing to do); then as the previous one. Only a refused
-// password moves on to the next version; TLS and network errors stop at once.
-// Safe to call twice.
+// earlier try: nothing to do); then as the previous one (dbrotator.LoginChain:
+// only a refused password moves on to the next version; TLS and network
+// errors stop at once). Safe to call twice.
 func (r *SingleUser) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
 	var verifier string
 	var previous secret.Value
@@ -96,26 +96,27 @@ func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierO
 	}
 	*verifierOut = verifier
 
-	conn, err := r.connect(ctx, curEP, cur.Username, cur.Password)
-	if errors.Is(err, ErrAuth) {
-		// Maybe an earlier try already set the pending password.
-		pconn, perr := r.connect(ctx, pendEP, pend.Username, pend.Password)
-		if perr == nil {
-			closeQuietly(pconn)
-			return nil
-		}
-		if !errors.Is(perr, ErrAuth) {
-			return fmt.Errorf("log in as pending user: %w", perr)
-		}
-		conn, err = r.connectPrevious(ctx, req, curEP, previousOut)
-		if err != nil {
-			return err
-		}
-	} else if err != nil {
-		return fmt.Errorf("log in as current user: %w", err)
+	conn, as, err := dbrotator.LoginChain(ctx, dbrotator.Logins[*pgx.Conn]{
+		User: cur.Username,
+		Current: func(ctx context.Context) (*pgx.Conn, error) {
+			return r.connect(ctx, curEP, cur.Username, cur.Password)
+		},
+		Pending: func(ctx context.Context) (*pgx.Conn, error) {
+			return r.connect(ctx, pendEP, pend.Username, pend.Password)
+		},
+		Previous: func(ctx context.Context) (*pgx.Conn, error) {
+			return r.connectPrevious(ctx, req, curEP, previousOut)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if as == dbrotator.Pending {
+		closeQuietly(conn)
+		return nil // an earlier try already set the pending password
 	}
 	defer closeQuietly(conn)
-	err = withRetry(ctx, func(ctx context.Context) error {
+	err = withRetry(ctx, &r.counters, func(ctx context.Context) error {
 		return r.alterPassword(ctx, conn, pend.Username, verifier)
 	})
 	if err != nil {
@@ -126,35 +127,28 @@ func (r *SingleUser) set(ctx context.Context, req rotators.SetRequest, verifierO
 
 // connectPrevious logs in with AWSPREVIOUS (for a password that was rolled
 // back), with the previous secret's own TLS setting: a login's TLS comes only
-// from the secret whose password it carries.
+// from the secret whose password it carries. A previous secret for another
+// user or server is not used (dbrotator.NoPrevious).
 func (r *SingleUser) connectPrevious(ctx context.Context, req rotators.SetRequest, curEP endpoint, previousOut *secret.Value) (*pgx.Conn, error) {
-	none := fmt.Errorf("%w: the current and pending passwords of user %q are refused", ErrNoCredential, req.Current.Username)
 	if req.Previous == nil {
-		return nil, none
+		return nil, dbrotator.NoPrevious("")
 	}
 	prev, ok, err := req.Previous(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read previous secret: %w", err)
 	}
 	if !ok {
-		return nil, none
+		return nil, dbrotator.NoPrevious("")
 	}
 	*previousOut = prev
 	if err := checkSecret(prev); err != nil || prev.Username != req.Pending.Username {
-		return nil, fmt.Errorf("%w; the previous secret is not for the same user", none)
+		return nil, dbrotator.NoPrevious("the previous secret is not for the same user")
 	}
 	prevEP := endpointOf(prev)
 	if !prevEP.sameServer(curEP) {
-		return nil, fmt.Errorf("%w; the previous secret is for another server", none)
+		return nil, dbrotator.NoPrevious("the previous secret is for another server")
 	}
-	conn, err := r.connect(ctx, prevEP, prev.Username, prev.Password)
-	if errors.Is(err, ErrAuth) {
-		return nil, fmt.Errorf("%w: the current, pending and previous passwords of user %q are refused", ErrNoCredential, prev.Username)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("log in as previous user: %w", err)
-	}
-	return conn, nil
+	return r.connect(ctx, prevEP, prev.Username, prev.Password)
 }
 
 // alterPassword sends ALTER ROLE with a SCRAM verifier: the plaintext never

@@ -6,8 +6,9 @@
 // by calling its methods directly.
 //
 // Run checks, for one adapter: a happy path of several rotations; each step
-// invoked twice; each step retried after a Secrets Manager failure injected at
-// each of its calls (refused, or applied with its response lost); hostile
+// invoked twice, in a first and a second rotation; each step retried, and the
+// whole sequence retried, after a Secrets Manager failure injected at each of
+// its calls (refused, or applied with its response lost); hostile
 // identifiers refused with no change; and, at every observation point of all
 // of these, the protocol invariants of test/chaos: AWSCURRENT authenticates
 // (AWSPENDING inside a single-user window), AWSPREVIOUS does at rest when the
@@ -145,13 +146,9 @@ func Run(t *testing.T, a Adapter) Result {
 }
 
 // retries returns the retry modes of the fault cases: a Lambda retry of the
-// failed step by default; with ROTARY_CHAOS=full, Secrets Manager's retry of
-// the whole sequence too.
+// failed step, and Secrets Manager's retry of the whole sequence.
 func retries() []chaos.Retry {
-	if chaos.Full() {
-		return []chaos.Retry{chaos.RetryStep, chaos.RetrySequence}
-	}
-	return []chaos.Retry{chaos.RetryStep}
+	return []chaos.Retry{chaos.RetryStep, chaos.RetrySequence}
 }
 
 // Cases lists the kit's cases for a. Finding the fault points runs one
@@ -164,7 +161,8 @@ func Cases(t testing.TB, a Adapter) []Case {
 		{Name: "each-step-twice", Run: k.twice},
 	}
 	calls := chaos.Discover(t, k.strategy(&Result{}))
-	for _, s := range chaos.Enumerate(calls, nil, retries(), false) {
+	// With ROTARY_CHAOS=full, throttled calls too.
+	for _, s := range chaos.Enumerate(calls, nil, retries(), chaos.Full()) {
 		out = append(out, Case{Name: "fault/" + s.String(), Run: func(t testing.TB, r *Result) { k.fault(t, r, s) }})
 	}
 	for _, key := range a.IdentifierKeys {
@@ -364,40 +362,58 @@ func (p *prepared) stats() Stats {
 	return p.tg.Stats()
 }
 
-// twice invokes each step twice with the same token, observing after each.
+// twiceRounds is how many rotations the each-step-twice case runs with every
+// step invoked twice: the first from the starting secret (alternating users:
+// the clone does not exist yet; API keys: no AWSPREVIOUS), the second with
+// what the first left (the clone exists; a key to revoke).
+const twiceRounds = 2
+
+// twice invokes each step twice with the same token, observing after each,
+// for twiceRounds rotations; each must move AWSCURRENT to its token and
+// change the credential. A later plain rotation must succeed.
 func (k *kit) twice(t testing.TB, r *Result) {
 	t.Helper()
 	p := k.prepare(t, rotationtest.Options{})
 	ck := k.checker(p)
 	ctx := t.Context()
-	// A first rotation, so alternating strategies repeat steps with a clone
-	// already present and API keys with an AWSPREVIOUS to revoke.
-	if err := p.rotate(t); err != nil {
-		ck.Violate("the first rotation failed: %v", err)
-	}
-	token := p.env.Begin(t, p.arn)
-	ck.Token = token
-	for _, step := range chaos.Steps {
-		if k.a.SingleUser && step == localaws.StepSet {
-			ck.Gap = true
+	for round := 1; round <= twiceRounds; round++ {
+		before, err := chaos.ReadValue(ctx, p.env.SM, p.arn, "", "AWSCURRENT")
+		if err != nil {
+			ck.Violate("round %d: AWSCURRENT unreadable: %v", round, err)
 		}
-		for n := 1; n <= 2; n++ {
-			if err := p.step(t, token, step); err != nil {
-				ck.Violate("%s, call %d: %v", step, n, err)
+		token := p.env.Begin(t, p.arn)
+		ck.Token = token
+		for _, step := range chaos.Steps {
+			if k.a.SingleUser && step == localaws.StepSet {
+				ck.Gap = true
 			}
-			ck.Observe(ctx, fmt.Sprintf("after %s, call %d", step, n), false)
+			for n := 1; n <= 2; n++ {
+				if err := p.step(t, token, step); err != nil {
+					ck.Violate("round %d: %s, call %d: %v", round, step, n, err)
+				}
+				ck.Observe(ctx, fmt.Sprintf("round %d: after %s, call %d", round, step, n), false)
+			}
 		}
+		ck.Gap = false
+		if !ck.IsCurrent(ctx, token) {
+			ck.Violate("round %d: the pending version did not become AWSCURRENT", round)
+		}
+		if after, err := chaos.ReadValue(ctx, p.env.SM, p.arn, "", "AWSCURRENT"); err == nil && sameCredential(before, after) {
+			ck.Violate("round %d: AWSCURRENT holds the same credential as before the rotation", round)
+		}
+		ck.Observe(ctx, fmt.Sprintf("after round %d", round), true)
 	}
-	ck.Gap = false
-	if !ck.IsCurrent(ctx, token) {
-		ck.Violate("the pending version did not become AWSCURRENT")
-	}
-	ck.Observe(ctx, "after the rotation", true)
 	if err := p.rotate(t); err != nil {
 		ck.Violate("a later rotation failed: %v", err)
 	}
 	ck.Observe(ctx, "after a later rotation", true)
 	k.finish(t, r, p, ck.Violations, ck.Observed)
+}
+
+// sameCredential reports whether two values hold the same user and the same
+// secret values (password, API key, …).
+func sameCredential(a, b secret.Value) bool {
+	return a.Username == b.Username && slices.Equal(a.Secrets(), b.Secrets())
 }
 
 // fault plays one chaos schedule: a Secrets Manager failure at one call of

@@ -2,6 +2,7 @@ package rotatortest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -96,6 +97,20 @@ func (u unchecked) Set(_ context.Context, req rotators.SetRequest) (rotators.Set
 	return rotators.SetResponse{}, nil
 }
 
+// setOnce refuses a second Set of the same pending value: not safe to call
+// twice.
+type setOnce struct {
+	rotators.Rotator
+	db *chaos.MemDB
+}
+
+func (o setOnce) Set(ctx context.Context, req rotators.SetRequest) (rotators.SetResponse, error) {
+	if ok, _ := o.db.Authenticates(ctx, req.Pending); ok {
+		return rotators.SetResponse{}, errors.New("the pending password is already set")
+	}
+	return o.Rotator.Set(ctx, req)
+}
+
 // TestBrokenRotatorsFail: each deliberately broken rotator makes the kit
 // fail, in the cases that should catch it.
 func TestBrokenRotatorsFail(t *testing.T) {
@@ -109,6 +124,7 @@ func TestBrokenRotatorsFail(t *testing.T) {
 		}},
 		{"create-leaves-an-extra-user", func(r rotators.Rotator, db *chaos.MemDB) rotators.Rotator { return extraUser{r, db} }},
 		{"set-trusts-the-username", func(r rotators.Rotator, db *chaos.MemDB) rotators.Rotator { return unchecked{r, db} }},
+		{"set-not-idempotent", func(r rotators.Rotator, db *chaos.MemDB) rotators.Rotator { return setOnce{r, db} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := memAdapter(tc.name, tc.wrap)

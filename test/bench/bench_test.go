@@ -109,7 +109,11 @@ func mariaSubject(t *testing.T, alternating bool) bench.Subject {
 	sm := bench.NewMemSM()
 	arn := acct + "bench/" + user + "-AbCdEf"
 	v := secret.Value{Engine: "mariadb", Host: m.Host, Port: m.Port, Username: user, Password: pw}
-	name, r := "mariadb single-user", mysql.NewSingleUser(cfg)
+	name := "mariadb single-user"
+	var r interface {
+		rotators.Rotator
+		Stats() mysql.Stats
+	} = mysql.NewSingleUser(cfg)
 	strategy := rotators.SingleUser
 	if alternating {
 		name, r, strategy = "mariadb alternating-users", mysql.NewMultiUser(cfg), rotators.AlternatingUsers

@@ -200,7 +200,7 @@ func mariaStrategy(alternating bool, pre int) chaos.Strategy {
 				m.Exec(t, "DROP USER IF EXISTS ?@'%'", clone)
 			})
 			cfg := mysql.Config{Passwords: password.Default(password.MySQLExclude), ConnectTimeout: 5 * time.Second}
-			rot := mysql.NewSingleUser(cfg)
+			var rot rotators.Rotator = mysql.NewSingleUser(cfg)
 			if alternating {
 				rot = mysql.NewMultiUser(cfg)
 			}

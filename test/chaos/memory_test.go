@@ -4,23 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"github.com/rotary-secrets/rotary/rotators/generic"
-	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/chaos"
 	"github.com/rotary-secrets/rotary/test/rotationtest"
 )
-
-func genericStrategy() chaos.Strategy {
-	return chaos.Strategy{
-		Name: "generic",
-		New: func(t testing.TB, opts rotationtest.Options) *chaos.Case {
-			env := rotationtest.New(t, generic.New(password.Default("")), opts)
-			arn := env.CreateSecret(t, "chaos/generic", secret.Value{Engine: generic.Engine, Password: "initial-" + rotationtest.NewToken()[:16]})
-			return &chaos.Case{Env: env, ARN: arn, Target: chaos.NoTarget}
-		},
-	}
-}
 
 // memStrategy is a single-user database held in memory; with broken, its
 // rotator changes the password in createSecret.
@@ -48,14 +35,6 @@ func memStrategy(broken bool) chaos.Strategy {
 			return &chaos.Case{Env: env, ARN: arn, Target: db, Arm: db.Arm}
 		},
 	}
-}
-
-// TestGeneric runs every fault point of every step of the generic engine.
-func TestGeneric(t *testing.T) {
-	strat := genericStrategy()
-	calls := chaos.Discover(t, strat)
-	t.Logf("happy-path calls per step: %v", calls)
-	runAll(t, strat, chaos.Enumerate(calls, nil, retries(), chaos.Full()))
 }
 
 // TestMemDB runs every fault point of every step, database faults included,
