@@ -112,17 +112,14 @@ func LazyRoots(caBundleFile string) func() (*x509.CertPool, error) {
 	})
 }
 
-// CABundleFromEnv returns the system roots plus the certificates of the PEM
-// file EnvCABundle names, read through getenv, or nil (the system roots)
-// when it is unset. A file that cannot be read or holds no certificate is an
-// error. It loads the system roots at once; a rotator that can wait should
-// use CABundleFileFromEnv and LazyRoots instead, as the database rotators do.
-func CABundleFromEnv(getenv func(string) string) (*x509.CertPool, error) {
-	path, err := CABundleFileFromEnv(getenv)
-	if err != nil {
-		return nil, err
+// RootsOf returns the roots a rotator verifies servers with: pool when it is
+// set (a caller's explicit choice, tests' throwaway CAs), else
+// LazyRoots(caBundleFile).
+func RootsOf(pool *x509.CertPool, caBundleFile string) func() (*x509.CertPool, error) {
+	if pool != nil {
+		return func() (*x509.CertPool, error) { return pool, nil }
 	}
-	return LazyRoots(path)()
+	return LazyRoots(caBundleFile)
 }
 
 // appendCABundle adds the certificates of the PEM file path to pool.

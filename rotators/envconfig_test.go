@@ -21,19 +21,22 @@ func TestConnectTimeoutFromEnv(t *testing.T) {
 	}
 }
 
-func TestCABundleFromEnv(t *testing.T) {
+func TestCABundleFileFromEnv(t *testing.T) {
 	env := func(v string) func(string) string { return func(string) string { return v } }
-	if pool, err := CABundleFromEnv(env("")); pool != nil || err != nil {
-		t.Errorf("unset: %v, %v; want nil, nil", pool, err)
+	if path, err := CABundleFileFromEnv(env("")); path != "" || err != nil {
+		t.Errorf("unset: %q, %v; want \"\", nil", path, err)
 	}
-	if _, err := CABundleFromEnv(env(filepath.Join(t.TempDir(), "missing.pem"))); err == nil {
+	if pool, err := LazyRoots("")(); pool != nil || err != nil {
+		t.Errorf("LazyRoots without a bundle: %v, %v; want nil (the system roots), nil", pool, err)
+	}
+	if _, err := CABundleFileFromEnv(env(filepath.Join(t.TempDir(), "missing.pem"))); err == nil {
 		t.Error("missing file: no error")
 	}
 	notPEM := filepath.Join(t.TempDir(), "bundle.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CABundleFromEnv(env(notPEM)); err == nil {
+	if _, err := CABundleFileFromEnv(env(notPEM)); err == nil {
 		t.Error("file without PEM: no error")
 	}
 }

@@ -70,9 +70,10 @@ var (
 
 // Config is what a Rotator needs besides the secret.
 type Config struct {
-	Policy  password.Policy
-	RootCAs *x509.CertPool // nil means the system roots
-	Timeout time.Duration  // per connection and operation; 0 means 5s
+	Policy       password.Policy
+	RootCAs      *x509.CertPool // nil means the system roots plus CABundleFile's certificates, loaded on first use
+	CABundleFile string         // PEM CA certificates trusted besides the system roots when RootCAs is nil
+	Timeout      time.Duration  // per connection and operation; 0 means 5s
 }
 
 // Stats counts binds.
@@ -85,6 +86,7 @@ type Stats struct {
 // (NewAdmin).
 type Rotator struct {
 	cfg            Config
+	roots          func() (*x509.CertPool, error) // cfg.RootCAs, or loaded on the first TLS connection
 	admin          bool
 	logins, failed atomic.Int64
 }
@@ -96,7 +98,7 @@ func NewSingleUser(cfg Config) *Rotator {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	return &Rotator{cfg: cfg}
+	return &Rotator{cfg: cfg, roots: rotators.RootsOf(cfg.RootCAs, cfg.CABundleFile)}
 }
 
 // Stats returns the bind counters so far.
@@ -114,7 +116,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.Timeout, err = rotators.ConnectTimeoutFromEnv(getenv, 0); err != nil {
 		return cfg, fmt.Errorf("ldap config: %w", err)
 	}
-	if cfg.RootCAs, err = rotators.CABundleFromEnv(getenv); err != nil {
+	if cfg.CABundleFile, err = rotators.CABundleFileFromEnv(getenv); err != nil {
 		return cfg, fmt.Errorf("ldap config: %w", err)
 	}
 	return cfg, nil
@@ -318,10 +320,13 @@ func (r *Rotator) dial(ctx context.Context, t target) (*goldap.Conn, error) {
 		timeout = min(timeout, left)
 	}
 	addr := net.JoinHostPort(t.host, strconv.Itoa(t.port))
-	tc := &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: t.host, MinVersion: tls.VersionTLS12}
+	roots, err := r.roots()
+	if err != nil {
+		return nil, fmt.Errorf("CA roots: %w", err)
+	}
+	tc := &tls.Config{RootCAs: roots, ServerName: t.host, MinVersion: tls.VersionTLS12}
 	d := &net.Dialer{Timeout: timeout}
 	var c *goldap.Conn
-	var err error
 	if t.tlsMode == TLSModeStartTLS {
 		c, err = goldap.DialURL("ldap://"+addr, goldap.DialWithDialer(d))
 		if err == nil {

@@ -83,11 +83,7 @@ func newConnector(cfg Config) *connector {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	roots := rotators.LazyRoots(cfg.CABundleFile)
-	if pool := cfg.RootCAs; pool != nil {
-		roots = func() (*x509.CertPool, error) { return pool, nil }
-	}
-	return &connector{cfg: cfg, roots: roots}
+	return &connector{cfg: cfg, roots: rotators.RootsOf(cfg.RootCAs, cfg.CABundleFile)}
 }
 
 // Stats returns the connection attempts and retries made so far.

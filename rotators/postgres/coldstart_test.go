@@ -1,74 +1,17 @@
 package postgres_test
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/postgres"
-	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/rotators/rotatortest"
 )
 
-// envColdStartChild makes the test binary play the child of
-// TestStartUpLeavesSystemRootsAlone; its value is the CA bundle setting.
-const envColdStartChild = "ROTARY_TEST_COLDSTART_CHILD"
-
-// TestStartUpLeavesSystemRootsAlone: a function's start-up in this package
-// (Build, with or without ROTARY_CA_BUNDLE) does not load the
-// system roots; the connector loads them on its first TLS connection. Loading
-// them (12 ms, 4 MiB) made postgres-single's init twice mysql-single's.
-//
-// The system roots are loaded once per process, so each case runs in a fresh
-// child process whose SSL_CERT_FILE does not exist during start-up and holds a
-// CA afterwards: a certificate of that CA verifies against the system roots
-// only if start-up did not load them.
+// TestStartUpLeavesSystemRootsAlone: Build, with or without ROTARY_CA_BUNDLE,
+// does not load the system roots; the first TLS connection does.
 func TestStartUpLeavesSystemRootsAlone(t *testing.T) {
-	if bundle, ok := os.LookupEnv(envColdStartChild); ok {
-		coldStartChild(t, bundle)
-		return
-	}
-	for _, bundle := range []string{"", dbtest.NewCA(t).CAFile} {
-		dir := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestStartUpLeavesSystemRootsAlone$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), envColdStartChild+"="+bundle,
-			"SSL_CERT_FILE="+filepath.Join(dir, "roots.pem"), "SSL_CERT_DIR="+dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("%s=%q: start-up loaded the system roots (%v):\n%s", postgres.EnvCABundle, bundle, err, out)
-		}
-	}
-}
-
-func coldStartChild(t *testing.T, bundle string) {
-	var reg rotators.Registry
-	env := map[string]string{postgres.EnvCABundle: bundle}
-	if err := postgres.Build(&reg, rotators.Deps{Getenv: func(k string) string { return env[k] }}, rotators.SingleUser, rotators.AlternatingUsers); err != nil {
-		t.Fatal(err)
-	}
-	ca := dbtest.NewCA(t)
-	caPEM, err := os.ReadFile(ca.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(os.Getenv("SSL_CERT_FILE"), caPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	leafPEM, err := os.ReadFile(ca.CertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(leafPEM)
-	if block == nil {
-		t.Fatal("no PEM block in the server certificate")
-	}
-	leaf, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "localhost"}); err != nil {
-		t.Fatalf("the system roots were loaded before SSL_CERT_FILE existed: %v", err)
-	}
+	rotatortest.StartUpLeavesSystemRootsAlone(t, func(reg *rotators.Registry, deps rotators.Deps) error {
+		return postgres.Build(reg, deps, rotators.SingleUser, rotators.AlternatingUsers)
+	})
 }

@@ -66,8 +66,12 @@ var (
 type Config struct {
 	// Passwords is the policy new passwords are generated with.
 	Passwords password.Policy
-	// RootCAs verifies server certificates; nil means the system roots.
+	// RootCAs verifies server certificates; nil means the system roots plus
+	// CABundleFile's certificates, loaded on the first TLS connection.
 	RootCAs *x509.CertPool
+	// CABundleFile is a PEM file of CA certificates trusted in addition to
+	// the system roots when RootCAs is nil. Empty: system roots only.
+	CABundleFile string
 	// ConnectTimeout bounds each connection attempt; zero means
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
@@ -86,7 +90,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.ConnectTimeout, err = rotators.ConnectTimeoutFromEnv(getenv, DefaultConnectTimeout); err != nil {
 		return cfg, fmt.Errorf("redis config: %w", err)
 	}
-	if cfg.RootCAs, err = rotators.CABundleFromEnv(getenv); err != nil {
+	if cfg.CABundleFile, err = rotators.CABundleFileFromEnv(getenv); err != nil {
 		return cfg, fmt.Errorf("redis config: %w", err)
 	}
 	return cfg, nil

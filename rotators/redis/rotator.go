@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 // next rotation's finishSecret.
 type Rotator struct {
 	cfg   Config
+	roots func() (*x509.CertPool, error) // cfg.RootCAs, or loaded on the first TLS connection
 	stats counters
 }
 
@@ -40,7 +42,7 @@ func New(cfg Config) *Rotator {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	return &Rotator{cfg: cfg}
+	return &Rotator{cfg: cfg, roots: rotators.RootsOf(cfg.RootCAs, cfg.CABundleFile)}
 }
 
 // Register adds the rotators for strategies (all of them when none is given)
@@ -386,7 +388,11 @@ func (r *Rotator) login(ctx context.Context, ep endpoint, pw string) (*goredis.C
 		DisableIdentity:       true,
 	}
 	if ep.tls {
-		opts.TLSConfig = &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: ep.host, MinVersion: tls.VersionTLS12}
+		roots, err := r.roots()
+		if err != nil {
+			return nil, fmt.Errorf("CA roots: %w", err)
+		}
+		opts.TLSConfig = &tls.Config{RootCAs: roots, ServerName: ep.host, MinVersion: tls.VersionTLS12}
 	}
 	c := goredis.NewClient(opts)
 	who, err := c.ACLWhoAmI(ctx).Result()
