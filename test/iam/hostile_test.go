@@ -156,7 +156,19 @@ func hostile() []row {
 		{who: "central function role", what: "create an access key for a tagged IAM user of member A directly",
 			req: request(centralSession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 		{who: "member role of A", what: "re-tag a tagged IAM user of A (give it to another secret with rotary:secret)",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:secret", "other/secret"))},
+		{who: "member role of A", what: "tag an IAM user of A rotary:rotate=true (put it in the fleet's reach)",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "admin"), tagging(nil, "rotary:rotate", "true"))},
+		{who: "member role of A", what: "set rotary:rotate on a tagged IAM user of A",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:rotate", "true"))},
+		{who: "member role of A", what: "write rotary:minting and rotary:secret in one iam:TagUser on a tagged IAM user of A",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(tagging(rotateTagged, "rotary:minting", "t 1"), "rotary:secret", "other/secret"))},
+		{who: "member role of A", what: "write rotary:minting on an IAM user of A not tagged rotary:rotate=true",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "admin"), tagging(nil, "rotary:minting", "t 1"))},
+		{who: "member role of A", what: "iam:TagUser on a tagged IAM user of A naming no tag key",
 			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
+		{who: "per-account function role in A (a postgres-multi copy)", what: "write rotary:minting on an IAM user of A tagged rotary:rotate=true",
+			req: request(perAccountSess, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:minting", "t 1"))},
 		{who: "per-account function role in A (a postgres-multi copy)", what: "delete an access key of an IAM user of A tagged rotary:rotate=true",
 			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 	}
@@ -164,6 +176,18 @@ func hostile() []row {
 
 // rotateTagged is the request context of a resource tagged rotary:rotate=true.
 var rotateTagged = map[string][]string{"aws:ResourceTag/rotary:rotate": {"true"}}
+
+// tagging returns ctx (not changed) plus the context keys of an iam:TagUser
+// request writing the tag key=value (aws:TagKeys, aws:RequestTag/key).
+func tagging(ctx map[string][]string, key, value string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range ctx {
+		out[k] = v
+	}
+	out["aws:TagKeys"] = append(append([]string(nil), out["aws:TagKeys"]...), key)
+	out["aws:RequestTag/"+key] = []string{value}
+	return out
+}
 
 // elastiCacheUserARN is an ElastiCache RBAC user of account.
 func elastiCacheUserARN(account string) string {
@@ -195,6 +219,8 @@ func legitimate() []row {
 			req: request(memberASession, "elasticache:ModifyUser", elastiCacheUserARN(memberA), rotateTagged), allow: true},
 		{who: "member role of A", what: "create, list, deactivate, delete access keys of an IAM user of A tagged rotary:rotate=true (iam-access-key)",
 			req: request(memberASession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged), allow: true},
+		{who: "member role of A", what: "write only the tag rotary:minting (createSecret's intent) on an IAM user of A tagged rotary:rotate=true",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:minting", "0f2a6b1c-7d3e-4f5a-9b8c-1d2e3f4a5b6c 1764531000")), allow: true},
 		{who: "member role of B", what: "decrypt with B's secrets key through Secrets Manager",
 			req: request(memberBSession, "kms:Decrypt", keyARN(memberB), viaSM), allow: true},
 		{who: "central function role", what: "write a tagged secret of the central account rotated by the central function",
@@ -272,6 +298,27 @@ func TestMustDenyControl(t *testing.T) {
 		}
 	}
 	t.Logf("as expected: %s", bad[0])
+}
+
+// TestMustDenyTagKeysControl: without the aws:TagKeys condition of the
+// minting-intent statement, the must-deny verdict fails on the iam:TagUser
+// attacks that write rotary:secret or rotary:rotate (the fleet could then
+// give itself any user of the account).
+func TestMustDenyTagKeysControl(t *testing.T) {
+	d := deploy(t, stacks(cmkExample))
+	var n int
+	d.Policies, n = EditStatement(d.Policies, "RecordMintingIntentOnTaggedUsers", func(st map[string]any) {
+		delete(st["Condition"].(map[string]any), "ForAllValues:StringEquals")
+	})
+	if n == 0 {
+		t.Fatal("no statement RecordMintingIntentOnTaggedUsers in the rendered policies")
+	}
+	bad := strings.Join(mustDeny(t, d), "\n")
+	for _, want := range []string{"give it to another secret with rotary:secret", "set rotary:rotate on a tagged IAM user", "write rotary:minting and rotary:secret in one iam:TagUser"} {
+		if !strings.Contains(bad, want) {
+			t.Errorf("the must-deny verdict did not fail on %q without the condition; failures:\n%s", want, bad)
+		}
+	}
 }
 
 // TestMemberInvokeScope: Secrets Manager may invoke the central function for

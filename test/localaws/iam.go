@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// The fake IAM API: GetUser, CreateAccessKey, ListAccessKeys, UpdateAccessKey
-// and DeleteAccessKey (Query protocol, version 2010-05-08), enough for the
+// The fake IAM API: GetUser, TagUser, CreateAccessKey, ListAccessKeys,
+// UpdateAccessKey and DeleteAccessKey (Query protocol, version 2010-05-08), enough for the
 // iam-access-key rotator (rotators/iamkey). Users are registered by tests with
 // AddUser; a caller sees only the users of its own account (IAM is global, so
 // the region does not matter). Keys it issues are real credentials of this
@@ -21,7 +21,8 @@ import (
 // answers its user; an Inactive or deleted key is refused like an unknown one.
 // Behaviour follows the IAM API reference: at most two keys per user
 // (LimitExceeded), NoSuchEntity for an unknown user or key, ValidationError
-// for a malformed name, ID or status. IAM policies are not evaluated (the
+// for a malformed name, ID or status, InvalidInput for a malformed tag and
+// LimitExceeded past 50 tags per user. IAM policies are not evaluated (the
 // IAM oracle in test/iam checks the templates' statements).
 
 // iamNamespace is the XML namespace of IAM's Query responses.
@@ -29,6 +30,9 @@ const iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 // maxAccessKeysPerUser is IAM's quota AccessKeysPerUser.
 const maxAccessKeysPerUser = 2
+
+// maxTagsPerUser is IAM's limit of tags per user.
+const maxTagsPerUser = 50
 
 // IAMUser is an IAM user of the fake IAM API.
 type IAMUser struct {
@@ -137,11 +141,13 @@ func (s *Server) IssueUserKey(account, name string) (Credentials, error) {
 var (
 	iamNameRe  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	iamKeyIDRe = regexp.MustCompile(`^[\w]{16,128}$`)
+	// iamTagRe is the character set of IAM tag keys and values.
+	iamTagRe = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 func isIAMAction(action string) bool {
 	switch action {
-	case "GetUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey":
+	case "GetUser", "TagUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey":
 		return true
 	}
 	return false
@@ -267,6 +273,21 @@ func (s *Server) iamAction(account, action string, form url.Values) (any, *apiEr
 			XMLName xml.Name   `xml:"GetUserResult"`
 			User    iamUserXML `xml:"User"`
 		}{User: iamUserXML{Path: u.Path, UserName: u.Name, UserID: u.id, Arn: u.ARN(), CreateDate: iamTime(u.created), Tags: tagsXML(u.Tags)}}), nil
+	case "TagUser":
+		tags, e := iamTags(form)
+		if e != nil {
+			return nil, e
+		}
+		merged := maps.Clone(u.Tags)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, tags)
+		if len(merged) > maxTagsPerUser {
+			return nil, errf(409, "LimitExceeded", "The number of tags has reached the maximum limit.")
+		}
+		u.Tags = merged
+		return iamOut(action, nil), nil
 	case "CreateAccessKey":
 		k, e := s.createAccessKeyLocked(u)
 		if e != nil {
@@ -331,6 +352,30 @@ func (s *Server) createAccessKeyLocked(u *iamUser) (*iamKey, *apiError) {
 	u.keys = append(u.keys, k)
 	s.keys[k.creds.AccessKeyID] = &keyRec{creds: k.creds, arn: u.ARN(), userID: u.id}
 	return k, nil
+}
+
+// iamTags reads TagUser's Tags.member.N.Key/Value (1 to 50 tags, keys of
+// 1-128 and values of 0-256 tag characters, no key twice).
+func iamTags(form url.Values) (map[string]string, *apiError) {
+	tags := map[string]string{}
+	for i := 1; ; i++ {
+		k, ok := form[fmt.Sprintf("Tags.member.%d.Key", i)]
+		if !ok {
+			break
+		}
+		key, value := k[0], form.Get(fmt.Sprintf("Tags.member.%d.Value", i))
+		if key == "" || len(key) > 128 || !iamTagRe.MatchString(key) || len(value) > 256 || !iamTagRe.MatchString(value) {
+			return nil, errf(400, "InvalidInput", "1 validation error detected: Value at 'tags.%d' failed to satisfy constraint: tag keys must be 1-128 and values 0-256 characters of [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]", i)
+		}
+		if _, dup := tags[key]; dup {
+			return nil, errf(400, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		tags[key] = value
+	}
+	if len(tags) == 0 || len(tags) > maxTagsPerUser {
+		return nil, errf(400, "ValidationError", "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length between 1 and %d", maxTagsPerUser)
+	}
+	return tags, nil
 }
 
 func tagsXML(tags map[string]string) []iamTagXML {

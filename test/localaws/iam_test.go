@@ -14,7 +14,8 @@ import (
 // TestIAMAccessKeys: keys issued by CreateAccessKey are credentials of the
 // server tied to their user (sts:GetCallerIdentity answers the user), an
 // Inactive or deleted key is refused, the quota is two keys, and a caller
-// sees only the users of its own account.
+// sees only the users of its own account; TagUser sets a user's tag and
+// refuses a malformed one.
 func TestIAMAccessKeys(t *testing.T) {
 	s := localaws.Start(t, localaws.Options{VerifySignatures: true})
 	admin := s.AddAccount("111111111111")
@@ -90,6 +91,24 @@ func TestIAMAccessKeys(t *testing.T) {
 	}
 	if _, err := c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("nobody")}); code(err) != "NoSuchEntity" {
 		t.Errorf("unknown user: %v, want NoSuchEntity", err)
+	}
+	tag := func(key, value string) error {
+		_, err := c.TagUser(ctx, &iam.TagUserInput{UserName: user, Tags: []iamtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
+		return err
+	}
+	if err := tag("rotary:minting", "tok 1"); err != nil {
+		t.Fatalf("TagUser: %v", err)
+	}
+	if got, err := c.GetUser(ctx, &iam.GetUserInput{UserName: user}); err != nil || len(got.User.Tags) != 1 || aws.ToString(got.User.Tags[0].Value) != "tok 1" {
+		t.Errorf("GetUser after TagUser: %v %v", got, err)
+	}
+	for _, bad := range [][2]string{{"", "x"}, {"bad*key", "x"}, {"k", "bad\nvalue"}, {string(make([]byte, 129)), "x"}} {
+		if err := tag(bad[0], bad[1]); code(err) != "InvalidInput" {
+			t.Errorf("TagUser %q=%q: %v, want InvalidInput", bad[0], bad[1], err)
+		}
+	}
+	if _, err := oc.TagUser(ctx, &iam.TagUserInput{UserName: user, Tags: []iamtypes.Tag{{Key: aws.String("rotary:secret"), Value: aws.String("x")}}}); code(err) != "NoSuchEntity" {
+		t.Errorf("TagUser from another account: %v, want NoSuchEntity", err)
 	}
 	if n := s.Calls("CreateAccessKey", "111111111111"); n != 3 {
 		t.Errorf("%d CreateAccessKey calls counted, want 3", n)
