@@ -190,7 +190,7 @@ func heldBy(ctx context.Context, load rotators.Loader, user, label string) (key,
 		return key{}, false, fmt.Errorf("%s: %w", label, err)
 	}
 	if k.user != user {
-		return key{}, false, fmt.Errorf("%w: %s names user %q, AWSCURRENT %q; its key is left alone", ErrForeignVersion, label, k.user, user)
+		return key{}, false, fmt.Errorf("%w: %s names user %q, the rotated version %q; its key is left alone", ErrForeignVersion, label, k.user, user)
 	}
 	return k, true, nil
 }
@@ -403,44 +403,63 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 }
 
 // Finish deactivates, then deletes, the key that AWSPREVIOUS held before this
-// rotation, if the user still has it (createSecret usually retired it
-// already). Only a key recorded in this secret's AWSPREVIOUS version, of the
-// secret's own user, and held by neither AWSCURRENT nor AWSPENDING is retired.
+// rotation, if the user still has it. Only a key recorded in this secret's
+// AWSPREVIOUS version, of the secret's own user, and held by neither
+// AWSCURRENT nor AWSPENDING is retired.
+//
+// It reads as little as it can: createSecret retires that key before it
+// records its intent (TagMinting) and mints, so a user whose TagMinting names
+// this rotation's token has no such key left, and Finish stops after
+// iam:GetUser without reading any version. (A forged tag can only make it
+// leave a key alive.) Otherwise (the pending version was not made by this
+// rotation's createSecret) it reads AWSPREVIOUS, lists the user's keys, and
+// reads AWSCURRENT only when AWSPREVIOUS's key is still there.
 func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotators.FinishResponse, error) {
-	cv, ok, err := req.Current(ctx)
+	if req.Pending == nil {
+		return rotators.FinishResponse{}, errors.New("finishSecret: read AWSPENDING: no pending version")
+	}
+	pv, ok, err := req.Pending(ctx)
 	if err != nil || !ok {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read AWSCURRENT: %w", errors.Join(err, errIf(!ok, "no AWSCURRENT version")))
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read AWSPENDING: %w", errors.Join(err, errIf(!ok, "no pending version")))
 	}
-	cur, _, err := parse(cv, false)
+	pend, _, err := parse(pv, false)
 	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: AWSCURRENT: %w", err)
-	}
-	pend, hasPend, err := heldBy(ctx, req.Pending, cur.user, "AWSPENDING")
-	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
-	}
-	prev, hasPrev, err := heldBy(ctx, req.Previous, cur.user, "AWSPREVIOUS")
-	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
-	}
-	if !hasPrev || prev.id == cur.id || (hasPend && prev.id == pend.id) {
-		return rotators.FinishResponse{}, nil
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: AWSPENDING: %w", err)
 	}
 	api, err := r.api(ctx, req.Rotation)
 	if err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
-	if _, _, err := owned(ctx, api, cur.user, req.SecretARN); err != nil {
+	_, tags, err := owned(ctx, api, pend.user, req.SecretARN)
+	if err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
-	keys, err := api.ListAccessKeys(ctx, cur.user)
+	if tok, _, _ := strings.Cut(tags[TagMinting], " "); req.Token != "" && tok == req.Token {
+		return rotators.FinishResponse{}, nil // createSecret retired it before minting
+	}
+	prev, hasPrev, err := heldBy(ctx, req.Previous, pend.user, "AWSPREVIOUS")
 	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: list access keys of %s: %w", cur.user, err)
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	if !hasPrev || prev.id == pend.id {
+		return rotators.FinishResponse{}, nil
+	}
+	keys, err := api.ListAccessKeys(ctx, pend.user)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: list access keys of %s: %w", pend.user, err)
 	}
 	if !slices.ContainsFunc(keys, func(k rotators.AccessKey) bool { return k.ID == prev.id }) {
 		return rotators.FinishResponse{}, nil // already retired
 	}
-	if err := retire(ctx, api, cur.user, prev.id); err != nil {
+	// The AWSCURRENT key becomes AWSPREVIOUS's and must keep working.
+	cur, hasCur, err := heldBy(ctx, req.Current, pend.user, "AWSCURRENT")
+	if err != nil || !hasCur {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", errors.Join(err, errIf(!hasCur, "read AWSCURRENT: no AWSCURRENT version")))
+	}
+	if prev.id == cur.id {
+		return rotators.FinishResponse{}, nil
+	}
+	if err := retire(ctx, api, pend.user, prev.id); err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: retire the key AWSPREVIOUS held: %w", err)
 	}
 	return rotators.FinishResponse{}, nil

@@ -238,9 +238,12 @@ var keepsPreviousBudgets = map[string]struct{ smCalls, logins float64 }{
 	"redis alternating-users": {9, 3},
 	// 3,2,1,2, as generic.
 	"elasticache single-user": {8, 5},
-	// 5,2,1,5: createSecret and finishSecret read the other versions to find
-	// the key AWSPREVIOUS held before this rotation.
-	"iam-access-key": {13, 11},
+	// 5,2,1,3: createSecret reads AWSPREVIOUS (the key it retires) and, as a
+	// Minter, AWSPENDING; finishSecret reads only the pending value (its
+	// rotary:minting tag says createSecret retired the key already). IAM/STS:
+	// GetUser at each step, ListAccessKeys twice, Update+Delete, TagUser,
+	// CreateAccessKey, GetCallerIdentity.
+	"iam-access-key": {11, 11},
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
