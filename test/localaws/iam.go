@@ -161,6 +161,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request, form url.Value
 		return
 	}
 	account := caller.creds.Account
+	s.logIAM(caller, action, form)
 	f := s.count(action, account)
 	if f != nil {
 		switch f.Kind {
@@ -385,4 +386,36 @@ func tagsXML(tags map[string]string) []iamTagXML {
 	}
 	slices.SortFunc(out, func(a, b iamTagXML) int { return strings.Compare(a.Key, b.Key) })
 	return out
+}
+
+// logIAM logs an IAM request for the IAM oracle before it runs, as IAM
+// authorizes it: the action on the user's ARN (arn:aws:iam::<caller's
+// account>:user<path><name>, the path "/" for a user it does not know), the
+// user's tags as aws:ResourceTag/<key> as they were before the call, and for
+// TagUser the tags it writes as aws:TagKeys and aws:RequestTag/<key>. It
+// never logs an access key's secret (no action it serves carries one in).
+func (s *Server) logIAM(caller *keyRec, action string, form url.Values) {
+	name := form.Get("UserName")
+	account := caller.creds.Account
+	ctx := map[string][]string{}
+	resource := IAMUser{Account: account, Name: name}.ARN()
+	s.mu.Lock()
+	if u := s.iam[iamUserKey{account, name}]; u != nil {
+		resource = u.ARN()
+		for k, v := range u.Tags {
+			ctx["aws:ResourceTag/"+k] = []string{v}
+		}
+	}
+	s.mu.Unlock()
+	if action == "TagUser" {
+		for i := 1; ; i++ {
+			k, ok := form[fmt.Sprintf("Tags.member.%d.Key", i)]
+			if !ok {
+				break
+			}
+			ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], k[0])
+			ctx["aws:RequestTag/"+k[0]] = []string{form.Get(fmt.Sprintf("Tags.member.%d.Value", i))}
+		}
+	}
+	s.logRequest(caller, "iam:"+action, resource, ctx, "")
 }

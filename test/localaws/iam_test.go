@@ -1,6 +1,10 @@
 package localaws_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -112,5 +116,57 @@ func TestIAMAccessKeys(t *testing.T) {
 	}
 	if n := s.Calls("CreateAccessKey", "111111111111"); n != 3 {
 		t.Errorf("%d CreateAccessKey calls counted, want 3", n)
+	}
+}
+
+// TestRequestLogIAM: every IAM action is logged on the user's ARN with its
+// tags as they were before the call, TagUser with the tags it writes, and no
+// entry holds a secret access key.
+func TestRequestLogIAM(t *testing.T) {
+	s := localaws.Start(t)
+	arn := s.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: "bot", Path: "/ci/", Tags: map[string]string{"rotary:rotate": "true"}})
+	c := iam.NewFromConfig(s.AWSConfig(s.DefaultCredentials(), region), func(o *iam.Options) { o.RetryMaxAttempts = 1 })
+	ctx, user := t.Context(), aws.String("bot")
+	if _, err := c.GetUser(ctx, &iam.GetUserInput{UserName: user}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TagUser(ctx, &iam.TagUserInput{UserName: user, Tags: []iamtypes.Tag{{Key: aws.String("rotary:minting"), Value: aws.String("tok 1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := k.AccessKey.AccessKeyId
+	_, _ = c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: user})
+	_, _ = c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: user, AccessKeyId: id, Status: iamtypes.StatusTypeInactive})
+	_, _ = c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: user, AccessKeyId: id})
+	_, _ = c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("nobody")})
+	var got []string
+	for _, e := range s.RequestLog() {
+		line := e.Action + " " + e.Resource + " " + e.ResourceAccount
+		for _, key := range []string{"aws:ResourceTag/rotary:rotate", "aws:ResourceTag/rotary:minting", "aws:TagKeys", "aws:RequestTag/rotary:minting"} {
+			if v, ok := e.Context[key]; ok {
+				line += fmt.Sprintf(" %s=%v", key, v)
+			}
+		}
+		got = append(got, line)
+		if b, _ := json.Marshal(e); strings.Contains(string(b), aws.ToString(k.AccessKey.SecretAccessKey)) {
+			t.Errorf("entry %s holds the secret access key", b)
+		}
+	}
+	tagged := " " + localaws.DefaultAccount + " aws:ResourceTag/rotary:rotate=[true]"
+	minted := tagged + " aws:ResourceTag/rotary:minting=[tok 1]"
+	want := []string{
+		"iam:GetUser " + arn + tagged,
+		"iam:TagUser " + arn + tagged + " aws:TagKeys=[rotary:minting] aws:RequestTag/rotary:minting=[tok 1]",
+		"iam:CreateAccessKey " + arn + minted,
+		"iam:ListAccessKeys " + arn + minted,
+		"iam:UpdateAccessKey " + arn + minted,
+		"iam:DeleteAccessKey " + arn + minted,
+		"iam:GetUser arn:aws:iam::" + localaws.DefaultAccount + ":user/nobody " + localaws.DefaultAccount,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logged\n%q\nwant\n%q", got, want)
 	}
 }
