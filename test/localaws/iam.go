@@ -28,6 +28,9 @@ import (
 // iamNamespace is the XML namespace of IAM's Query responses.
 const iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 
+// iamServiceFailure is IAM's 5xx error.
+var iamServiceFailure = apiError{500, "ServiceFailure", "An internal error occurred."}
+
 // maxAccessKeysPerUser is IAM's quota AccessKeysPerUser.
 const maxAccessKeysPerUser = 2
 
@@ -157,44 +160,19 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request, form url.Value
 	action := form.Get("Action")
 	caller, _, aerr := s.authenticate(r, body, false)
 	if aerr != nil {
-		writeXMLError(w, aerr)
+		writeQueryError(w, iamNamespace, aerr)
 		return
 	}
 	account := caller.creds.Account
 	s.logIAM(caller, action, form)
 	f := s.count(action, account)
-	if f != nil {
-		switch f.Kind {
-		case Throttle:
-			writeXMLError(w, &apiError{400, "Throttling", "Rate exceeded"})
-			return
-		case InternalError:
-			writeXMLError(w, &apiError{500, "ServiceFailure", "An internal error occurred."})
-			return
-		case AccessDenied:
-			writeXMLError(w, errf(403, "AccessDenied", "User: %s is not authorized to perform: iam:%s", caller.arn, action))
-			return
-		case Latency:
-			sleep(r.Context(), f.Latency)
-		}
+	denied := errf(403, "AccessDenied", "User: %s is not authorized to perform: iam:%s", caller.arn, action)
+	if e := queryFaultWith(r.Context(), f, denied, iamServiceFailure); e != nil {
+		writeQueryError(w, iamNamespace, e)
+		return
 	}
 	out, e := s.iamAction(account, action, form)
-	if f != nil && f.Kind == AppliedThenFailed {
-		e = &apiError{500, "ServiceFailure", "An internal error occurred."}
-	}
-	if e != nil {
-		writeXMLError(w, e)
-		return
-	}
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeXMLError(w, &apiError{500, "ServiceFailure", "could not encode the response"})
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", newUUID())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeQueryResultWith(w, iamNamespace, f, out, e, iamServiceFailure)
 }
 
 type iamKeyXML struct {

@@ -170,3 +170,26 @@ func TestRequestLogIAM(t *testing.T) {
 		t.Errorf("logged\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestIAMFaults: injected faults answer with IAM's codes (ServiceFailure for
+// a 5xx), and AppliedThenFailed applies the call before it fails.
+func TestIAMFaults(t *testing.T) {
+	s := localaws.Start(t)
+	s.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: "bot"})
+	c := iam.NewFromConfig(s.AWSConfig(s.DefaultCredentials(), region), func(o *iam.Options) { o.RetryMaxAttempts = 1 })
+	user := aws.String("bot")
+	for kind, want := range map[localaws.FaultKind]string{localaws.InternalError: "ServiceFailure", localaws.Throttle: "Throttling", localaws.AccessDenied: "AccessDenied"} {
+		s.InjectFault(localaws.Fault{Operation: "GetUser", Kind: kind, Count: 1})
+		if _, err := c.GetUser(t.Context(), &iam.GetUserInput{UserName: user}); code(err) != want {
+			t.Errorf("fault %v: %v, want %s", kind, err, want)
+		}
+	}
+	s.InjectFault(localaws.Fault{Operation: "TagUser", Kind: localaws.AppliedThenFailed, Count: 1})
+	_, err := c.TagUser(t.Context(), &iam.TagUserInput{UserName: user, Tags: []iamtypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+	if code(err) != "ServiceFailure" {
+		t.Errorf("AppliedThenFailed: %v, want ServiceFailure", err)
+	}
+	if got, err := c.GetUser(t.Context(), &iam.GetUserInput{UserName: user}); err != nil || len(got.User.Tags) != 1 {
+		t.Errorf("the tag was not applied: %v %v", got, err)
+	}
+}
