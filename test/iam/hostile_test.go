@@ -300,23 +300,30 @@ func TestMustDenyControl(t *testing.T) {
 	t.Logf("as expected: %s", bad[0])
 }
 
-// TestMustDenyTagKeysControl: without the aws:TagKeys condition of the
+// TestMustDenyTagKeysControl: without either aws:TagKeys condition of the
 // minting-intent statement, the must-deny verdict fails on the iam:TagUser
-// attacks that write rotary:secret or rotary:rotate (the fleet could then
-// give itself any user of the account).
+// attacks it stops: without ForAllValues:StringEquals, those writing
+// rotary:secret or rotary:rotate (the fleet could give itself any user of the
+// account); without Null, the request naming no tag key (ForAllValues holds
+// for an absent key).
 func TestMustDenyTagKeysControl(t *testing.T) {
-	d := deploy(t, stacks(cmkExample))
-	var n int
-	d.Policies, n = EditStatement(d.Policies, "RecordMintingIntentOnTaggedUsers", func(st map[string]any) {
-		delete(st["Condition"].(map[string]any), "ForAllValues:StringEquals")
-	})
-	if n == 0 {
-		t.Fatal("no statement RecordMintingIntentOnTaggedUsers in the rendered policies")
-	}
-	bad := strings.Join(mustDeny(t, d), "\n")
-	for _, want := range []string{"give it to another secret with rotary:secret", "set rotary:rotate on a tagged IAM user", "write rotary:minting and rotary:secret in one iam:TagUser"} {
-		if !strings.Contains(bad, want) {
-			t.Errorf("the must-deny verdict did not fail on %q without the condition; failures:\n%s", want, bad)
+	for cond, wants := range map[string][]string{
+		"ForAllValues:StringEquals": {"give it to another secret with rotary:secret", "set rotary:rotate on a tagged IAM user", "write rotary:minting and rotary:secret in one iam:TagUser"},
+		"Null":                      {"iam:TagUser on a tagged IAM user of A naming no tag key"},
+	} {
+		d := deploy(t, stacks(cmkExample))
+		var n int
+		d.Policies, n = EditStatement(d.Policies, "RecordMintingIntentOnTaggedUsers", func(st map[string]any) {
+			delete(st["Condition"].(map[string]any), cond)
+		})
+		if n == 0 {
+			t.Fatal("no statement RecordMintingIntentOnTaggedUsers in the rendered policies")
+		}
+		bad := strings.Join(mustDeny(t, d), "\n")
+		for _, want := range wants {
+			if !strings.Contains(bad, want) {
+				t.Errorf("without %s the must-deny verdict did not fail on %q; failures:\n%s", cond, want, bad)
+			}
 		}
 	}
 }
