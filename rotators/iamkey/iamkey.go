@@ -254,7 +254,9 @@ func retire(ctx context.Context, api rotators.AccessKeyAPI, user, id string) err
 // retired and logged; any other key stops the rotation with ErrUnheldKey and
 // is left alone. TagMinting is written just before iam:CreateAccessKey. The engine
 // calls Create only when no pending version is stored (a Minter), and Discard
-// deletes the new key if it could not be stored.
+// deletes the new key if it could not be stored. The lost-key attribution
+// relies on the first: a key of this token that a stored version holds is
+// never seen by Create.
 func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
 	cur, _, err := parse(req.Current, true)
 	if err != nil {
