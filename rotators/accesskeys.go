@@ -29,6 +29,9 @@ type AccessKeyAPI interface {
 	// DeleteAccessKey deletes the key (iam:DeleteAccessKey); a key that no
 	// longer exists is not an error.
 	DeleteAccessKey(ctx context.Context, user, id string) error
+	// TagUser sets one tag on the user (iam:TagUser); the iam-access-key
+	// rotator writes only its minting-intent tag with it.
+	TagUser(ctx context.Context, user, key, value string) error
 	// CallerARN signs sts:GetCallerIdentity with the given key and returns
 	// the ARN STS answers, proving the key works and whose it is.
 	CallerARN(ctx context.Context, id, secretKey string) (string, error)

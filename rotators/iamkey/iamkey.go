@@ -10,7 +10,13 @@
 // AWSPREVIOUS key (deactivate, then delete) to free a slot: it is the key this
 // rotation's finishSecret would retire anyway. A key that no version of the
 // secret holds is never touched: it is reported (ErrUnheldKey) and the
-// rotation stops until an operator removes it.
+// rotation stops until an operator removes it. The one exception is a key this
+// very rotation created and lost: createSecret records its intent on the user
+// (TagMinting: the rotation's ClientRequestToken and the time) before
+// iam:CreateAccessKey, so a retry of the same rotation that finds exactly one
+// unheld key created within that attempt's lifetime knows it was minted by an
+// attempt killed before its version was stored, whose secret nobody ever
+// received, and retires it.
 //
 // A secret rotates only the IAM user whose TagSecret tag names it; every step
 // checks that before it changes anything (ErrNotOwned).
@@ -24,8 +30,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +56,23 @@ const (
 // naming another user of the account (an administrator, say) cannot have that
 // user's keys created into it.
 const TagSecret = rotators.TagSecret
+
+// TagMinting is the IAM user tag createSecret writes just before
+// iam:CreateAccessKey: "<ClientRequestToken> <unix seconds>", the rotation's
+// version ID (not a secret) and when it was about to mint. It lets a retry of
+// the same rotation attribute, and retire, a key an earlier attempt created
+// but never stored. The roles may write only this tag key (iam:TagUser with
+// aws:TagKeys), never TagSecret or rotary:rotate.
+const TagMinting = "rotary:minting"
+
+// A key counts as minted by the attempt that wrote TagMinting when IAM's
+// CreateDate lies within [intent - mintSkew, intent + mintSpan + mintSkew]:
+// mintSpan is the longest a Lambda invocation (so one createSecret attempt)
+// runs, mintSkew the clock difference allowed between the function and IAM.
+const (
+	mintSpan = 15 * time.Minute
+	mintSkew = time.Minute
+)
 
 // EnvVerifyWait bounds how long testSecret retries sts:GetCallerIdentity with
 // the new key while IAM propagates it (Go duration, default 15s, 0 tries once).
@@ -88,6 +113,7 @@ type Rotator struct {
 	clients    rotators.AccessKeyClients
 	verifyWait time.Duration
 	sleep      func(context.Context, time.Duration) error
+	now        func() time.Time
 }
 
 var (
@@ -99,7 +125,7 @@ var (
 // New returns a Rotator using clients (nil refuses every rotation with
 // ErrNoIAM) that retries the new key's verification for up to verifyWait.
 func New(clients rotators.AccessKeyClients, verifyWait time.Duration) *Rotator {
-	return &Rotator{clients: clients, verifyWait: verifyWait, sleep: sleepCtx}
+	return &Rotator{clients: clients, verifyWait: verifyWait, sleep: sleepCtx, now: time.Now}
 }
 
 // Build registers the rotator (strategy api-key, the only one) with
@@ -164,7 +190,7 @@ func heldBy(ctx context.Context, load rotators.Loader, user, label string) (key,
 		return key{}, false, fmt.Errorf("%s: %w", label, err)
 	}
 	if k.user != user {
-		return key{}, false, fmt.Errorf("%w: %s names user %q, AWSCURRENT %q; its key is left alone", ErrForeignVersion, label, k.user, user)
+		return key{}, false, fmt.Errorf("%w: %s names user %q, the rotated version %q; its key is left alone", ErrForeignVersion, label, k.user, user)
 	}
 	return k, true, nil
 }
@@ -179,18 +205,34 @@ func (r *Rotator) api(ctx context.Context, rot rotators.Rotation) (rotators.Acce
 	return r.clients.AccessKeys(ctx, rot.SecretARN, rot.Token)
 }
 
-// owned returns the user's ARN after checking that its TagSecret tag names
-// the secret (its full ARN, or its name: the ARN's resource without the
-// 7-character random suffix).
-func owned(ctx context.Context, api rotators.AccessKeyAPI, user, secretARN string) (string, error) {
+// owned returns the user's ARN and tags after checking that its TagSecret
+// tag names the secret (its full ARN, or its name: the ARN's resource without
+// the 7-character random suffix).
+func owned(ctx context.Context, api rotators.AccessKeyAPI, user, secretARN string) (string, map[string]string, error) {
 	arn, tags, err := api.User(ctx, user)
 	if err != nil {
-		return "", fmt.Errorf("get IAM user %s: %w", user, err)
+		return "", nil, fmt.Errorf("get IAM user %s: %w", user, err)
 	}
 	if !rotators.TagNamesSecret(tags[TagSecret], secretARN) {
-		return "", fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, user, TagSecret)
+		return "", nil, fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, user, TagSecret)
 	}
-	return arn, nil
+	return arn, tags, nil
+}
+
+// mintedHere reports whether k is the key an earlier attempt of this
+// rotation created: the user's TagMinting tag (intent) names this rotation's
+// token and k's CreateDate lies within that attempt's lifetime.
+func mintedHere(intent, token string, k rotators.AccessKey) bool {
+	tok, secs, ok := strings.Cut(intent, " ")
+	if !ok || token == "" || tok != token {
+		return false
+	}
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return false
+	}
+	at := time.Unix(n, 0)
+	return !k.Created.Before(at.Add(-mintSkew)) && !k.Created.After(at.Add(mintSpan+mintSkew))
 }
 
 // retire deactivates, then deletes, a key of user.
@@ -206,10 +248,15 @@ func retire(ctx context.Context, api rotators.AccessKeyAPI, user, id string) err
 
 // Create creates the user's new access key. The user's keys must be the
 // AWSCURRENT key and at most the AWSPREVIOUS one; the AWSPREVIOUS key is
-// retired first when the user already has two keys (IAM's limit). Any other
-// key stops the rotation with ErrUnheldKey and is left alone. The engine
+// retired first when the user already has two keys (IAM's limit). A single
+// other key that an earlier attempt of this rotation created (TagMinting names
+// this token and the key's CreateDate lies within that attempt's lifetime) is
+// retired and logged; any other key stops the rotation with ErrUnheldKey and
+// is left alone. TagMinting is written just before iam:CreateAccessKey. The engine
 // calls Create only when no pending version is stored (a Minter), and Discard
-// deletes the new key if it could not be stored.
+// deletes the new key if it could not be stored. The lost-key attribution
+// relies on the first: a key of this token that a stored version holds is
+// never seen by Create.
 func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotators.CreateResponse, error) {
 	cur, _, err := parse(req.Current, true)
 	if err != nil {
@@ -223,7 +270,8 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	if err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
-	if _, err := owned(ctx, api, cur.user, req.SecretARN); err != nil {
+	_, tags, err := owned(ctx, api, cur.user, req.SecretARN)
+	if err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
 	keys, err := api.ListAccessKeys(ctx, cur.user)
@@ -231,7 +279,7 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: list access keys of %s: %w", cur.user, err)
 	}
 	var foundCur, foundPrev bool
-	var unheld []string
+	var unheld []rotators.AccessKey
 	for _, k := range keys {
 		switch {
 		case k.ID == cur.id:
@@ -239,20 +287,40 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 		case hasPrev && k.ID == prev.id:
 			foundPrev = true
 		default:
-			unheld = append(unheld, k.ID)
+			unheld = append(unheld, k)
 		}
 	}
 	if !foundCur {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w: %s of %s", ErrCurrentKeyMissing, cur.id, cur.user)
 	}
-	if len(unheld) > 0 {
-		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w: user %s, key %s (delete it in IAM if nothing uses it, e.g. left by a rotation killed before it stored its key; Rotary never deletes a key it cannot attribute)",
-			ErrUnheldKey, cur.user, strings.Join(unheld, ", "))
+	held := len(keys)
+	if len(unheld) == 1 && mintedHere(tags[TagMinting], req.Token, unheld[0]) {
+		lost := unheld[0].ID
+		slog.WarnContext(ctx, "iam-access-key: retiring the access key an earlier attempt of this rotation created but never stored (killed or cut off before its version was stored; nobody received its secret)",
+			"user", cur.user, "accessKeyId", lost)
+		if err := retire(ctx, api, cur.user, lost); err != nil {
+			return rotators.CreateResponse{}, fmt.Errorf("createSecret: retire the key an earlier attempt of this rotation created but never stored: %w", err)
+		}
+		unheld, held = nil, held-1
 	}
-	if foundPrev && len(keys) >= 2 {
+	if len(unheld) > 0 {
+		ids := make([]string, len(unheld))
+		for i, k := range unheld {
+			ids[i] = k.ID
+		}
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w: user %s, key %s (delete it in IAM if nothing uses it, e.g. made by hand or left by another rotation; Rotary deletes only a key it can attribute to an earlier attempt of the same rotation)",
+			ErrUnheldKey, cur.user, strings.Join(ids, ", "))
+	}
+	if foundPrev && held >= 2 {
 		if err := retire(ctx, api, cur.user, prev.id); err != nil {
 			return rotators.CreateResponse{}, fmt.Errorf("createSecret: retire the AWSPREVIOUS key to stay within IAM's two keys: %w", err)
 		}
+	}
+	// Record the intent first: if this attempt dies before its key is
+	// stored, the retry of this rotation can attribute the key.
+	intent := req.Token + " " + strconv.FormatInt(r.now().Unix(), 10)
+	if err := api.TagUser(ctx, cur.user, TagMinting, intent); err != nil {
+		return rotators.CreateResponse{}, fmt.Errorf("createSecret: tag %s with %s before creating its key: %w", cur.user, TagMinting, err)
 	}
 	id, sk, err := api.CreateAccessKey(ctx, cur.user)
 	if err != nil {
@@ -282,7 +350,7 @@ func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.Se
 	if err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
-	if _, err := owned(ctx, api, pend.user, req.SecretARN); err != nil {
+	if _, _, err := owned(ctx, api, pend.user, req.SecretARN); err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
 	keys, err := api.ListAccessKeys(ctx, pend.user)
@@ -314,7 +382,7 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 	if err != nil {
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}
-	want, err := owned(ctx, api, pend.user, req.SecretARN)
+	want, _, err := owned(ctx, api, pend.user, req.SecretARN)
 	if err != nil {
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}
@@ -337,44 +405,63 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 }
 
 // Finish deactivates, then deletes, the key that AWSPREVIOUS held before this
-// rotation, if the user still has it (createSecret usually retired it
-// already). Only a key recorded in this secret's AWSPREVIOUS version, of the
-// secret's own user, and held by neither AWSCURRENT nor AWSPENDING is retired.
+// rotation, if the user still has it. Only a key recorded in this secret's
+// AWSPREVIOUS version, of the secret's own user, and held by neither
+// AWSCURRENT nor AWSPENDING is retired.
+//
+// It reads as little as it can: createSecret retires that key before it
+// records its intent (TagMinting) and mints, so a user whose TagMinting names
+// this rotation's token has no such key left, and Finish stops after
+// iam:GetUser without reading any version. (A forged tag can only make it
+// leave a key alive.) Otherwise (the pending version was not made by this
+// rotation's createSecret) it reads AWSPREVIOUS, lists the user's keys, and
+// reads AWSCURRENT only when AWSPREVIOUS's key is still there.
 func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotators.FinishResponse, error) {
-	cv, ok, err := req.Current(ctx)
+	if req.Pending == nil {
+		return rotators.FinishResponse{}, errors.New("finishSecret: read AWSPENDING: no pending version")
+	}
+	pv, ok, err := req.Pending(ctx)
 	if err != nil || !ok {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read AWSCURRENT: %w", errors.Join(err, errIf(!ok, "no AWSCURRENT version")))
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: read AWSPENDING: %w", errors.Join(err, errIf(!ok, "no pending version")))
 	}
-	cur, _, err := parse(cv, false)
+	pend, _, err := parse(pv, false)
 	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: AWSCURRENT: %w", err)
-	}
-	pend, hasPend, err := heldBy(ctx, req.Pending, cur.user, "AWSPENDING")
-	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
-	}
-	prev, hasPrev, err := heldBy(ctx, req.Previous, cur.user, "AWSPREVIOUS")
-	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
-	}
-	if !hasPrev || prev.id == cur.id || (hasPend && prev.id == pend.id) {
-		return rotators.FinishResponse{}, nil
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: AWSPENDING: %w", err)
 	}
 	api, err := r.api(ctx, req.Rotation)
 	if err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
-	if _, err := owned(ctx, api, cur.user, req.SecretARN); err != nil {
+	_, tags, err := owned(ctx, api, pend.user, req.SecretARN)
+	if err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
-	keys, err := api.ListAccessKeys(ctx, cur.user)
+	if tok, _, _ := strings.Cut(tags[TagMinting], " "); req.Token != "" && tok == req.Token {
+		return rotators.FinishResponse{}, nil // createSecret retired it before minting
+	}
+	prev, hasPrev, err := heldBy(ctx, req.Previous, pend.user, "AWSPREVIOUS")
 	if err != nil {
-		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: list access keys of %s: %w", cur.user, err)
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
+	}
+	if !hasPrev || prev.id == pend.id {
+		return rotators.FinishResponse{}, nil
+	}
+	keys, err := api.ListAccessKeys(ctx, pend.user)
+	if err != nil {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: list access keys of %s: %w", pend.user, err)
 	}
 	if !slices.ContainsFunc(keys, func(k rotators.AccessKey) bool { return k.ID == prev.id }) {
 		return rotators.FinishResponse{}, nil // already retired
 	}
-	if err := retire(ctx, api, cur.user, prev.id); err != nil {
+	// The AWSCURRENT key becomes AWSPREVIOUS's and must keep working.
+	cur, hasCur, err := heldBy(ctx, req.Current, pend.user, "AWSCURRENT")
+	if err != nil || !hasCur {
+		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", errors.Join(err, errIf(!hasCur, "read AWSCURRENT: no AWSCURRENT version")))
+	}
+	if prev.id == cur.id {
+		return rotators.FinishResponse{}, nil
+	}
+	if err := retire(ctx, api, pend.user, prev.id); err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: retire the key AWSPREVIOUS held: %w", err)
 	}
 	return rotators.FinishResponse{}, nil

@@ -245,9 +245,12 @@ var keepsPreviousBudgets = map[string]struct{ smCalls, logins float64 }{
 	// 3,2,1,2, as generic; createSecret and setSecret each read the user's
 	// tags (ListTagsForResource, the rotary:secret ownership check).
 	"elasticache single-user": {8, 7},
-	// 5,2,1,5: createSecret and finishSecret read the other versions to find
-	// the key AWSPREVIOUS held before this rotation.
-	"iam-access-key": {13, 11},
+	// 5,2,1,3: createSecret reads AWSPREVIOUS (the key it retires) and, as a
+	// Minter, AWSPENDING; finishSecret reads only the pending value (its
+	// rotary:minting tag says createSecret retired the key already). IAM/STS:
+	// GetUser at each step, ListAccessKeys twice, Update+Delete, TagUser,
+	// CreateAccessKey, GetCallerIdentity.
+	"iam-access-key": {11, 11},
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

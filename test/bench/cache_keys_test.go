@@ -160,6 +160,10 @@ func (a countedKeyAPI) DeleteAccessKey(ctx context.Context, user, id string) err
 	return a.c.note(a.inner.DeleteAccessKey(ctx, user, id))
 }
 
+func (a countedKeyAPI) TagUser(ctx context.Context, user, key, value string) error {
+	return a.c.note(a.inner.TagUser(ctx, user, key, value))
+}
+
 func (a countedKeyAPI) CallerARN(ctx context.Context, id, sk string) (string, error) {
 	arn, err := a.inner.CallerARN(ctx, id, sk)
 	return arn, a.c.note(err)

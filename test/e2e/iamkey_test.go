@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,8 +17,9 @@ import (
 // TestIAMAccessKeyUnderRIE rotates an IAM user's access key twice with the
 // built iam-access-key bootstrap under the Runtime Interface Emulator,
 // against localaws's IAM API: after each rotation the user holds exactly the
-// AWSCURRENT and AWSPREVIOUS keys, and the AWSCURRENT one authenticates as the
-// user.
+// AWSCURRENT and AWSPREVIOUS keys, the AWSCURRENT one authenticates as the
+// user, and the IAM requests logged for the IAM oracle carry the user's tags
+// (checkIAMRequests).
 func TestIAMAccessKeyUnderRIE(t *testing.T) {
 	aws0 := localaws.Start(t)
 	creds := aws0.DefaultCredentials()
@@ -39,6 +42,7 @@ func TestIAMAccessKeyUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
+		aws0.ResetRequestLog()
 		if _, err := sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(fnARN)}); err != nil {
 			t.Fatal(err)
 		}
@@ -51,6 +55,9 @@ func TestIAMAccessKeyUnderRIE(t *testing.T) {
 			got, err := sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: out.ARN, VersionStage: aws.String(stage)})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if stage == "AWSCURRENT" {
+				checkIAMRequests(t, aws0.RequestLog(), userARN, aws.ToString(got.VersionId))
 			}
 			sv, err := secret.Parse([]byte(aws.ToString(got.SecretString)))
 			if err != nil {
@@ -80,4 +87,30 @@ func callerARN(t *testing.T, s *localaws.Server, id, sk string) string {
 		return ""
 	}
 	return aws.ToString(out.Arn)
+}
+
+// checkIAMRequests: the rotation's IAM requests, as localaws logged them for
+// the IAM oracle, are on the user with its rotary:rotate=true tag (what the
+// roles' statements require), and the one iam:TagUser writes only
+// rotary:minting with this rotation's token (the new AWSCURRENT version).
+func checkIAMRequests(t *testing.T, log []localaws.LoggedRequest, userARN, token string) {
+	t.Helper()
+	tagged := 0
+	for _, r := range log {
+		if !strings.HasPrefix(r.Action, "iam:") {
+			continue
+		}
+		if r.Resource != userARN || !slices.Equal(r.Context["aws:ResourceTag/rotary:rotate"], []string{"true"}) {
+			t.Errorf("%s on %s with context %v, want the user tagged rotary:rotate=true", r.Action, r.Resource, r.Context)
+		}
+		if r.Action == "iam:TagUser" {
+			tagged++
+			if v := r.Context["aws:RequestTag/rotary:minting"]; !slices.Equal(r.Context["aws:TagKeys"], []string{"rotary:minting"}) || len(v) != 1 || !strings.HasPrefix(v[0], token+" ") {
+				t.Errorf("iam:TagUser context %v, want only rotary:minting = %q and the time", r.Context, token)
+			}
+		}
+	}
+	if tagged != 1 {
+		t.Errorf("%d iam:TagUser requests logged, want 1", tagged)
+	}
 }

@@ -9,9 +9,10 @@
 // The tests give two verdicts: every request the functions make must be
 // allowed — in the representative scenarios (central and per-account, single
 // user, alternating users with an ordinary and an RDS-managed master, SaaS
-// with its admin secret, customer managed keys) and in the end-to-end suite's,
-// make demo's and the fleet test's rotations, replayed from their own scenario
-// lists (test/e2e/rig scenarios.go, test/fleet) — and every request of the
+// with its admin secret, customer managed keys, an IAM user's access keys) and
+// in the end-to-end suite's, make demo's and the fleet test's rotations,
+// replayed from their own scenario lists (test/e2e/rig scenarios.go,
+// test/fleet) — and every request of the
 // hostile tenant's attacks must be denied. A failure names the request, the
 // policy and the statement that decided (for a request nothing allowed, the
 // statements whose action and resource matched but whose condition did not).

@@ -160,7 +160,19 @@ func hostile() []row {
 		{who: "central function role", what: "create an access key for a tagged IAM user of member A directly",
 			req: request(centralSession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 		{who: "member role of A", what: "re-tag a tagged IAM user of A (give it to another secret with rotary:secret)",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:secret", "other/secret"))},
+		{who: "member role of A", what: "tag an IAM user of A rotary:rotate=true (put it in the fleet's reach)",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "admin"), tagging(nil, "rotary:rotate", "true"))},
+		{who: "member role of A", what: "set rotary:rotate on a tagged IAM user of A",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:rotate", "true"))},
+		{who: "member role of A", what: "write rotary:minting and rotary:secret in one iam:TagUser on a tagged IAM user of A",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(tagging(rotateTagged, "rotary:minting", "t 1"), "rotary:secret", "other/secret"))},
+		{who: "member role of A", what: "write rotary:minting on an IAM user of A not tagged rotary:rotate=true",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "admin"), tagging(nil, "rotary:minting", "t 1"))},
+		{who: "member role of A", what: "iam:TagUser on a tagged IAM user of A naming no tag key",
 			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
+		{who: "per-account function role in A (a postgres-multi copy)", what: "write rotary:minting on an IAM user of A tagged rotary:rotate=true",
+			req: request(perAccountSess, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:minting", "t 1"))},
 		{who: "per-account function role in A (a postgres-multi copy)", what: "delete an access key of an IAM user of A tagged rotary:rotate=true",
 			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 	}
@@ -168,6 +180,18 @@ func hostile() []row {
 
 // rotateTagged is the request context of a resource tagged rotary:rotate=true.
 var rotateTagged = map[string][]string{"aws:ResourceTag/rotary:rotate": {"true"}}
+
+// tagging returns ctx (not changed) plus the context keys of an iam:TagUser
+// request writing the tag key=value (aws:TagKeys, aws:RequestTag/key).
+func tagging(ctx map[string][]string, key, value string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range ctx {
+		out[k] = v
+	}
+	out["aws:TagKeys"] = append(append([]string(nil), out["aws:TagKeys"]...), key)
+	out["aws:RequestTag/"+key] = []string{value}
+	return out
+}
 
 // elastiCacheUserARN is an ElastiCache RBAC user of account.
 func elastiCacheUserARN(account string) string {
@@ -201,6 +225,8 @@ func legitimate() []row {
 			req: request(memberASession, "elasticache:ListTagsForResource", elastiCacheUserARN(memberA), rotateTagged), allow: true},
 		{who: "member role of A", what: "create, list, deactivate, delete access keys of an IAM user of A tagged rotary:rotate=true (iam-access-key)",
 			req: request(memberASession, "iam:CreateAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged), allow: true},
+		{who: "member role of A", what: "write only the tag rotary:minting (createSecret's intent) on an IAM user of A tagged rotary:rotate=true",
+			req: request(memberASession, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:minting", "0f2a6b1c-7d3e-4f5a-9b8c-1d2e3f4a5b6c 1764531000")), allow: true},
 		{who: "member role of B", what: "decrypt with B's secrets key through Secrets Manager",
 			req: request(memberBSession, "kms:Decrypt", keyARN(memberB), viaSM), allow: true},
 		{who: "central function role", what: "write a tagged secret of the central account rotated by the central function",
@@ -278,6 +304,34 @@ func TestMustDenyControl(t *testing.T) {
 		}
 	}
 	t.Logf("as expected: %s", bad[0])
+}
+
+// TestMustDenyTagKeysControl: without either aws:TagKeys condition of the
+// minting-intent statement, the must-deny verdict fails on the iam:TagUser
+// attacks it stops: without ForAllValues:StringEquals, those writing
+// rotary:secret or rotary:rotate (the fleet could give itself any user of the
+// account); without Null, the request naming no tag key (ForAllValues holds
+// for an absent key).
+func TestMustDenyTagKeysControl(t *testing.T) {
+	for cond, wants := range map[string][]string{
+		"ForAllValues:StringEquals": {"give it to another secret with rotary:secret", "set rotary:rotate on a tagged IAM user", "write rotary:minting and rotary:secret in one iam:TagUser"},
+		"Null":                      {"iam:TagUser on a tagged IAM user of A naming no tag key"},
+	} {
+		d := deploy(t, stacks(cmkExample))
+		var n int
+		d.Policies, n = EditStatement(d.Policies, "RecordMintingIntentOnTaggedUsers", func(st map[string]any) {
+			delete(st["Condition"].(map[string]any), cond)
+		})
+		if n == 0 {
+			t.Fatal("no statement RecordMintingIntentOnTaggedUsers in the rendered policies")
+		}
+		bad := strings.Join(mustDeny(t, d), "\n")
+		for _, want := range wants {
+			if !strings.Contains(bad, want) {
+				t.Errorf("without %s the must-deny verdict did not fail on %q; failures:\n%s", cond, want, bad)
+			}
+		}
+	}
 }
 
 // TestMemberInvokeScope: Secrets Manager may invoke the central function for

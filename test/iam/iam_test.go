@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/iamkey"
 	"github.com/rotary-secrets/rotary/shared/awsx"
 	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 	"github.com/rotary-secrets/rotary/test/e2e/rig"
@@ -79,7 +80,8 @@ func scenarios(t *testing.T) ([]scenario, *rig.Secret) {
 // managed key (infra/examples/member-secret-cmk.yaml), an alternating-users
 // secret in A with an RDS-managed master, and a single-user secret of the
 // central account itself, a Twilio API key in B with its admin secret; with
-// the per-account function in A, an alternating-users secret in A.
+// the per-account function in A, an alternating-users secret in A; and an
+// IAM user's access key in A (rotated twice) with the central function.
 func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 	pg, maria := rig.Targets(t, false)
 	bundle := filepath.Join(t.TempDir(), "ca-bundle.pem")
@@ -129,6 +131,20 @@ func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 	}, "rotary:rotate", "true")
 	run("central, Twilio API key with its admin secret (rotary:role=admin), member B", saas, centralFunc)
 	run("central, Twilio API key with its admin secret (rotary:role=admin), member B (second rotation)", saas, centralFunc)
+
+	// An IAM user's access key (iam-access-key): the second rotation also
+	// retires the key AWSPREVIOUS held (UpdateAccessKey, DeleteAccessKey).
+	w.AWS.AddUser(localaws.IAMUser{Account: memberA, Name: "deploy-bot", Tags: map[string]string{"rotary:rotate": "true", iamkey.TagSecret: "ci/deploy-bot"}})
+	ak, err := w.AWS.IssueUserKey(memberA, "deploy-bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &rig.Secret{Case: rig.Case{Name: "ci/deploy-bot", Account: memberA}}
+	keys.ARN = w.createSecret(t, memberA, keys.Name, map[string]string{
+		"engine": iamkey.Engine, "username": "deploy-bot", iamkey.KeyAccessKeyID: ak.AccessKeyID, iamkey.KeySecretAccessKey: ak.SecretAccessKey,
+	}, "rotary:rotate", "true")
+	run("central, IAM user access key, member A", keys, centralFunc)
+	run("central, IAM user access key, member A (second rotation)", keys, centralFunc)
 
 	local := w.provision(t, rig.Case{Name: "local/postgres-multi", Account: memberA, Target: pg, Strategy: rotators.AlternatingUsers})
 	run("per-account postgres-multi, alternating users, member A", local, perAccountFunc)
@@ -240,7 +256,8 @@ func TestMustAllow(t *testing.T) {
 	}
 	for _, a := range []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
 		"secretsmanager:UpdateSecretVersionStage", "sts:AssumeRole", "kms:Decrypt", "kms:GenerateDataKey", "rds:DescribeDBInstances",
-		"lambda:InvokeFunction"} {
+		"lambda:InvokeFunction", "iam:GetUser", "iam:ListAccessKeys", "iam:TagUser", "iam:CreateAccessKey", "iam:UpdateAccessKey",
+		"iam:DeleteAccessKey"} {
 		if !seen[a] {
 			t.Errorf("the scenarios made no %s request: the verdict would not cover it", a)
 		}
@@ -286,6 +303,30 @@ func TestNegativeControl(t *testing.T) {
 	for _, msg := range bad {
 		if !strings.Contains(msg, "rds:DescribeDBInstances by role "+roleARN(memberA, memberRol)) {
 			t.Errorf("unexpected failure without the RDS statement: %s", msg)
+		}
+	}
+	t.Logf("as expected: %s", bad[0])
+}
+
+// TestNegativeControlIAM: without the statement that lets the member role
+// write rotary:minting, the must-allow verdict fails on exactly the
+// iam-access-key rotations' iam:TagUser requests (localaws logs them with
+// the user's tags and the tag keys they write).
+func TestNegativeControlIAM(t *testing.T) {
+	all, cmk := scenarios(t)
+	d := deploy(t, stacks(cmk))
+	var removed int
+	d.Policies, removed = WithoutStatement(d.Policies, "RecordMintingIntentOnTaggedUsers")
+	if removed == 0 {
+		t.Fatal("no statement RecordMintingIntentOnTaggedUsers in the rendered policies")
+	}
+	bad := mustAllow(t, d, fleetRequests(all))
+	if len(bad) == 0 {
+		t.Fatal("the must-allow verdict passed without the minting-intent statement")
+	}
+	for _, msg := range bad {
+		if !strings.Contains(msg, "iam:TagUser by role "+roleARN(memberA, memberRol)) {
+			t.Errorf("unexpected failure without the minting-intent statement: %s", msg)
 		}
 	}
 	t.Logf("as expected: %s", bad[0])

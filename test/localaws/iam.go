@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// The fake IAM API: GetUser, CreateAccessKey, ListAccessKeys, UpdateAccessKey
-// and DeleteAccessKey (Query protocol, version 2010-05-08), enough for the
+// The fake IAM API: GetUser, TagUser, CreateAccessKey, ListAccessKeys,
+// UpdateAccessKey and DeleteAccessKey (Query protocol, version 2010-05-08), enough for the
 // iam-access-key rotator (rotators/iamkey). Users are registered by tests with
 // AddUser; a caller sees only the users of its own account (IAM is global, so
 // the region does not matter). Keys it issues are real credentials of this
@@ -21,14 +21,21 @@ import (
 // answers its user; an Inactive or deleted key is refused like an unknown one.
 // Behaviour follows the IAM API reference: at most two keys per user
 // (LimitExceeded), NoSuchEntity for an unknown user or key, ValidationError
-// for a malformed name, ID or status. IAM policies are not evaluated (the
+// for a malformed name, ID or status, InvalidInput for a malformed tag and
+// LimitExceeded past 50 tags per user. IAM policies are not evaluated (the
 // IAM oracle in test/iam checks the templates' statements).
 
 // iamNamespace is the XML namespace of IAM's Query responses.
 const iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 
+// iamServiceFailure is IAM's 5xx error.
+var iamServiceFailure = apiError{500, "ServiceFailure", "An internal error occurred."}
+
 // maxAccessKeysPerUser is IAM's quota AccessKeysPerUser.
 const maxAccessKeysPerUser = 2
+
+// maxTagsPerUser is IAM's limit of tags per user.
+const maxTagsPerUser = 50
 
 // IAMUser is an IAM user of the fake IAM API.
 type IAMUser struct {
@@ -137,11 +144,13 @@ func (s *Server) IssueUserKey(account, name string) (Credentials, error) {
 var (
 	iamNameRe  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	iamKeyIDRe = regexp.MustCompile(`^[\w]{16,128}$`)
+	// iamTagRe is the character set of IAM tag keys and values.
+	iamTagRe = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 func isIAMAction(action string) bool {
 	switch action {
-	case "GetUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey":
+	case "GetUser", "TagUser", "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey":
 		return true
 	}
 	return false
@@ -151,43 +160,19 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request, form url.Value
 	action := form.Get("Action")
 	caller, _, aerr := s.authenticate(r, body, false)
 	if aerr != nil {
-		writeXMLError(w, aerr)
+		writeQueryError(w, iamNamespace, aerr)
 		return
 	}
 	account := caller.creds.Account
+	s.logIAM(caller, action, form)
 	f := s.count(action, account)
-	if f != nil {
-		switch f.Kind {
-		case Throttle:
-			writeXMLError(w, &apiError{400, "Throttling", "Rate exceeded"})
-			return
-		case InternalError:
-			writeXMLError(w, &apiError{500, "ServiceFailure", "An internal error occurred."})
-			return
-		case AccessDenied:
-			writeXMLError(w, errf(403, "AccessDenied", "User: %s is not authorized to perform: iam:%s", caller.arn, action))
-			return
-		case Latency:
-			sleep(r.Context(), f.Latency)
-		}
+	denied := errf(403, "AccessDenied", "User: %s is not authorized to perform: iam:%s", caller.arn, action)
+	if e := queryFaultWith(r.Context(), f, denied, iamServiceFailure); e != nil {
+		writeQueryError(w, iamNamespace, e)
+		return
 	}
 	out, e := s.iamAction(account, action, form)
-	if f != nil && f.Kind == AppliedThenFailed {
-		e = &apiError{500, "ServiceFailure", "An internal error occurred."}
-	}
-	if e != nil {
-		writeXMLError(w, e)
-		return
-	}
-	b, err := xml.Marshal(out)
-	if err != nil {
-		writeXMLError(w, &apiError{500, "ServiceFailure", "could not encode the response"})
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-RequestId", newUUID())
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeQueryResultWith(w, iamNamespace, f, out, e, iamServiceFailure)
 }
 
 type iamKeyXML struct {
@@ -267,6 +252,21 @@ func (s *Server) iamAction(account, action string, form url.Values) (any, *apiEr
 			XMLName xml.Name   `xml:"GetUserResult"`
 			User    iamUserXML `xml:"User"`
 		}{User: iamUserXML{Path: u.Path, UserName: u.Name, UserID: u.id, Arn: u.ARN(), CreateDate: iamTime(u.created), Tags: tagsXML(u.Tags)}}), nil
+	case "TagUser":
+		tags, e := iamTags(form)
+		if e != nil {
+			return nil, e
+		}
+		merged := maps.Clone(u.Tags)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, tags)
+		if len(merged) > maxTagsPerUser {
+			return nil, errf(409, "LimitExceeded", "The number of tags has reached the maximum limit.")
+		}
+		u.Tags = merged
+		return iamOut(action, nil), nil
 	case "CreateAccessKey":
 		k, e := s.createAccessKeyLocked(u)
 		if e != nil {
@@ -333,6 +333,30 @@ func (s *Server) createAccessKeyLocked(u *iamUser) (*iamKey, *apiError) {
 	return k, nil
 }
 
+// iamTags reads TagUser's Tags.member.N.Key/Value (1 to 50 tags, keys of
+// 1-128 and values of 0-256 tag characters, no key twice).
+func iamTags(form url.Values) (map[string]string, *apiError) {
+	tags := map[string]string{}
+	for i := 1; ; i++ {
+		k, ok := form[fmt.Sprintf("Tags.member.%d.Key", i)]
+		if !ok {
+			break
+		}
+		key, value := k[0], form.Get(fmt.Sprintf("Tags.member.%d.Value", i))
+		if key == "" || len(key) > 128 || !iamTagRe.MatchString(key) || len(value) > 256 || !iamTagRe.MatchString(value) {
+			return nil, errf(400, "InvalidInput", "1 validation error detected: Value at 'tags.%d' failed to satisfy constraint: tag keys must be 1-128 and values 0-256 characters of [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]", i)
+		}
+		if _, dup := tags[key]; dup {
+			return nil, errf(400, "InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		tags[key] = value
+	}
+	if len(tags) == 0 || len(tags) > maxTagsPerUser {
+		return nil, errf(400, "ValidationError", "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length between 1 and %d", maxTagsPerUser)
+	}
+	return tags, nil
+}
+
 func tagsXML(tags map[string]string) []iamTagXML {
 	var out []iamTagXML
 	for k, v := range tags {
@@ -340,4 +364,36 @@ func tagsXML(tags map[string]string) []iamTagXML {
 	}
 	slices.SortFunc(out, func(a, b iamTagXML) int { return strings.Compare(a.Key, b.Key) })
 	return out
+}
+
+// logIAM logs an IAM request for the IAM oracle before it runs, as IAM
+// authorizes it: the action on the user's ARN (arn:aws:iam::<caller's
+// account>:user<path><name>, the path "/" for a user it does not know), the
+// user's tags as aws:ResourceTag/<key> as they were before the call, and for
+// TagUser the tags it writes as aws:TagKeys and aws:RequestTag/<key>. It
+// never logs an access key's secret (no action it serves carries one in).
+func (s *Server) logIAM(caller *keyRec, action string, form url.Values) {
+	name := form.Get("UserName")
+	account := caller.creds.Account
+	ctx := map[string][]string{}
+	resource := IAMUser{Account: account, Name: name}.ARN()
+	s.mu.Lock()
+	if u := s.iam[iamUserKey{account, name}]; u != nil {
+		resource = u.ARN()
+		for k, v := range u.Tags {
+			ctx["aws:ResourceTag/"+k] = []string{v}
+		}
+	}
+	s.mu.Unlock()
+	if action == "TagUser" {
+		for i := 1; ; i++ {
+			k, ok := form[fmt.Sprintf("Tags.member.%d.Key", i)]
+			if !ok {
+				break
+			}
+			ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], k[0])
+			ctx["aws:RequestTag/"+k[0]] = []string{form.Get(fmt.Sprintf("Tags.member.%d.Value", i))}
+		}
+	}
+	s.logRequest(caller, "iam:"+action, resource, ctx, "")
 }

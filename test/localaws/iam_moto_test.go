@@ -17,7 +17,8 @@ import (
 
 // TestIAMDifferentialMoto runs the access-key sequence the iam-access-key
 // rotator makes against localaws's IAM and moto_server's, and compares what
-// each answers (error codes, key counts and statuses, who a new key is).
+// each answers (error codes, key counts and statuses, who a new key is, the
+// tags TagUser writes).
 func TestIAMDifferentialMoto(t *testing.T) {
 	motoURL := startMoto(t)
 	s := localaws.Start(t)
@@ -82,6 +83,24 @@ func TestIAMDifferentialMoto(t *testing.T) {
 		add("list unknown user: %s", code(err))
 		_, err = c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("nobody")})
 		add("get unknown user: %s", code(err))
+		tag := func(user, key, value string) error {
+			_, err := c.TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []iamtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
+			return err
+		}
+		add("tag: %s", code(tag("diff-user", "rotary:minting", "0f2a6b1c-7d3e-4f5a-9b8c-1d2e3f4a5b6c 1764531000")))
+		add("retag: %s", code(tag("diff-user", "rotary:minting", "other 1764531001")))
+		add("tag unknown user: %s", code(tag("nobody", "rotary:minting", "x")))
+		// (moto accepts any tag key; localaws refuses the characters IAM
+		// does not allow with InvalidInput, checked in TestIAMAccessKeys.)
+		if u, err := c.GetUser(ctx, &iam.GetUserInput{UserName: user}); err != nil {
+			add("get tags: %s", code(err))
+		} else {
+			var tags []string
+			for _, t := range u.User.Tags {
+				tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+			}
+			add("get tags: %v", tags)
+		}
 		return lines
 	}
 	got, want := run(oursCfg), run(motoCfg)

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Helpers shared by the Query-protocol APIs (STS, RDS and ElastiCache): injected faults,
+// Helpers shared by the Query-protocol APIs (STS, RDS, ElastiCache and IAM): injected faults,
 // and the XML result or error document.
 
 // The XML namespaces of the Query APIs' documents.
@@ -15,10 +15,19 @@ const (
 	rdsNamespace = "http://rds.amazonaws.com/doc/2014-10-31/"
 )
 
+// internalFailure is the 5xx error of STS, RDS and ElastiCache (IAM's is
+// iamServiceFailure).
+var internalFailure = apiError{500, "InternalFailure", "An internal error occurred."}
+
 // queryFault applies the fault injected on a call before it runs: the error
 // to answer with instead (accessDenied for AccessDenied, nil for an API that
 // does not model it), or nil once any injected latency has passed.
 func queryFault(ctx context.Context, f *faultState, accessDenied *apiError) *apiError {
+	return queryFaultWith(ctx, f, accessDenied, internalFailure)
+}
+
+// queryFaultWith is queryFault for an API whose 5xx error is internal.
+func queryFaultWith(ctx context.Context, f *faultState, accessDenied *apiError, internal apiError) *apiError {
 	if f == nil {
 		return nil
 	}
@@ -26,7 +35,7 @@ func queryFault(ctx context.Context, f *faultState, accessDenied *apiError) *api
 	case Throttle:
 		return &apiError{400, "Throttling", "Rate exceeded"}
 	case InternalError:
-		return &apiError{500, "InternalFailure", "An internal error occurred."}
+		return &internal
 	case AccessDenied:
 		return accessDenied
 	case Latency:
@@ -39,8 +48,14 @@ func queryFault(ctx context.Context, f *faultState, accessDenied *apiError) *api
 // error document for e, or for the AppliedThenFailed fault f: the call took
 // effect, the caller is told it failed.
 func writeQueryResult(w http.ResponseWriter, namespace string, f *faultState, out any, e *apiError) {
+	writeQueryResultWith(w, namespace, f, out, e, internalFailure)
+}
+
+// writeQueryResultWith is writeQueryResult for an API whose 5xx error is
+// internal.
+func writeQueryResultWith(w http.ResponseWriter, namespace string, f *faultState, out any, e *apiError, internal apiError) {
 	if f != nil && f.Kind == AppliedThenFailed {
-		e = &apiError{500, "InternalFailure", "An internal error occurred."}
+		e = &internal
 	}
 	if e != nil {
 		writeQueryError(w, namespace, e)
@@ -48,7 +63,7 @@ func writeQueryResult(w http.ResponseWriter, namespace string, f *faultState, ou
 	}
 	b, err := xml.Marshal(out)
 	if err != nil {
-		writeQueryError(w, namespace, &apiError{500, "InternalFailure", "could not encode the response"})
+		writeQueryError(w, namespace, &apiError{500, internal.code, "could not encode the response"})
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml")

@@ -42,7 +42,9 @@ type LoggedRequest struct {
 	// secretsmanager:resource/AllowRotationLambdaArn, kms:ViaService,
 	// kms:CallerAccount, kms:EncryptionContext:SecretARN, sts:ExternalId,
 	// aws:PrincipalOrgID and aws:ResourceOrgID (when SetOrganization named the
-	// account), aws:SourceAccount and aws:SourceArn (service calls).
+	// account), aws:SourceAccount and aws:SourceArn (service calls); for IAM
+	// (iam.go) the user's tags as aws:ResourceTag/<key> and TagUser's
+	// aws:TagKeys and aws:RequestTag/<key>.
 	Context map[string][]string `json:"context,omitempty"`
 	// Via names the service that made this call on the caller's behalf
 	// (secretsmanager for the KMS calls behind a secret's value).

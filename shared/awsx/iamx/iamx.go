@@ -129,6 +129,11 @@ func (a *api) DeleteAccessKey(ctx context.Context, user, id string) error {
 	return err
 }
 
+func (a *api) TagUser(ctx context.Context, user, key, value string) error {
+	_, err := a.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []iamtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
+	return err
+}
+
 // CallerARN signs sts:GetCallerIdentity with the key. The SDK's error names
 // the operation and code, never the secret key; only the ARN is returned.
 func (a *api) CallerARN(ctx context.Context, id, secretKey string) (string, error) {
