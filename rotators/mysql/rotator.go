@@ -22,11 +22,6 @@ import (
 // current → pending → previous login chain, the master's login at its pinned
 // endpoint, and testSecret.
 
-// Rotator is the alternating-users rotator's former name, when one type did
-// all three strategies; start-up's test (functions/internal/lambdamain) still
-// names it. New code names MultiUser.
-type Rotator = MultiUser
-
 // The sentinels of a refused rotation, package dbrotator's (shared with the
 // PostgreSQL rotators).
 var (
