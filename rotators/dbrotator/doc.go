@@ -2,7 +2,8 @@
 // rotators/mysql) share besides the rotators.Rotator contract: one error
 // vocabulary (the sentinels callers branch on with errors.Is), the
 // current → pending → previous login fallback of a user changing its own
-// password (LoginChain), and the login counters (Counters, Stats). Settings
+// password (LoginChain), the rule of where a master credential may be sent
+// (MasterEndpoint), and the login counters (Counters, Stats). Settings
 // read from the environment (TLS roots, timeouts) are parsed in package
 // rotators (envconfig.go), which the non-database rotators use too.
 //

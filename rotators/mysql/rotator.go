@@ -181,49 +181,24 @@ func (r *connector) connectPrevious(ctx context.Context, e endpoint, cur secret.
 // and the master secret is then not used.
 type EndpointResolver = rotators.EndpointResolver
 
-// masterEndpoint is where the master logs in: the master secret's own host
-// and port, or, for a master secret without host, the endpoint the RDS
-// resolver gives. TLS comes from the master secret alone ("ssl" absent means
-// verified TLS), never from the user secret. The user secret must name the
-// same host (case-insensitive) and port.
+// masterEndpoint is where the master logs in (dbrotator.MasterEndpoint: the
+// master secret's own server, or its RDS endpoint; the user secret must name
+// the same). TLS comes from the master secret alone ("ssl" absent means
+// verified TLS), never from the user secret.
 func (r *connector) masterEndpoint(ctx context.Context, cur, master secret.Value) (endpoint, error) {
-	userEP, err := endpointOf(cur)
+	if _, err := endpointOf(cur); err != nil {
+		return endpoint{}, err
+	}
+	if master.Host != "" {
+		if _, err := endpointOf(master); err != nil {
+			return endpoint{}, fmt.Errorf("master secret: %w", err)
+		}
+	}
+	at, err := dbrotator.MasterEndpoint(ctx, r.cfg.Endpoints, cur, master, DefaultPort)
 	if err != nil {
 		return endpoint{}, err
 	}
-	var mep endpoint
-	if master.Host != "" {
-		if mep, err = endpointOf(master); err != nil {
-			return endpoint{}, fmt.Errorf("master secret: %w", err)
-		}
-	} else {
-		if r.cfg.Endpoints == nil {
-			return endpoint{}, fmt.Errorf("%w: it has no host and no RDS endpoint resolver is configured; put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
-		}
-		host, port, err := r.cfg.Endpoints.ResolveEndpoint(ctx, cur.MasterARN, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
-		if err != nil {
-			return endpoint{}, fmt.Errorf("%w: resolve the RDS endpoint of the master secret (it has no host): %w", ErrMasterEndpoint, err)
-		}
-		if host == "" {
-			return endpoint{}, fmt.Errorf("%w: it has no host and is not an RDS-managed secret (no aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag); put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
-		}
-		if strings.ContainsAny(host, "/ \t\n") {
-			return endpoint{}, fmt.Errorf("%w: the RDS endpoint resolver gave no usable host", ErrMasterEndpoint)
-		}
-		if port == 0 {
-			port = DefaultPort
-		}
-		if master.Port != 0 && master.Port != port {
-			return endpoint{}, fmt.Errorf("%w: the master secret's port is not its RDS database's", ErrEndpointMismatch)
-		}
-		mep = endpoint{host: host, port: port, tls: master.SSL == nil || *master.SSL}
-	}
-	mep.dbName = ""
-	if !strings.EqualFold(mep.host, userEP.host) || mep.port != userEP.port {
-		return endpoint{}, fmt.Errorf("%w (user secret: %s, master: %s); the master credential is only sent to its own server",
-			ErrEndpointMismatch, userEP, mep)
-	}
-	return mep, nil
+	return endpoint{host: at.Host, port: at.Port, tls: master.SSL == nil || *master.SSL}, nil
 }
 
 // connectMaster loads the master secret, checks it against the user secret,

@@ -249,15 +249,19 @@ func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, instance, 
 func TestMultiUserRDSManagedMaster(t *testing.T) {
 	pg := dbtest.SharedPostgres(t)
 	tests := []struct {
-		name     string
-		resolver *fixedResolver
-		wantErr  error
+		name       string
+		resolver   *fixedResolver
+		masterPort int // the master secret's "port" (0: none)
+		wantErr    error
 	}{
 		{name: "no resolver", wantErr: postgres.ErrMasterEndpoint},
 		{name: "resolver agrees", resolver: &fixedResolver{host: pg.Host, port: pg.Port}},
 		{name: "resolver agrees, host in another case", resolver: &fixedResolver{host: "LOCALHOST", port: pg.Port}},
 		{name: "master not RDS-managed", resolver: &fixedResolver{}, wantErr: postgres.ErrMasterEndpoint},
 		{name: "resolver disagrees", resolver: &fixedResolver{host: "db.example.internal", port: pg.Port}, wantErr: postgres.ErrEndpointMismatch},
+		// A master secret without host that names another port than its
+		// RDS database's contradicts RDS: refused, not silently corrected.
+		{name: "master names another port than RDS", resolver: &fixedResolver{host: pg.Host, port: pg.Port}, masterPort: pg.Port + 1, wantErr: postgres.ErrEndpointMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,7 +276,7 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 			if tt.name == "resolver agrees, host in another case" {
 				p.user.Host = "localhost"
 			}
-			managed := secret.Value{Username: p.master.Username, Password: p.master.Password}
+			managed := secret.Value{Username: p.master.Username, Password: p.master.Password, Port: tt.masterPort}
 			d := &direct{rot: r, current: p.user, master: managed}
 			next, err := d.rotate(t)
 			if !errors.Is(err, tt.wantErr) {
