@@ -36,8 +36,9 @@ func (e Endpoint) Same(o Endpoint) bool { return strings.EqualFold(e.Host, o.Hos
 // (ErrMasterEndpoint). The user secret cur must name that same server
 // (ErrEndpointMismatch): a user secret never chooses where the master
 // password goes. TLS is the caller's business (from the master secret's own
-// "ssl" key, never the user secret's).
-func MasterEndpoint(ctx context.Context, res rotators.EndpointResolver, cur, master secret.Value, defaultPort int) (Endpoint, error) {
+// "ssl" key, never the user secret's). token is the rotation's
+// ClientRequestToken, passed to res (it names the sessions res opens).
+func MasterEndpoint(ctx context.Context, res rotators.EndpointResolver, token string, cur, master secret.Value, defaultPort int) (Endpoint, error) {
 	user := Endpoint{Host: cur.Host, Port: cur.Port}
 	if user.Port == 0 {
 		user.Port = defaultPort
@@ -47,7 +48,7 @@ func MasterEndpoint(ctx context.Context, res rotators.EndpointResolver, cur, mas
 		if res == nil {
 			return Endpoint{}, fmt.Errorf("%w: it has no host and no RDS endpoint resolver is configured; put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
 		}
-		host, port, err := res.ResolveEndpoint(ctx, cur.MasterARN, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
+		host, port, err := res.ResolveEndpoint(ctx, cur.MasterARN, token, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
 		if err != nil {
 			return Endpoint{}, fmt.Errorf("%w: resolve the RDS endpoint of the master secret (it has no host): %w", ErrMasterEndpoint, err)
 		}

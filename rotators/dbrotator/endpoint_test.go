@@ -15,7 +15,7 @@ type resolver struct {
 	err  error
 }
 
-func (r resolver) ResolveEndpoint(context.Context, string, string, string) (string, int, error) {
+func (r resolver) ResolveEndpoint(context.Context, string, string, string, string) (string, int, error) {
 	return r.host, r.port, r.err
 }
 
@@ -51,7 +51,7 @@ func TestMasterEndpoint(t *testing.T) {
 			if tt.res != nil {
 				res = *tt.res
 			}
-			got, err := MasterEndpoint(t.Context(), res, user, tt.master, 5432)
+			got, err := MasterEndpoint(t.Context(), res, "token-1", user, tt.master, 5432)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("MasterEndpoint() = %v, %v; want %v", got, err, tt.err)

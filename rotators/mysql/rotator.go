@@ -185,7 +185,7 @@ type EndpointResolver = rotators.EndpointResolver
 // master secret's own server, or its RDS endpoint; the user secret must name
 // the same). TLS comes from the master secret alone ("ssl" absent means
 // verified TLS), never from the user secret.
-func (r *connector) masterEndpoint(ctx context.Context, cur, master secret.Value) (endpoint, error) {
+func (r *connector) masterEndpoint(ctx context.Context, token string, cur, master secret.Value) (endpoint, error) {
 	if _, err := endpointOf(cur); err != nil {
 		return endpoint{}, err
 	}
@@ -194,7 +194,7 @@ func (r *connector) masterEndpoint(ctx context.Context, cur, master secret.Value
 			return endpoint{}, fmt.Errorf("master secret: %w", err)
 		}
 	}
-	at, err := dbrotator.MasterEndpoint(ctx, r.cfg.Endpoints, cur, master, DefaultPort)
+	at, err := dbrotator.MasterEndpoint(ctx, r.cfg.Endpoints, token, cur, master, DefaultPort)
 	if err != nil {
 		return endpoint{}, err
 	}
@@ -206,7 +206,7 @@ func (r *connector) masterEndpoint(ctx context.Context, cur, master secret.Value
 // master at the master's own endpoint. It returns the host part of the
 // account the current credentials logged in as (CURRENT_USER()): the only
 // host the master may act on.
-func (r *connector) connectMaster(ctx context.Context, cur, pending secret.Value, load rotators.Loader) (*session, string, error) {
+func (r *connector) connectMaster(ctx context.Context, token string, cur, pending secret.Value, load rotators.Loader) (*session, string, error) {
 	if load == nil {
 		return nil, "", &secret.KeyError{Key: secret.KeyMasterARN, Problem: "is missing or empty"}
 	}
@@ -227,7 +227,7 @@ func (r *connector) connectMaster(ctx context.Context, cur, pending secret.Value
 	if master.Engine != "" && !slices.ContainsFunc(Engines, func(e string) bool { return strings.EqualFold(e, master.Engine) }) {
 		return nil, "", fmt.Errorf("master secret: %w", &secret.KeyError{Key: secret.KeyEngine, Problem: "is not a MySQL or MariaDB engine"})
 	}
-	mep, err := r.masterEndpoint(ctx, cur, master)
+	mep, err := r.masterEndpoint(ctx, token, cur, master)
 	if err != nil {
 		return nil, "", err
 	}

@@ -109,7 +109,7 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 		return fmt.Errorf("master secret (masterarn) not found")
 	}
 	*master = m
-	masterEP, err := r.masterEndpoint(ctx, cur, m)
+	masterEP, err := r.masterEndpoint(ctx, req.Token, cur, m)
 	if err != nil {
 		return err
 	}
@@ -206,8 +206,8 @@ func loadMaster(ctx context.Context, load rotators.Loader) (secret.Value, bool, 
 // endpoint; the user secret must name the same). TLS comes from the master
 // secret's own "ssl" key (absent: verify-full), never from the user
 // secret's; the database is the user's, as AWS's template does.
-func (r *MultiUser) masterEndpoint(ctx context.Context, cur, m secret.Value) (endpoint, error) {
-	at, err := dbrotator.MasterEndpoint(ctx, r.cfg.Endpoints, cur, m, DefaultPort)
+func (r *MultiUser) masterEndpoint(ctx context.Context, token string, cur, m secret.Value) (endpoint, error) {
+	at, err := dbrotator.MasterEndpoint(ctx, r.cfg.Endpoints, token, cur, m, DefaultPort)
 	if err != nil {
 		return endpoint{}, err
 	}

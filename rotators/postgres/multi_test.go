@@ -197,7 +197,7 @@ func TestMultiUserResync(t *testing.T) {
 // import: the package itself never imports the AWS SDK).
 var _ postgres.EndpointResolver = (*rdsx.Endpoints)(nil)
 
-type resolverCall struct{ masterARN, instance, cluster string }
+type resolverCall struct{ masterARN, token, instance, cluster string }
 
 // TestMultiUserLegacyClone: a clone made under AWS's model that owns tables is
 // not switched to act as the original (it would lose them); the error says how
@@ -237,8 +237,8 @@ type fixedResolver struct {
 	got  []resolverCall
 }
 
-func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, instance, cluster string) (string, int, error) {
-	f.got = append(f.got, resolverCall{masterARN, instance, cluster})
+func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, token, instance, cluster string) (string, int, error) {
+	f.got = append(f.got, resolverCall{masterARN, token, instance, cluster})
 	return f.host, f.port, nil
 }
 
@@ -286,7 +286,11 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 				t.Errorf("pending logs in = %v", got)
 			}
 			if tt.resolver != nil {
+				// token: the rotation's ClientRequestToken (direct's 32 hex digits).
 				want := resolverCall{masterARN: masterARN, instance: "db-instance-1"}
+				if len(tt.resolver.got) == 1 && len(tt.resolver.got[0].token) == 32 {
+					want.token = tt.resolver.got[0].token
+				}
 				if len(tt.resolver.got) != 1 || tt.resolver.got[0] != want {
 					t.Errorf("resolver asked %+v, want one %+v", tt.resolver.got, want)
 				}

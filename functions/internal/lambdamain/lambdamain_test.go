@@ -93,7 +93,7 @@ func TestRDSResolverNeverAnswersEmpty(t *testing.T) {
 	}
 	arn := aws.ToString(out.ARN)
 	clients := awsx.New(base, cfg)
-	host, port, err := rdsx.Resolver(clients).ResolveEndpoint(t.Context(), arn, "", "")
+	host, port, err := rdsx.Resolver(clients).ResolveEndpoint(t.Context(), arn, "token-1", "", "")
 	if !errors.Is(err, rdsx.ErrNotRDSManaged) {
 		t.Fatalf("ResolveEndpoint = %q, %d, %v; want ErrNotRDSManaged", host, port, err)
 	}
