@@ -10,12 +10,15 @@ import (
 // secret belongs to (such secrets hold only a username and password): an
 // implementation reads the master secret's aws:rds:primaryDBInstanceArn or
 // aws:rds:primaryDBClusterArn tag and asks the RDS API, so no rotator needs
-// the AWS SDK. dbInstanceID and dbClusterID are the user secret's
+// the AWS SDK. token is the rotation's ClientRequestToken (Rotation.Token,
+// never the RotationToken): an implementation that opens a session for the
+// master secret's account names it after token, as the engine names its
+// own. dbInstanceID and dbClusterID are the user secret's
 // dbInstanceIdentifier and dbClusterIdentifier (either may be empty). An
 // error, or an empty host, means the endpoint is unknown, and the master
 // secret is then not used. One resolver serves every database engine.
 type EndpointResolver interface {
-	ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (host string, port int, err error)
+	ResolveEndpoint(ctx context.Context, masterARN, token, dbInstanceID, dbClusterID string) (host string, port int, err error)
 }
 
 // ElastiCacheUser is what the ElastiCache API says about an RBAC user
@@ -34,17 +37,19 @@ type ElastiCacheUser struct {
 // rotator uses, in the account and region of the secret it rotates: an
 // implementation (shared/awsx/elasticachex) gets that account's credentials
 // for secretARN the way Secrets Manager clients are had (an assumed member
-// role in central mode), so no rotator needs the AWS SDK.
+// role in central mode, its session named after token, the rotation's
+// ClientRequestToken: Rotation.Token, never the RotationToken), so no
+// rotator needs the AWS SDK.
 type ElastiCacheUsers interface {
 	// DescribeUser returns the user userID in the region of secretARN.
-	DescribeUser(ctx context.Context, secretARN, userID string) (ElastiCacheUser, error)
+	DescribeUser(ctx context.Context, secretARN, token, userID string) (ElastiCacheUser, error)
 	// SetPasswords replaces the user's passwords with passwords (one or two;
 	// ModifyUser's Passwords), changing nothing else (no access string).
-	SetPasswords(ctx context.Context, secretARN, userID string, passwords []string) error
+	SetPasswords(ctx context.Context, secretARN, token, userID string, passwords []string) error
 	// UserTags returns the tags of the user userARN (ListTagsForResource), in
 	// the account and region of secretARN: the rotator reads TagSecret from
 	// them before it changes anything.
-	UserTags(ctx context.Context, secretARN, userARN string) (map[string]string, error)
+	UserTags(ctx context.Context, secretARN, token, userARN string) (map[string]string, error)
 }
 
 // Deps are what function start-up passes to a rotator package when it builds

@@ -225,11 +225,11 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	if err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
-	got, err := r.describe(ctx, req.SecretARN, u)
+	got, err := r.describe(ctx, req.Rotation, u)
 	if err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
-	if err := r.owned(ctx, req.SecretARN, u, got); err != nil {
+	if err := r.owned(ctx, req.Rotation, u, got); err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w", err)
 	}
 	pw, err := req.Passwords.Generate(ctx, r.policy)
@@ -262,18 +262,18 @@ func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.Se
 	if n := len(req.Pending.Password); n < minPasswordLength || n > maxPasswordLength {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", &secret.KeyError{Key: secret.KeyPassword, Problem: fmt.Sprintf("of the pending value is %d characters; ElastiCache takes %d to %d", n, minPasswordLength, maxPasswordLength)})
 	}
-	got, err := r.waitActive(ctx, req.SecretARN, u)
+	got, err := r.waitActive(ctx, req.Rotation, u)
 	if err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
-	if err := r.owned(ctx, req.SecretARN, u, got); err != nil {
+	if err := r.owned(ctx, req.Rotation, u, got); err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
 	passwords := []string{req.Pending.Password}
 	if c := req.Current.Password; c != "" && c != req.Pending.Password {
 		passwords = append(passwords, c)
 	}
-	if err := r.api.SetPasswords(ctx, req.SecretARN, u.id, passwords); err != nil {
+	if err := r.api.SetPasswords(ctx, req.SecretARN, req.Token, u.id, passwords); err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: modify user %s: %w", u.id, err)
 	}
 	return rotators.SetResponse{}, nil
@@ -287,7 +287,7 @@ func (r *Rotator) Test(ctx context.Context, req rotators.TestRequest) (rotators.
 	if err != nil {
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}
-	got, err := r.waitActive(ctx, req.SecretARN, u)
+	got, err := r.waitActive(ctx, req.Rotation, u)
 	if err != nil {
 		return rotators.TestResponse{}, fmt.Errorf("testSecret: %w", err)
 	}
@@ -310,8 +310,8 @@ func (r *Rotator) user(_ context.Context, secretARN string, v secret.Value) (use
 }
 
 // describe asks the API for u and checks it is the secret's user.
-func (r *Rotator) describe(ctx context.Context, secretARN string, u user) (rotators.ElastiCacheUser, error) {
-	got, err := r.api.DescribeUser(ctx, secretARN, u.id)
+func (r *Rotator) describe(ctx context.Context, rot rotators.Rotation, u user) (rotators.ElastiCacheUser, error) {
+	got, err := r.api.DescribeUser(ctx, rot.SecretARN, rot.Token, u.id)
 	if err != nil {
 		return got, fmt.Errorf("describe user %s: %w", u.id, err)
 	}
@@ -321,15 +321,15 @@ func (r *Rotator) describe(ctx context.Context, secretARN string, u user) (rotat
 // owned checks that got, the API's description of u, carries the tag
 // TagSecret naming the secret (its name or full ARN), reading the tags of the
 // user's ARN as DescribeUsers gave it.
-func (r *Rotator) owned(ctx context.Context, secretARN string, u user, got rotators.ElastiCacheUser) error {
+func (r *Rotator) owned(ctx context.Context, rot rotators.Rotation, u user, got rotators.ElastiCacheUser) error {
 	if !strings.HasSuffix(got.ARN, ":user:"+u.id) {
 		return fmt.Errorf("%w: DescribeUsers gave user %s the ARN %q", ErrUserMismatch, u.id, got.ARN)
 	}
-	tags, err := r.api.UserTags(ctx, secretARN, got.ARN)
+	tags, err := r.api.UserTags(ctx, rot.SecretARN, rot.Token, got.ARN)
 	if err != nil {
 		return fmt.Errorf("list tags of user %s: %w", u.id, err)
 	}
-	if !rotators.TagNamesSecret(tags[TagSecret], secretARN) {
+	if !rotators.TagNamesSecret(tags[TagSecret], rot.SecretARN) {
 		return fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, u.id, TagSecret)
 	}
 	return nil
@@ -337,11 +337,11 @@ func (r *Rotator) owned(ctx context.Context, secretARN string, u user, got rotat
 
 // waitActive describes u until it is active, for at most maxWait and never
 // past ctx's deadline.
-func (r *Rotator) waitActive(ctx context.Context, secretARN string, u user) (rotators.ElastiCacheUser, error) {
+func (r *Rotator) waitActive(ctx context.Context, rot rotators.Rotation, u user) (rotators.ElastiCacheUser, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.maxWait)
 	defer cancel()
 	for {
-		got, err := r.describe(ctx, secretARN, u)
+		got, err := r.describe(ctx, rot, u)
 		if err != nil {
 			return got, err
 		}

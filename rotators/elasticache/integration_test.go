@@ -25,7 +25,7 @@ import (
 // (the kit's secrets all live in it).
 type sdkUsers struct{ c *awsec.Client }
 
-func (u *sdkUsers) DescribeUser(ctx context.Context, _, id string) (rotators.ElastiCacheUser, error) {
+func (u *sdkUsers) DescribeUser(ctx context.Context, _, _, id string) (rotators.ElastiCacheUser, error) {
 	out, err := u.c.DescribeUsers(ctx, &awsec.DescribeUsersInput{UserId: aws.String(id)})
 	if err != nil {
 		return rotators.ElastiCacheUser{}, err
@@ -35,7 +35,7 @@ func (u *sdkUsers) DescribeUser(ctx context.Context, _, id string) (rotators.Ela
 		Status: aws.ToString(x.Status), Authentication: string(x.Authentication.Type), PasswordCount: int(aws.ToInt32(x.Authentication.PasswordCount))}, nil
 }
 
-func (u *sdkUsers) UserTags(ctx context.Context, _, arn string) (map[string]string, error) {
+func (u *sdkUsers) UserTags(ctx context.Context, _, _, arn string) (map[string]string, error) {
 	out, err := u.c.ListTagsForResource(ctx, &awsec.ListTagsForResourceInput{ResourceName: aws.String(arn)})
 	if err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func (u *sdkUsers) UserTags(ctx context.Context, _, arn string) (map[string]stri
 	return tags, nil
 }
 
-func (u *sdkUsers) SetPasswords(ctx context.Context, _, id string, pw []string) error {
+func (u *sdkUsers) SetPasswords(ctx context.Context, _, _, id string, pw []string) error {
 	_, err := u.c.ModifyUser(ctx, &awsec.ModifyUserInput{UserId: aws.String(id), Passwords: pw})
 	return err
 }

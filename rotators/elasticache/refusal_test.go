@@ -27,7 +27,7 @@ type fakeAPI struct {
 	modified  [][]string
 }
 
-func (f *fakeAPI) DescribeUser(_ context.Context, _, id string) (rotators.ElastiCacheUser, error) {
+func (f *fakeAPI) DescribeUser(_ context.Context, _, _, id string) (rotators.ElastiCacheUser, error) {
 	f.describes++
 	u := f.user
 	u.UserID = id
@@ -35,12 +35,12 @@ func (f *fakeAPI) DescribeUser(_ context.Context, _, id string) (rotators.Elasti
 	return u, nil
 }
 
-func (f *fakeAPI) UserTags(_ context.Context, _, arn string) (map[string]string, error) {
+func (f *fakeAPI) UserTags(_ context.Context, _, _, arn string) (map[string]string, error) {
 	f.tagged = append(f.tagged, arn)
 	return f.tags, nil
 }
 
-func (f *fakeAPI) SetPasswords(_ context.Context, _, _ string, pw []string) error {
+func (f *fakeAPI) SetPasswords(_ context.Context, _, _, _ string, pw []string) error {
 	f.modified = append(f.modified, pw)
 	return nil
 }

@@ -326,81 +326,9 @@ func (s *session) err(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, scrubErr(err, s.scrubs))
 }
 
-// scrubbed hides secret values that a driver error may echo (drivers quote
-// SQL text in errors). errors.Is/As still reach the original error.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-// Error returns the scrubbed message.
-func (e *scrubbed) Error() string { return e.msg }
-
-// Unwrap returns the driver's error for errors.Is and errors.As.
-func (e *scrubbed) Unwrap() error { return e.err }
-
-func scrubErr(err error, secrets []string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := scrub(msg, secrets)
-	if clean == msg {
-		return err
-	}
-	return &scrubbed{msg: clean, err: err}
-}
-
-// minFragment is the shortest piece of a secret scrub removes on its own:
-// servers truncate the SQL they quote in errors ("near '*6D5BC4…' at line 1"),
-// so a secret can appear cut at either end.
-const minFragment = 5
-
-// scrub replaces every secret, and every fragment of one at least minFragment
-// bytes long (or the whole secret, if shorter), with "[redacted]".
-func scrub(msg string, secrets []string) string {
-	type frag struct {
-		s     string
-		min   int
-		start map[string]bool // every substring of length min
-	}
-	var frags []frag
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		f := frag{s: s, min: min(minFragment, len(s)), start: map[string]bool{}}
-		for i := 0; i+f.min <= len(s); i++ {
-			f.start[s[i:i+f.min]] = true
-		}
-		frags = append(frags, f)
-	}
-	if len(frags) == 0 {
-		return msg
-	}
-	var b strings.Builder
-	for i := 0; i < len(msg); {
-		best := 0
-		for _, f := range frags {
-			if i+f.min > len(msg) || !f.start[msg[i:i+f.min]] {
-				continue
-			}
-			n := f.min
-			for n < len(f.s) && i+n < len(msg) && strings.Contains(f.s, msg[i:i+n+1]) {
-				n++
-			}
-			best = max(best, n)
-		}
-		if best > 0 {
-			b.WriteString("[redacted]")
-			i += best
-			continue
-		}
-		b.WriteByte(msg[i])
-		i++
-	}
-	return b.String()
-}
+// scrubErr removes secrets from err's text (dbrotator.Scrub: whole,
+// escaped, or cut, as servers truncate the SQL they quote).
+func scrubErr(err error, secrets []string) error { return dbrotator.Scrub(err, secrets...) }
 
 // authGuard watches the server's packets of a plaintext connection until
 // authentication ends, and cuts the connection before the driver sees a

@@ -100,7 +100,7 @@ func (r *DualPassword) set(ctx context.Context, req rotators.SetRequest) error {
 func (r *DualPassword) login(ctx context.Context, req rotators.SetRequest) (s *session, acct string, done bool, err error) {
 	cur, pending := req.Current, req.Pending
 	if cur.MasterARN != "" {
-		s, host, err := r.connectMaster(ctx, cur, pending, req.Master)
+		s, host, err := r.connectMaster(ctx, req.Token, cur, pending, req.Master)
 		if err != nil {
 			return nil, "", false, err
 		}

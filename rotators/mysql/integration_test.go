@@ -14,6 +14,7 @@ import (
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/mysql/internal/authhash"
+	"github.com/rotary-secrets/rotary/shared/logging"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
@@ -805,8 +806,22 @@ func TestDriverErrorsScrubbed(t *testing.T) {
 	if !errors.As(err, &me) || me.Number != 1064 {
 		t.Fatalf("errors.As(MySQLError) = %v, want syntax error 1064", err)
 	}
-	if !strings.Contains(err.Error(), "[redacted]") {
+	if !strings.Contains(err.Error(), logging.Redacted) {
 		t.Fatalf("error %q: the server did not echo the statement, so this test proves nothing", err)
+	}
+
+	// A long bound password: the server quotes it cut (MariaDB stops at 80
+	// characters), and no fragment of it may remain.
+	long := "Plaintext-" + newPassword(t) + newPassword(t) + newPassword(t) + newPassword(t)
+	err = s.exec(t.Context(), "bad statement", statement{query: "SELECT 'x' FROMX ?", args: []any{long}, hidden: []string{long}})
+	var raw *mysqldriver.MySQLError
+	if !errors.As(err, &raw) || !strings.Contains(raw.Message, long[:20]) || strings.Contains(raw.Message, long) {
+		t.Fatalf("the server did not echo the password cut (%v), so this test proves nothing", err)
+	}
+	for i := 0; i+5 <= len(long); i++ {
+		if strings.Contains(err.Error(), long[i:i+5]) {
+			t.Fatalf("error %q holds a fragment of the password", err)
+		}
 	}
 }
 

@@ -71,7 +71,7 @@ func (r *MultiUser) Test(ctx context.Context, req rotators.TestRequest) (rotator
 // password, or set up the clone (setClone).
 func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest) error {
 	cur, pending := req.Current, req.Pending
-	s, host, err := r.connectMaster(ctx, cur, pending, req.Master)
+	s, host, err := r.connectMaster(ctx, req.Token, cur, pending, req.Master)
 	if err != nil {
 		return err
 	}

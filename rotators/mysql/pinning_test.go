@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rotary-secrets/rotary/shared/awsx/rdsx"
@@ -16,7 +17,7 @@ import (
 // The RDS API implementation satisfies the resolver interface.
 var _ EndpointResolver = (*rdsx.Endpoints)(nil)
 
-type resolverCall struct{ masterARN, instance, cluster string }
+type resolverCall struct{ masterARN, token, instance, cluster string }
 
 // fixedResolver answers every call with the same endpoint or error.
 type fixedResolver struct {
@@ -26,8 +27,8 @@ type fixedResolver struct {
 	got  []resolverCall
 }
 
-func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, instance, cluster string) (string, int, error) {
-	f.got = append(f.got, resolverCall{masterARN, instance, cluster})
+func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, token, instance, cluster string) (string, int, error) {
+	f.got = append(f.got, resolverCall{masterARN, token, instance, cluster})
 	return f.host, f.port, f.err
 }
 
@@ -70,7 +71,11 @@ func TestMasterEndpointPinning(t *testing.T) {
 			t.Cleanup(func() { m.Exec(t, "DROP USER IF EXISTS "+account(cur.Username+CloneSuffix, "%")) })
 			err := rotate(t, r, &versions{current: cur, master: master, hasMaster: true})
 			if tc.resolver != nil {
+				// token: the rotation's ClientRequestToken (rotate's "token-…").
 				want := resolverCall{masterARN: masterARN, instance: "db-instance-1"}
+				if len(tc.resolver.got) == 1 && strings.HasPrefix(tc.resolver.got[0].token, "token-") {
+					want.token = tc.resolver.got[0].token
+				}
 				if len(tc.resolver.got) != 1 || tc.resolver.got[0] != want {
 					t.Errorf("resolver asked %+v, want one %+v", tc.resolver.got, want)
 				}

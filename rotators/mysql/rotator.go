@@ -22,11 +22,6 @@ import (
 // current → pending → previous login chain, the master's login at its pinned
 // endpoint, and testSecret.
 
-// Rotator is the alternating-users rotator's former name, when one type did
-// all three strategies; start-up's test (functions/internal/lambdamain) still
-// names it. New code names MultiUser.
-type Rotator = MultiUser
-
 // The sentinels of a refused rotation, package dbrotator's (shared with the
 // PostgreSQL rotators).
 var (
@@ -186,49 +181,24 @@ func (r *connector) connectPrevious(ctx context.Context, e endpoint, cur secret.
 // and the master secret is then not used.
 type EndpointResolver = rotators.EndpointResolver
 
-// masterEndpoint is where the master logs in: the master secret's own host
-// and port, or, for a master secret without host, the endpoint the RDS
-// resolver gives. TLS comes from the master secret alone ("ssl" absent means
-// verified TLS), never from the user secret. The user secret must name the
-// same host (case-insensitive) and port.
-func (r *connector) masterEndpoint(ctx context.Context, cur, master secret.Value) (endpoint, error) {
-	userEP, err := endpointOf(cur)
+// masterEndpoint is where the master logs in (dbrotator.MasterEndpoint: the
+// master secret's own server, or its RDS endpoint; the user secret must name
+// the same). TLS comes from the master secret alone ("ssl" absent means
+// verified TLS), never from the user secret.
+func (r *connector) masterEndpoint(ctx context.Context, token string, cur, master secret.Value) (endpoint, error) {
+	if _, err := endpointOf(cur); err != nil {
+		return endpoint{}, err
+	}
+	if master.Host != "" {
+		if _, err := endpointOf(master); err != nil {
+			return endpoint{}, fmt.Errorf("master secret: %w", err)
+		}
+	}
+	at, err := dbrotator.MasterEndpoint(ctx, r.cfg.Endpoints, token, cur, master, DefaultPort)
 	if err != nil {
 		return endpoint{}, err
 	}
-	var mep endpoint
-	if master.Host != "" {
-		if mep, err = endpointOf(master); err != nil {
-			return endpoint{}, fmt.Errorf("master secret: %w", err)
-		}
-	} else {
-		if r.cfg.Endpoints == nil {
-			return endpoint{}, fmt.Errorf("%w: it has no host and no RDS endpoint resolver is configured; put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
-		}
-		host, port, err := r.cfg.Endpoints.ResolveEndpoint(ctx, cur.MasterARN, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
-		if err != nil {
-			return endpoint{}, fmt.Errorf("%w: resolve the RDS endpoint of the master secret (it has no host): %w", ErrMasterEndpoint, err)
-		}
-		if host == "" {
-			return endpoint{}, fmt.Errorf("%w: it has no host and is not an RDS-managed secret (no aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag); put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
-		}
-		if strings.ContainsAny(host, "/ \t\n") {
-			return endpoint{}, fmt.Errorf("%w: the RDS endpoint resolver gave no usable host", ErrMasterEndpoint)
-		}
-		if port == 0 {
-			port = DefaultPort
-		}
-		if master.Port != 0 && master.Port != port {
-			return endpoint{}, fmt.Errorf("%w: the master secret's port is not its RDS database's", ErrEndpointMismatch)
-		}
-		mep = endpoint{host: host, port: port, tls: master.SSL == nil || *master.SSL}
-	}
-	mep.dbName = ""
-	if !strings.EqualFold(mep.host, userEP.host) || mep.port != userEP.port {
-		return endpoint{}, fmt.Errorf("%w (user secret: %s, master: %s); the master credential is only sent to its own server",
-			ErrEndpointMismatch, userEP, mep)
-	}
-	return mep, nil
+	return endpoint{host: at.Host, port: at.Port, tls: master.SSL == nil || *master.SSL}, nil
 }
 
 // connectMaster loads the master secret, checks it against the user secret,
@@ -236,7 +206,7 @@ func (r *connector) masterEndpoint(ctx context.Context, cur, master secret.Value
 // master at the master's own endpoint. It returns the host part of the
 // account the current credentials logged in as (CURRENT_USER()): the only
 // host the master may act on.
-func (r *connector) connectMaster(ctx context.Context, cur, pending secret.Value, load rotators.Loader) (*session, string, error) {
+func (r *connector) connectMaster(ctx context.Context, token string, cur, pending secret.Value, load rotators.Loader) (*session, string, error) {
 	if load == nil {
 		return nil, "", &secret.KeyError{Key: secret.KeyMasterARN, Problem: "is missing or empty"}
 	}
@@ -257,7 +227,7 @@ func (r *connector) connectMaster(ctx context.Context, cur, pending secret.Value
 	if master.Engine != "" && !slices.ContainsFunc(Engines, func(e string) bool { return strings.EqualFold(e, master.Engine) }) {
 		return nil, "", fmt.Errorf("master secret: %w", &secret.KeyError{Key: secret.KeyEngine, Problem: "is not a MySQL or MariaDB engine"})
 	}
-	mep, err := r.masterEndpoint(ctx, cur, master)
+	mep, err := r.masterEndpoint(ctx, token, cur, master)
 	if err != nil {
 		return nil, "", err
 	}

@@ -8,8 +8,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
+	"github.com/rotary-secrets/rotary/test/dbtest"
 )
 
 // FuzzCheckUsername: an accepted name fits PostgreSQL's limit, survives
@@ -33,20 +35,30 @@ func FuzzCheckUsername(f *testing.F) {
 	})
 }
 
-func TestScrub(t *testing.T) {
-	v := secret.Value{Username: "app", Password: "pw-Secret-123"}
-	orig := errors.New(`failed: password "pw-Secret-123" and SCRAM-SHA-256$4096:abc for app`)
-	err := scrub(fmt.Errorf("wrapped: %w", orig), []string{"SCRAM-SHA-256$4096:abc", ""}, v)
-	if got, want := err.Error(), `wrapped: failed: password "[redacted]" and [redacted] for app`; got != want {
-		t.Errorf("scrub = %q, want %q", got, want)
-	}
-	if !errors.Is(err, orig) {
-		t.Error("scrub lost the error chain")
-	}
-	if clean := errors.New("nothing secret"); scrub(clean, nil, v) != clean {
-		t.Error("scrub wrapped an error with nothing to remove")
-	}
-	if scrub(nil, nil, v) != nil {
-		t.Error("scrub(nil) is not nil")
+// TestDriverErrorsScrubbed: the server quotes a password, whole or cut, in
+// a syntax error; the error scrub returns holds none of it (nor a fragment
+// of MinFragment bytes), while errors.As still reaches the driver's error.
+func TestDriverErrorsScrubbed(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	conn := pg.Super(t)
+	v := secret.Value{Username: "app", Password: "Pw-7f3a9c2e41b8d6-Tail"}
+	for name, echoed := range map[string]string{"whole": v.Password, "fragment": v.Password[2:14]} {
+		t.Run(name, func(t *testing.T) {
+			// Two adjacent string literals: PostgreSQL's error quotes the second.
+			_, err := conn.Exec(t.Context(), "SELECT 'x' '"+echoed+"'")
+			if err == nil || !strings.Contains(err.Error(), echoed) {
+				t.Fatalf("the server did not echo the literal (%v), so this test proves nothing", err)
+			}
+			err = scrub(fmt.Errorf("set: %w", err), nil, v)
+			for i := 0; i+5 <= len(v.Password); i++ {
+				if strings.Contains(err.Error(), v.Password[i:i+5]) {
+					t.Fatalf("error %q holds a fragment of the password", err)
+				}
+			}
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "42601" {
+				t.Fatalf("errors.As(PgError) = %v, want syntax error 42601", err)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -327,36 +328,15 @@ func withRetry(ctx context.Context, counters *dbrotator.Counters, fn func(contex
 	}
 }
 
-// redacted carries an error whose text had secret values removed. errors.Is
-// and errors.As still see the original chain.
-type redacted struct {
-	msg  string
-	orig error
-}
-
-func (e *redacted) Error() string { return e.msg }
-func (e *redacted) Unwrap() error { return e.orig }
-
-// scrub replaces every secret value and verifier in err's text.
+// scrub removes every secret value of values, and each of extra (a
+// verifier), from err's text (dbrotator.Scrub: whole, escaped, or cut).
 func scrub(err error, extra []string, values ...secret.Value) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	var secrets []string
+	secrets := slices.Clone(extra)
 	for _, v := range values {
 		secrets = append(secrets, v.Secrets()...)
 	}
-	secrets = append(secrets, extra...)
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &redacted{msg: msg, orig: err}
+	return dbrotator.Scrub(err, secrets...)
 }

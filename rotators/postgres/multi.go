@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/rotators/dbrotator"
 	"github.com/rotary-secrets/rotary/rotators/postgres/internal/scram"
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
@@ -108,7 +109,7 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 		return fmt.Errorf("master secret (masterarn) not found")
 	}
 	*master = m
-	masterEP, err := r.masterEndpoint(ctx, cur, m)
+	masterEP, err := r.masterEndpoint(ctx, req.Token, cur, m)
 	if err != nil {
 		return err
 	}
@@ -200,38 +201,18 @@ func loadMaster(ctx context.Context, load rotators.Loader) (secret.Value, bool, 
 	return m, true, nil
 }
 
-// masterEndpoint decides where the master credential may be sent, from the
-// master secret alone: its own host and port when it has a host, else the
-// endpoint the resolver finds for an RDS-managed master secret; with neither
-// it is refused (ErrMasterEndpoint). The user secret must name that same
-// server (ErrEndpointMismatch): a user secret never chooses where the master
-// password goes. TLS comes from the master secret's own "ssl" key (absent:
-// verify-full), never from the user secret's.
-func (r *MultiUser) masterEndpoint(ctx context.Context, cur, m secret.Value) (endpoint, error) {
-	curEP := endpointOf(cur)
+// masterEndpoint decides where the master credential may be sent
+// (dbrotator.MasterEndpoint: the master secret's own server, or its RDS
+// endpoint; the user secret must name the same). TLS comes from the master
+// secret's own "ssl" key (absent: verify-full), never from the user
+// secret's; the database is the user's, as AWS's template does.
+func (r *MultiUser) masterEndpoint(ctx context.Context, token string, cur, m secret.Value) (endpoint, error) {
+	at, err := dbrotator.MasterEndpoint(ctx, r.cfg.Endpoints, token, cur, m, DefaultPort)
+	if err != nil {
+		return endpoint{}, err
+	}
 	mep := endpointOf(m)
-	mep.db = curEP.db // the user's database, as AWS's template does
-	switch {
-	case m.Host != "":
-	case r.cfg.Endpoints == nil:
-		return endpoint{}, fmt.Errorf("%w: it has no host and no RDS endpoint resolver is configured; put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
-	default:
-		host, port, err := r.cfg.Endpoints.ResolveEndpoint(ctx, cur.MasterARN, cur.DBInstanceIdentifier, cur.DBClusterIdentifier)
-		if err != nil {
-			return endpoint{}, fmt.Errorf("%w: resolve the RDS endpoint of the master secret (it has no host): %w", ErrMasterEndpoint, err)
-		}
-		if host == "" {
-			return endpoint{}, fmt.Errorf("%w: it has no host and is not an RDS-managed secret (no aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag); put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
-		}
-		mep.host, mep.port = host, port
-		if mep.port == 0 {
-			mep.port = DefaultPort
-		}
-	}
-	if !mep.sameServer(curEP) {
-		return endpoint{}, fmt.Errorf("%w (user secret: %s, master: %s); the master credential is only sent to its own server",
-			ErrEndpointMismatch, curEP, mep)
-	}
+	mep.host, mep.port, mep.db = at.Host, at.Port, endpointOf(cur).db
 	return mep, nil
 }
 

@@ -197,7 +197,7 @@ func TestMultiUserResync(t *testing.T) {
 // import: the package itself never imports the AWS SDK).
 var _ postgres.EndpointResolver = (*rdsx.Endpoints)(nil)
 
-type resolverCall struct{ masterARN, instance, cluster string }
+type resolverCall struct{ masterARN, token, instance, cluster string }
 
 // TestMultiUserLegacyClone: a clone made under AWS's model that owns tables is
 // not switched to act as the original (it would lose them); the error says how
@@ -237,8 +237,8 @@ type fixedResolver struct {
 	got  []resolverCall
 }
 
-func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, instance, cluster string) (string, int, error) {
-	f.got = append(f.got, resolverCall{masterARN, instance, cluster})
+func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, token, instance, cluster string) (string, int, error) {
+	f.got = append(f.got, resolverCall{masterARN, token, instance, cluster})
 	return f.host, f.port, nil
 }
 
@@ -249,15 +249,19 @@ func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, instance, 
 func TestMultiUserRDSManagedMaster(t *testing.T) {
 	pg := dbtest.SharedPostgres(t)
 	tests := []struct {
-		name     string
-		resolver *fixedResolver
-		wantErr  error
+		name       string
+		resolver   *fixedResolver
+		masterPort int // the master secret's "port" (0: none)
+		wantErr    error
 	}{
 		{name: "no resolver", wantErr: postgres.ErrMasterEndpoint},
 		{name: "resolver agrees", resolver: &fixedResolver{host: pg.Host, port: pg.Port}},
 		{name: "resolver agrees, host in another case", resolver: &fixedResolver{host: "LOCALHOST", port: pg.Port}},
 		{name: "master not RDS-managed", resolver: &fixedResolver{}, wantErr: postgres.ErrMasterEndpoint},
 		{name: "resolver disagrees", resolver: &fixedResolver{host: "db.example.internal", port: pg.Port}, wantErr: postgres.ErrEndpointMismatch},
+		// A master secret without host that names another port than its
+		// RDS database's contradicts RDS: refused, not silently corrected.
+		{name: "master names another port than RDS", resolver: &fixedResolver{host: pg.Host, port: pg.Port}, masterPort: pg.Port + 1, wantErr: postgres.ErrEndpointMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,7 +276,7 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 			if tt.name == "resolver agrees, host in another case" {
 				p.user.Host = "localhost"
 			}
-			managed := secret.Value{Username: p.master.Username, Password: p.master.Password}
+			managed := secret.Value{Username: p.master.Username, Password: p.master.Password, Port: tt.masterPort}
 			d := &direct{rot: r, current: p.user, master: managed}
 			next, err := d.rotate(t)
 			if !errors.Is(err, tt.wantErr) {
@@ -282,7 +286,11 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 				t.Errorf("pending logs in = %v", got)
 			}
 			if tt.resolver != nil {
+				// token: the rotation's ClientRequestToken (direct's 32 hex digits).
 				want := resolverCall{masterARN: masterARN, instance: "db-instance-1"}
+				if len(tt.resolver.got) == 1 && len(tt.resolver.got[0].token) == 32 {
+					want.token = tt.resolver.got[0].token
+				}
 				if len(tt.resolver.got) != 1 || tt.resolver.got[0] != want {
 					t.Errorf("resolver asked %+v, want one %+v", tt.resolver.got, want)
 				}

@@ -81,18 +81,18 @@ type countedEC struct {
 	c     *counter
 }
 
-func (e countedEC) DescribeUser(ctx context.Context, arn, id string) (rotators.ElastiCacheUser, error) {
-	u, err := e.inner.DescribeUser(ctx, arn, id)
+func (e countedEC) DescribeUser(ctx context.Context, arn, token, id string) (rotators.ElastiCacheUser, error) {
+	u, err := e.inner.DescribeUser(ctx, arn, token, id)
 	return u, e.c.note(err)
 }
 
-func (e countedEC) UserTags(ctx context.Context, arn, userARN string) (map[string]string, error) {
-	tags, err := e.inner.UserTags(ctx, arn, userARN)
+func (e countedEC) UserTags(ctx context.Context, arn, token, userARN string) (map[string]string, error) {
+	tags, err := e.inner.UserTags(ctx, arn, token, userARN)
 	return tags, e.c.note(err)
 }
 
-func (e countedEC) SetPasswords(ctx context.Context, arn, id string, pw []string) error {
-	return e.c.note(e.inner.SetPasswords(ctx, arn, id, pw))
+func (e countedEC) SetPasswords(ctx context.Context, arn, token, id string, pw []string) error {
+	return e.c.note(e.inner.SetPasswords(ctx, arn, token, id, pw))
 }
 
 // elasticacheSubject is an ElastiCache RBAC user of localaws, backed by a

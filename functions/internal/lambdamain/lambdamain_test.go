@@ -32,7 +32,7 @@ func TestBuildPassesDeps(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	vars := map[string]string{"ROTARY_HOME_ACCOUNT": "123456789012", "ROTARY_CONNECT_TIMEOUT": "3s"}
 	var got rotators.Deps
-	var my *mysql.Rotator
+	var my *mysql.MultiUser
 	var made rotators.EndpointResolver
 	_, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler),
 		func(reg *rotators.Registry, deps rotators.Deps) error {
@@ -43,7 +43,7 @@ func TestBuildPassesDeps(t *testing.T) {
 			if err := mysql.Build(reg, deps, rotators.AlternatingUsers); err != nil {
 				return err
 			}
-			my = reg.Rotators()[1].(*mysql.Rotator)
+			my = reg.Rotators()[1].(*mysql.MultiUser)
 			return nil
 		}, func(c *awsx.Clients) rotators.EndpointResolver {
 			made = rdsx.Resolver(c)
@@ -93,7 +93,7 @@ func TestRDSResolverNeverAnswersEmpty(t *testing.T) {
 	}
 	arn := aws.ToString(out.ARN)
 	clients := awsx.New(base, cfg)
-	host, port, err := rdsx.Resolver(clients).ResolveEndpoint(t.Context(), arn, "", "")
+	host, port, err := rdsx.Resolver(clients).ResolveEndpoint(t.Context(), arn, "token-1", "", "")
 	if !errors.Is(err, rdsx.ErrNotRDSManaged) {
 		t.Fatalf("ResolveEndpoint = %q, %d, %v; want ErrNotRDSManaged", host, port, err)
 	}

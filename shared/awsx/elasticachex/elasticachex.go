@@ -40,17 +40,14 @@ func Wire(c *awsx.Clients, deps *rotators.Deps) { deps.ElastiCache = New(c) }
 
 // client returns the ElastiCache client of secretARN's account and region:
 // that account's credentials (awsx.Clients.Account: the allow-list check,
-// the member role in central mode), one client per account and region. The
-// engine has no token to give this interface: a session opened here is named
-// after the function only, and in a rotation the engine's own Secrets Manager
-// call for the secret has normally opened it already, named after the
-// rotation's ClientRequestToken.
-func (u *Users) client(ctx context.Context, secretARN string) (*elasticache.Client, error) {
+// the member role in central mode, its session named after token, the
+// rotation's ClientRequestToken), one client per account and region.
+func (u *Users) client(ctx context.Context, secretARN, token string) (*elasticache.Client, error) {
 	loc, err := awsx.ParseSecretARN(secretARN)
 	if err != nil {
 		return nil, err
 	}
-	acct, err := u.clients.Account(ctx, loc, "")
+	acct, err := u.clients.Account(ctx, loc, token)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +57,8 @@ func (u *Users) client(ctx context.Context, secretARN string) (*elasticache.Clie
 }
 
 // DescribeUser returns the user userID (DescribeUsers).
-func (u *Users) DescribeUser(ctx context.Context, secretARN, userID string) (rotators.ElastiCacheUser, error) {
-	c, err := u.client(ctx, secretARN)
+func (u *Users) DescribeUser(ctx context.Context, secretARN, token, userID string) (rotators.ElastiCacheUser, error) {
+	c, err := u.client(ctx, secretARN, token)
 	if err != nil {
 		return rotators.ElastiCacheUser{}, err
 	}
@@ -85,8 +82,8 @@ func (u *Users) DescribeUser(ctx context.Context, secretARN, userID string) (rot
 }
 
 // UserTags returns the tags of the user userARN (ListTagsForResource).
-func (u *Users) UserTags(ctx context.Context, secretARN, userARN string) (map[string]string, error) {
-	c, err := u.client(ctx, secretARN)
+func (u *Users) UserTags(ctx context.Context, secretARN, token, userARN string) (map[string]string, error) {
+	c, err := u.client(ctx, secretARN, token)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +100,8 @@ func (u *Users) UserTags(ctx context.Context, secretARN, userARN string) (map[st
 
 // SetPasswords replaces the user's passwords (ModifyUser with Passwords
 // only: the access string and authentication mode are not sent).
-func (u *Users) SetPasswords(ctx context.Context, secretARN, userID string, passwords []string) error {
-	c, err := u.client(ctx, secretARN)
+func (u *Users) SetPasswords(ctx context.Context, secretARN, token, userID string, passwords []string) error {
+	c, err := u.client(ctx, secretARN, token)
 	if err != nil {
 		return err
 	}

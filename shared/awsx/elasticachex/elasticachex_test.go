@@ -29,7 +29,7 @@ func TestCentralModeUsesTheSecretsAccount(t *testing.T) {
 	secretB := "arn:aws:secretsmanager:" + region + ":" + memberB + ":secret:app/cache-AbCdEf"
 
 	s.ResetCalls()
-	u, err := users.DescribeUser(t.Context(), secretB, "app-user")
+	u, err := users.DescribeUser(t.Context(), secretB, "token-1", "app-user")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestCentralModeUsesTheSecretsAccount(t *testing.T) {
 	if u.ARN != userARN {
 		t.Errorf("DescribeUser ARN = %q, want %q", u.ARN, userARN)
 	}
-	tags, err := users.UserTags(t.Context(), secretB, u.ARN)
+	tags, err := users.UserTags(t.Context(), secretB, "token-1", u.ARN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestCentralModeUsesTheSecretsAccount(t *testing.T) {
 	if n := s.Calls("ListTagsForResource", memberB); n != 1 {
 		t.Errorf("%d ListTagsForResource calls in %s, want 1", n, memberB)
 	}
-	if err := users.SetPasswords(t.Context(), secretB, "app-user", []string{"pending-Password-00001", "current-Password-0001"}); err != nil {
+	if err := users.SetPasswords(t.Context(), secretB, "token-1", "app-user", []string{"pending-Password-00001", "current-Password-0001"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(applied) != 2 {
@@ -63,7 +63,7 @@ func TestCentralModeUsesTheSecretsAccount(t *testing.T) {
 	}
 
 	s.ResetCalls()
-	_, err = users.DescribeUser(t.Context(), "arn:aws:secretsmanager:"+region+":"+denied+":secret:x-AbCdEf", "app-user")
+	_, err = users.DescribeUser(t.Context(), "arn:aws:secretsmanager:"+region+":"+denied+":secret:x-AbCdEf", "token-1", "app-user")
 	if !errors.Is(err, awsx.ErrAccountNotAllowed) {
 		t.Fatalf("DescribeUser in a denied account: %v, want ErrAccountNotAllowed", err)
 	}

@@ -12,8 +12,8 @@ import (
 
 // TestOneRDSClientPerAccount: resolving a member's RDS-managed master many
 // times builds one RDS client and assumes the member role once; the session
-// is named after the function (this interface has no rotation token), not
-// after a made-up label.
+// is named after the function and the rotation's ClientRequestToken, as the
+// engine's own Secrets Manager sessions are.
 func TestOneRDSClientPerAccount(t *testing.T) {
 	const central, member, region, fn = "111111111111", "222222222222", "eu-west-1", "rotary-central"
 	srv := localaws.Start(t)
@@ -35,7 +35,7 @@ func TestOneRDSClientPerAccount(t *testing.T) {
 	srv.ResetCalls()
 	srv.ResetRequestLog()
 	for range 5 {
-		host, port, err := r.ResolveEndpoint(t.Context(), master, "", "")
+		host, port, err := r.ResolveEndpoint(t.Context(), master, "token-1", "", "")
 		if err != nil || host != "orders-db.example" || port != 5432 {
 			t.Fatalf("ResolveEndpoint = %q, %d, %v", host, port, err)
 		}
@@ -52,7 +52,7 @@ func TestOneRDSClientPerAccount(t *testing.T) {
 			continue
 		}
 		seen++
-		if want := awsx.SessionName(fn, ""); req.Session != want {
+		if want := awsx.SessionName(fn, "token-1"); req.Session != want {
 			t.Errorf("%s by session %q, want %q", req.Action, req.Session, want)
 		}
 	}

@@ -54,17 +54,15 @@ func NewEndpoints(c *awsx.Clients, optFns ...func(*rds.Options)) *Endpoints {
 
 // ResolveEndpoint returns the host and port of the master secret's database
 // (a cluster's writer endpoint for a cluster). dbInstanceID and dbClusterID,
-// the user secret's identifiers, must name the same database when set.
-func (r *Endpoints) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
+// the user secret's identifiers, must name the same database when set. A
+// member-role session opened here is named after token, the rotation's
+// ClientRequestToken, like the engine's own.
+func (r *Endpoints) ResolveEndpoint(ctx context.Context, masterARN, token, dbInstanceID, dbClusterID string) (string, int, error) {
 	loc, err := awsx.ParseSecretARN(masterARN)
 	if err != nil {
 		return "", 0, err
 	}
-	// The interface carries no token: a session opened here is named after
-	// the function only (in a rotation the engine's Secrets Manager call for
-	// the rotated secret, in the same account, has normally opened it,
-	// named after the ClientRequestToken).
-	acct, err := r.clients.Account(ctx, loc, "")
+	acct, err := r.clients.Account(ctx, loc, token)
 	if err != nil {
 		return "", 0, err
 	}
@@ -170,8 +168,8 @@ func Resolver(c *awsx.Clients) rotators.EndpointResolver { return nonEmpty{NewEn
 type nonEmpty struct{ r *Endpoints }
 
 // ResolveEndpoint returns the master secret's database endpoint or an error.
-func (x nonEmpty) ResolveEndpoint(ctx context.Context, masterARN, dbInstanceID, dbClusterID string) (string, int, error) {
-	host, port, err := x.r.ResolveEndpoint(ctx, masterARN, dbInstanceID, dbClusterID)
+func (x nonEmpty) ResolveEndpoint(ctx context.Context, masterARN, token, dbInstanceID, dbClusterID string) (string, int, error) {
+	host, port, err := x.r.ResolveEndpoint(ctx, masterARN, token, dbInstanceID, dbClusterID)
 	if err != nil {
 		return "", 0, err
 	}

@@ -34,7 +34,7 @@ func TestRDSEndpointsNotManaged(t *testing.T) {
 	}
 	srv.ResetCalls()
 	r := rdsx.NewEndpoints(awsx.New(base, cfg))
-	_, _, err = r.ResolveEndpoint(t.Context(), aws.ToString(out.ARN), "", "")
+	_, _, err = r.ResolveEndpoint(t.Context(), aws.ToString(out.ARN), "token-1", "", "")
 	if !errors.Is(err, rdsx.ErrNotRDSManaged) {
 		t.Fatalf("ResolveEndpoint: %v, want ErrNotRDSManaged", err)
 	}

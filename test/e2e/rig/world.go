@@ -170,6 +170,32 @@ func (f *Function) FindTokenLeak(what, text string) error {
 	return nil
 }
 
+// FindTokenInRequests returns an error if the emulator's request log reqs
+// holds any RotationToken sent to the function, in any field, or an STS
+// session named after one (awsx.SessionName keeps only a token's first 8
+// characters, so a session name is checked for that prefix): sessions must
+// be named after the ClientRequestToken, a version ID. The error does not
+// show the token.
+func (f *Function) FindTokenInRequests(what string, reqs []localaws.LoggedRequest) error {
+	all, err := json.Marshal(reqs)
+	if err != nil {
+		return err
+	}
+	if err := f.FindTokenLeak(what, string(all)); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range reqs {
+		for i, t := range f.tokens {
+			if r.Session != "" && len(t) >= 8 && strings.Contains(r.Session, t[:8]) {
+				return fmt.Errorf("%s: %s by a session named after RotationToken #%d of %s", what, r.Action, i+1, f.Config.Name)
+			}
+		}
+	}
+	return nil
+}
+
 // Environment returns the function's environment for cfg: the home account's
 // credentials, the emulator as every AWS endpoint, and Rotary's settings.
 func (w *World) Environment(cfg FunctionConfig) []string {

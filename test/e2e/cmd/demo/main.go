@@ -282,6 +282,14 @@ func run(ctx context.Context, undo *cleanups) int {
 	} else {
 		out.printf("  No password and none of the %d RotationTokens appears in the function's logs.\n", fn.TokensSeen())
 	}
+	// Every request the function made (session names included) is free of
+	// RotationTokens: STS sessions are named after the ClientRequestToken.
+	if err := fn.FindTokenInRequests("local AWS's request log", w.AWS.RequestLog()); err != nil {
+		failed++
+		out.printf("  ✗ %v\n", err)
+	} else {
+		out.printf("  No RotationToken appears in local AWS's request log (STS session names included).\n")
+	}
 
 	out.printf("\nResult\n\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
