@@ -60,6 +60,11 @@ var (
 	ErrNoLogin = errors.New("redis: no version of the secret logs in")
 	// ErrBadEndpoint: the secret has no usable host or port.
 	ErrBadEndpoint = errors.New("redis: invalid endpoint")
+	// ErrForgedRecord: the pending value records (KeyRetiresSHA256) that
+	// finishSecret should remove the current password, which it did not
+	// replace (KeyReplacesSHA256 names another or none): not a value
+	// createSecret wrote. setSecret refuses it before it changes anything.
+	ErrForgedRecord = errors.New("redis: the pending value's records would retire the current password")
 )
 
 // Config is what the rotator needs besides the secret.

@@ -530,3 +530,48 @@ func TestFinishRecordNotTrusted(t *testing.T) {
 		})
 	}
 }
+
+// TestForgedRecordCannotRetireCurrent: a pending value written by a hostile
+// writer (PutSecretValue with the rotation's token) records that it replaced
+// some other password and retires the current one. finishSecret trusts the
+// pending value's records without reading AWSCURRENT, so without a check the
+// password AWSCURRENT holds (AWSPREVIOUS's after the rotation, which clients
+// still use) would be removed. setSecret, which has AWSCURRENT, refuses it
+// before it changes anything.
+func TestForgedRecordCannotRetireCurrent(t *testing.T) {
+	dbtest.NeedsServers(t)
+	srv := dbtest.StartRedis(t, true)
+	r := New(testConfig(t, srv))
+	for name, replaces := range map[string]string{
+		"another password":              hashOf("not-the-current-password"),
+		"AWSPREVIOUS's, upper-case hex": strings.ToUpper(hashOf("the-previous-password")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			cur := newTestUser(t, srv, "forged")
+			cur.Set(KeyReplacesSHA256, hashOf("the-previous-password"))
+			pending := cur.Clone()
+			pending.Password = "hostile-" + rotationtest.NewToken()[:16]
+			pending.Set(KeyReplacesSHA256, replaces)
+			pending.Set(KeyRetiresSHA256, hashOf(cur.Password))
+			_, err := r.Set(t.Context(), rotators.SetRequest{Current: cur, Pending: pending, Previous: load(secret.Value{}, false)})
+			if err == nil {
+				if _, err := r.Finish(t.Context(), rotators.FinishRequest{Pending: load(pending, true), Current: load(cur, true), Previous: load(secret.Value{}, false)}); err != nil {
+					t.Fatal(err)
+				}
+				if err := srv.Login(t.Context(), cur.Username, cur.Password); err != nil {
+					t.Fatalf("setSecret took the forged record and finishSecret removed the current password: %v", err)
+				}
+				t.Fatal("setSecret accepted a pending value whose record retires the current password")
+			}
+			if !errors.Is(err, ErrForgedRecord) || !strings.Contains(err.Error(), KeyRetiresSHA256) {
+				t.Fatalf("err = %v, want ErrForgedRecord naming %s", err, KeyRetiresSHA256)
+			}
+			if strings.Contains(err.Error(), hashOf(cur.Password)) {
+				t.Fatal("the error carries the current password's hash")
+			}
+			if n := srv.Passwords(t, cur.Username); n != 1 {
+				t.Fatalf("user holds %d passwords after the refusal, want 1 (nothing changed)", n)
+			}
+		})
+	}
+}

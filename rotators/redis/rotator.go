@@ -130,6 +130,9 @@ func (r *Rotator) Set(ctx context.Context, req rotators.SetRequest) (rotators.Se
 	if err := samePending(ep, req.Pending); err != nil {
 		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
 	}
+	if err := checkRecords(req.Current, req.Pending); err != nil {
+		return rotators.SetResponse{}, fmt.Errorf("setSecret: %w", err)
+	}
 	// AWSPREVIOUS is read only when neither the current nor the pending
 	// password logs in.
 	c, err := r.loginAny(ctx, ep, known("current", req.Current), known("pending", req.Pending), candidate{"previous", req.Previous})
@@ -283,6 +286,24 @@ func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotat
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
 	return rotators.FinishResponse{}, nil
+}
+
+// checkRecords refuses a pending value whose records would make finishSecret
+// remove the current password: finishSecret trusts them without reading
+// AWSCURRENT, so setSecret, which has it, checks them. createSecret never
+// writes such a value (it records the current password as the one it
+// replaces, and finishSecret keeps that one); a value put by hand or by a
+// hostile writer can. The error names the keys, never the hashes.
+func checkRecords(current, pending secret.Value) error {
+	retire, ok := recorded(pending, KeyRetiresSHA256)
+	if !ok || retire != hashOf(current.Password) {
+		return nil
+	}
+	if replaced, ok := recorded(pending, KeyReplacesSHA256); ok && replaced == retire {
+		return nil // finishSecret keeps the password the value replaced
+	}
+	return fmt.Errorf("%w: AWSPENDING's %s names the AWSCURRENT password and its %s does not; it was not written by createSecret (cancel the rotation; a hand-written pending value may leave both keys out)",
+		ErrForgedRecord, KeyRetiresSHA256, KeyReplacesSHA256)
 }
 
 // removeHash removes the password whose SHA-256 is h from user, if user

@@ -176,3 +176,47 @@ func TestClientCache(t *testing.T) {
 		t.Errorf("AssumeRole calls = %d, want 1", got)
 	}
 }
+
+// TestClientCacheKeepsAccountsApart: two member accounts in one region and
+// the home account there each get their own client, built with their own
+// credentials (the member role's cache of that account, the base
+// credentials at home), however the calls interleave; an Account of one
+// location never returns the client cached for another.
+func TestClientCacheKeepsAccountsApart(t *testing.T) {
+	f := newSTSFake(t, home, "")
+	c := New(f.config(), Config{Mode: ModeCentral, HomeAccount: home, AllowedAccounts: []string{member1, member2}})
+	var cc ClientCache[*aws.Config]
+	build := func(cfg aws.Config) *aws.Config { return &cfg }
+	locs := []SecretLocation{{"aws", "eu-west-1", member1}, {"aws", "eu-west-1", member2}, {"aws", "eu-west-1", home}, {"aws-cn", "cn-north-1", member1}}
+	got := map[SecretLocation]*aws.Config{}
+	for i := range 3 {
+		for j := range locs {
+			l := locs[(i+j)%len(locs)]
+			a, err := c.Account(t.Context(), l, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl := cc.Get(a, build)
+			if a.Credentials == nil {
+				if l.Account != home {
+					t.Fatalf("%+v: no role credentials for a member account", l)
+				}
+				if k, err := cl.Credentials.Retrieve(t.Context()); err != nil || k.AccessKeyID != "AKIAHOME0000000000" {
+					t.Errorf("%+v: home client key %q, %v; want the base credentials", l, k.AccessKeyID, err)
+				}
+			} else if cl.Credentials != a.Credentials {
+				t.Errorf("%+v: the cached client holds another account's credentials", l)
+			}
+			if cl.Region != l.Region {
+				t.Errorf("%+v: the cached client is for region %q", l, cl.Region)
+			}
+			got[l] = cl
+		}
+	}
+	if got[locs[0]] == got[locs[1]] || got[locs[0]] == got[locs[2]] || got[locs[1]] == got[locs[2]] || got[locs[0]] == got[locs[3]] {
+		t.Error("two accounts share one cached client")
+	}
+	if n := cc.Builds(); n != len(locs) {
+		t.Errorf("builds = %d, want %d (one per location)", n, len(locs))
+	}
+}

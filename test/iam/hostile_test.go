@@ -334,6 +334,55 @@ func TestMustDenyTagKeysControl(t *testing.T) {
 	}
 }
 
+// TestMustDenyResourceTagControl: without the aws:ResourceTag/rotary:rotate
+// condition of a statement giving the member role an ElastiCache or IAM user
+// action, the must-deny verdict fails on that statement's rows about a user
+// not tagged rotary:rotate=true (the fleet would reach every user of the
+// account), and names the statement.
+func TestMustDenyResourceTagControl(t *testing.T) {
+	for sid, wants := range map[string][]string{
+		"RotateTaggedElastiCacheUsers": {
+			"set the passwords of an ElastiCache user of A not tagged rotary:rotate=true",
+			"read the tags of an ElastiCache user of A not tagged rotary:rotate=true",
+		},
+		"ManageAccessKeysOfTaggedUsers":    {"create an access key for an IAM user of A not tagged rotary:rotate=true"},
+		"RecordMintingIntentOnTaggedUsers": {"write rotary:minting on an IAM user of A not tagged rotary:rotate=true"},
+	} {
+		d := deploy(t, stacks(cmkExample))
+		var n int
+		d.Policies, n = EditStatement(d.Policies, sid, func(st map[string]any) {
+			cond := st["Condition"].(map[string]any)
+			eq := cond["StringEquals"].(map[string]any)
+			delete(eq, "aws:ResourceTag/rotary:rotate")
+			if len(eq) == 0 {
+				delete(cond, "StringEquals")
+			}
+			if len(cond) == 0 {
+				delete(st, "Condition")
+			}
+		})
+		if n == 0 {
+			t.Fatalf("no statement %s in the rendered policies", sid)
+		}
+		bad := mustDeny(t, d)
+		if len(bad) == 0 {
+			t.Errorf("the must-deny verdict passed without %s's tag condition", sid)
+			continue
+		}
+		all := strings.Join(bad, "\n")
+		for _, want := range wants {
+			if !strings.Contains(all, want) {
+				t.Errorf("without %s's tag condition the must-deny verdict did not fail on %q; failures:\n%s", sid, want, all)
+			}
+		}
+		for _, msg := range bad {
+			if !strings.Contains(msg, "statement "+sid) {
+				t.Errorf("without %s's tag condition, a failure another statement allowed: %s", sid, msg)
+			}
+		}
+	}
+}
+
 // TestMemberInvokeScope: Secrets Manager may invoke the central function for
 // the secrets of the accounts the chosen MemberInvokeScope names, and of any
 // other account only when the scope says so. The scope values are read from
