@@ -12,16 +12,14 @@
 // secret holds is never touched: it is reported (ErrUnheldKey) and the
 // rotation stops until an operator removes it. The one exception is a key this
 // very rotation created and lost: createSecret records its intent on the user
-// (TagMinting: the rotation's ClientRequestToken, the time and the region) before
+// (TagMinting: the rotation's ClientRequestToken and the time) before
 // iam:CreateAccessKey, so a retry of the same rotation that finds exactly one
 // unheld key created within that attempt's lifetime knows it was minted by an
 // attempt killed before its version was stored, whose secret nobody ever
 // received, and retires it.
 //
-// A secret rotates only the IAM user whose TagSecret tag names it (by name:
-// only in the region TagMinting records, as names are unique per region and
-// users are global); every step checks that before it changes anything
-// (ErrNotOwned).
+// A secret rotates only the IAM user whose TagSecret tag names it; every step
+// checks that before it changes anything (ErrNotOwned).
 //
 // The package never calls Secrets Manager and imports no AWS SDK: the IAM and
 // STS calls go through rotators.AccessKeyAPI, which start-up binds to the
