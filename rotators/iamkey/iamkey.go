@@ -58,16 +58,11 @@ const (
 const TagSecret = rotators.TagSecret
 
 // TagMinting is the IAM user tag createSecret writes just before
-// iam:CreateAccessKey: "<ClientRequestToken> <unix seconds> <region>", the
-// rotation's version ID (not a secret), when it was about to mint, and the
-// secret's region. It lets a retry of the same rotation attribute, and
-// retire, a key an earlier attempt created but never stored; and, since a
-// secret name is unique only within a region while the user is global, a
-// TagSecret tag holding a name gives the user to the secret of that name in
-// the region recorded here only (ErrNotOwned for the others). A value
-// written before the region was recorded has two fields. The roles may
-// write only this tag key (iam:TagUser with aws:TagKeys), never TagSecret or
-// rotary:rotate.
+// iam:CreateAccessKey: "<ClientRequestToken> <unix seconds>", the rotation's
+// version ID (not a secret) and when it was about to mint. It lets a retry of
+// the same rotation attribute, and retire, a key an earlier attempt created
+// but never stored. The roles may write only this tag key (iam:TagUser with
+// aws:TagKeys), never TagSecret or rotary:rotate.
 const TagMinting = "rotary:minting"
 
 // A key counts as minted by the attempt that wrote TagMinting when IAM's
@@ -110,7 +105,6 @@ var (
 var (
 	userNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	keyIDRe    = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-	regionRe   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 )
 
 // Rotator rotates one IAM user's access keys. It is a rotators.Minter
@@ -222,48 +216,15 @@ func owned(ctx context.Context, api rotators.AccessKeyAPI, user, secretARN strin
 	if !rotators.TagNamesSecret(tags[TagSecret], secretARN) {
 		return "", nil, fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, user, TagSecret)
 	}
-	if tags[TagSecret] != secretARN {
-		// A name: the user belongs to the secret of that name in the
-		// region that re-keyed it.
-		if _, _, region := intentFields(tags[TagMinting]); region != "" && region != secretRegion(secretARN) {
-			return "", nil, fmt.Errorf("%w: user %s is re-keyed by the secret of this name in %s (its %s tag), and %s names a secret by name only, which every region may hold; tag the user with the full ARN of the one secret it belongs to",
-				ErrNotOwned, user, region, TagMinting, TagSecret)
-		}
-	}
 	return arn, tags, nil
-}
-
-// intentFields splits a TagMinting value into its token, seconds and region
-// (region is "" when the value has only the first two fields or the third is
-// not a region name).
-func intentFields(intent string) (token, secs, region string) {
-	f := strings.Split(intent, " ")
-	switch {
-	case len(f) == 2:
-		return f[0], f[1], ""
-	case len(f) == 3 && regionRe.MatchString(f[2]):
-		return f[0], f[1], f[2]
-	case len(f) == 3:
-		return f[0], f[1], ""
-	}
-	return "", "", ""
-}
-
-// secretRegion is the region field of a secret ARN, "" when it has none.
-func secretRegion(arn string) string {
-	f := strings.Split(arn, ":")
-	if len(f) < 7 {
-		return ""
-	}
-	return f[3]
 }
 
 // mintedHere reports whether k is the key an earlier attempt of this
 // rotation created: the user's TagMinting tag (intent) names this rotation's
 // token and k's CreateDate lies within that attempt's lifetime.
 func mintedHere(intent, token string, k rotators.AccessKey) bool {
-	tok, secs, _ := intentFields(intent)
-	if tok == "" || token == "" || tok != token {
+	tok, secs, ok := strings.Cut(intent, " ")
+	if !ok || token == "" || tok != token {
 		return false
 	}
 	n, err := strconv.ParseInt(secs, 10, 64)
@@ -357,7 +318,7 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	}
 	// Record the intent first: if this attempt dies before its key is
 	// stored, the retry of this rotation can attribute the key.
-	intent := req.Token + " " + strconv.FormatInt(r.now().Unix(), 10) + " " + secretRegion(req.SecretARN)
+	intent := req.Token + " " + strconv.FormatInt(r.now().Unix(), 10)
 	if err := api.TagUser(ctx, cur.user, TagMinting, intent); err != nil {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: tag %s with %s before creating its key: %w", cur.user, TagMinting, err)
 	}
@@ -475,7 +436,7 @@ func (r *Rotator) Finish(ctx context.Context, req rotators.FinishRequest) (rotat
 	if err != nil {
 		return rotators.FinishResponse{}, fmt.Errorf("finishSecret: %w", err)
 	}
-	if tok, _, _ := intentFields(tags[TagMinting]); req.Token != "" && tok == req.Token {
+	if tok, _, _ := strings.Cut(tags[TagMinting], " "); req.Token != "" && tok == req.Token {
 		return rotators.FinishResponse{}, nil // createSecret retired it before minting
 	}
 	prev, hasPrev, err := heldBy(ctx, req.Previous, pend.user, "AWSPREVIOUS")
