@@ -36,8 +36,9 @@ import (
 type Register = rotators.Builder
 
 // Endpoints builds the RDS endpoint resolver from the function's AWS clients.
-// A function with a database rotator passes rdsx.Resolver to Run; the others
-// pass nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
+// A function with a database strategy that reads a master secret (which RDS
+// may manage, without a host) passes rdsx.Resolver to Run; the others pass
+// nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
 type Endpoints func(*awsx.Clients) rotators.EndpointResolver
 
 // Wiring puts a target API built from the function's AWS clients into the
