@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
@@ -108,9 +109,9 @@ type secretsKey struct{}
 
 // WithSecrets returns a context whose log records have every occurrence of the
 // given values replaced by [REDACTED], in messages and in string attributes,
-// as ScrubValues does. The escaped spellings of each value are computed here,
-// once, not for every line and attribute logged with the context; values
-// already registered on ctx keep theirs.
+// as ScrubValues does. The escaped spellings of the values are computed once
+// for the context, when its first record is handled (never, if the logger
+// discards everything), not for every line and attribute.
 func WithSecrets(ctx context.Context, values ...string) context.Context {
 	prev, _ := ctx.Value(secretsKey{}).(*scrubber)
 	return context.WithValue(ctx, secretsKey{}, prev.with(values))
@@ -122,18 +123,17 @@ func Scrub(ctx context.Context, s string) string {
 	return sc.scrub(s)
 }
 
-// scrubber is a set of secret values, longest first, each with the spellings
-// of it that ScrubValues looks for. It is immutable once built; a nil
-// scrubber holds no value.
-type scrubber struct{ values []scrubValue }
-
-type scrubValue struct {
-	value string
-	forms []string
+// scrubber is a set of secret values, longest first, and, once first used,
+// the spellings of each that ScrubValues looks for. A nil scrubber holds no
+// value. It is safe for concurrent use.
+type scrubber struct {
+	values []string
+	once   sync.Once
+	forms  [][]string // forms[i] are the spellings of values[i]
 }
 
 // with returns a scrubber holding sc's values and the non-empty ones of
-// values, computing the forms of the new ones only.
+// values.
 func (sc *scrubber) with(values []string) *scrubber {
 	out := &scrubber{}
 	if sc != nil {
@@ -141,16 +141,16 @@ func (sc *scrubber) with(values []string) *scrubber {
 	}
 	added := false
 	for _, v := range values {
-		if v == "" || slices.ContainsFunc(out.values, func(x scrubValue) bool { return x.value == v }) {
+		if v == "" || slices.Contains(out.values, v) {
 			continue
 		}
-		out.values = append(out.values, scrubValue{value: v, forms: forms(v)})
+		out.values = append(out.values, v)
 		added = true
 	}
 	if added {
 		// Longer values go first, so a value contained in another never
 		// leaves the rest of the other behind.
-		slices.SortStableFunc(out.values, func(a, b scrubValue) int { return len(b.value) - len(a.value) })
+		slices.SortStableFunc(out.values, func(a, b string) int { return len(b) - len(a) })
 	}
 	return out
 }
@@ -162,12 +162,18 @@ func (sc *scrubber) scrub(s string) string {
 	if s == "" || sc.empty() {
 		return s
 	}
-	for _, v := range sc.values {
-		for _, form := range v.forms {
+	sc.once.Do(func() {
+		sc.forms = make([][]string, len(sc.values))
+		for i, v := range sc.values {
+			sc.forms[i] = forms(v)
+		}
+	})
+	for i, v := range sc.values {
+		for _, form := range sc.forms[i] {
 			if form == "" || !strings.Contains(s, form) {
 				continue
 			}
-			if len(v.value) >= MinSubstring {
+			if len(v) >= MinSubstring {
 				s = strings.ReplaceAll(s, form, Redacted)
 			} else {
 				s = replaceTokens(s, form)
