@@ -29,15 +29,32 @@ func KnownPartition(p string) bool {
 	return false
 }
 
-var (
-	// regionRE matches region names of every partition: us-east-1,
-	// us-gov-west-1, cn-north-1, eu-isoe-west-1, eusc-de-east-1.
-	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
-	// secretNameRE is a secret's name as Secrets Manager allows it (ASCII
-	// letters, digits and /_+=.@!-, at most 512 characters) plus the
-	// 7-character suffix of its ARN.
-	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@!-]{1,519}$`)
-)
+// regionRE matches region names of every partition: us-east-1,
+// us-gov-west-1, cn-north-1, eu-isoe-west-1, eusc-de-east-1.
+var regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
+
+// validSecretName reports whether s is a secret's name as Secrets Manager
+// allows it (ASCII letters, digits and /_+=.@!-, at most 512 characters) plus
+// the 7-character suffix of its ARN: 1 to 519 of those characters. It is a
+// loop, not a regular expression: a compiled {1,519} repetition held 440 KiB
+// of heap and grew the start-up goroutine's stack by a megabyte, all of it
+// in every function's peak RSS.
+func validSecretName(s string) bool { return charsIn(s, 1, 519, "/_+=.@!-") }
+
+// charsIn reports whether s is min to max bytes, each an ASCII letter, a
+// digit or one of extra.
+func charsIn(s string, min, max int, extra string) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // SecretLocation is where a secret lives, taken from its ARN.
 type SecretLocation struct {
@@ -68,7 +85,7 @@ func ParseSecretARN(secretARN string) (SecretLocation, error) {
 		return SecretLocation{}, fmt.Errorf("secret id %s: %w (region is not a region name such as us-east-1)", quoteShort(secretARN), ErrInvalidSecretARN)
 	case !validAccountID(a.AccountID):
 		return SecretLocation{}, fmt.Errorf("secret id %s: %w (account must be 12 digits)", quoteShort(secretARN), ErrInvalidSecretARN)
-	case !strings.HasPrefix(a.Resource, "secret:") || !secretNameRE.MatchString(strings.TrimPrefix(a.Resource, "secret:")):
+	case !strings.HasPrefix(a.Resource, "secret:") || !validSecretName(strings.TrimPrefix(a.Resource, "secret:")):
 		return SecretLocation{}, fmt.Errorf("secret id %s: %w (resource must be secret:<name> with a name of ASCII letters, digits and /_+=.@!-)", quoteShort(secretARN), ErrInvalidSecretARN)
 	}
 	return SecretLocation{Partition: a.Partition, Region: a.Region, Account: a.AccountID}, nil
@@ -84,7 +101,7 @@ func (l SecretLocation) RoleARN(roleName string) (string, error) {
 		return "", fmt.Errorf("derive member role ARN: unknown partition %s", quoteShort(l.Partition))
 	case !validAccountID(l.Account):
 		return "", fmt.Errorf("derive member role ARN: account %s is not 12 digits", quoteShort(l.Account))
-	case !roleNameRE.MatchString(roleName):
+	case !validRoleName(roleName):
 		return "", fmt.Errorf("derive member role ARN: %s is not an IAM role name (1-64 of [A-Za-z0-9_+=,.@-])", quoteShort(roleName))
 	}
 	return "arn:" + l.Partition + ":iam::" + l.Account + ":role/" + roleName, nil

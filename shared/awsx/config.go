@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -76,11 +75,22 @@ type Config struct {
 	FunctionName string
 }
 
-var (
-	roleNameRE   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`) // an IAM role name
-	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)    // and 2-1224 long
-	orgIDRE      = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
-)
+// validRoleName reports whether s is an IAM role name: 1 to 64 of
+// [A-Za-z0-9_+=,.@-]. These checks are loops rather than regular expressions
+// with counted repetitions, which cost heap and start-up stack in every
+// function (see validSecretName).
+func validRoleName(s string) bool { return charsIn(s, 1, 64, "_+=,.@-") }
+
+// validExternalID reports whether s is an STS ExternalId: 2 to 1224 of
+// [A-Za-z0-9_+=,.@:/-].
+func validExternalID(s string) bool { return charsIn(s, 2, 1224, "_+=,.@:/-") }
+
+// validOrgID reports whether s is an AWS Organizations ID: "o-" and 10 to 32
+// of [a-z0-9].
+func validOrgID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "o-")
+	return ok && len(rest) >= 10 && len(rest) <= 32 && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+}
 
 // ConfigFromEnv reads the configuration from getenv (os.Getenv in mains, a map
 // lookup in tests) and rejects any inconsistent setting with an error wrapping
@@ -105,14 +115,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.Mode != ModeAccount && c.Mode != ModeCentral {
 		return Config{}, fmt.Errorf("%w: %s=%q, want %q or %q", ErrConfig, EnvMode, c.Mode, ModeAccount, ModeCentral)
 	}
-	if !roleNameRE.MatchString(c.RoleName) {
+	if !validRoleName(c.RoleName) {
 		return Config{}, fmt.Errorf("%w: %s=%q is not an IAM role name (1-64 of [A-Za-z0-9_+=,.@-])", ErrConfig, EnvRoleName, c.RoleName)
 	}
-	if c.ExternalID != "" && (len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDRE.MatchString(c.ExternalID)) {
+	if c.ExternalID != "" && !validExternalID(c.ExternalID) {
 		// The value itself stays out of the message.
 		return Config{}, fmt.Errorf("%w: %s must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-] (value not shown)", ErrConfig, EnvExternalID)
 	}
-	if c.OrgID != "" && !orgIDRE.MatchString(c.OrgID) {
+	if c.OrgID != "" && !validOrgID(c.OrgID) {
 		return Config{}, fmt.Errorf("%w: %s=%q is not an AWS Organizations ID (o-…)", ErrConfig, EnvOrgID, c.OrgID)
 	}
 	if c.HomeAccount != "" && !validAccountID(c.HomeAccount) {

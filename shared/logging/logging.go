@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
@@ -25,8 +26,12 @@ var sensitiveKeys = map[string]bool{
 	"sessiontoken": true, "secretaccesskey": true, "randompassword": true,
 }
 
+// keySeparators drops '_' and '-' from attribute names. It is built once: a
+// Replacer built per attribute cost 6 KiB of garbage each.
+var keySeparators = strings.NewReplacer("_", "", "-", "")
+
 func normalize(key string) string {
-	return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(key))
+	return keySeparators.Replace(strings.ToLower(key))
 }
 
 // sensitiveSuffixes catch spellings such as newPassword, dbPassword,
@@ -104,22 +109,78 @@ type secretsKey struct{}
 
 // WithSecrets returns a context whose log records have every occurrence of the
 // given values replaced by [REDACTED], in messages and in string attributes,
-// as ScrubValues does.
+// as ScrubValues does. The escaped spellings of the values are computed once
+// for the context, when its first record is handled (never, if the logger
+// discards everything), not for every line and attribute.
 func WithSecrets(ctx context.Context, values ...string) context.Context {
-	prev, _ := ctx.Value(secretsKey{}).([]string)
-	merged := append([]string(nil), prev...)
-	for _, v := range values {
-		if v != "" {
-			merged = append(merged, v)
-		}
-	}
-	return context.WithValue(ctx, secretsKey{}, merged)
+	prev, _ := ctx.Value(secretsKey{}).(*scrubber)
+	return context.WithValue(ctx, secretsKey{}, prev.with(values))
 }
 
 // Scrub replaces every value registered with WithSecrets in s.
 func Scrub(ctx context.Context, s string) string {
-	values, _ := ctx.Value(secretsKey{}).([]string)
-	return ScrubValues(s, values)
+	sc, _ := ctx.Value(secretsKey{}).(*scrubber)
+	return sc.scrub(s)
+}
+
+// scrubber is a set of secret values, longest first, and, once first used,
+// the spellings of each that ScrubValues looks for. A nil scrubber holds no
+// value. It is safe for concurrent use.
+type scrubber struct {
+	values []string
+	once   sync.Once
+	forms  [][]string // forms[i] are the spellings of values[i]
+}
+
+// with returns a scrubber holding sc's values and the non-empty ones of
+// values.
+func (sc *scrubber) with(values []string) *scrubber {
+	out := &scrubber{}
+	if sc != nil {
+		out.values = slices.Clip(sc.values)
+	}
+	added := false
+	for _, v := range values {
+		if v == "" || slices.Contains(out.values, v) {
+			continue
+		}
+		out.values = append(out.values, v)
+		added = true
+	}
+	if added {
+		// Longer values go first, so a value contained in another never
+		// leaves the rest of the other behind.
+		slices.SortStableFunc(out.values, func(a, b string) int { return len(b) - len(a) })
+	}
+	return out
+}
+
+func (sc *scrubber) empty() bool { return sc == nil || len(sc.values) == 0 }
+
+// scrub replaces each of sc's values in s by [REDACTED], in all its forms.
+func (sc *scrubber) scrub(s string) string {
+	if s == "" || sc.empty() {
+		return s
+	}
+	sc.once.Do(func() {
+		sc.forms = make([][]string, len(sc.values))
+		for i, v := range sc.values {
+			sc.forms[i] = forms(v)
+		}
+	})
+	for i, v := range sc.values {
+		for _, form := range sc.forms[i] {
+			if form == "" || !strings.Contains(s, form) {
+				continue
+			}
+			if len(v) >= MinSubstring {
+				s = strings.ReplaceAll(s, form, Redacted)
+			} else {
+				s = replaceTokens(s, form)
+			}
+		}
+	}
+	return s
 }
 
 // MinSubstring is the length from which a secret value is scrubbed wherever
@@ -139,26 +200,7 @@ func ScrubValues(s string, values []string) string {
 	if s == "" || len(values) == 0 {
 		return s
 	}
-	if len(values) > 1 {
-		values = slices.Clone(values)
-		slices.SortStableFunc(values, func(a, b string) int { return len(b) - len(a) })
-	}
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		for _, form := range forms(v) {
-			if form == "" || !strings.Contains(s, form) {
-				continue
-			}
-			if len(v) >= MinSubstring {
-				s = strings.ReplaceAll(s, form, Redacted)
-			} else {
-				s = replaceTokens(s, form)
-			}
-		}
-	}
-	return s
+	return (*scrubber)(nil).with(values).scrub(s)
 }
 
 // replaceTokens replaces the occurrences of tok in s that are whole tokens.
@@ -248,24 +290,37 @@ func (h redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
-	values, _ := ctx.Value(secretsKey{}).([]string)
-	out := slog.NewRecord(r.Time, r.Level, ScrubValues(r.Message, values), r.PC)
+	sc, _ := ctx.Value(secretsKey{}).(*scrubber)
+	out := slog.NewRecord(r.Time, r.Level, sc.scrub(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(redactAttr(a, values))
+		out.AddAttrs(redactAttr(a, sc))
 		return true
 	})
 	next := h.plain
-	if len(values) > 0 && len(h.ops) > 0 {
+	if !sc.empty() && h.opsHold(sc) {
 		next = h.base
 		for _, op := range h.ops {
 			if op.group != "" {
 				next = next.WithGroup(op.group)
 			} else {
-				next = next.WithAttrs(redactAttrs(op.attrs, values))
+				next = next.WithAttrs(redactAttrs(op.attrs, sc))
 			}
 		}
 	}
 	return next.Handle(ctx, out)
+}
+
+// opsHold reports whether an attribute added with WithAttrs holds one of
+// sc's values: only then is plain, built without them, not clean enough.
+func (h redactHandler) opsHold(sc *scrubber) bool {
+	for _, op := range h.ops {
+		for _, a := range op.attrs {
+			if !redactAttr(a, sc).Equal(a) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (h redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
@@ -291,42 +346,42 @@ func (h redactHandler) WithGroup(name string) slog.Handler {
 	}
 }
 
-func redactAttrs(as []slog.Attr, values []string) []slog.Attr {
+func redactAttrs(as []slog.Attr, sc *scrubber) []slog.Attr {
 	clean := make([]slog.Attr, len(as))
 	for i, a := range as {
-		clean[i] = redactAttr(a, values)
+		clean[i] = redactAttr(a, sc)
 	}
 	return clean
 }
 
-func redactAttr(a slog.Attr, values []string) slog.Attr {
+func redactAttr(a slog.Attr, sc *scrubber) slog.Attr {
 	if sensitiveKey(a.Key) {
 		return slog.String(a.Key, Redacted)
 	}
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, ScrubValues(v.String(), values))
+		return slog.String(a.Key, sc.scrub(v.String()))
 	case slog.KindGroup:
 		group := v.Group()
 		clean := make([]any, len(group))
 		for i, g := range group {
-			clean[i] = redactAttr(g, values)
+			clean[i] = redactAttr(g, sc)
 		}
 		return slog.Group(a.Key, clean...)
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, ScrubValues(x.Error(), values))
+			return slog.String(a.Key, sc.scrub(x.Error()))
 		case []byte:
 			// fmt would print the bytes as numbers, which no scrubbing matches.
-			return slog.String(a.Key, ScrubValues(string(x), values))
+			return slog.String(a.Key, sc.scrub(string(x)))
 		case json.RawMessage:
-			return slog.String(a.Key, ScrubValues(string(x), values))
+			return slog.String(a.Key, sc.scrub(string(x)))
 		}
 		// Anything else is rendered by the JSON handler; never let an unknown
 		// type print itself unscrubbed.
-		return slog.String(a.Key, ScrubValues(slog.AnyValue(v.Any()).String(), values))
+		return slog.String(a.Key, sc.scrub(slog.AnyValue(v.Any()).String()))
 	}
 	return slog.Attr{Key: a.Key, Value: v}
 }

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -34,8 +36,9 @@ import (
 type Register = rotators.Builder
 
 // Endpoints builds the RDS endpoint resolver from the function's AWS clients.
-// A function with a database rotator passes rdsx.Resolver to Run; the others
-// pass nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
+// A function with a database strategy that reads a master secret (which RDS
+// may manage, without a host) passes rdsx.Resolver to Run; the others pass
+// nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
 type Endpoints func(*awsx.Clients) rotators.EndpointResolver
 
 // Wiring puts a target API built from the function's AWS clients into the
@@ -56,6 +59,15 @@ func Run(register Register, endpoints Endpoints, wirings ...Wiring) {
 		logger.Error("rotary: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
+	// Start-up garbage (the SDK's configuration and endpoint rule sets,
+	// package initialisation) would otherwise stay on the heap until the
+	// first rotation's garbage collection, which then runs on top of it:
+	// collecting it now, and handing its pages back, keeps the peak RSS of
+	// the warm container lower (test/bench: central 26 -> 24 MiB,
+	// mysql-single 19 -> 17 MiB) for about 1 ms of init. Functions that never
+	// reach a collection in two rotations (generic) pay that first cycle's
+	// metadata here instead: +0.3 MiB.
+	debug.FreeOSMemory()
 	lambda.Start(engine.Handle)
 }
 
@@ -87,13 +99,8 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	if err := register(reg, d); err != nil {
 		return nil, fmt.Errorf("rotators: %w", err)
 	}
-	own := secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {
-		if cfg.SecretsManagerEndpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.SecretsManagerEndpoint)
-		}
-	})
 	return rotation.New(rotation.Config{
-		Clients:   clientsFor(cfg, clients, own),
+		Clients:   clientsFor(cfg, clients, ownClient(cfg, base)),
 		Rotators:  reg,
 		Logger:    logger,
 		Metrics:   logging.NewLambdaMetrics(os.Stdout, getenv(EnvMetricsNamespace), getenv),
@@ -116,14 +123,31 @@ func deps(getenv func(string) string, clients *awsx.Clients, endpoints Endpoints
 	return d
 }
 
+// ownClient returns what builds the function's own Secrets Manager client, for
+// the bare secret names account mode accepts: built on first use, since
+// Secrets Manager itself always sends a full ARN. Central mode accepts no bare
+// name and gets nil: nothing is built for it.
+func ownClient(cfg awsx.Config, base aws.Config) func() *secretsmanager.Client {
+	if cfg.Mode != awsx.ModeAccount {
+		return nil
+	}
+	return sync.OnceValue(func() *secretsmanager.Client {
+		return secretsmanager.NewFromConfig(base, func(o *secretsmanager.Options) {
+			if cfg.SecretsManagerEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.SecretsManagerEndpoint)
+			}
+		})
+	})
+}
+
 // clientsFor adapts awsx.Clients to the engine. Secrets Manager always sends a
 // full ARN; a bare name (as moto and manual invocations send) is accepted in
-// account mode only and uses the function's own client.
-func clientsFor(cfg awsx.Config, clients *awsx.Clients, own *secretsmanager.Client) rotation.Clients {
+// account mode only and uses the function's own client, which own builds.
+func clientsFor(cfg awsx.Config, clients *awsx.Clients, own func() *secretsmanager.Client) rotation.Clients {
 	return rotation.ClientsFunc(func(ctx context.Context, secretID, token string) (rotation.SecretsManagerAPI, error) {
 		if _, err := awsx.ParseSecretARN(secretID); err != nil {
-			if cfg.Mode == awsx.ModeAccount && !strings.HasPrefix(secretID, "arn:") {
-				return own, nil
+			if cfg.Mode == awsx.ModeAccount && own != nil && !strings.HasPrefix(secretID, "arn:") {
+				return own(), nil
 			}
 			return nil, errors.Join(err, errors.New("central mode needs the secret's full ARN"))
 		}

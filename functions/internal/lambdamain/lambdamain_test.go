@@ -174,3 +174,30 @@ func TestBuildAppliesWirings(t *testing.T) {
 		t.Errorf("without a wiring: ElastiCache = %v (err %v), want nil", got.ElastiCache, err)
 	}
 }
+
+// TestOwnClientOnlyInAccountMode: the function's own Secrets Manager client
+// (for bare secret names) exists only in account mode, is built on first use
+// and once; central mode builds none and refuses a bare name.
+func TestOwnClientOnlyInAccountMode(t *testing.T) {
+	base := aws.Config{Region: "us-east-1"}
+	if own := ownClient(awsx.Config{Mode: awsx.ModeCentral}, base); own != nil {
+		t.Fatal("central mode builds the account-mode client")
+	}
+	own := ownClient(awsx.Config{Mode: awsx.ModeAccount}, base)
+	if own == nil {
+		t.Fatal("account mode has no own client")
+	}
+	if first := own(); first == nil || own() != first {
+		t.Fatal("account mode: want one client, built once")
+	}
+	cfg := awsx.Config{Mode: awsx.ModeCentral, HomeAccount: "123456789012"}
+	clients := clientsFor(cfg, awsx.New(base, cfg), ownClient(cfg, base))
+	if _, err := clients.SecretsManager(t.Context(), "bare-name", "token"); err == nil {
+		t.Fatal("central mode accepted a bare secret name")
+	}
+	cfg.Mode = awsx.ModeAccount
+	clients = clientsFor(cfg, awsx.New(base, cfg), ownClient(cfg, base))
+	if c, err := clients.SecretsManager(t.Context(), "bare-name", "token"); err != nil || c == nil {
+		t.Fatalf("account mode refused a bare secret name: %v", err)
+	}
+}

@@ -7,16 +7,23 @@ import (
 	"testing"
 
 	"github.com/rotary-secrets/rotary/functions/internal/registry"
+	"github.com/rotary-secrets/rotary/rotators"
 )
 
 const module = "github.com/rotary-secrets/rotary/"
 
 // drivers are the database drivers a binary may link only when it carries
 // the engine that uses them, and the RDS client, which only a function with a
-// database rotator needs (for RDS-managed master secrets).
+// database rotator and a strategy that reads a master secret needs (for
+// RDS-managed master secrets).
 var drivers = []string{"github.com/jackc/pgx/v5", "github.com/go-sql-driver/mysql", rdsClient}
 
 const rdsClient = "github.com/aws/aws-sdk-go-v2/service/rds"
+
+// masterStrategies are the database strategies that read a master secret
+// (MySQL's dual-password does when the secret names one), which may have no
+// host when RDS manages it.
+var masterStrategies = []string{rotators.AlternatingUsers, rotators.DualPassword}
 
 // linkedDrivers returns, per package (relative to the module), the drivers
 // among its dependencies, from one `go list`.
@@ -50,8 +57,9 @@ func linkedDrivers(t *testing.T, pkgs []string) map[string][]string {
 // TestNoUnusedDriver: no binary links a database driver it does not use (go
 // list -deps): each per-engine function links exactly the drivers of its
 // row's rotator package (the SaaS and generic functions none, each database
-// function only its own) and the RDS client only with a driver, central
-// those of every row.
+// function only its own) and the RDS client only with a driver and a
+// strategy that reads a master secret (masterStrategies), central those of
+// every row.
 func TestNoUnusedDriver(t *testing.T) {
 	pkgs := []string{"functions/central"}
 	for _, e := range registry.Table {
@@ -64,12 +72,14 @@ func TestNoUnusedDriver(t *testing.T) {
 	linked := linkedDrivers(t, pkgs)
 	var all []string
 	for _, e := range registry.Table {
-		want := linked[e.Package] // a rotator package links no AWS SDK
-		if len(want) > 0 {
-			want = append(want, rdsClient)
-		}
-		all = append(all, want...)
+		pkg := linked[e.Package] // a rotator package links no AWS SDK
+		all = append(all, pkg...)
 		for _, f := range e.Functions {
+			want := slices.Clone(pkg)
+			if len(want) > 0 && slices.ContainsFunc(f.Strategies, func(s string) bool { return slices.Contains(masterStrategies, s) }) {
+				want = append(want, rdsClient)
+				all = append(all, rdsClient)
+			}
 			if got := linked["functions/"+f.Name]; !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
 				t.Errorf("functions/%s links drivers %v, want %v (those of %s)", f.Name, got, want, e.Package)
 			}
