@@ -175,6 +175,8 @@ func hostile() []row {
 			req: request(perAccountSess, "iam:TagUser", iamUserARN(memberA, "deploy-bot"), tagging(rotateTagged, "rotary:minting", "t 1"))},
 		{who: "per-account function role in A (a postgres-multi copy)", what: "delete an access key of an IAM user of A tagged rotary:rotate=true",
 			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
+		{who: "per-account function role in A (a postgres-single copy)", what: "describe an RDS instance of A (its strategy reads no master secret)",
+			req: request(session(memberA, pgSingleRole, pgSingleFn), "rds:DescribeDBInstances", rdsInstanceARN(memberA), nil)},
 	}
 }
 

@@ -45,6 +45,10 @@ const (
 	// infra/per-account.yaml in A with Rotator=generic.
 	genericFn   = "rotary-generic"
 	genericRole = "rotary-generic-RotationFunctionRole-EXAMPLE4"
+	// A postgres-single copy of infra/per-account.yaml in A: its strategy
+	// reads no master secret, so its role gets no RDS permission.
+	pgSingleFn   = "rotary-postgres-single"
+	pgSingleRole = "rotary-postgres-single-RotationFunctionRole-EXAMPLE6"
 	// The fleet audit's execution role (template.yaml AuditFunctionRole); in
 	// the members it assumes rig.AuditRoleName (infra/member-role.yaml
 	// AuditRole, deployed with AuditRoleArn).
@@ -102,10 +106,12 @@ func stacks(cmk *rig.Secret) []Stack {
 	out = append(out,
 		perAccountStack("rotary-postgres-multi", map[string]string{"Rotator": "postgres-multi"}, perAccountFn, perAccountRole),
 		// The e2e suite's TestAccountMode runs the central bootstrap in account
-		// mode; its role's policies do not depend on Rotator.
-		perAccountStack("rotary-account", map[string]string{"Rotator": "postgres-single", "FunctionName": rig.AccountFunctionName},
+		// mode, alternating users with a master secret among its cases: the
+		// copy whose role allows the most of what a database rotator does.
+		perAccountStack("rotary-account", map[string]string{"Rotator": "postgres-multi", "FunctionName": rig.AccountFunctionName},
 			rig.AccountFunctionName, accountModeRole),
 		perAccountStack(genericFn, map[string]string{"Rotator": "generic"}, genericFn, genericRole),
+		perAccountStack(pgSingleFn, map[string]string{"Rotator": "postgres-single"}, pgSingleFn, pgSingleRole),
 	)
 	if cmk != nil {
 		out = append(out, Stack{
