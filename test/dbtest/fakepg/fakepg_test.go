@@ -88,7 +88,11 @@ func TestFakePG(t *testing.T) {
 		}
 		qctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
-		go func() { _, _ = c.Exec(qctx, "SELECT 1") }()
+		// A pgx connection is not safe for concurrent use: the deferred Close
+		// must wait until the stalled Exec has given up (its context ends).
+		execDone := make(chan struct{})
+		go func() { defer close(execDone); _, _ = c.Exec(qctx, "SELECT 1") }()
+		defer func() { <-execDone }()
 		select {
 		case <-s.Stalled():
 		case <-ctx.Done():
