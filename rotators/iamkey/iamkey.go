@@ -18,8 +18,11 @@
 // attempt killed before its version was stored, whose secret nobody ever
 // received, and retires it.
 //
-// A secret rotates only the IAM user whose TagSecret tag names it; every step
-// checks that before it changes anything (ErrNotOwned).
+// A secret rotates only the IAM user whose TagSecret tag holds the secret's
+// full ARN; every step checks that before it changes anything (ErrNotOwned).
+// A name is refused: an IAM user is global to its account while a secret name
+// is unique only per region, so a name would also give the user to a
+// same-named secret in another region (rotators.TagNamesSecretARN).
 //
 // The package never calls Secrets Manager and imports no AWS SDK: the IAM and
 // STS calls go through rotators.AccessKeyAPI, which start-up binds to the
@@ -51,8 +54,8 @@ const (
 )
 
 // TagSecret is the IAM user tag that gives a user to one secret
-// (rotators.TagSecret): its value must be the secret's name or full ARN. A
-// rotation checks it (iam:GetUser) before it changes anything, so a secret
+// (rotators.TagSecret): its value must be the secret's full ARN (a name is
+// refused, see rotators.TagNamesSecretARN). A rotation checks it (iam:GetUser) before it changes anything, so a secret
 // naming another user of the account (an administrator, say) cannot have that
 // user's keys created into it.
 const TagSecret = rotators.TagSecret
@@ -94,8 +97,9 @@ var (
 	// ErrWrongIdentity reports a new key that authenticates as someone other
 	// than the secret's user.
 	ErrWrongIdentity = errors.New("the pending access key does not authenticate as the secret's IAM user")
-	// ErrNotOwned reports an IAM user whose TagSecret tag does not name the
-	// rotated secret: no secret may re-key a user that was not given to it.
+	// ErrNotOwned reports an IAM user whose TagSecret tag is not the rotated
+	// secret's full ARN (a name tag included): no secret may re-key a user
+	// that was not given to it.
 	ErrNotOwned = errors.New("the IAM user is not tagged for this secret")
 	// ErrForeignVersion reports a version of the secret naming another user
 	// or engine: its key is not retired.
@@ -206,15 +210,19 @@ func (r *Rotator) api(ctx context.Context, rot rotators.Rotation) (rotators.Acce
 }
 
 // owned returns the user's ARN and tags after checking that its TagSecret
-// tag names the secret (its full ARN, or its name: the ARN's resource without
-// the 7-character random suffix).
+// tag is the secret's full ARN (rotators.TagNamesSecretARN: a name would match
+// the same-named secret of every region, the user being global).
 func owned(ctx context.Context, api rotators.AccessKeyAPI, user, secretARN string) (string, map[string]string, error) {
 	arn, tags, err := api.User(ctx, user)
 	if err != nil {
 		return "", nil, fmt.Errorf("get IAM user %s: %w", user, err)
 	}
-	if !rotators.TagNamesSecret(tags[TagSecret], secretARN) {
-		return "", nil, fmt.Errorf("%w: user %s must carry the tag %s with this secret's name or ARN", ErrNotOwned, user, TagSecret)
+	if v := tags[TagSecret]; !rotators.TagNamesSecretARN(v, secretARN) {
+		why := ""
+		if v != "" && v == rotators.SecretName(secretARN) {
+			why = " (it holds the secret's name, which is refused: an IAM user is global and a secret name is unique only per region)"
+		}
+		return "", nil, fmt.Errorf("%w: user %s must carry the tag %s with this secret's full ARN%s", ErrNotOwned, user, TagSecret, why)
 	}
 	return arn, tags, nil
 }

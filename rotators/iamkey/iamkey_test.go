@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -97,10 +96,9 @@ func TestConformance(t *testing.T) {
 			return &rotatortest.Target{
 				Rotators: tg.registry(),
 				Value:    v,
-				// The user is given to the stored secret by its name.
+				// The user is given to the stored secret by its full ARN.
 				Bind: func(arn string, v secret.Value) (secret.Value, bool) {
-					name := arn[strings.Index(arn, ":secret:")+len(":secret:") : len(arn)-7]
-					tg.srv.TagUser(account, user, iamkey.TagSecret, name)
+					tg.srv.TagUser(account, user, iamkey.TagSecret, arn)
 					return v, false
 				},
 				Login: tg.login,
@@ -306,13 +304,13 @@ func TestNoIAM(t *testing.T) {
 	}
 }
 
-// TestNotOwned: a user whose rotary:secret tag is missing or names another
-// secret is refused before any key is created or retired: a secret cannot
+// TestNotOwned: a user whose rotary:secret tag is missing, names another
+// secret or holds only this secret's name (TestNameTagRefused) is refused before any key is created or retired: a secret cannot
 // have another user's keys (an administrator's) created into it.
 func TestNotOwned(t *testing.T) {
 	tg := newTarget(t)
 	r := iamkey.New(tg.clients, 0)
-	for _, tag := range []string{"", "app/other", secretARN + "x", "arn:aws:secretsmanager:us-east-1:" + account + ":secret:app/other-AbCdEf"} {
+	for _, tag := range []string{"", "app/other", "app/iam", secretARN + "x", "arn:aws:secretsmanager:us-east-1:" + account + ":secret:app/other-AbCdEf"} {
 		cur := tg.user(t, "admin")
 		tg.srv.AddUser(localaws.IAMUser{Account: account, Name: "admin", Tags: map[string]string{iamkey.TagSecret: tag}})
 		k, err := tg.srv.IssueUserKey(account, "admin")
@@ -328,10 +326,9 @@ func TestNotOwned(t *testing.T) {
 			t.Errorf("tag %q: admin has %d keys, want 1", tag, len(ids))
 		}
 	}
-	// The secret's name (without the ARN's random suffix) is accepted.
-	cur := tg.user(t, "named")
-	tg.srv.TagUser(account, "named", iamkey.TagSecret, "app/iam")
+	// The secret's full ARN is accepted.
+	cur := tg.user(t, "tagged")
 	if _, err := rotate(t, r, cur, nil); err != nil {
-		t.Errorf("user tagged with the secret's name: %v", err)
+		t.Errorf("user tagged with the secret's ARN: %v", err)
 	}
 }

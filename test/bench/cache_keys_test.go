@@ -225,8 +225,8 @@ func cacheKeyFunctionFigures(t *testing.T, rie string, build func(string) string
 		{
 			Name: "iam-access-key", What: "iam-access-key",
 			Setup: func(aws *localaws.Server) secret.Value {
-				// The secret is stored as bench/<function name>; the tag names it.
-				aws.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: iamUser, Tags: map[string]string{iamkey.TagSecret: "bench/iam-access-key"}})
+				// Tagged with the secret's full ARN once it is stored (Bind).
+				aws.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: iamUser})
 				k, err := aws.IssueUserKey(localaws.DefaultAccount, iamUser)
 				if err != nil {
 					t.Fatal(err)
@@ -235,6 +235,9 @@ func cacheKeyFunctionFigures(t *testing.T, rie string, build func(string) string
 				v.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
 				v.Set(iamkey.KeySecretAccessKey, k.SecretAccessKey)
 				return v
+			},
+			Bind: func(aws *localaws.Server, arn string) {
+				aws.TagUser(localaws.DefaultAccount, iamUser, iamkey.TagSecret, arn)
 			},
 		},
 	} {

@@ -123,6 +123,9 @@ type FunctionSubject struct {
 	// ElastiCache user) and returns the secret value, which replaces Value.
 	// The secret is stored as "bench/" + Name.
 	Setup func(srv *localaws.Server) secret.Value
+	// Bind, when set, runs once the secret is stored, with its ARN (an IAM
+	// user is given to its secret by the full ARN, known only then).
+	Bind func(srv *localaws.Server, arn string)
 }
 
 // MeasureFunction starts the function under the RIE against a fresh
@@ -173,6 +176,9 @@ func MeasureFunction(tb testing.TB, s FunctionSubject) FunctionFigures {
 	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench/" + s.Name), SecretString: aws.String(v.StoredJSON())})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if s.Bind != nil {
+		s.Bind(srv, aws.ToString(out.ARN))
 	}
 	for i := range 2 {
 		if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(arnFn)}); err != nil {

@@ -104,7 +104,8 @@ func TestIAMAccessKeyKilledUnderRIE(t *testing.T) {
 	c := rieCase{fn: "iam-access-key", keepsPrevious: true, accountsAtRest: true, pre: 1,
 		setup: func(t *testing.T, srv *localaws.Server) (secret.Value, chaos.Target) {
 			name := "chaos-" + randomHex(4)
-			srv.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: name, Tags: map[string]string{iamkey.TagSecret: "chaos/rie"}})
+			// Tagged with the secret's full ARN once it is stored (bind).
+			srv.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: name})
 			k, err := srv.IssueUserKey(localaws.DefaultAccount, name)
 			if err != nil {
 				t.Fatal(err)
@@ -113,6 +114,9 @@ func TestIAMAccessKeyKilledUnderRIE(t *testing.T) {
 			v.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
 			v.Set(iamkey.KeySecretAccessKey, k.SecretAccessKey)
 			return v, &iamTarget{srv: srv, name: name}
+		},
+		bind: func(t *testing.T, srv *localaws.Server, arn string, v secret.Value) {
+			srv.TagUser(localaws.DefaultAccount, v.Username, iamkey.TagSecret, arn)
 		}}
 	killEverySMCall(t, c, nil, "createSecret/PutSecretValue#1/kill-before", "finishSecret/UpdateSecretVersionStage#1/kill-after")
 }

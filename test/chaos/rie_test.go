@@ -152,6 +152,10 @@ type rieCase struct {
 	// returns the secret's value and the target (instead of value and
 	// target). The secret is named "chaos/rie".
 	setup func(t *testing.T, srv *localaws.Server) (secret.Value, chaos.Target)
+	// bind, when set, runs once the secret is stored, with its ARN and
+	// value (an IAM user is given to its secret by the full ARN, known only
+	// now).
+	bind func(t *testing.T, srv *localaws.Server, arn string, v secret.Value)
 	// calls, when set, receives the function's Secrets Manager calls per
 	// step on a run with no kill point (rieDiscover).
 	calls *chaos.StepCalls
@@ -218,6 +222,9 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		t.Fatal(err)
 	}
 	arn := aws.ToString(out.ARN)
+	if c.bind != nil {
+		c.bind(t, srv, arn, c.value)
+	}
 	ck := &chaos.Checker{SM: sm, ARN: arn, Target: c.target, KeepsPrevious: c.keepsPrevious, AccountsAtRest: c.accountsAtRest}
 	ck.Observe(ctx, "before the rotation", true)
 

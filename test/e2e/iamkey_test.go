@@ -25,8 +25,9 @@ func TestIAMAccessKeyUnderRIE(t *testing.T) {
 	creds := aws0.DefaultCredentials()
 	fn, fnARN := startUnderRIE(t, aws0, creds, localaws.DefaultAccount, "iam-access-key", "ROTARY_HOME_ACCOUNT="+localaws.DefaultAccount, "ROTARY_FUNCTION=iam-access-key")
 
+	// Tagged rotary:secret with the secret's full ARN once it is stored.
 	userARN := aws0.AddUser(localaws.IAMUser{Account: localaws.DefaultAccount, Name: "deploy-bot",
-		Tags: map[string]string{"rotary:rotate": "true", "rotary:secret": "e2e/iam-access-key"}})
+		Tags: map[string]string{"rotary:rotate": "true"}})
 	k, err := aws0.IssueUserKey(localaws.DefaultAccount, "deploy-bot")
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +42,7 @@ func TestIAMAccessKeyUnderRIE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	aws0.TagUser(localaws.DefaultAccount, "deploy-bot", rig.TagSecret, aws.ToString(out.ARN))
 	for i := range 2 {
 		aws0.ResetRequestLog()
 		if _, err := sm.RotateSecret(t.Context(), &secretsmanager.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(fnARN)}); err != nil {

@@ -134,7 +134,9 @@ func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 
 	// An IAM user's access key (iam-access-key): the second rotation also
 	// retires the key AWSPREVIOUS held (UpdateAccessKey, DeleteAccessKey).
-	w.AWS.AddUser(localaws.IAMUser{Account: memberA, Name: "deploy-bot", Tags: map[string]string{"rotary:rotate": "true", iamkey.TagSecret: "ci/deploy-bot"}})
+	// The user is given to its secret by the secret's full ARN (tagged once
+	// the secret exists): an IAM user is global, a name tag is refused.
+	w.AWS.AddUser(localaws.IAMUser{Account: memberA, Name: "deploy-bot", Tags: map[string]string{"rotary:rotate": "true"}})
 	ak, err := w.AWS.IssueUserKey(memberA, "deploy-bot")
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +145,7 @@ func runScenarios(t *testing.T) ([]scenario, *rig.Secret) {
 	keys.ARN = w.createSecret(t, memberA, keys.Name, map[string]string{
 		"engine": iamkey.Engine, "username": "deploy-bot", iamkey.KeyAccessKeyID: ak.AccessKeyID, iamkey.KeySecretAccessKey: ak.SecretAccessKey,
 	}, "rotary:rotate", "true")
+	w.AWS.TagUser(memberA, "deploy-bot", iamkey.TagSecret, keys.ARN)
 	run("central, IAM user access key, member A", keys, centralFunc)
 	run("central, IAM user access key, member A (second rotation)", keys, centralFunc)
 

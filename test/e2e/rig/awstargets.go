@@ -16,8 +16,9 @@ import (
 )
 
 // TagSecret is the tag that gives an ElastiCache or IAM user to one secret
-// (rotators.TagSecret): the rig sets it to the secret's name, as whoever
-// administers the user would.
+// (rotators.TagSecret), as whoever administers the user would set it: the
+// rig sets an ElastiCache user's to the secret's name and an IAM user's to
+// the secret's full ARN (an IAM user is global, so a name tag is refused).
 const TagSecret = rotators.TagSecret
 
 // The API-driven cases of make demo's step 6 (and of the IAM oracle's replay
@@ -31,11 +32,12 @@ const (
 // DemoAPICases are the ElastiCache and IAM access-key secrets make demo
 // rotates besides the database ones: their users live in w's emulator (the
 // ElastiCache user's passwords are applied to cache, a real redis-server),
-// tagged rotary:rotate=true and rotary:secret=<the secret's name>.
+// tagged rotary:rotate=true and rotary:secret=<the secret's name> (the
+// ElastiCache user) or <the secret's full ARN> (the IAM user).
 func DemoAPICases(w *World, cache Redis) []Case {
 	return []Case{
 		{Name: ElastiCacheSecretName, Account: MemberA, Target: &ElastiCache{Cache: cache, AWS: w.AWS, Account: MemberA, SecretName: ElastiCacheSecretName}, Strategy: rotators.SingleUser},
-		{Name: IAMKeySecretName, Account: MemberB, Target: &IAMKey{AWS: w.AWS, Account: MemberB, SecretName: IAMKeySecretName}, Strategy: rotators.APIKey},
+		{Name: IAMKeySecretName, Account: MemberB, Target: &IAMKey{AWS: w.AWS, Account: MemberB}, Strategy: rotators.APIKey},
 	}
 }
 
@@ -44,6 +46,13 @@ func DemoAPICases(w *World, cache Redis) []Case {
 // secretAccessKey): Provision, Verify and the leak checks use it instead.
 type CredentialHolder interface {
 	Credential(v secret.Value) string
+}
+
+// SecretBinder is implemented by a Target whose user is given to its secret
+// by the secret's full ARN (an IAM user): Provision calls BindSecret once the
+// secret is stored, before any rotation.
+type SecretBinder interface {
+	BindSecret(ctx context.Context, user, secretARN string) error
 }
 
 // credential is what t's Login takes as the password for v.
@@ -106,6 +115,13 @@ func (e *ElastiCache) CreateUser(ctx context.Context, name, password string, mas
 	return nil
 }
 
+// BindSecret gives the user to its secret: TagSecret=secretARN, the full
+// ARN (a name would also match a same-named secret in another region).
+func (k *IAMKey) BindSecret(_ context.Context, user, secretARN string) error {
+	k.AWS.TagUser(k.Account, user, TagSecret, secretARN)
+	return nil
+}
+
 // Login authenticates as user on the cache.
 func (e *ElastiCache) Login(ctx context.Context, user, password string) error {
 	return e.Cache.Login(ctx, user, password)
@@ -131,13 +147,13 @@ func (e *ElastiCache) CheckPasswordEnforced(ctx context.Context) error {
 }
 
 // IAMKey is an IAM user access-key Target in the emulator's IAM API: the user
-// is tagged rotary:rotate=true and TagSecret=SecretName; its credential is a
+// is tagged rotary:rotate=true, and TagSecret=<the secret's full ARN> once
+// Provision stored the secret (BindSecret); its credential is a
 // secretAccessKey, and a login is sts:GetCallerIdentity signed with one of the
 // user's keys and that secret, answering the user's ARN.
 type IAMKey struct {
-	AWS        *localaws.Server
-	Account    string
-	SecretName string
+	AWS     *localaws.Server
+	Account string
 
 	mu   sync.Mutex
 	keys map[string]localaws.Credentials // user -> the key issued at CreateUser
@@ -154,13 +170,14 @@ func (k *IAMKey) Addr() string { return k.AWS.URL }
 // CAFile returns "": no TLS.
 func (k *IAMKey) CAFile() string { return "" }
 
-// CreateUser creates the IAM user, tagged for SecretName, with one access
+// CreateUser creates the IAM user, tagged rotary:rotate=true, with one access
 // key (password is not used: IAM makes the secret). There are no masters.
+// Its TagSecret tag is set by BindSecret once the secret exists.
 func (k *IAMKey) CreateUser(_ context.Context, name, _ string, master bool) error {
 	if master {
 		return errors.New("iam-access-key: no master users")
 	}
-	k.AWS.AddUser(localaws.IAMUser{Account: k.Account, Name: name, Tags: map[string]string{TagRotate: TagRotateValue, TagSecret: k.SecretName}})
+	k.AWS.AddUser(localaws.IAMUser{Account: k.Account, Name: name, Tags: map[string]string{TagRotate: TagRotateValue}})
 	c, err := k.AWS.IssueUserKey(k.Account, name)
 	if err != nil {
 		return fmt.Errorf("iam-access-key: %w", err)

@@ -14,7 +14,7 @@
 //     password from any other failure; the API-driven ElastiCache (users in
 //     the emulator, passwords applied to a redis-server) and IAMKey (access
 //     keys proven with sts:GetCallerIdentity) targets, whose users carry the
-//     rotary:secret tag naming their secret;
+//     rotary:secret tag naming their secret (the IAM user: its full ARN);
 //   - Provision, Rotate and Verify: create a user and its secret (plus a master
 //     user and secret for alternating users) in a member account, rotate it
 //     through RotateSecret, and check the outcome: stages moved, the new

@@ -130,6 +130,11 @@ func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 		return nil, fmt.Errorf("provision %s: create secret: %w", c.Name, err)
 	}
 	s.ARN = aws.ToString(out.ARN)
+	if b, ok := c.Target.(SecretBinder); ok {
+		if err := b.BindSecret(ctx, s.User, s.ARN); err != nil {
+			return nil, fmt.Errorf("provision %s: tag the user with the secret's ARN: %w", c.Name, err)
+		}
+	}
 	return s, nil
 }
 

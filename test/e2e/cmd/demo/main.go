@@ -211,13 +211,15 @@ func run(ctx context.Context, undo *cleanups) int {
 
 	out.printf("\nStep 5/7  Creating users and their secrets in the member accounts\n")
 	out.printf("          (tagged as the shipped IAM requires: %s=%s on each secret, %s=%s on each master;\n", rig.TagRotate, rig.TagRotateValue, rig.TagRole, rig.RoleMaster)
-	out.printf("           the ElastiCache and IAM users carry %s=%s and %s=<their secret's name>)\n", rig.TagRotate, rig.TagRotateValue, rig.TagSecret)
+	out.printf("           the ElastiCache and IAM users carry %s=%s and %s=<their secret's name>,\n", rig.TagRotate, rig.TagRotateValue, rig.TagSecret)
+	out.printf("           the IAM user (global to its account) %s=<its secret's full ARN>)\n", rig.TagSecret)
 	cases := append(rig.CentralCases(pg, maria),
 		rig.Case{Name: "directory/ldap-single", Account: rig.MemberA, Target: dir389, Strategy: rotators.SingleUser},
 		rig.Case{Name: "cache/redis-single", Account: rig.MemberB, Target: cache, Strategy: rotators.SingleUser})
-	// The ElastiCache user (its passwords land on the same redis-server) and
-	// the IAM user are tagged rotary:secret=<their secret's name>: the
-	// engines rotate only the user given to the secret.
+	// The ElastiCache user (its passwords land on the same redis-server) is
+	// tagged rotary:secret=<its secret's name>, the IAM user <its secret's
+	// full ARN> once Provision stored it: the engines rotate only the user
+	// given to the secret.
 	cases = append(cases, rig.DemoAPICases(w, cache)...)
 	var secrets []*rig.Secret
 	for _, c := range cases {
