@@ -127,6 +127,9 @@ func (t *programTB) TempDir() string {
 // failure fails t. The first test pays for the slower server only.
 func Targets(t *testing.T, shared bool) (Postgres, MariaDB) {
 	t.Helper()
+	// Skip here, in the test's goroutine: the servers start in goroutines of
+	// their own, where a skip would read as a start-up failure.
+	dbtest.NeedsServers(t)
 	startPG, startMaria := dbtest.StartPostgres, dbtest.StartMariaDB
 	if shared {
 		startPG, startMaria = dbtest.SharedPostgres, dbtest.SharedMariaDB
