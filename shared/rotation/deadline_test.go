@@ -86,6 +86,7 @@ func (s *stalling) Discard(ctx context.Context, _ rotators.DiscardRequest) (rota
 // so, while the invocation itself still has its reserve left for cleanup and
 // the failure log.
 func TestStepDeadline(t *testing.T) {
+	t.Parallel() // each case waits out a deadline on its own emulator
 	const reserve = time.Second
 	for _, c := range []struct{ step, method string }{
 		{rotation.StepCreate, "Create"},
@@ -93,6 +94,7 @@ func TestStepDeadline(t *testing.T) {
 		{rotation.StepTest, "Test"},
 	} {
 		t.Run(c.step, func(t *testing.T) {
+			t.Parallel()
 			rot := &stalling{Rotator: generic.New(password.Default("")), method: c.method}
 			env, arn := newEnv(t, rot)
 			eng, err := rotation.New(rotation.Config{Clients: rotation.Static(env.SM), Rotators: env.Registry, CleanupReserve: reserve})
@@ -138,6 +140,7 @@ func TestStepDeadline(t *testing.T) {
 // cannot be stored is still undone: Discard gets a live context that ends
 // after the step deadline and before the Lambda deadline.
 func TestCleanupOutlivesStepDeadline(t *testing.T) {
+	t.Parallel()
 	const reserve = time.Second
 	rot := &stalling{Rotator: generic.New(password.Default("")), method: "Create", huge: true}
 	env, arn := newEnv(t, rot)
