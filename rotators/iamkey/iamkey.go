@@ -33,8 +33,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rotary-secrets/rotary/shared/ascii"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,10 +106,7 @@ var (
 	ErrForeignVersion = errors.New("a version of the secret names another IAM user")
 )
 
-var (
-	userNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	keyIDRe    = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-)
+var ()
 
 // Rotator rotates one IAM user's access keys. It is a rotators.Minter
 // (createSecret creates a key) and a rotators.Finisher.
@@ -161,11 +158,11 @@ func parse(v secret.Value, withSecret bool) (key, string, error) {
 	if !strings.EqualFold(v.Engine, Engine) {
 		return key{}, "", fmt.Errorf("%w: engine is %q, want %q", ErrInvalidSecret, v.Engine, Engine)
 	}
-	if !userNameRe.MatchString(v.Username) {
+	if !validUserName(v.Username) {
 		return key{}, "", fmt.Errorf("%w: username must be an IAM user name (1-64 of letters, digits and +=,.@_-)", ErrInvalidSecret)
 	}
 	id, _ := v.Get(KeyAccessKeyID)
-	if !keyIDRe.MatchString(id) {
+	if !ascii.UpperAlnum(id, 16, 128) {
 		return key{}, "", fmt.Errorf("%w: %s must be an access key ID (16-128 upper-case letters and digits)", ErrInvalidSecret, KeyAccessKeyID)
 	}
 	sk, _ := v.Get(KeySecretAccessKey)
@@ -517,3 +514,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// validUserName reports whether s is an IAM user name: 1 to 64 ASCII letters,
+// digits and _+=,.@- (a loop, not a counted-repetition regexp: see package
+// shared/ascii).
+func validUserName(s string) bool { return ascii.Chars(s, 1, 64, "_+=,.@-") }

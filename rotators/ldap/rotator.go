@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rotary-secrets/rotary/shared/ascii"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -158,7 +158,21 @@ type target struct {
 	dn      string
 }
 
-var hostName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$`)
+// validHost reports whether s is a host name (1 to 253 ASCII letters, digits,
+// dots and hyphens, starting and ending with a letter or digit) or an IPv6
+// literal's hex digits and colons. A loop, not a counted-repetition regexp:
+// see package shared/ascii.
+func validHost(s string) bool {
+	if ascii.Chars(s, 1, 253, ".-") && ascii.IsAlnum(s[0]) && ascii.IsAlnum(s[len(s)-1]) {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // parseTarget checks v's connection keys and DN; it changes nothing and
 // connects nowhere.
@@ -169,7 +183,7 @@ func parseTarget(v secret.Value, allowMaster bool) (target, error) {
 	if v.MasterARN != "" && !allowMaster {
 		return target{}, ErrAdminUnsupported
 	}
-	if !hostName.MatchString(v.Host) {
+	if !validHost(v.Host) {
 		return target{}, &secret.KeyError{Key: secret.KeyHost, Problem: "is not a host name or IP address"}
 	}
 	if v.SSL != nil && !*v.SSL {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/rotary-secrets/rotary/shared/ascii"
 	"net/http"
-	"regexp"
 )
 
 // userAgent identifies Rotary to providers.
@@ -13,11 +13,11 @@ const userAgent = "rotary-saas/1"
 
 // idPattern is what a provider ID from a secret must look like before it goes
 // into a URL path.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+func validID(id string) bool { return ascii.Chars(id, 1, 128, "_.-") }
 
 // checkID rejects IDs that could change a URL's path.
 func checkID(key, id string) error {
-	if !idPattern.MatchString(id) || id == "." || id == ".." {
+	if !validID(id) || id == "." || id == ".." {
 		return fmt.Errorf("key %q must be a provider ID of letters, digits, '_', '-' and '.'", key)
 	}
 	return nil

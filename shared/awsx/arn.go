@@ -3,6 +3,7 @@ package awsx
 import (
 	"errors"
 	"fmt"
+	"github.com/rotary-secrets/rotary/shared/ascii"
 	"regexp"
 	"strings"
 
@@ -39,22 +40,7 @@ var regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
 // loop, not a regular expression: a compiled {1,519} repetition held 440 KiB
 // of heap and grew the start-up goroutine's stack by a megabyte, all of it
 // in every function's peak RSS.
-func validSecretName(s string) bool { return charsIn(s, 1, 519, "/_+=.@!-") }
-
-// charsIn reports whether s is min to max bytes, each an ASCII letter, a
-// digit or one of extra.
-func charsIn(s string, min, max int, extra string) bool {
-	if len(s) < min || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(extra, c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
+func validSecretName(s string) bool { return ascii.Chars(s, 1, 519, "/_+=.@!-") }
 
 // SecretLocation is where a secret lives, taken from its ARN.
 type SecretLocation struct {

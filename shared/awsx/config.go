@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rotary-secrets/rotary/shared/ascii"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -79,11 +80,11 @@ type Config struct {
 // [A-Za-z0-9_+=,.@-]. These checks are loops rather than regular expressions
 // with counted repetitions, which cost heap and start-up stack in every
 // function (see validSecretName).
-func validRoleName(s string) bool { return charsIn(s, 1, 64, "_+=,.@-") }
+func validRoleName(s string) bool { return ascii.Chars(s, 1, 64, "_+=,.@-") }
 
 // validExternalID reports whether s is an STS ExternalId: 2 to 1224 of
 // [A-Za-z0-9_+=,.@:/-].
-func validExternalID(s string) bool { return charsIn(s, 2, 1224, "_+=,.@:/-") }
+func validExternalID(s string) bool { return ascii.Chars(s, 2, 1224, "_+=,.@:/-") }
 
 // validOrgID reports whether s is an AWS Organizations ID: "o-" and 10 to 32
 // of [a-z0-9].
