@@ -208,7 +208,10 @@ func TestFigures(t *testing.T) {
 		t.Errorf("generic: %d Secrets Manager calls through localaws, %.2f through the in-memory store", env.SMCalls(), rep.Rotators[0].SMCalls)
 	}
 
-	rep.Functions = functionFigures(t, full)
+	rep.Functions, rep.AccountModeSTS = functionFigures(t, full)
+	if n := rep.AccountModeSTS; n == nil || *n != 0 {
+		t.Errorf("account-mode STS calls = %v, want 0 (the account is in the invoked function's ARN)", n)
+	}
 	for _, r := range rep.Rotators {
 		t.Logf("%s: %.2f SM calls, %.2f logins (%.2f failed) per rotation; allocs per step %v", r.Rotator, r.SMCalls, r.Logins, r.FailedLogins, r.AllocsPerStep)
 	}
@@ -258,7 +261,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // functionFigures builds the functions for this host and measures each under
 // the RIE with a rotation of its engine. The SaaS functions are not rotated
 // here: their provider fakes are internal to rotators/saas.
-func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
+func functionFigures(t *testing.T, full bool) ([]bench.FunctionFigures, *int) {
 	dir := t.TempDir()
 	ctx := t.Context()
 	rie, err := lambdarie.BuildRIE(ctx, dir)
@@ -273,11 +276,13 @@ func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
 		return b
 	}
 	genericValue := secret.Value{Engine: generic.Engine, Password: "initial-" + randomHex(8)}
+	genericBoot := build("generic")
 	out := []bench.FunctionFigures{bench.MeasureFunction(t, bench.FunctionSubject{
-		Name: "generic", RIE: rie, Bootstrap: build("generic"), Value: genericValue, What: "generic",
+		Name: "generic", RIE: rie, Bootstrap: genericBoot, Value: genericValue, What: "generic",
 	})}
+	sts := bench.AccountModeSTSCalls(t, rie, genericBoot)
 	if !full {
-		return out
+		return out, &sts
 	}
 	pg := dbtest.SharedPostgres(t)
 	m := dbtest.SharedMariaDB(t)
@@ -335,5 +340,5 @@ func functionFigures(t *testing.T, full bool) []bench.FunctionFigures {
 	}
 	out = append(out, ldapFunctionFigures(t, rie, build))
 	out = append(out, cacheKeyFunctionFigures(t, rie, build)...)
-	return out
+	return out, &sts
 }

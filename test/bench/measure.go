@@ -241,3 +241,41 @@ func PeakRSS(bootstrap string) (int64, error) {
 	}
 	return 0, fmt.Errorf("no running process of %s", abs)
 }
+
+// RIEAccount is the account of every function ARN the Lambda RIE hands the
+// runtime (arn:aws:lambda:us-east-1:012345678912:function:<name>).
+const RIEAccount = "012345678912"
+
+// AccountModeSTSCalls starts bootstrap, a built generic function in account
+// mode without ROTARY_HOME_ACCOUNT, under the RIE, rotates one generic secret
+// of the RIE's account through it, and returns the STS calls (GetCallerIdentity
+// and AssumeRole) made meanwhile. The function must take its account from the
+// invoked function's ARN, so its cold start and the rotation make none.
+func AccountModeSTSCalls(tb testing.TB, rie, bootstrap string) int {
+	tb.Helper()
+	ctx := tb.Context()
+	srv := localaws.Start(tb)
+	creds := srv.AddAccount(RIEAccount)
+	fn, err := lambdarie.Start(ctx, rie, bootstrap, []string{"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+		"AWS_ENDPOINT_URL=" + srv.URL, "AWS_LAMBDA_FUNCTION_NAME=generic"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(fn.Stop)
+	arnFn := "arn:aws:lambda:us-east-1:" + RIEAccount + ":function:generic"
+	srv.RegisterFunction(arnFn, localaws.HTTPFunction(fn.InvokeURL))
+	sm := secretsmanager.NewFromConfig(srv.AWSConfig(creds, ""))
+	v := secret.Value{Engine: "generic", Password: "initial-value-0001"}
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench/account-mode"), SecretString: aws.String(v.StoredJSON())})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: out.ARN, RotationLambdaARN: aws.String(arnFn)}); err != nil {
+		tb.Fatal(err)
+	}
+	if runs := srv.Rotations(aws.ToString(out.ARN)); len(runs) != 1 || runs[0].Outcome != localaws.Succeeded {
+		tb.Fatalf("account-mode rotation: %+v\nfunction logs:\n%s", runs, fn.Logs())
+	}
+	return srv.Calls("GetCallerIdentity", "") + srv.Calls("AssumeRole", "")
+}

@@ -36,9 +36,12 @@ type Report struct {
 	Baseline  BaselineFigures   `json:"baseline"`
 	Rotators  []RotatorFigures  `json:"rotators"`
 	Functions []FunctionFigures `json:"functions"`
-	Fleet     *fleet.Result     `json:"fleet,omitempty"`    // in-process central engine
-	FleetRIE  *fleet.Result     `json:"fleetRIE,omitempty"` // built central function under the RIE
-	Audit     *AuditResult      `json:"audit,omitempty"`    // fleet audit at scale (built functions/audit)
+	// AccountModeSTS is the STS calls of an account-mode cold start and
+	// rotation (AccountModeSTSCalls); nil when not measured.
+	AccountModeSTS *int          `json:"accountModeStsCalls,omitempty"`
+	Fleet          *fleet.Result `json:"fleet,omitempty"`    // in-process central engine
+	FleetRIE       *fleet.Result `json:"fleetRIE,omitempty"` // built central function under the RIE
+	Audit          *AuditResult  `json:"audit,omitempty"`    // fleet audit at scale (built functions/audit)
 }
 
 // RotatorFigures are one rotator's per-rotation counts and per-step costs on
@@ -111,6 +114,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t\n", f.Function, float64(f.ZipBytes)/1024, float64(f.BinaryBytes)/1024, cold, warm, rss, with)
 	}
 	_ = tw.Flush()
+	if r.AccountModeSTS != nil {
+		fmt.Fprintf(w, "  account mode, account from the invoked function's ARN (no ROTARY_HOME_ACCOUNT): the built generic function's cold start and one rotation made %d STS calls\n", *r.AccountModeSTS)
+	}
 
 	if r.Fleet != nil || r.FleetRIE != nil {
 		fmt.Fprintln(w, "\nFleet (central mode, generic secrets — no database needed; latency includes the SDK's backoff after throttling)")
