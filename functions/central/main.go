@@ -12,5 +12,5 @@ import (
 )
 
 func main() {
-	lambdamain.Run(registry.All, rdsx.Resolver, elasticachex.Wire, iamx.Wire)
+	lambdamain.Run(registry.All, rdsx.Wire, elasticachex.Wire, iamx.Wire)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, nil, elasticachex.Wire)
+	lambdamain.Run(register, elasticachex.Wire)
 }
 
 // register adds the ElastiCache user rotator, configured from the

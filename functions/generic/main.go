@@ -9,7 +9,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, nil)
+	lambdamain.Run(register)
 }
 
 // register adds the generic rotator, with the password policy of AWS's

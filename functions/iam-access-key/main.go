@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, nil, iamx.Wire)
+	lambdamain.Run(register, iamx.Wire)
 }
 
 // register adds the IAM access-key rotator, configured from the environment.

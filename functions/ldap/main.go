@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, nil)
+	lambdamain.Run(register)
 }
 
 // register adds both LDAP rotators, configured from the environment.

@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, rdsx.Resolver)
+	lambdamain.Run(register, rdsx.Wire)
 }
 
 // register adds the alternating-users rotator for every MySQL engine, configured from the

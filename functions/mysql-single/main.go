@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, rdsx.Resolver)
+	lambdamain.Run(register, rdsx.Wire)
 }
 
 // register adds the single-user and dual-password rotators for every MySQL engine, configured from the

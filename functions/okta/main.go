@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, nil)
+	lambdamain.Run(register)
 }
 
 // register adds the Okta rotator, configured from the environment.

@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, rdsx.Resolver)
+	lambdamain.Run(register, rdsx.Wire)
 }
 
 // register adds the alternating-users rotator for both PostgreSQL engines, configured from

@@ -13,7 +13,7 @@ import (
 // the secret's own host and never reads a master secret, so the function
 // links no RDS client (whose start-up alone cost it 2.5 MiB of peak RSS).
 func main() {
-	lambdamain.Run(register, nil)
+	lambdamain.Run(register)
 }
 
 // register adds the single-user rotator for both PostgreSQL engines, configured from

@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, nil)
+	lambdamain.Run(register)
 }
 
 // register adds the single-user and alternating-users rotators for the redis

@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	lambdamain.Run(register, nil)
+	lambdamain.Run(register)
 }
 
 // register adds the SendGrid rotator, configured from the environment.

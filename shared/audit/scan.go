@@ -35,12 +35,10 @@ type Clients interface {
 }
 
 // AWSXClients adapts awsx.Clients (the STS cache, the allow-list and the
-// ExternalId of the rotation functions) to Clients.
+// ExternalId of the rotation functions) to Clients. The partition is the one
+// the region's name implies (awsx.Location).
 type AWSXClients struct {
 	Clients *awsx.Clients
-	// Partition overrides the partition the region's name implies
-	// (awsx.Location); empty for the implied one.
-	Partition string
 }
 
 // Client returns the cached client of account and region
@@ -52,9 +50,6 @@ func (a AWSXClients) Client(ctx context.Context, account, region string) (Secret
 	loc, err := awsx.Location(account, region)
 	if err != nil {
 		return nil, err
-	}
-	if a.Partition != "" {
-		loc.Partition = a.Partition
 	}
 	acct, err := a.Clients.Account(ctx, loc, "")
 	if err != nil {

@@ -29,7 +29,7 @@ import (
 
 func main() {
 	logger := logging.New()
-	engine, err := lambdamain.Build(context.Background(), os.Getenv, logger, registry.All, rdsx.Resolver, elasticachex.Wire, iamx.Wire)
+	engine, err := lambdamain.Build(context.Background(), os.Getenv, logger, registry.All, rdsx.Wire, elasticachex.Wire, iamx.Wire)
 	if err != nil {
 		logger.Error("droptoken: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)

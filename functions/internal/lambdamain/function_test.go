@@ -52,7 +52,7 @@ func TestBuildAcceptsAnyFunctionOutsideABinary(t *testing.T) {
 		slog.New(slog.DiscardHandler), func(reg *rotators.Registry, _ rotators.Deps) error {
 			reg.Register(generic.New(password.Default("")), rotators.SingleUser, "generic")
 			return nil
-		}, nil)
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

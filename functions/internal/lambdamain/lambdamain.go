@@ -35,15 +35,11 @@ import (
 // packages it carries, so its binary links no other driver.
 type Register = rotators.Builder
 
-// Endpoints builds the RDS endpoint resolver from the function's AWS clients.
-// A function with a database strategy that reads a master secret (which RDS
-// may manage, without a host) passes rdsx.Resolver to Run; the others pass
-// nil (rotators.Deps.Endpoints stays nil) and link no RDS client.
-type Endpoints func(*awsx.Clients) rotators.EndpointResolver
-
 // Wiring puts a target API built from the function's AWS clients into the
-// rotators' dependencies (elasticachex.Wire sets Deps.ElastiCache): a
-// function passes the ones its rotators need to Run, and links no other.
+// rotators' dependencies (elasticachex.Wire sets Deps.ElastiCache, rdsx.Wire
+// sets Deps.Endpoints for a database strategy that reads a master secret,
+// which RDS may manage, without a host): a function passes the ones its
+// rotators need to Run, and links no other.
 type Wiring func(*awsx.Clients, *rotators.Deps)
 
 // EnvMetricsNamespace names the CloudWatch namespace of the EMF metrics.
@@ -52,9 +48,9 @@ const EnvMetricsNamespace = "ROTARY_METRICS_NAMESPACE"
 // Run builds the engine from the environment and starts the Lambda runtime.
 // A configuration error is logged as one JSON line and the process exits with
 // status 1, so the Lambda init phase fails visibly instead of every rotation.
-func Run(register Register, endpoints Endpoints, wirings ...Wiring) {
+func Run(register Register, wirings ...Wiring) {
 	logger := logging.New()
-	engine, err := Build(context.Background(), os.Getenv, logger, register, endpoints, wirings...)
+	engine, err := Build(context.Background(), os.Getenv, logger, register, wirings...)
 	if err != nil {
 		logger.Error("rotary: configuration error", slog.String("error", err.Error()))
 		os.Exit(1)
@@ -72,9 +68,9 @@ func Run(register Register, endpoints Endpoints, wirings ...Wiring) {
 }
 
 // Build reads the configuration through getenv and returns a ready engine,
-// its rotators built with their dependencies (endpoints may be nil; each of
-// wirings adds a target API).
-func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register, endpoints Endpoints, wirings ...Wiring) (*rotation.Engine, error) {
+// its rotators built with their dependencies (each of wirings adds a target
+// API).
+func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger, register Register, wirings ...Wiring) (*rotation.Engine, error) {
 	if err := checkFunction(getenv, builtFunction()); err != nil {
 		return nil, err
 	}
@@ -92,7 +88,7 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 	}
 	clients := awsx.New(base, cfg)
 	reg := &rotators.Registry{}
-	d := deps(getenv, clients, endpoints)
+	d := rotators.Deps{Getenv: getenv, Now: time.Now}
 	for _, w := range wirings {
 		w(clients, &d)
 	}
@@ -108,19 +104,6 @@ func Build(ctx context.Context, getenv func(string) string, logger *slog.Logger,
 
 		CleanupReserve: reserve,
 	})
-}
-
-// deps returns what every function's rotators are built with: the
-// environment, the RDS endpoint resolver when the function has one
-// (RDS-managed master secrets hold no host: the database rotators ask RDS,
-// through the secret's account; one resolver serves every database engine),
-// the default HTTP client and the real clock.
-func deps(getenv func(string) string, clients *awsx.Clients, endpoints Endpoints) rotators.Deps {
-	d := rotators.Deps{Getenv: getenv, Now: time.Now}
-	if endpoints != nil {
-		d.Endpoints = endpoints(clients)
-	}
-	return d
 }
 
 // ownClient returns what builds the function's own Secrets Manager client, for

@@ -45,9 +45,9 @@ func TestBuildPassesDeps(t *testing.T) {
 			}
 			my = reg.Rotators()[1].(*mysql.MultiUser)
 			return nil
-		}, func(c *awsx.Clients) rotators.EndpointResolver {
-			made = rdsx.Resolver(c)
-			return made
+		}, func(c *awsx.Clients, d *rotators.Deps) {
+			rdsx.Wire(c, d)
+			made = d.Endpoints
 		})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestBuildPassesDeps(t *testing.T) {
 		func(reg *rotators.Registry, deps rotators.Deps) error {
 			got = deps
 			return generic.Build(reg, deps)
-		}, nil)
+		})
 	if err != nil || got.Endpoints != nil {
 		t.Errorf("without a constructor: Endpoints = %v (err %v), want nil", got.Endpoints, err)
 	}
@@ -140,7 +140,7 @@ func TestBuildFailsFast(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := Build(context.Background(), env(c.env), slog.New(slog.DiscardHandler), c.register, nil)
+			_, err := Build(context.Background(), env(c.env), slog.New(slog.DiscardHandler), c.register)
 			if err == nil {
 				t.Fatal("Build accepted a bad configuration")
 			}
@@ -163,14 +163,14 @@ func TestBuildAppliesWirings(t *testing.T) {
 		return generic.Build(reg, deps)
 	}
 	var clients *awsx.Clients
-	if _, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler), register, nil,
+	if _, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler), register,
 		func(c *awsx.Clients, d *rotators.Deps) { clients = c; d.ElastiCache = elasticachex.New(c) }); err != nil {
 		t.Fatal(err)
 	}
 	if clients == nil || got.ElastiCache == nil {
 		t.Fatalf("the wiring was not applied: ElastiCache = %v", got.ElastiCache)
 	}
-	if _, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler), register, nil); err != nil || got.ElastiCache != nil {
+	if _, err := Build(context.Background(), env(vars), slog.New(slog.DiscardHandler), register); err != nil || got.ElastiCache != nil {
 		t.Errorf("without a wiring: ElastiCache = %v (err %v), want nil", got.ElastiCache, err)
 	}
 }

@@ -165,6 +165,10 @@ var errNoEndpoint = errors.New("RDS gave no endpoint for the master secret's dat
 // endpoint.
 func Resolver(c *awsx.Clients) rotators.EndpointResolver { return nonEmpty{NewEndpoints(c)} }
 
+// Wire sets deps.Endpoints to Resolver(c); it is a lambdamain.Wiring, for
+// the functions with a database strategy that reads a master secret.
+func Wire(c *awsx.Clients, deps *rotators.Deps) { deps.Endpoints = Resolver(c) }
+
 type nonEmpty struct{ r *Endpoints }
 
 // ResolveEndpoint returns the master secret's database endpoint or an error.
