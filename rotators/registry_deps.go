@@ -84,14 +84,6 @@ func (d Deps) Env(name string) string {
 	return d.Getenv(name)
 }
 
-// Clock returns Now, or time.Now without one.
-func (d Deps) Clock() func() time.Time {
-	if d.Now == nil {
-		return time.Now
-	}
-	return d.Now
-}
-
 // Builder adds rotators to reg, each built with deps. A function's main.go
 // passes one to start-up (lambdamain.Run); each engine package exports a
 // Build function (postgres.Build, mysql.Build, saas.Build, generic.Build)

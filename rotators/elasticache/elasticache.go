@@ -158,24 +158,19 @@ type user struct {
 // digits and single hyphens, not ending in a hyphen.
 var userIDPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$`)
 
-// regionPattern is an AWS region name.
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-
-// partitions are the AWS partitions (as shared/rotation accepts).
-var partitions = map[string]bool{"aws": true, "aws-cn": true, "aws-us-gov": true, "aws-iso": true, "aws-iso-b": true,
-	"aws-iso-e": true, "aws-iso-f": true, "aws-eusc": true}
-
 // parseUser checks v's user_arn and username against the secret's ARN:
-// nothing is sent to the API for a secret that fails.
+// nothing is sent to the API for a secret that fails. The user's partition,
+// region and account must be the secret's own, which the engine has checked
+// (and the API client checks again before any call), so they are compared,
+// not validated a second time here.
 func parseUser(secretARN string, v secret.Value) (user, error) {
 	raw, ok := v.Get(KeyUserARN)
 	if !ok || raw == "" {
 		return user{}, &secret.KeyError{Key: KeyUserARN, Problem: "is missing or empty (the ElastiCache user's ARN)"}
 	}
 	p := strings.Split(raw, ":")
-	if len(p) != 7 || p[0] != "arn" || !partitions[p[1]] || p[2] != "elasticache" || !regionPattern.MatchString(p[3]) ||
-		!isAccount(p[4]) || p[5] != "user" || len(p[6]) > 40 || !userIDPattern.MatchString(p[6]) {
-		return user{}, fmt.Errorf("%w: want arn:<partition>:elasticache:<region>:<12-digit account>:user:<user id>", ErrBadUserARN)
+	if len(p) != 7 || p[0] != "arn" || p[2] != "elasticache" || p[5] != "user" || len(p[6]) > 40 || !userIDPattern.MatchString(p[6]) {
+		return user{}, fmt.Errorf("%w: want arn:<partition>:elasticache:<region>:<account>:user:<user id>", ErrBadUserARN)
 	}
 	s := strings.Split(secretARN, ":")
 	if len(s) < 7 || s[1] != p[1] || s[3] != p[3] || s[4] != p[4] {
@@ -189,18 +184,6 @@ func parseUser(secretARN string, v secret.Value) (user, error) {
 		return user{}, &secret.KeyError{Key: secret.KeyUsername, Problem: "is not an ElastiCache user name (at most 120 printable ASCII characters, no spaces)"}
 	}
 	return user{id: p[6], name: name}, nil
-}
-
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // check makes sure the API's user is the secret's: its name is the secret's

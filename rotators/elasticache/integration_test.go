@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsec "github.com/aws/aws-sdk-go-v2/service/elasticache"
-
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/rotatortest"
+	"github.com/rotary-secrets/rotary/shared/awsx"
+	"github.com/rotary-secrets/rotary/shared/awsx/elasticachex"
 	"github.com/rotary-secrets/rotary/shared/password"
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
@@ -21,35 +20,15 @@ import (
 	"github.com/rotary-secrets/rotary/test/rotationtest"
 )
 
-// sdkUsers is rotators.ElastiCacheUsers over the SDK client of one account
-// (the kit's secrets all live in it).
-type sdkUsers struct{ c *awsec.Client }
+// lateUsers is the shipped ElastiCache adapter (elasticachex), set once the
+// kit's target knows the account its secrets live in.
+type lateUsers struct{ rotators.ElastiCacheUsers }
 
-func (u *sdkUsers) DescribeUser(ctx context.Context, _, _, id string) (rotators.ElastiCacheUser, error) {
-	out, err := u.c.DescribeUsers(ctx, &awsec.DescribeUsersInput{UserId: aws.String(id)})
-	if err != nil {
-		return rotators.ElastiCacheUser{}, err
-	}
-	x := out.Users[0]
-	return rotators.ElastiCacheUser{ARN: aws.ToString(x.ARN), UserID: aws.ToString(x.UserId), UserName: aws.ToString(x.UserName),
-		Status: aws.ToString(x.Status), Authentication: string(x.Authentication.Type), PasswordCount: int(aws.ToInt32(x.Authentication.PasswordCount))}, nil
-}
-
-func (u *sdkUsers) UserTags(ctx context.Context, _, _, arn string) (map[string]string, error) {
-	out, err := u.c.ListTagsForResource(ctx, &awsec.ListTagsForResourceInput{ResourceName: aws.String(arn)})
-	if err != nil {
-		return nil, err
-	}
-	tags := map[string]string{}
-	for _, t := range out.TagList {
-		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return tags, nil
-}
-
-func (u *sdkUsers) SetPasswords(ctx context.Context, _, _, id string, pw []string) error {
-	_, err := u.c.ModifyUser(ctx, &awsec.ModifyUserInput{UserId: aws.String(id), Passwords: pw})
-	return err
+// accountUsers is elasticachex over localaws in account mode: the function's
+// own account is the secrets' (and users') account.
+func accountUsers(ec *localaws.Server, account, region string) rotators.ElastiCacheUsers {
+	cfg := ec.AWSConfig(ec.AddAccount(account), region)
+	return elasticachex.New(awsx.New(cfg, awsx.Config{Mode: awsx.ModeAccount, HomeAccount: account}))
 }
 
 // TestConformance runs the kit against the fake ElastiCache API backed by a
@@ -72,7 +51,7 @@ func TestConformance(t *testing.T) {
 			}
 			ec := localaws.Start(t)
 			var reg rotators.Registry
-			api := &sdkUsers{}
+			api := &lateUsers{}
 			reg.Register(elasticache.New(api, password.Default(`/@"'\`), time.Minute, 0), rotators.SingleUser, elasticache.Engine)
 			return &rotatortest.Target{
 				Rotators: &reg,
@@ -81,8 +60,7 @@ func TestConformance(t *testing.T) {
 					p := strings.Split(arn, ":")
 					userARN := ec.AddElastiCacheUser(localaws.ElastiCacheUser{Account: p[4], Region: p[3], UserID: name, UserName: name,
 						Apply: localaws.RedisACL(admin), Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: arn}}, 1)
-					cfg := ec.AWSConfig(ec.AddAccount(p[4]), p[3])
-					api.c = awsec.NewFromConfig(cfg)
+					api.ElastiCacheUsers = accountUsers(ec, p[4], p[3])
 					v.Set(elasticache.KeyUserARN, userARN)
 					return v, true
 				},
@@ -109,7 +87,7 @@ func TestNotOwnedUnderLocalAWS(t *testing.T) {
 	ec := localaws.Start(t)
 	bARN := ec.AddElastiCacheUser(localaws.ElastiCacheUser{Account: account, Region: region, UserID: "team-b", UserName: "team-b",
 		Apply: localaws.RedisACL(admin), Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: "team-b/cache"}}, 1)
-	api := &sdkUsers{c: awsec.NewFromConfig(ec.AWSConfig(ec.AddAccount(account), region))}
+	api := accountUsers(ec, account, region)
 	r := elasticache.New(api, password.Default(`/@"'\`), time.Minute, 0)
 
 	teamA := "arn:aws:secretsmanager:" + region + ":" + account + ":secret:team-a/cache-AbCdEf"

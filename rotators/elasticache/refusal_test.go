@@ -217,3 +217,21 @@ func TestWaitHonoursDeadline(t *testing.T) {
 		t.Fatalf("Set: %v, %d modifications; want ErrNotActive and none", err, len(api.modified))
 	}
 }
+
+// TestUserOfEveryPartition: a user in the secret's own partition, region and
+// account is accepted in every partition the engine accepts secrets of,
+// including aws-eusc, whose region names begin with four letters.
+func TestUserOfEveryPartition(t *testing.T) {
+	for _, loc := range []string{"aws:eu-west-1", "aws-cn:cn-north-1", "aws-us-gov:us-gov-west-1", "aws-iso-e:eu-isoe-west-1", "aws-eusc:eusc-de-east-1"} {
+		t.Run(loc, func(t *testing.T) {
+			part, region, _ := strings.Cut(loc, ":")
+			secARN := "arn:" + part + ":secretsmanager:" + region + ":111111111111:secret:app/cache-AbCdEf"
+			usrARN := "arn:" + part + ":elasticache:" + region + ":111111111111:user:app-user"
+			api := newFake()
+			rot := rotators.Rotation{SecretARN: secARN, Token: "t1"}
+			if _, err := rotator(api).Create(t.Context(), rotators.CreateRequest{Rotation: rot, Current: value(usrARN, "app", "current-Password-0001"), Passwords: password.Local{}}); err != nil {
+				t.Errorf("Create: %v", err)
+			}
+		})
+	}
+}

@@ -106,8 +106,6 @@ var (
 	ErrForeignVersion = errors.New("a version of the secret names another IAM user")
 )
 
-var ()
-
 // Rotator rotates one IAM user's access keys. It is a rotators.Minter
 // (createSecret creates a key) and a rotators.Finisher.
 type Rotator struct {
@@ -298,7 +296,6 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 	if !foundCur {
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w: %s of %s", ErrCurrentKeyMissing, cur.id, cur.user)
 	}
-	held := len(keys)
 	if len(unheld) == 1 && mintedHere(tags[TagMinting], req.Token, unheld[0]) {
 		lost := unheld[0].ID
 		slog.WarnContext(ctx, "iam-access-key: retiring the access key an earlier attempt of this rotation created but never stored (killed or cut off before its version was stored; nobody received its secret)",
@@ -306,7 +303,7 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 		if err := retire(ctx, api, cur.user, lost); err != nil {
 			return rotators.CreateResponse{}, fmt.Errorf("createSecret: retire the key an earlier attempt of this rotation created but never stored: %w", err)
 		}
-		unheld, held = nil, held-1
+		unheld = nil
 	}
 	if len(unheld) > 0 {
 		ids := make([]string, len(unheld))
@@ -316,7 +313,7 @@ func (r *Rotator) Create(ctx context.Context, req rotators.CreateRequest) (rotat
 		return rotators.CreateResponse{}, fmt.Errorf("createSecret: %w: user %s, key %s (delete it in IAM if nothing uses it, e.g. made by hand or left by another rotation; Rotary deletes only a key it can attribute to an earlier attempt of the same rotation)",
 			ErrUnheldKey, cur.user, strings.Join(ids, ", "))
 	}
-	if foundPrev && held >= 2 {
+	if foundPrev { // with the AWSCURRENT key, the user's two
 		if err := retire(ctx, api, cur.user, prev.id); err != nil {
 			return rotators.CreateResponse{}, fmt.Errorf("createSecret: retire the AWSPREVIOUS key to stay within IAM's two keys: %w", err)
 		}
