@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	awsec "github.com/aws/aws-sdk-go-v2/service/elasticache"
-
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/shared/password"
@@ -34,7 +32,7 @@ func TestModifyUserAnswerLost(t *testing.T) {
 	ec := localaws.Start(t)
 	userARN := ec.AddElastiCacheUser(localaws.ElastiCacheUser{Account: account, Region: region, UserID: "app", UserName: "app",
 		Apply: localaws.RedisACL(admin), Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: secretARN}}, 1)
-	api := &sdkUsers{c: awsec.NewFromConfig(ec.AWSConfig(ec.AddAccount(account), region))}
+	api := accountUsers(ec, account, region)
 	r := elasticache.New(api, password.Default(`/@"'\`), time.Minute, 0)
 
 	cur := secret.Value{Username: "app", Password: initial}
