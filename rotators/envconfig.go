@@ -2,6 +2,7 @@ package rotators
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -88,7 +89,8 @@ func CheckCABundle(path string) error {
 	if path == "" {
 		return nil
 	}
-	return appendCABundle(x509.NewCertPool(), path)
+	_, err := caBundleCerts(path)
+	return err
 }
 
 // LazyRoots returns a function that returns the roots verifying a server's
@@ -101,12 +103,16 @@ func LazyRoots(caBundleFile string) func() (*x509.CertPool, error) {
 		if caBundleFile == "" {
 			return nil, nil
 		}
+		certs, err := caBundleCerts(caBundleFile)
+		if err != nil {
+			return nil, err
+		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if err := appendCABundle(pool, caBundleFile); err != nil {
-			return nil, err
+		for _, c := range certs {
+			pool.AddCert(c)
 		}
 		return pool, nil
 	})
@@ -122,14 +128,43 @@ func RootsOf(pool *x509.CertPool, caBundleFile string) func() (*x509.CertPool, e
 	return LazyRoots(caBundleFile)
 }
 
-// appendCABundle adds the certificates of the PEM file path to pool.
-func appendCABundle(pool *x509.CertPool, path string) error {
-	pem, err := os.ReadFile(path)
+// caBundles holds the certificates of each CA bundle file read so far, by
+// path. A function's start-up checks the bundle in every engine package that
+// reads the setting (ConfigFromEnv) and in every PostgreSQL connector, and
+// each rotator's LazyRoots adds it to the system roots: without the cache the
+// central function parsed the same file (the RDS global bundle: over 100
+// certificates, about 1 ms a parse) at least six times in its cold start. Only a
+// successful read is kept.
+var caBundles sync.Map // path → []*x509.Certificate
+
+// caBundleCerts returns the certificates of the PEM file path, read and
+// parsed on its first successful call for path.
+func caBundleCerts(path string) ([]*x509.Certificate, error) {
+	if certs, ok := caBundles.Load(path); ok {
+		return certs.([]*x509.Certificate), nil
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", EnvCABundle, err)
+		return nil, fmt.Errorf("read %s: %w", EnvCABundle, err)
 	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("%s (%s) holds no PEM certificate", EnvCABundle, path)
+	// What x509.CertPool.AppendCertsFromPEM accepts: CERTIFICATE blocks
+	// without headers that parse; anything else is skipped.
+	var certs []*x509.Certificate
+	for len(data) > 0 {
+		var block *pem.Block
+		if block, data = pem.Decode(data); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		if c, err := x509.ParseCertificate(block.Bytes); err == nil {
+			certs = append(certs, c)
+		}
 	}
-	return nil
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s (%s) holds no PEM certificate", EnvCABundle, path)
+	}
+	caBundles.Store(path, certs)
+	return certs, nil
 }

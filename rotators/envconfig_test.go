@@ -1,6 +1,13 @@
 package rotators
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,5 +80,45 @@ func TestLazyRoots(t *testing.T) {
 	}
 	if err := CheckCABundle(filepath.Join(t.TempDir(), "missing.pem")); err == nil {
 		t.Error("CheckCABundle: missing file: no error")
+	}
+}
+
+// TestCABundleReadOnce: start-up's check reads and parses the bundle, and
+// the roots built later use that parse (the file is not read again), with
+// the bundle's CA trusted on top of the system roots.
+func TestCABundleReadOnce(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rotary test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bundle.pem")
+	bundle := append([]byte("a comment line\n"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	if err := os.WriteFile(path, bundle, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckCABundle(path); err != nil {
+		t.Fatal(err)
+	}
+	// Were the file read again, this would fail the roots.
+	if err := os.WriteFile(path, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := LazyRoots(path)()
+	if err != nil || pool == nil {
+		t.Fatalf("LazyRoots: %v, %v; want the system roots plus the bundle", pool, err)
+	}
+	if _, err := ca.Verify(x509.VerifyOptions{Roots: pool}); err != nil {
+		t.Errorf("the bundle's CA is not in the roots: %v", err)
 	}
 }

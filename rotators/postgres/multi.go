@@ -109,13 +109,13 @@ func (r *MultiUser) set(ctx context.Context, req rotators.SetRequest, master *se
 		return fmt.Errorf("master secret (masterarn) not found")
 	}
 	*master = m
-	masterEP, err := r.masterEndpoint(ctx, req.Token, cur, m)
-	if err != nil {
-		return err
-	}
 	base, clone := pairOf(cur.Username)
 	if m.Username == base || m.Username == clone {
 		return fmt.Errorf("%w: the master user %q is one of the alternating users", ErrGuard, m.Username)
+	}
+	masterEP, err := r.masterEndpoint(ctx, req.Token, cur, m)
+	if err != nil {
+		return err
 	}
 	if err := r.proveCurrent(ctx, curEP, cur, pend); err != nil {
 		return err

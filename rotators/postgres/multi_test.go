@@ -249,10 +249,11 @@ func (f *fixedResolver) ResolveEndpoint(_ context.Context, masterARN, token, ins
 func TestMultiUserRDSManagedMaster(t *testing.T) {
 	pg := dbtest.SharedPostgres(t)
 	tests := []struct {
-		name       string
-		resolver   *fixedResolver
-		masterPort int // the master secret's "port" (0: none)
-		wantErr    error
+		name         string
+		resolver     *fixedResolver
+		masterPort   int  // the master secret's "port" (0: none)
+		masterIsUser bool // the master secret names the original user: refused before RDS is asked
+		wantErr      error
 	}{
 		{name: "no resolver", wantErr: postgres.ErrMasterEndpoint},
 		{name: "resolver agrees", resolver: &fixedResolver{host: pg.Host, port: pg.Port}},
@@ -262,6 +263,7 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 		// A master secret without host that names another port than its
 		// RDS database's contradicts RDS: refused, not silently corrected.
 		{name: "master names another port than RDS", resolver: &fixedResolver{host: pg.Host, port: pg.Port}, masterPort: pg.Port + 1, wantErr: postgres.ErrEndpointMismatch},
+		{name: "master is the original user", resolver: &fixedResolver{host: pg.Host, port: pg.Port}, masterIsUser: true, wantErr: postgres.ErrGuard},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,6 +279,9 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 				p.user.Host = "localhost"
 			}
 			managed := secret.Value{Username: p.master.Username, Password: p.master.Password, Port: tt.masterPort}
+			if tt.masterIsUser {
+				managed.Username = p.base
+			}
 			d := &direct{rot: r, current: p.user, master: managed}
 			next, err := d.rotate(t)
 			if !errors.Is(err, tt.wantErr) {
@@ -285,7 +290,11 @@ func TestMultiUserRDSManagedMaster(t *testing.T) {
 			if got := pg.CanLogin(t, next.Username, next.Password); got != (tt.wantErr == nil) {
 				t.Errorf("pending logs in = %v", got)
 			}
-			if tt.resolver != nil {
+			if tt.masterIsUser {
+				if len(tt.resolver.got) != 0 {
+					t.Errorf("resolver asked %+v for a master the guard refuses, want no call", tt.resolver.got)
+				}
+			} else if tt.resolver != nil {
 				// token: the rotation's ClientRequestToken (direct's 32 hex digits).
 				want := resolverCall{masterARN: masterARN, instance: "db-instance-1"}
 				if len(tt.resolver.got) == 1 && len(tt.resolver.got[0].token) == 32 {
