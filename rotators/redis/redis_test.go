@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -573,5 +574,17 @@ func TestForgedRecordCannotRetireCurrent(t *testing.T) {
 				t.Fatalf("user holds %d passwords after the refusal, want 1 (nothing changed)", n)
 			}
 		})
+	}
+}
+
+// TestIsSHA256Hex: isSHA256Hex accepts exactly what the pattern it replaced
+// matched.
+func TestIsSHA256Hex(t *testing.T) {
+	pattern := regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	h := hashOf("x")
+	for _, s := range []string{"", h, strings.ToUpper(h), h[:63], h + "0", h[:63] + "g", h[:63] + "\n", "\n" + h[1:], h[:62] + "é"} {
+		if got, want := isSHA256Hex(s), pattern.MatchString(s); got != want {
+			t.Errorf("isSHA256Hex(%q) = %t, the pattern says %t", s, got, want)
+		}
 	}
 }
