@@ -588,3 +588,15 @@ func TestIsSHA256Hex(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUsernameSet: checkUsername accepts exactly the names of this
+// pattern (a letter, digit or _, then letters, digits and . _ - @ + :).
+func TestCheckUsernameSet(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._@+:-]{0,127}$`)
+	for _, s := range []string{"", "a", "_", ".a", "-a", "app", "app_clone", "a.b-c@d+e:f", "a b", "a\x00", "a\n", "é", "aé",
+		"a/b", "a*", "a~", strings.Repeat("a", 128), strings.Repeat("a", 129)} {
+		if got, want := checkUsername(s) == nil, pattern.MatchString(s); got != want {
+			t.Errorf("checkUsername(%q) accepts: %t, the pattern says %t", s, got, want)
+		}
+	}
+}
