@@ -2,6 +2,7 @@ package rotators
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -88,7 +89,8 @@ func CheckCABundle(path string) error {
 	if path == "" {
 		return nil
 	}
-	return appendCABundle(x509.NewCertPool(), path)
+	_, err := bundleCerts(path)
+	return err
 }
 
 // LazyRoots returns a function that returns the roots verifying a server's
@@ -101,12 +103,16 @@ func LazyRoots(caBundleFile string) func() (*x509.CertPool, error) {
 		if caBundleFile == "" {
 			return nil, nil
 		}
+		certs, err := bundleCerts(caBundleFile)
+		if err != nil {
+			return nil, err
+		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if err := appendCABundle(pool, caBundleFile); err != nil {
-			return nil, err
+		for _, c := range certs {
+			pool.AddCert(c)
 		}
 		return pool, nil
 	})
@@ -122,14 +128,46 @@ func RootsOf(pool *x509.CertPool, caBundleFile string) func() (*x509.CertPool, e
 	return LazyRoots(caBundleFile)
 }
 
-// appendCABundle adds the certificates of the PEM file path to pool.
-func appendCABundle(pool *x509.CertPool, path string) error {
-	pem, err := os.ReadFile(path)
+// bundles holds, per CA bundle path, the file's certificates (or the error
+// reading them), parsed once per process: the central function's start-up
+// checks the bundle once per engine and each rotator adds it to its roots,
+// and a bundle such as RDS's (about 120 certificates) costs some 2 ms and
+// 1 MB to parse.
+var bundles sync.Map // path → func() ([]*x509.Certificate, error)
+
+// bundleCerts returns the certificates of the PEM file path, parsed on the
+// first call for path only; an error when the file cannot be read or holds
+// no certificate.
+func bundleCerts(path string) ([]*x509.Certificate, error) {
+	f, ok := bundles.Load(path)
+	if !ok {
+		f, _ = bundles.LoadOrStore(path, sync.OnceValues(func() ([]*x509.Certificate, error) { return readCABundle(path) }))
+	}
+	return f.(func() ([]*x509.Certificate, error))()
+}
+
+// readCABundle parses the certificates of the PEM file path, skipping the
+// blocks x509.CertPool.AppendCertsFromPEM skips.
+func readCABundle(path string) ([]*x509.Certificate, error) {
+	rest, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", EnvCABundle, err)
+		return nil, fmt.Errorf("read %s: %w", EnvCABundle, err)
 	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("%s (%s) holds no PEM certificate", EnvCABundle, path)
+	var certs []*x509.Certificate
+	for len(rest) > 0 {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		if c, err := x509.ParseCertificate(block.Bytes); err == nil {
+			certs = append(certs, c)
+		}
 	}
-	return nil
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s (%s) holds no PEM certificate", EnvCABundle, path)
+	}
+	return certs, nil
 }

@@ -1,10 +1,14 @@
 package rotators
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rotary-secrets/rotary/test/dbtest"
 )
 
 func TestConnectTimeoutFromEnv(t *testing.T) {
@@ -73,5 +77,34 @@ func TestLazyRoots(t *testing.T) {
 	}
 	if err := CheckCABundle(filepath.Join(t.TempDir(), "missing.pem")); err == nil {
 		t.Error("CheckCABundle: missing file: no error")
+	}
+}
+
+// TestCABundleParsedOnce: the bundle is parsed once per process, however
+// many engines check it at start-up and rotators add it to their roots, and
+// the roots built from the parsed certificates verify the bundle's servers.
+func TestCABundleParsedOnce(t *testing.T) {
+	ca := dbtest.NewCA(t)
+	if err := CheckCABundle(ca.CAFile); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(10, func() { _ = CheckCABundle(ca.CAFile) }); n > 1 {
+		t.Errorf("CheckCABundle after the first call: %.0f allocations; the bundle is parsed again", n)
+	}
+	pool, err := LazyRoots(ca.CAFile)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafPEM, err := os.ReadFile(ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(leafPEM)
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "localhost"}); err != nil {
+		t.Fatalf("the bundle's server certificate does not verify against LazyRoots: %v", err)
 	}
 }
