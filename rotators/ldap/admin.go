@@ -132,7 +132,31 @@ func (r *Rotator) setAsAdmin(ctx context.Context, req rotators.SetRequest, user 
 	mod := goldap.NewModifyRequest(user.dn, nil)
 	mod.Replace("userPassword", []string{hash})
 	if err := mc.Modify(mod); err != nil {
-		return fmt.Errorf("setSecret: replace userPassword of %s: %w", user.dn, ldapErr(ctx, err))
+		return fmt.Errorf("setSecret: replace userPassword of %s: %w", user.dn, withoutHash(ldapErr(ctx, err), hash))
 	}
 	return nil
+}
+
+// scrubbedError is an error whose message had a password hash taken out;
+// errors.Is and errors.As still see the original.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e scrubbedError) Error() string { return e.msg }
+func (e scrubbedError) Unwrap() error { return e.err }
+
+// withoutHash keeps hash, an {SSHA} value, out of err's message, whole or as
+// its base64 part: the engine scrubs the secret's own values but does not
+// know the hash, and a server (the secret writer's choice) may quote the
+// request it refuses in its diagnostic message.
+func withoutHash(err error, hash string) error {
+	msg := err.Error()
+	b64 := strings.TrimPrefix(hash, "{SSHA}")
+	if !strings.Contains(msg, b64) {
+		return err
+	}
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, hash, "[REDACTED]"), b64, "[REDACTED]")
+	return scrubbedError{msg: msg, err: err}
 }

@@ -3,10 +3,11 @@ package ldap
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rotary-secrets/rotary/shared/ascii"
 )
 
 // MaxDNLength is the longest DN accepted, in bytes.
@@ -16,10 +17,36 @@ const MaxDNLength = 512
 // is refused before any connection.
 var ErrHostileDN = errors.New("ldap: the DN is not a plain distinguished name")
 
-var (
-	attrType  = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]{0,63}|[0-9]+(?:\.[0-9]+)+)$`)
-	plainAttr = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._@-]*$`)
-)
+// validAttrType reports whether s is an attribute type: a name (a letter,
+// then at most 63 letters, digits and hyphens) or a numeric OID (runs of
+// digits joined by single dots, at least two). A loop, not a
+// counted-repetition regexp: see package shared/ascii.
+func validAttrType(s string) bool {
+	if s == "" {
+		return false
+	}
+	if c := s[0]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		return ascii.Chars(s, 1, 64, "-")
+	}
+	dots, digit := 0, false // digit: the byte before is a digit
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c == '.' && digit:
+			dots, digit = dots+1, false
+		default:
+			return false
+		}
+	}
+	return dots > 0 && digit
+}
+
+// plainValue reports whether s is an attribute value of letters, digits,
+// space, '.', '_', '@' and '-' that starts with a letter or digit.
+func plainValue(s string) bool {
+	return s != "" && ascii.IsAlnum(s[0]) && ascii.Chars(s, 1, len(s), " ._@-")
+}
 
 // CanonicalDN parses dn (RFC 4514) and returns it rebuilt from its parts with
 // every attribute value escaped (ldap.EscapeDN). It refuses, wrapping
@@ -50,10 +77,10 @@ func CanonicalDN(dn string) (string, error) {
 		}
 		parts := make([]string, 0, len(rdn.Attributes))
 		for _, a := range rdn.Attributes {
-			if !attrType.MatchString(a.Type) {
+			if !validAttrType(a.Type) {
 				return "", fmt.Errorf("%w: an attribute type is not a name or OID", ErrHostileDN)
 			}
-			if !plainAttr.MatchString(a.Value) || strings.HasSuffix(a.Value, " ") {
+			if !plainValue(a.Value) || strings.HasSuffix(a.Value, " ") {
 				return "", fmt.Errorf("%w: attribute %s has a value with characters other than letters, digits, space, '.', '_', '@' and '-'", ErrHostileDN, a.Type)
 			}
 			parts = append(parts, a.Type+"="+goldap.EscapeDN(a.Value))

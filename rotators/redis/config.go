@@ -4,10 +4,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rotary-secrets/rotary/rotators"
+	"github.com/rotary-secrets/rotary/shared/ascii"
 	"github.com/rotary-secrets/rotary/shared/password"
 )
 
@@ -112,14 +112,11 @@ func checkUsername(name string) error {
 	if name == "" || len(name) > maxUsername {
 		return fmt.Errorf("%w: must be 1 to %d characters", ErrBadUsername, maxUsername)
 	}
-	if c := name[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+	if c := name[0]; !ascii.IsAlnum(c) && c != '_' {
 		return fmt.Errorf("%w: must start with a letter, a digit or _", ErrBadUsername)
 	}
-	for _, c := range name {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@+:", c)
-		if !ok {
-			return fmt.Errorf("%w: only letters, digits and . _ - @ + : are allowed", ErrBadUsername)
-		}
+	if !ascii.Chars(name, 1, maxUsername, "._-@+:") {
+		return fmt.Errorf("%w: only letters, digits and . _ - @ + : are allowed", ErrBadUsername)
 	}
 	return nil
 }

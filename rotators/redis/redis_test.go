@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -573,5 +574,29 @@ func TestForgedRecordCannotRetireCurrent(t *testing.T) {
 				t.Fatalf("user holds %d passwords after the refusal, want 1 (nothing changed)", n)
 			}
 		})
+	}
+}
+
+// TestIsSHA256Hex: isSHA256Hex accepts exactly what the pattern it replaced
+// matched.
+func TestIsSHA256Hex(t *testing.T) {
+	pattern := regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	h := hashOf("x")
+	for _, s := range []string{"", h, strings.ToUpper(h), h[:63], h + "0", h[:63] + "g", h[:63] + "\n", "\n" + h[1:], h[:62] + "é"} {
+		if got, want := isSHA256Hex(s), pattern.MatchString(s); got != want {
+			t.Errorf("isSHA256Hex(%q) = %t, the pattern says %t", s, got, want)
+		}
+	}
+}
+
+// TestCheckUsernameSet: checkUsername accepts exactly the names of this
+// pattern (a letter, digit or _, then letters, digits and . _ - @ + :).
+func TestCheckUsernameSet(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._@+:-]{0,127}$`)
+	for _, s := range []string{"", "a", "_", ".a", "-a", "app", "app_clone", "a.b-c@d+e:f", "a b", "a\x00", "a\n", "é", "aé",
+		"a/b", "a*", "a~", strings.Repeat("a", 128), strings.Repeat("a", 129)} {
+		if got, want := checkUsername(s) == nil, pattern.MatchString(s); got != want {
+			t.Errorf("checkUsername(%q) accepts: %t, the pattern says %t", s, got, want)
+		}
 	}
 }

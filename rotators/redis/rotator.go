@@ -328,14 +328,21 @@ func removeHash(ctx context.Context, c *goredis.Client, user, h string) (bool, e
 // never the pending one.
 func recorded(v secret.Value, key string) (string, bool) {
 	s, ok := v.Get(key)
-	if !ok || !sha256Hex.MatchString(s) {
+	if !ok || !isSHA256Hex(s) {
 		return "", false
 	}
 	return strings.ToLower(s), true
 }
 
-// sha256Hex is exactly one SHA-256 in hex.
-var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+// isSHA256Hex reports whether s is exactly one SHA-256 in hex. Not a
+// regexp: a counted repetition is expanded at package init (shared/ascii).
+func isSHA256Hex(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
 
 // quiet drops go-redis's own log lines (pool dial failures): the rotator
 // reports every failure in its step error, and the function's logs are JSON
