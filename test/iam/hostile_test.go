@@ -177,6 +177,10 @@ func hostile() []row {
 			req: request(perAccountSess, "iam:DeleteAccessKey", iamUserARN(memberA, "deploy-bot"), rotateTagged)},
 		{who: "per-account function role in A (a postgres-single copy)", what: "describe an RDS instance of A (its strategy reads no master secret)",
 			req: request(session(memberA, pgSingleRole, pgSingleFn), "rds:DescribeDBInstances", rdsInstanceARN(memberA), nil)},
+		{who: "per-account function role in A (a postgres-single copy)", what: "read A's master secret tagged rotary:role=master (its strategy reads none)",
+			req: request(session(memberA, pgSingleRole, pgSingleFn), "secretsmanager:GetSecretValue", secretARN(memberA, "db/master-WxYzAb"), marked)},
+		{who: "per-account function role in A (a generic copy)", what: "describe A's master secret tagged rotary:role=master (only the RDS resolver's copies describe masters)",
+			req: request(session(memberA, genericRole, genericFn), "secretsmanager:DescribeSecret", secretARN(memberA, "db/master-WxYzAb"), marked)},
 	}
 }
 
