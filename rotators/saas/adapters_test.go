@@ -41,7 +41,7 @@ func TestWrongAdminCredential(t *testing.T) {
 	wrong := map[string]map[string]string{
 		"sendgrid":         {"apiKey": "SG.wrong.CANARYwrongadmin"},
 		"twilio":           {"accountSid": "", "authToken": "CANARYwrongtoken"},
-		"okta":             {"apiToken": "00CANARYwrongtoken"},
+		"okta":             {"apiToken": "00CANARYwrongtoken", "orgUrl": "https://acme.okta.com"},
 		"entra-app-secret": {"tenantId": "", "clientId": "", "clientSecret": "CANARYwrongsecret"},
 	}
 	for _, p := range providers {
@@ -273,7 +273,7 @@ func TestOkta(t *testing.T) {
 		cur := obj(t, map[string]string{"engine": "okta", "orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID,
 			"keyId": k.ID, "clientSecret": k.Secret, "masterarn": "arn:x", saas.RecordKey: seedName(t)})
 		rot := saas.NewRotator(&saas.Okta{Config: cfg, Client: cfg.Client()})
-		return f, rot, newStore(t, rot, cur, obj(t, map[string]string{"apiToken": f.APIToken}))
+		return f, rot, newStore(t, rot, cur, obj(t, map[string]string{"apiToken": f.APIToken, "orgUrl": "https://acme.okta.com"}))
 	}
 	t.Run("previous secret retired before minting, deactivated then deleted", func(t *testing.T) {
 		f, _, s := setup(t)

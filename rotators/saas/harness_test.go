@@ -103,7 +103,7 @@ var providers = []provider{
 			cfg.BaseURLs, cfg.HTTPClient = map[string]string{saas.EngineOkta: f.URL()}, checked(t, f)
 			cur := obj(t, map[string]string{"engine": "okta", "masterarn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:okta-admin-AbCdEf",
 				"orgUrl": "https://acme.okta.com", "appId": f.AppID, "clientId": f.ClientID, "keyId": k.ID, "clientSecret": k.Secret, saas.RecordKey: seedName(t)})
-			return f, &saas.Okta{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiToken": f.APIToken})
+			return f, &saas.Okta{Config: cfg, Client: cfg.Client()}, cur, obj(t, map[string]string{"apiToken": f.APIToken, "orgUrl": "https://acme.okta.com"})
 		},
 	},
 	{

@@ -36,8 +36,10 @@ var oktaHosts = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".ok
 // optionally "privateKeyId", its kid) granted okta.apps.read and
 // okta.apps.manage, authenticating with private_key_jwt (recommended); or
 // {"apiToken":"…"}, an SSWS API token of an admin allowed to manage the app
-// (Okta revokes tokens unused for 30 days). Optionally "allowedAppIds", the
-// apps it may be used for.
+// (Okta revokes tokens unused for 30 days). Either form also holds "orgUrl",
+// the admin's own org, which every rotated secret using it must name (the
+// admin credential is sent there). Optionally "allowedAppIds", the apps it may
+// be used for.
 type Okta struct {
 	Config Config
 	Client *Client
@@ -60,7 +62,31 @@ func (o *Okta) Permit(v, admin secret.Value) error {
 	if err := checkID("appId", app); err != nil {
 		return err
 	}
+	// The admin credential goes to the rotated secret's orgUrl, which its
+	// writer chooses, and anyone can own an Okta org: it must be the admin's.
+	own, _ := admin.Get("orgUrl")
+	if own == "" {
+		return fmt.Errorf("admin secret: %w", &secret.KeyError{Key: "orgUrl", Problem: "must name the admin's Okta org (https://<org>.okta.com), which every secret using it must name too"})
+	}
+	org, _ := v.Get("orgUrl")
+	if !sameOrigin(org, own) {
+		return fmt.Errorf("%w: the secret's orgUrl is not the admin secret's org", ErrNotAllowed)
+	}
 	return allowed(admin, AllowAppIDs, "app", app)
+}
+
+// sameOrigin reports whether a and b are URLs of one origin: the same scheme,
+// host (case-insensitive) and port, whatever their paths.
+func sameOrigin(a, b string) bool {
+	ua, err := url.Parse(strings.TrimSpace(a))
+	if err != nil || ua.Host == "" {
+		return false
+	}
+	ub, err := url.Parse(strings.TrimSpace(b))
+	if err != nil || ub.Host == "" {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
 }
 
 func (o *Okta) org(v secret.Value) (string, error) {

@@ -22,7 +22,7 @@ func TestOktaOAuthAdmin(t *testing.T) {
 			ff, a, cur, _ := providers[2].setup(t, testConfig(nil))
 			f := ff.(*fakes.Okta)
 			id, key := f.ServiceApp(rsaKey, "okta.apps.read", "okta.apps.manage")
-			admin := obj(t, map[string]string{saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: key, saas.OktaAdminKeyID: "kid1"})
+			admin := obj(t, map[string]string{"orgUrl": "https://acme.okta.com", saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: key, saas.OktaAdminKeyID: "kid1"})
 			s := newStore(t, saas.NewRotator(a), cur, admin)
 			s.rotate()
 			s.rotate()
@@ -53,9 +53,9 @@ func TestOktaOAuthRefusals(t *testing.T) {
 		admin map[string]string
 		check func(error) bool
 	}{
-		{"unknown key", map[string]string{saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: otherKey},
+		{"unknown key", map[string]string{"orgUrl": "https://acme.okta.com", saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: otherKey},
 			func(err error) bool { return errors.Is(err, saas.ErrUnauthorized) }},
-		{"malformed key", map[string]string{saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"},
+		{"malformed key", map[string]string{"orgUrl": "https://acme.okta.com", saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"},
 			func(err error) bool {
 				var ke *secret.KeyError
 				return errors.As(err, &ke) && ke.Key == saas.OktaAdminPrivateKey
@@ -73,7 +73,7 @@ func TestOktaOAuthRefusals(t *testing.T) {
 	}
 	t.Run("scope not granted", func(t *testing.T) {
 		id, key := f.ServiceApp(false, "okta.apps.read")
-		s := newStore(t, saas.NewRotator(a), cur, obj(t, map[string]string{saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: key}))
+		s := newStore(t, saas.NewRotator(a), cur, obj(t, map[string]string{"orgUrl": "https://acme.okta.com", saas.OktaAdminClientID: id, saas.OktaAdminPrivateKey: key}))
 		_, err := s.create(s.token(), false)
 		var herr *saas.HTTPError
 		if !errors.As(err, &herr) || herr.Status != 400 || !strings.Contains(herr.Detail, "invalid_scope") {
@@ -89,7 +89,7 @@ func TestOktaOAuthRefusals(t *testing.T) {
 // such tokens stop working (30 days unused) and what to use instead.
 func TestOktaSSWSRefusalExplained(t *testing.T) {
 	_, a, cur, _ := providers[2].setup(t, testConfig(nil))
-	s := newStore(t, saas.NewRotator(a), cur, obj(t, map[string]string{"apiToken": "00CANARYexpiredtoken0000000000000000000"}))
+	s := newStore(t, saas.NewRotator(a), cur, obj(t, map[string]string{"apiToken": "00CANARYexpiredtoken0000000000000000000", "orgUrl": "https://acme.okta.com"}))
 	_, err := s.create(s.token(), false)
 	if !errors.Is(err, saas.ErrUnauthorized) || !strings.Contains(err.Error(), "30 days") {
 		t.Fatalf("createSecret = %v, want ErrUnauthorized with the API token expiry explained", err)

@@ -111,6 +111,7 @@ var saasProviders = []saasProvider{
 		k := o.Seed()
 		var master, v secret.Value
 		master.Set("apiToken", o.APIToken)
+		master.Set("orgUrl", "https://chaos.okta.com")
 		v.Engine = saas.EngineOkta
 		v.Set("orgUrl", "https://chaos.okta.com") // OKTA_BASE_URL sends the calls to the fake
 		v.Set("appId", o.AppID)

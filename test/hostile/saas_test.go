@@ -132,7 +132,7 @@ func TestCrossAccountSaaSAdmin(t *testing.T) {
 		for range 2 {
 			planted.add(sw.okta.Seed().Secret) // B's consumers' current and previous secrets
 		}
-		adminARN := createJSON(t, w, memberB, "okta/admin", map[string]string{"apiToken": sw.okta.APIToken})
+		adminARN := createJSON(t, w, memberB, "okta/admin", map[string]string{"apiToken": sw.okta.APIToken, "orgUrl": "https://b-org.okta.com"})
 		mine := "A-own-" + rig.RandomHex(8)
 		planted.add(mine)
 		arn := createJSON(t, w, memberA, "hostile/okta", map[string]string{
