@@ -11,6 +11,17 @@ import (
 	"github.com/rotary-secrets/rotary/shared/secret"
 )
 
+// CheckHost refuses a secret's host that a driver would read as something
+// else than one server's name or address: a path (PostgreSQL's driver dials
+// a unix socket in a directory, MySQL's a socket file) or whitespace. It
+// names the key, never the value.
+func CheckHost(host string) error {
+	if strings.ContainsAny(host, "/ \t\n") {
+		return &secret.KeyError{Key: secret.KeyHost, Problem: "is not a host name or address"}
+	}
+	return nil
+}
+
 // Endpoint is a database server's address: a host name or address and a
 // port. None of it is secret.
 type Endpoint struct {
@@ -55,7 +66,7 @@ func MasterEndpoint(ctx context.Context, res rotators.EndpointResolver, token st
 		if host == "" {
 			return Endpoint{}, fmt.Errorf("%w: it has no host and is not an RDS-managed secret (no aws:rds:primaryDBInstanceArn or aws:rds:primaryDBClusterArn tag); put \"host\" (and \"port\") in the master secret", ErrMasterEndpoint)
 		}
-		if strings.ContainsAny(host, "/ \t\n") {
+		if CheckHost(host) != nil {
 			return Endpoint{}, fmt.Errorf("%w: the RDS endpoint resolver gave no usable host", ErrMasterEndpoint)
 		}
 		if port == 0 {

@@ -53,8 +53,8 @@ func endpointOf(v secret.Value) (endpoint, error) {
 	if e.port == 0 {
 		e.port = DefaultPort
 	}
-	if strings.ContainsAny(e.host, "/ \t\n") {
-		return endpoint{}, &secret.KeyError{Key: secret.KeyHost, Problem: "is not a host name or address"}
+	if err := dbrotator.CheckHost(e.host); err != nil {
+		return endpoint{}, err
 	}
 	return e, nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"github.com/rotary-secrets/rotary/rotators/dbrotator"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -17,6 +18,9 @@ func checkSecret(v secret.Value) error {
 		return err
 	}
 	if err := checkEngine(v.Engine); err != nil {
+		return err
+	}
+	if err := dbrotator.CheckHost(v.Host); err != nil {
 		return err
 	}
 	return checkUsername(secret.KeyUsername, v.Username)

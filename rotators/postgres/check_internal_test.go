@@ -62,3 +62,19 @@ func TestDriverErrorsScrubbed(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSecretHost: a host the driver would read as something else than
+// one server (a unix-socket directory, several hosts, whitespace) is refused,
+// naming the key, before any connection.
+func TestCheckSecretHost(t *testing.T) {
+	for _, host := range []string{"/var/run/postgresql", "/tmp", "db.example\n", "db example", "a/b"} {
+		v := secret.Value{Engine: "postgres", Host: host, Username: "app", Password: "pw-0123456789"}
+		var ke *secret.KeyError
+		if err := checkSecret(v); !errors.As(err, &ke) || ke.Key != secret.KeyHost {
+			t.Errorf("host %q: %v, want a KeyError naming host", host, err)
+		}
+	}
+	if err := checkSecret(secret.Value{Engine: "postgres", Host: "db.example", Username: "app", Password: "pw-0123456789"}); err != nil {
+		t.Errorf("a plain host name: %v", err)
+	}
+}
