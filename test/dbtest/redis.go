@@ -102,9 +102,12 @@ func StartRedis(t testing.TB, withACLFile bool) *Redis {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The server must enforce passwords: a wrong one is refused.
+	// The server must enforce passwords: a wrong one is refused as such (a
+	// connection error would prove nothing).
 	if err := r.Login(context.Background(), RedisAdmin, "wrong-"+randomHex(4)); err == nil {
 		t.Fatal("dbtest: redis-server accepted a wrong password")
+	} else if !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Fatalf("dbtest: redis-server refused a wrong password with an unexpected error (want WRONGPASS): %v", err)
 	}
 	return r
 }
