@@ -56,7 +56,7 @@ func StartRedis(t testing.TB, withACLFile bool) *Redis {
 	if r.PlainPort, err = freePort(); err != nil {
 		t.Fatal(err)
 	}
-	adminRule := []string{RedisAdmin, "on", ">" + r.admin, "~*", "&*", "+@all"}
+	users := "user default off\nuser " + strings.Join([]string{RedisAdmin, "on", ">" + r.admin, "~*", "&*", "+@all"}, " ") + "\n"
 	args := []string{
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(r.PlainPort), "--tls-port", strconv.Itoa(r.Port),
 		"--tls-cert-file", ca.CertFile, "--tls-key-file", ca.KeyFile, "--tls-ca-cert-file", ca.CAFile,
@@ -65,15 +65,13 @@ func StartRedis(t testing.TB, withACLFile bool) *Redis {
 	}
 	if withACLFile {
 		r.ACLFile = filepath.Join(dir, "users.acl")
-		acl := "user default off\nuser " + strings.Join(adminRule, " ") + "\n"
-		if err := os.WriteFile(r.ACLFile, []byte(acl), 0o600); err != nil {
+		if err := os.WriteFile(r.ACLFile, []byte(users), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, "--aclfile", r.ACLFile)
 	} else {
 		conf := filepath.Join(dir, "redis.conf")
-		body := "user default off\nuser " + strings.Join(adminRule, " ") + "\n"
-		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(users), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args = append([]string{conf}, args...)
