@@ -3,14 +3,10 @@ package chaos_test
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/iamkey"
@@ -131,9 +127,7 @@ func TestElastiCacheKilledUnderRIE(t *testing.T) {
 	dbtest.NeedsServers(t)
 	t.Parallel()
 	rs := dbtest.StartRedis(t, true)
-	admin := goredis.NewClient(&goredis.Options{Addr: net.JoinHostPort(rs.Host, strconv.Itoa(rs.PlainPort)),
-		Username: dbtest.RedisAdmin, Password: rs.AdminPassword(), Protocol: 2, DialTimeout: 5 * time.Second})
-	t.Cleanup(func() { _ = admin.Close() })
+	admin := rs.AdminClient(t)
 	c := rieCase{fn: "elasticache", keepsPrevious: true, env: []string{elasticache.EnvRetryInterval + "=0"},
 		setup: func(t *testing.T, srv *localaws.Server) (secret.Value, chaos.Target) {
 			name, pw := "chaos_"+randomHex(4), "Init-"+randomHex(12)

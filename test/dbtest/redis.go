@@ -155,10 +155,13 @@ func (r *Redis) Login(ctx context.Context, user, password string) error {
 // TLS, closed when t ends (for code that takes a *redis.Client, such as
 // localaws.RedisACL).
 func (r *Redis) AdminClient(t testing.TB) *goredis.Client {
-	c := r.client(RedisAdmin, r.admin)
+	c := r.NewAdminClient()
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// NewAdminClient is AdminClient outside a test: the caller closes it.
+func (r *Redis) NewAdminClient() *goredis.Client { return r.client(RedisAdmin, r.admin) }
 
 // Admin runs one command as the administrator.
 func (r *Redis) Admin(t testing.TB, args ...any) any {
@@ -176,12 +179,25 @@ func (r *Redis) Admin(t testing.TB, args ...any) any {
 // needs (ACL SETUSER/GETUSER/SAVE/WHOAMI, PING) plus extra rules.
 func (r *Redis) CreateUser(t testing.TB, user, password string, extra ...string) {
 	t.Helper()
+	if err := r.AddUser(context.Background(), user, password, extra...); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+}
+
+// AddUser is CreateUser outside a test: it returns the error (which may hold
+// password: scrub it before logging).
+func (r *Redis) AddUser(ctx context.Context, user, password string, extra ...string) error {
 	args := []any{"ACL", "SETUSER", user, "reset", "on", ">" + password, "~app:*",
 		"+ping", "+acl|setuser", "+acl|getuser", "+acl|save", "+acl|whoami"}
 	for _, e := range extra {
 		args = append(args, e)
 	}
-	r.Admin(t, args...)
+	c := r.NewAdminClient()
+	defer c.Close()
+	if err := c.Do(ctx, args...).Err(); err != nil {
+		return fmt.Errorf("redis: create user %s: %w", user, err)
+	}
+	return nil
 }
 
 // Passwords returns how many passwords user holds.
