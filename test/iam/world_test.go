@@ -181,7 +181,7 @@ type world struct {
 
 func newWorld(t *testing.T, pg rig.Postgres) *world {
 	t.Helper()
-	w := &world{World: rig.NewWorld(localaws.Options{Region: region}), pg: pg, rdsManaged: map[string]string{}}
+	w := &world{World: rig.NewWorld(localaws.Options{Region: region, VerifySignatures: true}), pg: pg, rdsManaged: map[string]string{}}
 	t.Cleanup(w.Close)
 	w.Account(outsider)
 	w.AWS.SetOrganization(orgID, central, memberA, memberB)
