@@ -109,7 +109,16 @@ func TestIAMAccessKeyKilledUnderRIE(t *testing.T) {
 			v := secret.Value{Engine: iamkey.Engine, Username: name}
 			v.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
 			v.Set(iamkey.KeySecretAccessKey, k.SecretAccessKey)
-			return v, &iamTarget{srv: srv, name: name}
+			tg := &iamTarget{srv: srv, name: name}
+			// Authenticates must tell a wrong secret from the key's own (the
+			// emulator verifies signatures), or the invariants prove key IDs only.
+			wrong := secret.Value{Engine: iamkey.Engine, Username: name}
+			wrong.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
+			wrong.Set(iamkey.KeySecretAccessKey, "wrong-"+k.SecretAccessKey)
+			if ok, err := tg.Authenticates(t.Context(), wrong); ok || err != nil {
+				t.Fatalf("a wrong secret access key: authenticates %v, error %v; want refused", ok, err)
+			}
+			return v, tg
 		},
 		bind: func(t *testing.T, srv *localaws.Server, arn string, v secret.Value) {
 			srv.TagUser(localaws.DefaultAccount, v.Username, iamkey.TagSecret, arn)

@@ -180,7 +180,9 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		t.Fatalf("build the Lambda RIE and functions: %v", err)
 	}
 	ctx := t.Context()
-	srv := localaws.New(localaws.Options{RotationRetries: 2, InvokeTimeout: 20 * time.Second})
+	// VerifySignatures: a target that logs in with a secret access key (IAM) must
+	// be refused a wrong one.
+	srv := localaws.New(localaws.Options{RotationRetries: 2, InvokeTimeout: 20 * time.Second, VerifySignatures: true})
 	fnCreds := srv.AddAccount(localaws.DefaultAccount)
 	k := &killer{aws: srv, akid: fnCreds.AccessKeyID, calls: chaos.StepCalls{}}
 	hs := httptest.NewServer(k)
