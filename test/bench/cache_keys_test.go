@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/iamkey"
@@ -66,15 +64,6 @@ func redisSubject(t *testing.T, alternating bool) bench.Subject {
 	return bench.Subject{Name: name, Registry: reg, SM: sm, ARN: arn, Stats: stats}
 }
 
-// redisAdmin is an administrator client of srv, for localaws's ElastiCache
-// users (their passwords are applied to the real server).
-func redisAdmin(t *testing.T, srv *dbtest.Redis) *goredis.Client {
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Username: dbtest.RedisAdmin, Password: srv.AdminPassword(),
-		TLSConfig: srv.TLSConfig(), Protocol: 2, MaxRetries: -1, DisableIdentity: true})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // countedEC counts the ElastiCache API calls of the production adapter.
 type countedEC struct {
 	inner rotators.ElastiCacheUsers
@@ -104,7 +93,7 @@ func elasticacheSubject(t *testing.T) bench.Subject {
 	srv.CreateUser(t, user, pw)
 	aws := localaws.Start(t)
 	userARN := aws.AddElastiCacheUser(localaws.ElastiCacheUser{Account: localaws.DefaultAccount, Region: "us-east-1",
-		UserID: user, UserName: user, Apply: localaws.RedisACL(redisAdmin(t, srv)),
+		UserID: user, UserName: user, Apply: localaws.RedisACL(srv.AdminClient(t)),
 		Tags: map[string]string{"rotary:rotate": "true", elasticache.TagSecret: "bench/elasticache-" + user}}, 1)
 	clients := awsx.New(aws.AWSConfig(aws.DefaultCredentials(), "us-east-1"), awsx.Config{HomeAccount: localaws.DefaultAccount})
 	c := &counter{}
@@ -203,7 +192,7 @@ func cacheKeyFunctionFigures(t *testing.T, rie string, build func(string) string
 	srv.CreateUser(t, user, pw)
 	ecUser, ecPW := "benchfe-"+randomHex(4), "Init-"+randomHex(12)
 	srv.CreateUser(t, ecUser, ecPW)
-	admin := redisAdmin(t, srv)
+	admin := srv.AdminClient(t)
 	iamUser := "benchfi-" + randomHex(4)
 	var out []bench.FunctionFigures
 	for _, s := range []bench.FunctionSubject{

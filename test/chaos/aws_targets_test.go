@@ -3,14 +3,10 @@ package chaos_test
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/rotary-secrets/rotary/rotators/elasticache"
 	"github.com/rotary-secrets/rotary/rotators/iamkey"
@@ -113,7 +109,16 @@ func TestIAMAccessKeyKilledUnderRIE(t *testing.T) {
 			v := secret.Value{Engine: iamkey.Engine, Username: name}
 			v.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
 			v.Set(iamkey.KeySecretAccessKey, k.SecretAccessKey)
-			return v, &iamTarget{srv: srv, name: name}
+			tg := &iamTarget{srv: srv, name: name}
+			// Authenticates must tell a wrong secret from the key's own (the
+			// emulator verifies signatures), or the invariants prove key IDs only.
+			wrong := secret.Value{Engine: iamkey.Engine, Username: name}
+			wrong.Set(iamkey.KeyAccessKeyID, k.AccessKeyID)
+			wrong.Set(iamkey.KeySecretAccessKey, "wrong-"+k.SecretAccessKey)
+			if ok, err := tg.Authenticates(t.Context(), wrong); ok || err != nil {
+				t.Fatalf("a wrong secret access key: authenticates %v, error %v; want refused", ok, err)
+			}
+			return v, tg
 		},
 		bind: func(t *testing.T, srv *localaws.Server, arn string, v secret.Value) {
 			srv.TagUser(localaws.DefaultAccount, v.Username, iamkey.TagSecret, arn)
@@ -131,9 +136,7 @@ func TestElastiCacheKilledUnderRIE(t *testing.T) {
 	dbtest.NeedsServers(t)
 	t.Parallel()
 	rs := dbtest.StartRedis(t, true)
-	admin := goredis.NewClient(&goredis.Options{Addr: net.JoinHostPort(rs.Host, strconv.Itoa(rs.PlainPort)),
-		Username: dbtest.RedisAdmin, Password: rs.AdminPassword(), Protocol: 2, DialTimeout: 5 * time.Second})
-	t.Cleanup(func() { _ = admin.Close() })
+	admin := rs.AdminClient(t)
 	c := rieCase{fn: "elasticache", keepsPrevious: true, env: []string{elasticache.EnvRetryInterval + "=0"},
 		setup: func(t *testing.T, srv *localaws.Server) (secret.Value, chaos.Target) {
 			name, pw := "chaos_"+randomHex(4), "Init-"+randomHex(12)

@@ -6,16 +6,16 @@ import (
 
 	"github.com/rotary-secrets/rotary/test/chaos"
 	"github.com/rotary-secrets/rotary/test/dbtest"
+	"github.com/rotary-secrets/rotary/test/e2e/lambdarie"
 )
 
 func TestMain(m *testing.M) {
+	builds = lambdarie.MustNewBuilds("rotary-chaos-rie-")
 	code := m.Run()
+	builds.Close()
 	dbtest.StopSharedPostgres()
 	dbtest.StopSharedMariaDB()
 	dbtest.StopSharedSlapd()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
 	if n := chaos.Counter.Load(); n > 0 {
 		mode := "representative subset"
 		if chaos.Full() {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,28 +20,9 @@ import (
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
-// builds holds the RIE and the function binaries, built once per test binary.
-var builds = sync.OnceValues(func() (map[string]string, error) {
-	dir, err := os.MkdirTemp("", "rotary-chaos-rie-")
-	if err != nil {
-		return nil, err
-	}
-	buildDir = dir
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	out := map[string]string{}
-	if out["rie"], err = lambdarie.BuildRIE(ctx, dir); err != nil {
-		return nil, err
-	}
-	for _, fn := range []string{"generic", "postgres-single", "mysql-single", "ldap", "redis", "sendgrid", "twilio", "okta", "entra", "iam-access-key", "elasticache"} {
-		if out[fn], err = lambdarie.BuildFunction(ctx, dir, fn); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-})
-
-var buildDir string
+// builds holds the RIE and the function binaries, each built once per test
+// binary when a case first needs it (TestMain makes and closes it).
+var builds *lambdarie.Builds
 
 // killer sits in front of the emulator and kills the function process at a
 // chosen Secrets Manager call of the function: before the call reaches
@@ -175,12 +155,12 @@ type rieCase struct {
 func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 	dbtest.NeedsServers(t)
 	chaos.Counter.Add(1)
-	bins, err := builds()
-	if err != nil {
-		t.Fatalf("build the Lambda RIE and functions: %v", err)
-	}
+	rie := lambdarie.Need(t, builds.RIE)
+	bin := lambdarie.Need(t, func() (string, error) { return builds.Function(c.fn) })
 	ctx := t.Context()
-	srv := localaws.New(localaws.Options{RotationRetries: 2, InvokeTimeout: 20 * time.Second})
+	// VerifySignatures: a target that logs in with a secret access key (IAM) must
+	// be refused a wrong one.
+	srv := localaws.New(localaws.Options{RotationRetries: 2, InvokeTimeout: 20 * time.Second, VerifySignatures: true})
 	fnCreds := srv.AddAccount(localaws.DefaultAccount)
 	k := &killer{aws: srv, akid: fnCreds.AccessKeyID, calls: chaos.StepCalls{}}
 	hs := httptest.NewServer(k)
@@ -189,7 +169,7 @@ func runRIE(t *testing.T, c rieCase, s rieSchedule) {
 		srv.WaitRotations()
 		hs.Close()
 	})
-	fn, err := lambdarie.Start(ctx, bins["rie"], bins[c.fn], append([]string{
+	fn, err := lambdarie.Start(ctx, rie, bin, append([]string{
 		"AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=" + fnCreds.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + fnCreds.SecretAccessKey,

@@ -66,12 +66,7 @@ func StartMariaDB(t testing.TB) *MariaDB {
 	return m
 }
 
-var sharedMaria struct {
-	once sync.Once
-	m    *MariaDB
-	dir  string
-	err  error
-}
+var sharedMaria sharedServer[*MariaDB]
 
 // SharedMariaDB returns one server per test binary, started on first use, so a
 // package's tests share its start-up cost; create fresh users per test. Call
@@ -79,39 +74,12 @@ var sharedMaria struct {
 // test process dies.
 func SharedMariaDB(t testing.TB) *MariaDB {
 	t.Helper()
-	NeedsServers(t)
-	sharedMaria.once.Do(func() {
-		dir, err := os.MkdirTemp("", "dbtest-mariadb-")
-		if err != nil {
-			sharedMaria.err = err
-			return
-		}
-		sharedMaria.dir = dir
-		// NewCA writes into t's temporary directory, removed when t ends; copy
-		// the files somewhere that lives as long as the server.
-		ca, err := copyCA(NewCA(t), dir)
-		if err != nil {
-			sharedMaria.err = err
-			return
-		}
-		sharedMaria.m, sharedMaria.err = startMariaDB(ca, dir)
-	})
-	if sharedMaria.err != nil {
-		t.Fatalf("dbtest: start shared MariaDB: %v", sharedMaria.err)
-	}
-	return sharedMaria.m
+	return sharedMaria.get(t, "MariaDB", startMariaDB)
 }
 
 // StopSharedMariaDB stops the server SharedMariaDB started, if any, and
 // deletes its files.
-func StopSharedMariaDB() {
-	if sharedMaria.m != nil {
-		sharedMaria.m.stop()
-	}
-	if sharedMaria.dir != "" {
-		_ = os.RemoveAll(sharedMaria.dir)
-	}
-}
+func StopSharedMariaDB() { sharedMaria.stop() }
 
 func copyCA(ca CA, dir string) (CA, error) {
 	out := CA{

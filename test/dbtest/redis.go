@@ -56,7 +56,7 @@ func StartRedis(t testing.TB, withACLFile bool) *Redis {
 	if r.PlainPort, err = freePort(); err != nil {
 		t.Fatal(err)
 	}
-	adminRule := []string{RedisAdmin, "on", ">" + r.admin, "~*", "&*", "+@all"}
+	users := "user default off\nuser " + strings.Join([]string{RedisAdmin, "on", ">" + r.admin, "~*", "&*", "+@all"}, " ") + "\n"
 	args := []string{
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(r.PlainPort), "--tls-port", strconv.Itoa(r.Port),
 		"--tls-cert-file", ca.CertFile, "--tls-key-file", ca.KeyFile, "--tls-ca-cert-file", ca.CAFile,
@@ -65,15 +65,13 @@ func StartRedis(t testing.TB, withACLFile bool) *Redis {
 	}
 	if withACLFile {
 		r.ACLFile = filepath.Join(dir, "users.acl")
-		acl := "user default off\nuser " + strings.Join(adminRule, " ") + "\n"
-		if err := os.WriteFile(r.ACLFile, []byte(acl), 0o600); err != nil {
+		if err := os.WriteFile(r.ACLFile, []byte(users), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, "--aclfile", r.ACLFile)
 	} else {
 		conf := filepath.Join(dir, "redis.conf")
-		body := "user default off\nuser " + strings.Join(adminRule, " ") + "\n"
-		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(users), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args = append([]string{conf}, args...)
@@ -102,9 +100,12 @@ func StartRedis(t testing.TB, withACLFile bool) *Redis {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The server must enforce passwords: a wrong one is refused.
+	// The server must enforce passwords: a wrong one is refused as such (a
+	// connection error would prove nothing).
 	if err := r.Login(context.Background(), RedisAdmin, "wrong-"+randomHex(4)); err == nil {
 		t.Fatal("dbtest: redis-server accepted a wrong password")
+	} else if !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Fatalf("dbtest: redis-server refused a wrong password with an unexpected error (want WRONGPASS): %v", err)
 	}
 	return r
 }
@@ -154,10 +155,13 @@ func (r *Redis) Login(ctx context.Context, user, password string) error {
 // TLS, closed when t ends (for code that takes a *redis.Client, such as
 // localaws.RedisACL).
 func (r *Redis) AdminClient(t testing.TB) *goredis.Client {
-	c := r.client(RedisAdmin, r.admin)
+	c := r.NewAdminClient()
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// NewAdminClient is AdminClient outside a test: the caller closes it.
+func (r *Redis) NewAdminClient() *goredis.Client { return r.client(RedisAdmin, r.admin) }
 
 // Admin runs one command as the administrator.
 func (r *Redis) Admin(t testing.TB, args ...any) any {
@@ -175,12 +179,25 @@ func (r *Redis) Admin(t testing.TB, args ...any) any {
 // needs (ACL SETUSER/GETUSER/SAVE/WHOAMI, PING) plus extra rules.
 func (r *Redis) CreateUser(t testing.TB, user, password string, extra ...string) {
 	t.Helper()
+	if err := r.AddUser(context.Background(), user, password, extra...); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+}
+
+// AddUser is CreateUser outside a test: it returns the error (which may hold
+// password: scrub it before logging).
+func (r *Redis) AddUser(ctx context.Context, user, password string, extra ...string) error {
 	args := []any{"ACL", "SETUSER", user, "reset", "on", ">" + password, "~app:*",
 		"+ping", "+acl|setuser", "+acl|getuser", "+acl|save", "+acl|whoami"}
 	for _, e := range extra {
 		args = append(args, e)
 	}
-	r.Admin(t, args...)
+	c := r.NewAdminClient()
+	defer c.Close()
+	if err := c.Do(ctx, args...).Err(); err != nil {
+		return fmt.Errorf("redis: create user %s: %w", user, err)
+	}
+	return nil
 }
 
 // Passwords returns how many passwords user holds.

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,48 +67,18 @@ func StartSlapd(t testing.TB) *Slapd {
 	return s
 }
 
-var sharedSlapd struct {
-	once sync.Once
-	s    *Slapd
-	dir  string
-	err  error
-}
+var sharedSlapd sharedServer[*Slapd]
 
 // SharedSlapd returns one server per test binary, started on first use; make
 // fresh users per test. Call StopSharedSlapd from TestMain after m.Run.
 func SharedSlapd(t testing.TB) *Slapd {
 	t.Helper()
-	NeedsServers(t)
-	sharedSlapd.once.Do(func() {
-		dir, err := os.MkdirTemp("", "dbtest-slapd-")
-		if err != nil {
-			sharedSlapd.err = err
-			return
-		}
-		sharedSlapd.dir = dir
-		ca, err := copyCA(NewCA(t), dir)
-		if err != nil {
-			sharedSlapd.err = err
-			return
-		}
-		sharedSlapd.s, sharedSlapd.err = startSlapd(ca, dir)
-	})
-	if sharedSlapd.err != nil {
-		t.Fatalf("dbtest: start shared slapd: %v", sharedSlapd.err)
-	}
-	return sharedSlapd.s
+	return sharedSlapd.get(t, "slapd", startSlapd)
 }
 
 // StopSharedSlapd stops the server SharedSlapd started, if any, and deletes
 // its files.
-func StopSharedSlapd() {
-	if sharedSlapd.s != nil {
-		sharedSlapd.s.stop()
-	}
-	if sharedSlapd.dir != "" {
-		_ = os.RemoveAll(sharedSlapd.dir)
-	}
-}
+func StopSharedSlapd() { sharedSlapd.stop() }
 
 const slapdConf = `include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema

@@ -21,7 +21,7 @@ import (
 // user, and the IAM requests logged for the IAM oracle carry the user's tags
 // (checkIAMRequests).
 func TestIAMAccessKeyUnderRIE(t *testing.T) {
-	aws0 := localaws.Start(t)
+	aws0 := localaws.Start(t, localaws.Options{VerifySignatures: true}) // a wrong secretAccessKey is refused
 	creds := aws0.DefaultCredentials()
 	fn, fnARN := startUnderRIE(t, aws0, creds, localaws.DefaultAccount, "iam-access-key", "ROTARY_HOME_ACCOUNT="+localaws.DefaultAccount, "ROTARY_FUNCTION=iam-access-key")
 
@@ -71,6 +71,9 @@ func TestIAMAccessKeyUnderRIE(t *testing.T) {
 				sk, _ := sv.Get("secretAccessKey")
 				if who := callerARN(t, aws0, id, sk); who != userARN {
 					t.Fatalf("rotation %d: AWSCURRENT key is %q, want %s", i, who, userARN)
+				}
+				if who := callerARN(t, aws0, id, "wrong-"+sk); who != "" {
+					t.Fatalf("rotation %d: AWSCURRENT's key ID with a wrong secret authenticated as %q (the emulator must verify signatures)", i, who)
 				}
 			}
 		}

@@ -3,7 +3,6 @@ package hostile
 import (
 	"crypto/tls"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -89,23 +88,6 @@ func bundle(t *testing.T, caFiles ...string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// serverCertPEM dials an https URL and returns its certificate as PEM (the
-// SaaS fakes are httptest TLS servers with self-signed certificates).
-func serverCertPEM(t *testing.T, rawURL string) []byte {
-	t.Helper()
-	host := strings.TrimPrefix(rawURL, "https://")
-	c, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true}) // only to read the certificate, which is then trusted
-	if err != nil {
-		t.Fatalf("read the certificate of %s: %v", rawURL, err)
-	}
-	defer c.Close()
-	certs := c.ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		t.Fatalf("%s sent no certificate", rawURL)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[0].Raw})
 }
 
 // world starts the emulator with the central account and members A and B.

@@ -129,12 +129,7 @@ func TestMustDenyAuditControl(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := deploy(t, stacks(cmkExample))
-			var n int
-			d.Policies, n = EditStatement(d.Policies, tt.sid, tt.edit)
-			if n == 0 {
-				t.Fatalf("no statement %s in the rendered policies", tt.sid)
-			}
+			d := deployEdited(t, stacks(cmkExample), tt.sid, tt.edit)
 			bad := mustDeny(t, d)
 			if len(bad) != tt.want {
 				t.Errorf("%d must-deny rows failed, want %d:\n%s", len(bad), tt.want, strings.Join(bad, "\n"))

@@ -150,6 +150,20 @@ func deploy(t *testing.T, sts []Stack) *Deployment {
 	return d
 }
 
+// deployEdited renders every stack and applies edit to the statement sid,
+// failing t when no rendered policy has that statement (a negative control
+// that edited nothing proves nothing).
+func deployEdited(t *testing.T, sts []Stack, sid string, edit func(st map[string]any)) *Deployment {
+	t.Helper()
+	d := deploy(t, sts)
+	var n int
+	d.Policies, n = EditStatement(d.Policies, sid, edit)
+	if n == 0 {
+		t.Fatalf("no statement %s in the rendered policies", sid)
+	}
+	return d
+}
+
 // world is the emulator with the example deployment's accounts, roles and
 // organization, behind a front that answers what the emulator does not serve
 // (or, with the hostile suite's RDS fake merged, serves without knowing the
@@ -167,7 +181,7 @@ type world struct {
 
 func newWorld(t *testing.T, pg rig.Postgres) *world {
 	t.Helper()
-	w := &world{World: rig.NewWorld(localaws.Options{Region: region}), pg: pg, rdsManaged: map[string]string{}}
+	w := &world{World: rig.NewWorld(localaws.Options{Region: region, VerifySignatures: true}), pg: pg, rdsManaged: map[string]string{}}
 	t.Cleanup(w.Close)
 	w.Account(outsider)
 	w.AWS.SetOrganization(orgID, central, memberA, memberB)

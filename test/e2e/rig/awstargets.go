@@ -11,7 +11,6 @@ import (
 
 	"github.com/rotary-secrets/rotary/rotators"
 	"github.com/rotary-secrets/rotary/shared/secret"
-	"github.com/rotary-secrets/rotary/test/dbtest"
 	"github.com/rotary-secrets/rotary/test/localaws"
 )
 
@@ -101,7 +100,7 @@ func (e *ElastiCache) CreateUser(ctx context.Context, name, password string, mas
 	cache := e.Cache
 	e.AWS.AddElastiCacheUser(localaws.ElastiCacheUser{Account: e.Account, Region: Region, UserID: id, UserName: name,
 		Apply: func(ctx context.Context, user string, passwords []string) error {
-			c := cache.client(dbtest.RedisAdmin, cache.DB.AdminPassword())
+			c := cache.DB.NewAdminClient()
 			defer c.Close()
 			return localaws.RedisACL(c)(ctx, user, passwords)
 		},

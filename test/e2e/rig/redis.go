@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/rotary-secrets/rotary/shared/secret"
 	"github.com/rotary-secrets/rotary/test/dbtest"
@@ -41,26 +38,15 @@ func (r Redis) Addr() string { return r.DB.Addr() }
 // CAFile returns the server's CA file.
 func (r Redis) CAFile() string { return r.DB.CA.CAFile }
 
-func (r Redis) client(user, password string) *goredis.Client {
-	return goredis.NewClient(&goredis.Options{
-		Addr: r.DB.Addr(), Username: user, Password: password, TLSConfig: r.DB.TLSConfig(), Protocol: 2,
-		MaxRetries: -1, PoolSize: 1, DisableIdentity: true, DialTimeout: 5 * time.Second, DialerRetries: 1,
-	})
-}
-
 // CreateUser creates the ACL user name with the rights a self-rotating user
-// needs (what dbtest.Redis.CreateUser grants). There are no Redis master
+// needs (dbtest.Redis.AddUser). There are no Redis master
 // users here.
 func (r Redis) CreateUser(ctx context.Context, name, password string, master bool) error {
 	if master {
 		return errors.New("redis: the rig has no master users (single user only)")
 	}
-	c := r.client(dbtest.RedisAdmin, r.DB.AdminPassword())
-	defer c.Close()
-	err := c.Do(ctx, "ACL", "SETUSER", name, "reset", "on", ">"+password, "~app:*",
-		"+ping", "+acl|setuser", "+acl|getuser", "+acl|save", "+acl|whoami").Err()
-	if err != nil {
-		return scrub(fmt.Errorf("redis: create user %s: %w", name, err), password)
+	if err := r.DB.AddUser(ctx, name, password); err != nil {
+		return scrub(err, password)
 	}
 	return nil
 }

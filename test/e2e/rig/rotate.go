@@ -85,10 +85,15 @@ func RoleTags(role string) []types.Tag {
 // user with its own secret) and the secret in c.Account, in AWS's template
 // shape with rotationStrategy set, tagged as the README tells users to: the
 // secret rotary:rotate=true, its master rotary:role=master. The user first
-// proves it can log in.
+// proves it can log in, after the target refused a wrong password.
 func (w *World) Provision(ctx context.Context, c Case) (*Secret, error) {
 	if c.Strategy != rotators.SingleUser && c.Strategy != rotators.AlternatingUsers && c.Strategy != rotators.APIKey {
 		return nil, fmt.Errorf("provision %s: strategy %q is not single-user, alternating-users or api-key", c.Name, c.Strategy)
+	}
+	// A rotation against a target that takes any password proves nothing (an
+	// emulator not verifying signatures takes any secretAccessKey).
+	if err := c.Target.CheckPasswordEnforced(ctx); err != nil {
+		return nil, fmt.Errorf("provision %s: %w", c.Name, err)
 	}
 	s := &Secret{Case: c, User: "app_" + RandomHex(4)}
 	pw := NewPassword()

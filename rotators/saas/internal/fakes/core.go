@@ -3,6 +3,7 @@ package fakes
 import (
 	"crypto/rand"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,6 +69,12 @@ func newCore(t testing.TB, h http.Handler, errBody func(path string, status int,
 
 // URL is the fake's base URL (https on 127.0.0.1).
 func (c *core) URL() string { return c.srv.URL }
+
+// CertPEM is the fake's self-signed certificate as PEM, for a process that
+// must trust it (SSL_CERT_FILE).
+func (c *core) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.srv.Certificate().Raw})
+}
 
 // Client returns an HTTP client that trusts the fake's certificate.
 func (c *core) Client() *http.Client { return c.srv.Client() }

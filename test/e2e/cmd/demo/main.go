@@ -196,7 +196,7 @@ func run(ctx context.Context, undo *cleanups) int {
 	}
 
 	out.printf("\nStep 4/7  Local AWS with three accounts, and the central function under the RIE\n")
-	w := rig.NewWorld(localaws.Options{})
+	w := rig.NewWorld(localaws.Options{VerifySignatures: true}) // the IAM key case: a wrong secretAccessKey is refused
 	undo.add("stopped the central function (RIE) and local AWS", w.Close)
 	out.printf("  ✓ local AWS (Secrets Manager, STS, ElastiCache users backed by the redis-server, IAM) on %s\n", w.URL)
 	out.printf("      %s  central account: the function's home\n", rig.CentralAccount)
